@@ -1,0 +1,76 @@
+package vessel.boot;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import vessel.memory.GuestMemory;
+
+/**
+ * Where things live in an x86 guest's physical address space. RAM runs from 0 up to the 32-bit MMIO
+ * hole (3 GiB, where PCI BARs, the IOAPIC and local APIC go) and continues at 4 GiB.
+ */
+public final class GuestLayout {
+    /** GDT for VMM-built entry states. */
+    public static final long GDT = 0x500;
+    /** Identity-map page tables for long-mode entry: PML4, PDPT, then four page directories. */
+    public static final long PML4 = 0x1000;
+    public static final long PDPT = 0x2000;
+    public static final long PAGE_DIRECTORIES = 0x3000;
+    /** Initial stack pointer for flat entries; the stack grows down towards the page tables. */
+    public static final long STACK_TOP = 0xfff0;
+    /** Where flat binaries are loaded and entered. */
+    public static final long FLAT_LOAD_ADDRESS = 0x10000;
+    /** Conventional memory ends at the extended BIOS data area. */
+    public static final long EBDA_START = 0x9fc00;
+    public static final long LEGACY_HOLE_START = 0xa0000;
+    public static final long HIGH_MEMORY = 0x100000;
+    public static final long MMIO_HOLE_START = 0xc000_0000L;
+    public static final long FOUR_GIB = 0x1_0000_0000L;
+    /** KVM's VMX real-mode TSS (three pages) and identity-map page, in the hole just under the BIOS area. */
+    public static final long KVM_TSS = 0xfffb_d000L;
+    public static final long KVM_IDENTITY_MAP = 0xfffb_c000L;
+
+    private GuestLayout() {}
+
+    /** The guest-physical RAM ranges for {@code ramBytes} of RAM. */
+    public static List<GuestMemory.Range> ramRanges(long ramBytes) {
+        List<GuestMemory.Range> ranges = new ArrayList<>();
+        long low = Math.min(ramBytes, MMIO_HOLE_START);
+        ranges.add(new GuestMemory.Range(0, low));
+        if (ramBytes > low) {
+            ranges.add(new GuestMemory.Range(FOUR_GIB, ramBytes - low));
+        }
+        return ranges;
+    }
+
+    /** An entry of the BIOS memory map (e820, and multiboot's mmap). */
+    public record MemoryMapEntry(long base, long length, Type type) {
+        public enum Type {
+            RAM(1), RESERVED(2);
+
+            public final int code;
+
+            Type(int code) {
+                this.code = code;
+            }
+        }
+    }
+
+    /** The memory map a firmware would report for this RAM: usable RAM with the legacy holes reserved. */
+    public static List<MemoryMapEntry> memoryMap(GuestMemory memory) {
+        List<MemoryMapEntry> map = new ArrayList<>();
+        long lowEnd = memory.regions().getFirst().guestEnd();
+        map.add(new MemoryMapEntry(0, Math.min(EBDA_START, lowEnd), MemoryMapEntry.Type.RAM));
+        if (lowEnd > EBDA_START) {
+            map.add(new MemoryMapEntry(EBDA_START, LEGACY_HOLE_START - EBDA_START, MemoryMapEntry.Type.RESERVED));
+            map.add(new MemoryMapEntry(0xf0000, HIGH_MEMORY - 0xf0000, MemoryMapEntry.Type.RESERVED));
+        }
+        if (lowEnd > HIGH_MEMORY) {
+            map.add(new MemoryMapEntry(HIGH_MEMORY, lowEnd - HIGH_MEMORY, MemoryMapEntry.Type.RAM));
+        }
+        for (var r : memory.regions().subList(1, memory.regions().size())) {
+            map.add(new MemoryMapEntry(r.guestBase(), r.size(), MemoryMapEntry.Type.RAM));
+        }
+        return map;
+    }
+}

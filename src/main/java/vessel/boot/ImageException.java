@@ -1,0 +1,8 @@
+package vessel.boot;
+
+/** A kernel, initrd or other boot image that cannot be used; the message names the file and the problem. */
+public final class ImageException extends Exception {
+    public ImageException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,125 @@
+package vessel.boot;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import vessel.kvm.CpuidEntry;
+import vessel.kvm.DescriptorTable;
+import vessel.kvm.Fpu;
+import vessel.kvm.KvmException;
+import vessel.kvm.LapicState;
+import vessel.kvm.Regs;
+import vessel.kvm.Segment;
+import vessel.kvm.Sregs;
+import vessel.kvm.VcpuFd;
+import vessel.memory.GuestMemory;
+
+/** x86 vCPU state: CPUID per vCPU, the local APIC's wiring, and the boot CPU's entry state for each mode. */
+public final class X86Cpu {
+    static final long PTE_PRESENT = 1;
+    static final long PTE_WRITABLE = 1 << 1;
+    static final long PDE_LARGE = 1 << 7;
+    static final int CODE_SELECTOR = 0x08;
+    static final int DATA_SELECTOR = 0x10;
+
+    private X86Cpu() {}
+
+    /**
+     * The CPUID table for vCPU {@code index}: what KVM supports, with this vCPU's APIC ID in leaf 1
+     * (EBX bits 31-24) and leaf 0xB (EDX), and the logical-processor count set to {@code cpus}.
+     */
+    public static List<CpuidEntry> cpuidFor(List<CpuidEntry> supported, int index, int cpus) {
+        List<CpuidEntry> out = new ArrayList<>(supported.size());
+        for (CpuidEntry e : supported) {
+            CpuidEntry adjusted = switch (e.function()) {
+                case 1 -> e.withRegs(e.eax(),
+                        (e.ebx() & 0x0000ffff) | (index << 24) | (Math.min(cpus, 255) << 16),
+                        e.ecx(), e.edx() | (1 << 28) /* HTT: the count field is valid */);
+                case 0xb -> e.withRegs(e.eax(), e.ebx(), e.ecx(), index);
+                default -> e;
+            };
+            out.add(adjusted);
+        }
+        return out;
+    }
+
+    /**
+     * Wires the local APIC as a PC's is after firmware: LINT0 takes the 8259's ExtINT, LINT1 takes NMI.
+     * Without this, interrupts from the in-kernel PIC never reach the boot CPU in virtual-wire mode.
+     */
+    public static void wireLapic(VcpuFd vcpu) throws KvmException {
+        LapicState lapic = vcpu.getLapic();
+        lapic.setLvtDelivery(LapicState.APIC_LVT0, LapicState.DELIVERY_EXTINT);
+        lapic.setLvtDelivery(LapicState.APIC_LVT1, LapicState.DELIVERY_NMI);
+        vcpu.setLapic(lapic);
+    }
+
+    /** Builds whatever tables {@code entry}'s mode needs in guest memory and loads the boot CPU's registers. */
+    public static void enter(VcpuFd vcpu, GuestMemory memory, BootEntry entry) throws KvmException {
+        Sregs s = vcpu.getSregs();
+        switch (entry.mode()) {
+            case REAL -> {
+                int selector = (int) (entry.rip() >>> 4);
+                s.cs = Segment.realMode(selector, true);
+                s.ds = s.es = s.fs = s.gs = Segment.realMode(selector, false);
+                s.ss = Segment.realMode(0, false);
+                s.cr0 &= ~(Sregs.CR0_PE | Sregs.CR0_PG);
+            }
+            case PROTECTED -> {
+                Segment code = Segment.flat(CODE_SELECTOR, true, false);
+                Segment data = Segment.flat(DATA_SELECTOR, false, false);
+                s.gdt = writeGdt(memory, code, data);
+                s.cs = code;
+                s.ds = s.es = s.fs = s.gs = s.ss = data;
+                s.cr0 = (s.cr0 | Sregs.CR0_PE | Sregs.CR0_ET) & ~Sregs.CR0_PG;
+            }
+            case LONG -> {
+                Segment code = Segment.flat(CODE_SELECTOR, true, true);
+                Segment data = Segment.flat(DATA_SELECTOR, false, true);
+                s.gdt = writeGdt(memory, code, data);
+                s.cs = code;
+                s.ds = s.es = s.fs = s.gs = s.ss = data;
+                writeIdentityMap(memory);
+                s.cr3 = GuestLayout.PML4;
+                s.cr4 |= Sregs.CR4_PAE;
+                s.cr0 |= Sregs.CR0_PE | Sregs.CR0_PG | Sregs.CR0_ET;
+                s.efer |= Sregs.EFER_LME | Sregs.EFER_LMA;
+            }
+        }
+        s.idt = new DescriptorTable(0, 0);
+        vcpu.setSregs(s);
+
+        Regs r = new Regs();
+        r.rip = entry.mode() == EntryMode.REAL ? entry.rip() & 0xf : entry.rip();
+        r.rsp = entry.rsp();
+        r.rax = entry.rax();
+        r.rbx = entry.rbx();
+        r.rsi = entry.rsi();
+        r.rflags = Regs.RFLAGS_RESERVED;
+        vcpu.setRegs(r);
+        vcpu.setFpu(new Fpu());
+    }
+
+    /** A GDT at {@link GuestLayout#GDT}: null, code (0x08), data (0x10). */
+    private static DescriptorTable writeGdt(GuestMemory memory, Segment code, Segment data) {
+        long[] gdt = {0, code.descriptor(), data.descriptor()};
+        for (int i = 0; i < gdt.length; i++) {
+            memory.writeLong(GuestLayout.GDT + 8L * i, gdt[i]);
+        }
+        return new DescriptorTable(GuestLayout.GDT, 8 * gdt.length - 1);
+    }
+
+    /** Identity-maps the first 4 GiB with 2 MiB pages: one PML4 entry, four PDPT entries, four page directories. */
+    static void writeIdentityMap(GuestMemory memory) {
+        memory.fill(GuestLayout.PML4, 0x6000, (byte) 0);
+        memory.writeLong(GuestLayout.PML4, GuestLayout.PDPT | PTE_PRESENT | PTE_WRITABLE);
+        for (int dir = 0; dir < 4; dir++) {
+            long pd = GuestLayout.PAGE_DIRECTORIES + 0x1000L * dir;
+            memory.writeLong(GuestLayout.PDPT + 8L * dir, pd | PTE_PRESENT | PTE_WRITABLE);
+            for (int i = 0; i < 512; i++) {
+                long phys = ((long) dir << 30) | ((long) i << 21);
+                memory.writeLong(pd + 8L * i, phys | PTE_PRESENT | PTE_WRITABLE | PDE_LARGE);
+            }
+        }
+    }
+}

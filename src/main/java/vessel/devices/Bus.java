@@ -1,0 +1,117 @@
+package vessel.devices;
+
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * An address space (port I/O or MMIO) mapping ranges to devices. An access is delivered only when it
+ * lies wholly inside one range; anything else is unclaimed: a read answers all-ones, as an empty ISA
+ * bus does, and a write is dropped. The map is an immutable sorted snapshot replaced on change, so the
+ * vCPU path reads it without locking; each device is locked on its own while it runs.
+ */
+public final class Bus {
+    /** A device's place on the bus. */
+    public record Range(long base, long length, String name, BusDevice device) {
+        public Range {
+            if (length <= 0 || base < 0 || base + length < base) {
+                throw new IllegalArgumentException("bad bus range for " + name + ": 0x"
+                        + Long.toHexString(base) + " + " + length);
+            }
+        }
+
+        long end() {
+            return base + length;
+        }
+    }
+
+    private final String name;
+    private volatile Range[] ranges = new Range[0];
+    private volatile long[] bases = new long[0];
+    private final AtomicLong unclaimed = new AtomicLong();
+
+    public Bus(String name) {
+        this.name = name;
+    }
+
+    /** Adds a device; throws if its range overlaps one already on the bus. */
+    public synchronized void insert(long base, long length, String deviceName, BusDevice device) {
+        Range added = new Range(base, length, deviceName, device);
+        for (Range r : ranges) {
+            if (added.base() < r.end() && r.base() < added.end()) {
+                throw new IllegalArgumentException(name + " bus: " + deviceName + " at 0x" + Long.toHexString(base)
+                        + " overlaps " + r.name() + " at 0x" + Long.toHexString(r.base()));
+            }
+        }
+        Range[] next = Arrays.copyOf(ranges, ranges.length + 1);
+        next[ranges.length] = added;
+        Arrays.sort(next, (a, b) -> Long.compare(a.base(), b.base()));
+        publish(next);
+    }
+
+    /** Removes the device registered at {@code base}, if any (a PCI BAR being moved, for instance). */
+    public synchronized void remove(long base) {
+        publish(Arrays.stream(ranges).filter(r -> r.base() != base).toArray(Range[]::new));
+    }
+
+    private void publish(Range[] next) {
+        long[] b = Arrays.stream(next).mapToLong(Range::base).toArray();
+        ranges = next;
+        bases = b;
+    }
+
+    private Range find(long addr, int size) {
+        Range[] rs = ranges;
+        long[] bs = bases;
+        if (rs.length != bs.length) { // a concurrent publish: retry on a consistent pair
+            return findSlow(addr, size);
+        }
+        int i = Arrays.binarySearch(bs, addr);
+        if (i < 0) {
+            i = -i - 2;
+        }
+        if (i < 0) {
+            return null;
+        }
+        Range r = rs[i];
+        long offset = addr - r.base();
+        return size <= r.length() - offset ? r : null;
+    }
+
+    private synchronized Range findSlow(long addr, int size) {
+        return find(addr, size);
+    }
+
+    /** Reads from whatever device claims {@code [addr, addr+size)}; all-ones where none does. */
+    public long read(long addr, int size) {
+        Range r = find(addr, size);
+        if (r == null) {
+            unclaimed.incrementAndGet();
+            return size >= 8 ? -1L : (1L << (size * 8)) - 1;
+        }
+        BusDevice d = r.device();
+        synchronized (d) {
+            return d.read(addr - r.base(), size);
+        }
+    }
+
+    public void write(long addr, int size, long value) {
+        Range r = find(addr, size);
+        if (r == null) {
+            unclaimed.incrementAndGet();
+            return;
+        }
+        BusDevice d = r.device();
+        synchronized (d) {
+            d.write(addr - r.base(), size, value);
+        }
+    }
+
+    /** Accesses no device claimed, since the bus was made. */
+    public long unclaimedAccesses() {
+        return unclaimed.get();
+    }
+
+    public String name() {
+        return name;
+    }
+}

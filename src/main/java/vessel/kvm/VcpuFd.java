@@ -1,0 +1,222 @@
+package vessel.kvm;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+import vessel.sys.Libc;
+import vessel.sys.SysException;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A vCPU fd and its mapped {@code kvm_run} page. Register access allocates scratch per call (those
+ * calls are rare); {@link #run()} allocates nothing.
+ */
+public final class VcpuFd implements AutoCloseable {
+    private final int fd;
+    private final int id;
+    private final MemorySegment runMapping;
+    private final KvmRun run;
+
+    VcpuFd(int fd, int id, int mmapSize) throws SysException {
+        this.fd = fd;
+        this.id = id;
+        this.runMapping = Libc.mmap(mmapSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
+        this.run = new KvmRun(runMapping);
+    }
+
+    public int id() {
+        return id;
+    }
+
+    public KvmRun kvmRun() {
+        return run;
+    }
+
+    /** KVM_RUN: 0 when the vCPU exited to user space (see {@link KvmRun#exitReason()}), else {@code -errno}. */
+    public int run() {
+        return Libc.ioctlRaw(fd, KvmIoctl.RUN.request(), 0L);
+    }
+
+    public Regs getRegs() throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Regs.LAYOUT);
+            Kvm.check(KvmIoctl.GET_REGS, Libc.ioctlRaw(fd, KvmIoctl.GET_REGS.request(), buf));
+            return Regs.read(buf);
+        }
+    }
+
+    public void setRegs(Regs regs) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Regs.LAYOUT);
+            regs.write(buf);
+            Kvm.check(KvmIoctl.SET_REGS, Libc.ioctlRaw(fd, KvmIoctl.SET_REGS.request(), buf));
+        }
+    }
+
+    public Sregs getSregs() throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Sregs.LAYOUT);
+            Kvm.check(KvmIoctl.GET_SREGS, Libc.ioctlRaw(fd, KvmIoctl.GET_SREGS.request(), buf));
+            return Sregs.read(buf);
+        }
+    }
+
+    public void setSregs(Sregs sregs) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Sregs.LAYOUT);
+            sregs.write(buf);
+            Kvm.check(KvmIoctl.SET_SREGS, Libc.ioctlRaw(fd, KvmIoctl.SET_SREGS.request(), buf));
+        }
+    }
+
+    public Fpu getFpu() throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Fpu.LAYOUT);
+            Kvm.check(KvmIoctl.GET_FPU, Libc.ioctlRaw(fd, KvmIoctl.GET_FPU.request(), buf));
+            return Fpu.read(buf);
+        }
+    }
+
+    public void setFpu(Fpu fpu) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Fpu.LAYOUT);
+            fpu.write(buf);
+            Kvm.check(KvmIoctl.SET_FPU, Libc.ioctlRaw(fd, KvmIoctl.SET_FPU.request(), buf));
+        }
+    }
+
+    /** KVM_SET_MSRS; throws unless every entry was accepted (the ioctl returns how many were). */
+    public void setMsrs(List<MsrEntry> entries) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = msrBuffer(arena, entries);
+            int n = Kvm.check(KvmIoctl.SET_MSRS, Libc.ioctlRaw(fd, KvmIoctl.SET_MSRS.request(), buf));
+            if (n != entries.size()) {
+                throw new KvmException(KvmIoctl.SET_MSRS, vessel.sys.Errno.EINVAL,
+                        "KVM_SET_MSRS rejected MSR 0x" + Integer.toHexString(entries.get(n).index()));
+            }
+        }
+    }
+
+    /** KVM_GET_MSRS for the given indices; an MSR KVM does not know ends the list early. */
+    public List<MsrEntry> getMsrs(List<Integer> indices) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = msrBuffer(arena, indices.stream().map(i -> new MsrEntry(i, 0)).toList());
+            int n = Kvm.check(KvmIoctl.GET_MSRS, Libc.ioctlRaw(fd, KvmIoctl.GET_MSRS.request(), buf));
+            long entry = MsrEntry.LAYOUT.byteSize();
+            return java.util.stream.IntStream.range(0, n)
+                    .mapToObj(i -> new MsrEntry(buf.get(JAVA_INT, MsrEntry.HEADER_BYTES + i * entry),
+                            buf.get(JAVA_LONG, MsrEntry.HEADER_BYTES + i * entry + 8)))
+                    .toList();
+        }
+    }
+
+    private static MemorySegment msrBuffer(Arena arena, List<MsrEntry> entries) {
+        long entry = MsrEntry.LAYOUT.byteSize();
+        MemorySegment buf = arena.allocate(MsrEntry.HEADER_BYTES + entries.size() * entry, 8);
+        buf.set(JAVA_INT, 0, entries.size());
+        for (int i = 0; i < entries.size(); i++) {
+            buf.set(JAVA_INT, MsrEntry.HEADER_BYTES + i * entry, entries.get(i).index());
+            buf.set(JAVA_LONG, MsrEntry.HEADER_BYTES + i * entry + 8, entries.get(i).data());
+        }
+        return buf;
+    }
+
+    public void setCpuid(List<CpuidEntry> entries) throws KvmException {
+        long entry = CpuidEntry.LAYOUT.byteSize();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(CpuidEntry.HEADER_BYTES + entries.size() * entry, 8);
+            buf.set(JAVA_INT, 0, entries.size());
+            for (int i = 0; i < entries.size(); i++) {
+                entries.get(i).write(buf.asSlice(CpuidEntry.HEADER_BYTES + i * entry, entry));
+            }
+            Kvm.check(KvmIoctl.SET_CPUID2, Libc.ioctlRaw(fd, KvmIoctl.SET_CPUID2.request(), buf));
+        }
+    }
+
+    public LapicState getLapic() throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(LapicState.BYTES, 8);
+            Kvm.check(KvmIoctl.GET_LAPIC, Libc.ioctlRaw(fd, KvmIoctl.GET_LAPIC.request(), buf));
+            return new LapicState(buf.toArray(JAVA_BYTE));
+        }
+    }
+
+    public void setLapic(LapicState lapic) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(LapicState.BYTES, 8);
+            MemorySegment.copy(lapic.regs, 0, buf, JAVA_BYTE, 0, lapic.regs.length);
+            Kvm.check(KvmIoctl.SET_LAPIC, Libc.ioctlRaw(fd, KvmIoctl.SET_LAPIC.request(), buf));
+        }
+    }
+
+    public VcpuEvents getVcpuEvents() throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(VcpuEvents.LAYOUT);
+            Kvm.check(KvmIoctl.GET_VCPU_EVENTS, Libc.ioctlRaw(fd, KvmIoctl.GET_VCPU_EVENTS.request(), buf));
+            return VcpuEvents.read(buf);
+        }
+    }
+
+    public void setVcpuEvents(VcpuEvents events) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(VcpuEvents.LAYOUT);
+            events.write(buf);
+            Kvm.check(KvmIoctl.SET_VCPU_EVENTS, Libc.ioctlRaw(fd, KvmIoctl.SET_VCPU_EVENTS.request(), buf));
+        }
+    }
+
+    public static final int MP_STATE_RUNNABLE = 0;
+    public static final int MP_STATE_UNINITIALIZED = 1;
+    public static final int MP_STATE_INIT_RECEIVED = 2;
+    public static final int MP_STATE_HALTED = 3;
+    public static final int MP_STATE_SIPI_RECEIVED = 4;
+
+    public int getMpState() throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(JAVA_INT);
+            Kvm.check(KvmIoctl.GET_MP_STATE, Libc.ioctlRaw(fd, KvmIoctl.GET_MP_STATE.request(), buf));
+            return buf.get(JAVA_INT, 0);
+        }
+    }
+
+    public void setMpState(int state) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocateFrom(JAVA_INT, state);
+            Kvm.check(KvmIoctl.SET_MP_STATE, Libc.ioctlRaw(fd, KvmIoctl.SET_MP_STATE.request(), buf));
+        }
+    }
+
+    /** KVM_TRANSLATE: walks the guest's page tables for a linear address. */
+    public Translation translate(long linearAddress) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Translation.LAYOUT);
+            buf.set(JAVA_LONG, 0, linearAddress);
+            Kvm.check(KvmIoctl.TRANSLATE, Libc.ioctlRaw(fd, KvmIoctl.TRANSLATE.request(), buf));
+            return Translation.read(buf);
+        }
+    }
+
+    /**
+     * KVM_SET_SIGNAL_MASK: the signal mask in force while this vCPU is inside KVM_RUN. {@code mask} holds
+     * the kernel's 64-bit sigset (bit n-1 for signal n).
+     */
+    public void setSignalMask(long mask) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(12, 4);
+            buf.set(JAVA_INT, 0, 8);
+            buf.set(JAVA_INT, 4, (int) mask);
+            buf.set(JAVA_INT, 8, (int) (mask >>> 32));
+            Kvm.check(KvmIoctl.SET_SIGNAL_MASK, Libc.ioctlRaw(fd, KvmIoctl.SET_SIGNAL_MASK.request(), buf));
+        }
+    }
+
+    @Override
+    public void close() {
+        Libc.munmap(runMapping);
+        Libc.close(fd);
+    }
+}

@@ -1,0 +1,219 @@
+package vessel.memory;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+import vessel.sys.Libc;
+import vessel.sys.SysException;
+
+/**
+ * Guest physical memory made of non-overlapping regions, kept sorted so a lookup is a binary search.
+ * An access must lie wholly inside one region (guest RAM ranges are not contiguous across the MMIO hole,
+ * and a device buffer that straddles regions is refused like any other bad address).
+ */
+public final class GuestMemory implements AutoCloseable {
+    public static final long PAGE_SIZE = 4096;
+
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final MemoryRegion[] regions;
+    private final long[] starts;
+    private final boolean owned;
+
+    private GuestMemory(List<MemoryRegion> regions, boolean owned) {
+        List<MemoryRegion> sorted = new ArrayList<>(regions);
+        sorted.sort(Comparator.comparingLong(MemoryRegion::guestBase));
+        if (sorted.isEmpty()) {
+            throw new IllegalArgumentException("guest memory needs at least one region");
+        }
+        for (int i = 0; i < sorted.size(); i++) {
+            MemoryRegion r = sorted.get(i);
+            if (r.size() == 0 || r.guestBase() < 0 || r.guestEnd() < r.guestBase()) {
+                throw new IllegalArgumentException("bad region at 0x" + Long.toHexString(r.guestBase()));
+            }
+            if (i > 0 && sorted.get(i - 1).guestEnd() > r.guestBase()) {
+                throw new IllegalArgumentException("regions overlap at 0x" + Long.toHexString(r.guestBase()));
+            }
+        }
+        this.regions = sorted.toArray(MemoryRegion[]::new);
+        this.starts = sorted.stream().mapToLong(MemoryRegion::guestBase).toArray();
+        this.owned = owned;
+    }
+
+    /** A guest physical range to back with anonymous host memory. */
+    public record Range(long guestBase, long size) {
+        public Range {
+            if (size <= 0 || size % PAGE_SIZE != 0 || guestBase % PAGE_SIZE != 0) {
+                throw new IllegalArgumentException("region must be page-aligned and non-empty: 0x"
+                        + Long.toHexString(guestBase) + " + " + size);
+            }
+        }
+    }
+
+    /**
+     * Maps anonymous, lazily committed memory for each range (MAP_NORESERVE: the host commits pages as the
+     * guest touches them, so a large guest costs only what it uses).
+     */
+    public static GuestMemory allocate(List<Range> ranges) throws SysException {
+        List<MemoryRegion> regions = new ArrayList<>();
+        try {
+            for (Range range : ranges) {
+                MemorySegment host = Libc.mmap(range.size(), Libc.PROT_READ | Libc.PROT_WRITE,
+                        Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
+                regions.add(new MemoryRegion(regions.size(), range.guestBase(), host));
+            }
+            return new GuestMemory(regions, true);
+        } catch (SysException | RuntimeException e) {
+            regions.forEach(r -> Libc.munmap(r.host()));
+            throw e;
+        }
+    }
+
+    /** Wraps existing segments (tests use heap-free native arenas); the caller keeps ownership. */
+    public static GuestMemory wrap(List<MemoryRegion> regions) {
+        return new GuestMemory(regions, false);
+    }
+
+    public List<MemoryRegion> regions() {
+        return List.of(regions);
+    }
+
+    public long totalSize() {
+        long total = 0;
+        for (MemoryRegion r : regions) {
+            total += r.size();
+        }
+        return total;
+    }
+
+    /** The highest guest physical address + 1 that is RAM. */
+    public long end() {
+        return regions[regions.length - 1].guestEnd();
+    }
+
+    /** True when {@code [gpa, gpa+len)} lies wholly inside one region. */
+    public boolean contains(long gpa, long len) {
+        return find(gpa, len) >= 0;
+    }
+
+    private int find(long gpa, long len) {
+        if (gpa < 0 || len < 0) {
+            return -1;
+        }
+        int lo = 0;
+        int hi = starts.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            if (starts[mid] <= gpa) {
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        if (hi < 0) {
+            return -1;
+        }
+        MemoryRegion r = regions[hi];
+        long offset = gpa - r.guestBase();
+        // offset >= 0 here; compare lengths without forming gpa + len, which could overflow
+        return len <= r.size() - offset ? hi : -1;
+    }
+
+    /**
+     * The bounded host view of {@code [gpa, gpa+len)}. Any access through it is confined to that range;
+     * the range itself is checked here.
+     */
+    public MemorySegment slice(long gpa, long len) {
+        int i = index(gpa, len);
+        return regions[i].host().asSlice(gpa - regions[i].guestBase(), len);
+    }
+
+    /** The index of the region holding {@code [gpa, gpa+len)}; throws when there is none. */
+    private int index(long gpa, long len) {
+        int i = find(gpa, len);
+        if (i < 0) {
+            throw new GuestMemoryException(gpa, len);
+        }
+        return i;
+    }
+
+    public byte readByte(long gpa) {
+        int i = index(gpa, 1);
+        return regions[i].host().get(ValueLayout.JAVA_BYTE, gpa - starts[i]);
+    }
+
+    public short readShort(long gpa) {
+        int i = index(gpa, 2);
+        return regions[i].host().get(U16, gpa - starts[i]);
+    }
+
+    public int readInt(long gpa) {
+        int i = index(gpa, 4);
+        return regions[i].host().get(U32, gpa - starts[i]);
+    }
+
+    public long readLong(long gpa) {
+        int i = index(gpa, 8);
+        return regions[i].host().get(U64, gpa - starts[i]);
+    }
+
+    public void writeByte(long gpa, byte v) {
+        int i = index(gpa, 1);
+        regions[i].host().set(ValueLayout.JAVA_BYTE, gpa - starts[i], v);
+    }
+
+    public void writeShort(long gpa, short v) {
+        int i = index(gpa, 2);
+        regions[i].host().set(U16, gpa - starts[i], v);
+    }
+
+    public void writeInt(long gpa, int v) {
+        int i = index(gpa, 4);
+        regions[i].host().set(U32, gpa - starts[i], v);
+    }
+
+    public void writeLong(long gpa, long v) {
+        int i = index(gpa, 8);
+        regions[i].host().set(U64, gpa - starts[i], v);
+    }
+
+    public void read(long gpa, byte[] dst, int off, int len) {
+        java.util.Objects.checkFromIndexSize(off, len, dst.length);
+        MemorySegment.copy(slice(gpa, len), ValueLayout.JAVA_BYTE, 0, dst, off, len);
+    }
+
+    public byte[] read(long gpa, int len) {
+        byte[] b = new byte[len];
+        read(gpa, b, 0, len);
+        return b;
+    }
+
+    public void write(long gpa, byte[] src, int off, int len) {
+        java.util.Objects.checkFromIndexSize(off, len, src.length);
+        MemorySegment.copy(src, off, slice(gpa, len), ValueLayout.JAVA_BYTE, 0, len);
+    }
+
+    public void write(long gpa, byte[] src) {
+        write(gpa, src, 0, src.length);
+    }
+
+    /** Zeroes {@code [gpa, gpa+len)}. */
+    public void fill(long gpa, long len, byte value) {
+        slice(gpa, len).fill(value);
+    }
+
+    @Override
+    public void close() {
+        if (owned) {
+            for (MemoryRegion r : regions) {
+                Libc.munmap(r.host());
+            }
+        }
+    }
+}

@@ -1,0 +1,343 @@
+package vessel.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Downcalls into glibc. Each handle is built once; calls that can fail capture errno into a segment
+ * owned by the calling thread (never one shared segment: several vCPU threads issue ioctls at once).
+ * Checked wrappers throw {@link SysException}; the {@code raw} variants return {@code -errno} instead,
+ * for hot paths such as KVM_RUN where EINTR is an ordinary answer and must not allocate.
+ */
+public final class Libc {
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_NONBLOCK = 04000;
+    public static final int O_CLOEXEC = 02000000;
+
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_NORESERVE = 0x4000;
+
+    public static final int EFD_CLOEXEC = O_CLOEXEC;
+    public static final int EFD_NONBLOCK = O_NONBLOCK;
+
+    public static final int SIG_BLOCK = 0;
+    public static final int SIG_UNBLOCK = 1;
+    public static final int SIG_SETMASK = 2;
+    /** glibc's sigset_t is 1024 bits; the kernel's is 64. */
+    public static final long SIGSET_BYTES = 128;
+
+    public static final int TCSANOW = 0;
+    /** glibc's struct termios. */
+    public static final long TERMIOS_BYTES = 60;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final ThreadLocal<MemorySegment> CAPTURE =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
+
+    private static final MethodHandle OPEN = errnoCall("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle READ = errnoCall("read",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle WRITE = errnoCall("write",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle IOCTL_LONG = errnoCall("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle IOCTL_PTR = errnoCall("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MMAP = errnoCall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = errnoCall("munmap",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EVENTFD = errnoCall("eventfd",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle PTHREAD_SELF = call("pthread_self", FunctionDescriptor.of(JAVA_LONG));
+    // pthread_kill and pthread_sigmask return the error number instead of setting errno.
+    private static final MethodHandle PTHREAD_KILL = call("pthread_kill",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle PTHREAD_SIGMASK = call("pthread_sigmask",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle SIGTIMEDWAIT = errnoCall("sigtimedwait",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle SIGRTMIN = call("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle STRERROR = call("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle ISATTY = call("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle TCGETATTR = errnoCall("tcgetattr",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle TCSETATTR = errnoCall("tcsetattr",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle CFMAKERAW = call("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
+
+    private Libc() {}
+
+    private static MethodHandle call(String name, FunctionDescriptor fd, Linker.Option... options) {
+        MemorySegment symbol = LINKER.defaultLookup().find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("C library symbol not found: " + name));
+        return LINKER.downcallHandle(symbol, fd, options);
+    }
+
+    private static MethodHandle errnoCall(String name, FunctionDescriptor fd, Linker.Option... options) {
+        Linker.Option[] all = java.util.Arrays.copyOf(options, options.length + 1);
+        all[options.length] = Linker.Option.captureCallState("errno");
+        return call(name, fd, all);
+    }
+
+    private static int errno(MemorySegment capture) {
+        return (int) ERRNO.get(capture, 0L);
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+
+    public static int open(String path, int flags, int mode) throws SysException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cap = CAPTURE.get();
+            int fd = (int) OPEN.invokeExact(cap, arena.allocateFrom(path), flags, mode);
+            if (fd < 0) {
+                throw new SysException("open(" + path + ")", errno(cap));
+            }
+            return fd;
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void close(int fd) {
+        try {
+            int r = (int) CLOSE.invokeExact(CAPTURE.get(), fd);
+            assert r == 0 || r == -1;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** read(2); returns bytes read, or {@code -errno}. */
+    public static long readRaw(int fd, MemorySegment buf, long len) {
+        checkNative(buf, len);
+        try {
+            MemorySegment cap = CAPTURE.get();
+            long n = (long) READ.invokeExact(cap, fd, buf, len);
+            return n < 0 ? -errno(cap) : n;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** write(2); returns bytes written, or {@code -errno}. */
+    public static long writeRaw(int fd, MemorySegment buf, long len) {
+        checkNative(buf, len);
+        try {
+            MemorySegment cap = CAPTURE.get();
+            long n = (long) WRITE.invokeExact(cap, fd, buf, len);
+            return n < 0 ? -errno(cap) : n;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** ioctl with an integer argument; returns the result or {@code -errno}. */
+    public static int ioctlRaw(int fd, long request, long arg) {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            int r = (int) IOCTL_LONG.invokeExact(cap, fd, request, arg);
+            return r < 0 ? -errno(cap) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** ioctl with a pointer argument; returns the result or {@code -errno}. */
+    public static int ioctlRaw(int fd, long request, MemorySegment arg) {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            int r = (int) IOCTL_PTR.invokeExact(cap, fd, request, arg);
+            return r < 0 ? -errno(cap) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Maps {@code len} bytes; the returned segment is bounded to them and unmapped by {@link #munmap}. */
+    public static MemorySegment mmap(long len, int prot, int flags, int fd, long offset) throws SysException {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(cap, MemorySegment.NULL, len, prot, flags, fd, offset);
+            if (p.address() == -1L) {
+                throw new SysException("mmap(" + len + " bytes)", errno(cap));
+            }
+            return p.reinterpret(len);
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void munmap(MemorySegment mapping) {
+        try {
+            int r = (int) MUNMAP.invokeExact(CAPTURE.get(), mapping, mapping.byteSize());
+            assert r == 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int eventfd(int initial, int flags) throws SysException {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            int fd = (int) EVENTFD.invokeExact(cap, initial, flags);
+            if (fd < 0) {
+                throw new SysException("eventfd", errno(cap));
+            }
+            return fd;
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static long pthreadSelf() {
+        try {
+            return (long) PTHREAD_SELF.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Sends {@code signal} to one thread; returns 0 or an error number. */
+    public static int pthreadKill(long thread, int signal) {
+        try {
+            return (int) PTHREAD_KILL.invokeExact(thread, signal);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) throws SysException {
+        try {
+            int err = (int) PTHREAD_SIGMASK.invokeExact(how, set, old);
+            if (err != 0) {
+                throw new SysException("pthread_sigmask", err);
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** sigtimedwait(2); returns the signal taken, or {@code -errno} (EAGAIN when none is pending). */
+    public static int sigtimedwaitRaw(MemorySegment set, MemorySegment timespec) {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            int r = (int) SIGTIMEDWAIT.invokeExact(cap, set, MemorySegment.NULL, timespec);
+            return r < 0 ? -errno(cap) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int sigrtmin() {
+        try {
+            return (int) SIGRTMIN.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static String strerror(int errno) {
+        try {
+            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            return s.reinterpret(1024).getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static boolean isatty(int fd) {
+        try {
+            return (int) ISATTY.invokeExact(fd) == 1;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void tcgetattr(int fd, MemorySegment termios) throws SysException {
+        checkNative(termios, TERMIOS_BYTES);
+        try {
+            MemorySegment cap = CAPTURE.get();
+            if ((int) TCGETATTR.invokeExact(cap, fd, termios) != 0) {
+                throw new SysException("tcgetattr", errno(cap));
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void tcsetattr(int fd, int action, MemorySegment termios) throws SysException {
+        checkNative(termios, TERMIOS_BYTES);
+        try {
+            MemorySegment cap = CAPTURE.get();
+            if ((int) TCSETATTR.invokeExact(cap, fd, action, termios) != 0) {
+                throw new SysException("tcsetattr", errno(cap));
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void cfmakeraw(MemorySegment termios) {
+        checkNative(termios, TERMIOS_BYTES);
+        try {
+            CFMAKERAW.invokeExact(termios);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A segment handed to the kernel must be native memory and at least as long as the kernel will touch. */
+    private static void checkNative(MemorySegment seg, long len) {
+        if (!seg.isNative() || len < 0 || len > seg.byteSize()) {
+            throw new IllegalArgumentException("buffer of " + seg.byteSize() + " bytes cannot hold " + len);
+        }
+    }
+
+    /** Little-endian int layout without alignment constraints, for packed kernel structs. */
+    public static final ValueLayout.OfInt INT_UNALIGNED = JAVA_INT.withByteAlignment(1);
+    public static final ValueLayout.OfLong LONG_UNALIGNED = JAVA_LONG.withByteAlignment(1);
+}

@@ -1,0 +1,424 @@
+package vessel.vmm;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+
+import vessel.boot.BootEntry;
+import vessel.boot.GuestLayout;
+import vessel.boot.ImageException;
+import vessel.boot.KernelLoader;
+import vessel.boot.MultibootLoader;
+import vessel.boot.X86Cpu;
+import vessel.devices.Bus;
+import vessel.devices.IrqLine;
+import vessel.devices.legacy.DebugExit;
+import vessel.devices.legacy.I8042;
+import vessel.devices.legacy.Uart16550;
+import vessel.kvm.Cap;
+import vessel.kvm.CpuidEntry;
+import vessel.kvm.ExitReason;
+import vessel.kvm.IrqFd;
+import vessel.kvm.Kvm;
+import vessel.kvm.KvmUnavailableException;
+import vessel.kvm.VcpuFd;
+import vessel.kvm.VmFd;
+import vessel.memory.GuestMemory;
+import vessel.memory.MemoryRegion;
+import vessel.sys.EventFd;
+import vessel.sys.SysException;
+
+/**
+ * A running guest: the embedding API and what the CLI drives.
+ *
+ * <pre>{@code
+ * VmConfig config = VmConfig.builder().kernel(Path.of("guest.elf")).memory("128M").build();
+ * try (VirtualMachine vm = VirtualMachine.create(config, System.out)) {
+ *     vm.start();
+ *     VmExit exit = vm.awaitExit();
+ * }
+ * }</pre>
+ *
+ * Creation does all the fallible work (files, KVM, memory, loading) and releases whatever it made if
+ * any step fails, so a VM is either whole or not made at all.
+ */
+public final class VirtualMachine implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("vessel.vmm");
+
+    /** Where a VM is in its life. */
+    public enum State { CREATED, RUNNING, PAUSED, ENDED }
+
+    private final VmConfig config;
+    private final Kvm kvm;
+    private final VmFd vmFd;
+    private final GuestMemory memory;
+    private final List<VcpuFd> vcpuFds;
+    private final List<Vcpu> vcpus = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final List<EventFd> eventFds;
+    private final Bus pio = new Bus("port I/O");
+    private final Bus mmio = new Bus("MMIO");
+    private final Uart16550 serial;
+    private final I8042 i8042;
+    private final RunControl control;
+    private final EmulationAssist assist;
+    private final AtomicReference<VmExit> exit = new AtomicReference<>();
+    private final CompletableFuture<VmExit> ended = new CompletableFuture<>();
+    private volatile State state = State.CREATED;
+
+    private VirtualMachine(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory, List<VcpuFd> vcpuFds,
+                           List<EventFd> eventFds, OutputStream console) {
+        this.config = config;
+        this.kvm = kvm;
+        this.vmFd = vmFd;
+        this.memory = memory;
+        this.vcpuFds = vcpuFds;
+        this.eventFds = eventFds;
+        this.control = new RunControl(vcpuFds.size());
+        this.assist = new EmulationAssist(memory);
+        this.serial = new Uart16550(irq(eventFds.get(0)), console, new Uart16550.Events() {
+            @Override
+            public void outputFailed(IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "console output failed: " + e.getMessage());
+            }
+        });
+        this.i8042 = new I8042(() -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the i8042")),
+                irq(eventFds.get(1)));
+        pio.insert(Uart16550.COM1_PORT, 8, "COM1", serial);
+        pio.insert(I8042.BASE_PORT, I8042.LENGTH, "i8042", i8042);
+        if (config.debugExit()) {
+            pio.insert(DebugExit.DEFAULT_PORT, DebugExit.LENGTH, "debug-exit",
+                    new DebugExit(status -> exit(new VmExit(status, VmExit.Reason.DEBUG_EXIT,
+                            "guest wrote to the debug-exit port"))));
+        }
+        Vcpu.Host host = new Vcpu.Host() {
+            @Override
+            public Bus pio() {
+                return pio;
+            }
+
+            @Override
+            public Bus mmio() {
+                return mmio;
+            }
+
+            @Override
+            public RunControl control() {
+                return control;
+            }
+
+            @Override
+            public EmulationAssist assist() {
+                return assist;
+            }
+
+            @Override
+            public void exit(VmExit e) {
+                VirtualMachine.this.exit(e);
+            }
+
+            @Override
+            public void vcpuEnded(Vcpu vcpu) {
+                VirtualMachine.this.vcpuEnded();
+            }
+        };
+        for (VcpuFd fd : vcpuFds) {
+            vcpus.add(new Vcpu(fd, host));
+        }
+    }
+
+    private static IrqLine irq(EventFd fd) {
+        return () -> {
+            try {
+                fd.signal();
+            } catch (SysException e) {
+                LOG.log(System.Logger.Level.WARNING, "interrupt lost: " + e.getMessage());
+            }
+        };
+    }
+
+    /** Builds the VM from {@code config}, with the serial console written to {@code console}. */
+    public static VirtualMachine create(VmConfig config, OutputStream console) throws ConfigException, IOException {
+        config.validate();
+        byte[] kernelImage = readInput(config.kernel(), "kernel");
+        List<MultibootLoader.Module> modules = new ArrayList<>();
+        for (Path initrd : config.initrds()) {
+            modules.add(new MultibootLoader.Module(readInput(initrd, "initrd"), initrd.toString()));
+        }
+
+        List<AutoCloseable> made = new ArrayList<>();
+        try {
+            Kvm kvm = Kvm.open();
+            made.add(kvm);
+            int maxVcpus = Math.max(kvm.checkExtension(Cap.MAX_VCPUS), kvm.checkExtension(Cap.NR_VCPUS));
+            if (maxVcpus > 0 && config.cpus() > maxVcpus) {
+                throw new ConfigException("cpu count " + config.cpus() + " is more than this host's KVM allows (" + maxVcpus + ")");
+            }
+            VmFd vm = kvm.createVm();
+            made.add(vm);
+            vm.setIdentityMapAddr(GuestLayout.KVM_IDENTITY_MAP);
+            vm.setTssAddr(GuestLayout.KVM_TSS);
+            vm.createIrqchip();
+            vm.createPit2(VmFd.PIT_SPEAKER_DUMMY);
+
+            GuestMemory memory = GuestMemory.allocate(GuestLayout.ramRanges(config.memoryBytes()));
+            made.add(memory);
+            for (MemoryRegion r : memory.regions()) {
+                vm.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), 0);
+            }
+
+            BootEntry entry;
+            try {
+                entry = KernelLoader.load(memory, kernelImage, config.kernel().toString(), config.entry(),
+                        config.cmdline(), modules);
+            } catch (ImageException e) {
+                throw new ConfigException(e.getMessage());
+            }
+
+            List<EventFd> eventFds = new ArrayList<>();
+            int[] gsis = {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ};
+            for (int gsi : gsis) {
+                EventFd efd = new EventFd(0);
+                made.add(efd);
+                eventFds.add(efd);
+                vm.irqfd(new IrqFd(efd.fd(), gsi, 0, 0));
+            }
+
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            List<VcpuFd> vcpuFds = new ArrayList<>();
+            for (int i = 0; i < config.cpus(); i++) {
+                VcpuFd vcpu = vm.createVcpu(i);
+                made.add(vcpu);
+                vcpuFds.add(vcpu);
+                vcpu.setCpuid(X86Cpu.cpuidFor(supported, i, config.cpus()));
+                X86Cpu.wireLapic(vcpu);
+            }
+            // Only the boot CPU gets an entry state; with the in-kernel irqchip the others wait in
+            // KVM_RUN until the boot CPU sends them INIT and SIPI.
+            X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
+            return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console);
+        } catch (ConfigException | IOException | RuntimeException e) {
+            closeAll(made);
+            throw e;
+        }
+    }
+
+    /** Reads a user-named input file, turning each way it can be wrong into one clear line. */
+    static byte[] readInput(Path path, String what) throws ConfigException {
+        if (Files.isDirectory(path)) {
+            throw new ConfigException(what + " " + path + " is a directory, not a file");
+        }
+        try {
+            return Files.readAllBytes(path);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(what + " file " + path + " does not exist");
+        } catch (AccessDeniedException e) {
+            throw new ConfigException(what + " file " + path + " cannot be read (permission denied)");
+        } catch (IOException | OutOfMemoryError e) {
+            throw new ConfigException(what + " file " + path + " cannot be read: " + e.getMessage());
+        }
+    }
+
+    private static void closeAll(List<AutoCloseable> made) {
+        for (int i = made.size() - 1; i >= 0; i--) {
+            try {
+                made.get(i).close();
+            } catch (Exception ignored) {
+                // best effort while unwinding a failed creation
+            }
+        }
+    }
+
+    /** Starts every vCPU thread. */
+    public synchronized void start() {
+        if (state != State.CREATED) {
+            throw new IllegalStateException("VM already started");
+        }
+        state = State.RUNNING;
+        for (Vcpu v : vcpus) {
+            Thread t = Thread.ofPlatform().name("vcpu-" + v.index()).daemon(true).unstarted(v);
+            threads.add(t);
+            t.start();
+        }
+    }
+
+    /** Blocks until the guest ends, and says how. */
+    public VmExit awaitExit() throws InterruptedException {
+        try {
+            return ended.get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** As {@link #awaitExit()}, or null if the guest is still running after {@code timeoutMillis}. */
+    public VmExit awaitExit(long timeoutMillis) throws InterruptedException {
+        try {
+            return ended.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            return null;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** Asks the VM to stop; {@link #awaitExit()} then reports {@link VmExit.Reason#STOPPED}. */
+    public void stop() {
+        exit(new VmExit(0, VmExit.Reason.STOPPED, "stopped by the host"));
+    }
+
+    /**
+     * Parks every vCPU outside KVM_RUN with its last exit fully handled. Returns once all are parked.
+     */
+    public synchronized void pause() throws InterruptedException {
+        if (state != State.RUNNING) {
+            return;
+        }
+        control.requestPause();
+        vcpus.forEach(Vcpu::kick);
+        if (!control.awaitParked(10_000)) {
+            throw new IllegalStateException("vCPUs did not pause within 10 s");
+        }
+        if (state == State.RUNNING) {
+            state = State.PAUSED;
+        }
+    }
+
+    public synchronized void resume() {
+        if (state != State.PAUSED) {
+            return;
+        }
+        state = State.RUNNING;
+        control.resume();
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public VmConfig config() {
+        return config;
+    }
+
+    /**
+     * Gives the guest console input, as if typed: blocks while the UART's receive FIFO is full, so
+     * nothing is dropped. Returns early if the VM ends.
+     */
+    public void sendConsoleInput(byte[] data, int off, int len) throws InterruptedException {
+        while (len > 0 && state != State.ENDED) {
+            int n;
+            synchronized (serial) {
+                n = serial.receive(data, off, len);
+            }
+            off += n;
+            len -= n;
+            if (len > 0) {
+                Thread.sleep(1);
+            }
+        }
+    }
+
+    /** Presses Ctrl-Alt-Del on the guest's keyboard controller. */
+    public void sendCtrlAltDel() {
+        synchronized (i8042) {
+            i8042.sendCtrlAltDel();
+        }
+    }
+
+    /** KVM exits so far, summed over vCPUs, indexed by exit reason. */
+    public long[] exitCounts() {
+        long[] sum = new long[ExitReason.COUNT + 1];
+        for (Vcpu v : vcpus) {
+            long[] c = v.exitCounts();
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += c[i];
+            }
+        }
+        return sum;
+    }
+
+    /** Guest memory, for embedding programs and tests that inspect the guest. */
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    void exit(VmExit e) {
+        if (exit.compareAndSet(null, e)) {
+            LOG.log(System.Logger.Level.DEBUG, "VM ending: " + e.reason() + ": " + e.detail());
+        }
+        control.requestStop();
+        for (Vcpu v : vcpus) {
+            v.kick();
+        }
+    }
+
+    private void vcpuEnded() {
+        if (!control.vcpuFinished()) {
+            return;
+        }
+        serial.flush();
+        state = State.ENDED;
+        exit.compareAndSet(null, new VmExit(0, VmExit.Reason.STOPPED, "all vCPUs ended"));
+        String assists = assist.summary();
+        if (!assists.isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, "emulation assists: " + assists);
+        }
+        LOG.log(System.Logger.Level.DEBUG, () -> "exits: " + describeExits(exitCounts()));
+        ended.complete(exit.get());
+    }
+
+    static String describeExits(long[] counts) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] > 0) {
+                sb.append(sb.isEmpty() ? "" : " ")
+                        .append(i == ExitReason.COUNT ? "KICKED" : ExitReason.name(i)).append('=').append(counts[i]);
+            }
+        }
+        return sb.toString();
+    }
+
+    long assistCount(EmulationAssist.Kind kind) {
+        return assist.count(kind);
+    }
+
+    @Override
+    public void close() {
+        if (state != State.CREATED && state != State.ENDED) {
+            stop();
+        }
+        for (Thread t : threads) {
+            try {
+                t.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        boolean threadsDone = threads.stream().noneMatch(Thread::isAlive);
+        if (!threadsDone) {
+            LOG.log(System.Logger.Level.WARNING, "vCPU threads still running at close; leaving KVM resources open");
+            return;
+        }
+        vcpuFds.forEach(VcpuFd::close);
+        eventFds.forEach(EventFd::close);
+        vmFd.close();
+        memory.close();
+        kvm.close();
+    }
+
+    /** For {@link #create}'s callers that want to know whether this host can run VMs at all. */
+    public static void checkKvm() throws KvmUnavailableException, IOException {
+        Kvm.open().close();
+    }
+}

@@ -1,0 +1,114 @@
+package vessel.vmm;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import vessel.boot.EntryMode;
+
+/**
+ * What to run, as data: built by the CLI, the API or a Java program, validated here in one place.
+ *
+ * @param kernel    the kernel or flat binary
+ * @param entry     run {@code kernel} as a flat binary in this mode; null to detect its format
+ * @param memoryBytes guest RAM
+ * @param cpus      vCPUs; the first boots, the others wait for INIT/SIPI
+ * @param cmdline   kernel command line
+ * @param initrds   initrd files (multiboot modules)
+ * @param debugExit attach the isa-debug-exit port at 0xf4
+ */
+public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
+                       List<Path> initrds, boolean debugExit) {
+    public static final long DEFAULT_MEMORY = 256L << 20;
+    public static final long MIN_MEMORY = 1L << 20;
+    public static final int MAX_CPUS = 254;
+
+    public VmConfig {
+        initrds = List.copyOf(initrds);
+        cmdline = cmdline == null ? "" : cmdline;
+    }
+
+    /** Checks what can be checked without touching the host's files or KVM. */
+    public VmConfig validate() throws ConfigException {
+        if (kernel == null) {
+            throw new ConfigException("no kernel given (--kernel FILE)");
+        }
+        if (memoryBytes <= 0) {
+            throw new ConfigException("memory size must be more than zero");
+        }
+        if (memoryBytes < MIN_MEMORY) {
+            throw new ConfigException("memory size " + MemorySize.format(memoryBytes) + " is below the minimum of 1 MiB");
+        }
+        if (memoryBytes % 4096 != 0) {
+            throw new ConfigException("memory size " + memoryBytes + " bytes is not a whole number of 4 KiB pages");
+        }
+        long host = HostInfo.totalMemoryBytes();
+        if (host > 0 && memoryBytes > host) {
+            throw new ConfigException("memory size " + MemorySize.format(memoryBytes) + " is more than this host has ("
+                    + MemorySize.format(host) + ")");
+        }
+        if (cpus < 1 || cpus > MAX_CPUS) {
+            throw new ConfigException("cpu count " + cpus + " is out of range (1 to " + MAX_CPUS + ")");
+        }
+        return this;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A fluent way to write a config; {@link #build()} validates. */
+    public static final class Builder {
+        private Path kernel;
+        private EntryMode entry;
+        private long memoryBytes = DEFAULT_MEMORY;
+        private int cpus = 1;
+        private String cmdline = "";
+        private final List<Path> initrds = new ArrayList<>();
+        private boolean debugExit;
+
+        public Builder kernel(Path kernel) {
+            this.kernel = kernel;
+            return this;
+        }
+
+        public Builder entry(EntryMode entry) {
+            this.entry = entry;
+            return this;
+        }
+
+        public Builder memory(long bytes) {
+            this.memoryBytes = bytes;
+            return this;
+        }
+
+        public Builder memory(String size) throws ConfigException {
+            this.memoryBytes = MemorySize.parse(size);
+            return this;
+        }
+
+        public Builder cpus(int cpus) {
+            this.cpus = cpus;
+            return this;
+        }
+
+        public Builder cmdline(String cmdline) {
+            this.cmdline = cmdline;
+            return this;
+        }
+
+        public Builder initrd(Path initrd) {
+            this.initrds.add(initrd);
+            return this;
+        }
+
+        public Builder debugExit(boolean on) {
+            this.debugExit = on;
+            return this;
+        }
+
+        public VmConfig build() throws ConfigException {
+            return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit).validate();
+        }
+    }
+}
