@@ -23,7 +23,8 @@ public final class VcpuEvents {
                     JAVA_BYTE.withName("masked"), JAVA_BYTE.withName("pad")).withName("nmi"),
             JAVA_INT.withName("sipi_vector"), JAVA_INT.withName("flags"),
             MemoryLayout.sequenceLayout(4, JAVA_BYTE).withName("smi"),
-            MemoryLayout.sequenceLayout(27, JAVA_BYTE).withName("reserved"),
+            MemoryLayout.sequenceLayout(1, JAVA_BYTE).withName("triple_fault"),
+            MemoryLayout.sequenceLayout(26, JAVA_BYTE).withName("reserved"),
             JAVA_BYTE.withName("exception_has_payload"),
             JAVA_LONG.withName("exception_payload")).withName("kvm_vcpu_events");
 

@@ -1,0 +1,51 @@
+package vessel.boot;
+
+import java.lang.foreign.Arena;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+import vessel.kvm.CpuidEntry;
+import vessel.memory.GuestMemory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class X86CpuTest {
+    @Test
+    void identityMapCoversFourGibWithTwoMibPages() {
+        try (Arena arena = Arena.ofConfined()) {
+            GuestMemory mem = BootTestMemory.of(arena, 1 << 20);
+            X86Cpu.writeIdentityMap(mem);
+            assertEquals(GuestLayout.PDPT | 3, mem.readLong(GuestLayout.PML4));
+            for (int dir = 0; dir < 4; dir++) {
+                long pd = mem.readLong(GuestLayout.PDPT + 8L * dir) & ~0xfffL;
+                assertEquals(GuestLayout.PAGE_DIRECTORIES + 0x1000L * dir, pd);
+                for (int i : new int[] {0, 1, 511}) {
+                    long pde = mem.readLong(pd + 8L * i);
+                    assertEquals(((long) dir << 30) | ((long) i << 21), pde & ~0xfffL, "dir " + dir + " entry " + i);
+                    assertEquals(0x83, pde & 0xfff, "present, writable, 2 MiB");
+                }
+            }
+        }
+    }
+
+    @Test
+    void cpuidCarriesEachVcpusApicId() {
+        List<CpuidEntry> supported = List.of(new CpuidEntry(1, 0, 0, 0x806f8, 0x00000800, 0, 0),
+                new CpuidEntry(0xb, 0, 1, 1, 1, 0x100, 0), new CpuidEntry(7, 0, 1, 0, 0xffff, 0, 0));
+        List<CpuidEntry> third = X86Cpu.cpuidFor(supported, 2, 4);
+        assertEquals(2, third.get(0).ebx() >>> 24, "leaf 1 initial APIC ID");
+        assertEquals(4, (third.get(0).ebx() >>> 16) & 0xff, "leaf 1 logical processor count");
+        assertEquals(0x800, third.get(0).ebx() & 0xffff, "CLFLUSH size kept");
+        assertEquals(2, third.get(1).edx(), "leaf 0xB x2APIC ID");
+        assertEquals(supported.get(2), third.get(2), "other leaves untouched");
+    }
+
+    @Test
+    void ramRangesSkipTheMmioHole() {
+        assertEquals(List.of(new GuestMemory.Range(0, 256L << 20)), GuestLayout.ramRanges(256L << 20));
+        assertEquals(List.of(new GuestMemory.Range(0, GuestLayout.MMIO_HOLE_START),
+                        new GuestMemory.Range(GuestLayout.FOUR_GIB, 1L << 30)),
+                GuestLayout.ramRanges(4L << 30));
+    }
+}

@@ -1,0 +1,163 @@
+package vessel.kvm;
+
+import java.lang.foreign.GroupLayout;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import vessel.sys.Libc;
+import vessel.testkit.NativeTools;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+/**
+ * Pins every hand-written struct layout, kvm_run offset and ioctl number against the C headers: a C
+ * program compiled here prints sizeof/offsetof/request values for the same names, and each must match.
+ */
+class KvmLayoutTest {
+    private static final Map<String, StructLayout> STRUCTS = new LinkedHashMap<>();
+    private static final Map<String, Long> KVM_RUN = new LinkedHashMap<>();
+    private static final Map<String, Long> C = new HashMap<>();
+
+    static {
+        for (StructLayout l : new StructLayout[] {Regs.LAYOUT, Sregs.LAYOUT, Segment.LAYOUT, DescriptorTable.LAYOUT,
+                Fpu.LAYOUT, MsrEntry.LAYOUT, CpuidEntry.LAYOUT, VcpuEvents.LAYOUT, UserMemoryRegion.LAYOUT,
+                IrqFd.LAYOUT, IoEventFd.LAYOUT, Translation.LAYOUT}) {
+            STRUCTS.put(l.name().orElseThrow(), l);
+        }
+        KVM_RUN.put("request_interrupt_window", KvmRun.REQUEST_INTERRUPT_WINDOW);
+        KVM_RUN.put("immediate_exit", KvmRun.IMMEDIATE_EXIT);
+        KVM_RUN.put("exit_reason", KvmRun.EXIT_REASON);
+        KVM_RUN.put("ready_for_interrupt_injection", KvmRun.READY_FOR_INTERRUPT_INJECTION);
+        KVM_RUN.put("if_flag", KvmRun.IF_FLAG);
+        KVM_RUN.put("cr8", KvmRun.CR8);
+        KVM_RUN.put("apic_base", KvmRun.APIC_BASE);
+        KVM_RUN.put("io.direction", KvmRun.IO_DIRECTION);
+        KVM_RUN.put("io.size", KvmRun.IO_SIZE);
+        KVM_RUN.put("io.port", KvmRun.IO_PORT);
+        KVM_RUN.put("io.count", KvmRun.IO_COUNT);
+        KVM_RUN.put("io.data_offset", KvmRun.IO_DATA_OFFSET);
+        KVM_RUN.put("mmio.phys_addr", KvmRun.MMIO_PHYS_ADDR);
+        KVM_RUN.put("mmio.data", KvmRun.MMIO_DATA);
+        KVM_RUN.put("mmio.len", KvmRun.MMIO_LEN);
+        KVM_RUN.put("mmio.is_write", KvmRun.MMIO_IS_WRITE);
+        KVM_RUN.put("fail_entry.hardware_entry_failure_reason", KvmRun.FAIL_ENTRY_REASON);
+        KVM_RUN.put("fail_entry.cpu", KvmRun.FAIL_ENTRY_CPU);
+        KVM_RUN.put("internal.suberror", KvmRun.INTERNAL_SUBERROR);
+        KVM_RUN.put("internal.ndata", KvmRun.INTERNAL_NDATA);
+        KVM_RUN.put("internal.data", KvmRun.INTERNAL_DATA);
+        KVM_RUN.put("emulation_failure.flags", KvmRun.EMULATION_FLAGS);
+        KVM_RUN.put("emulation_failure.insn_size", KvmRun.EMULATION_INSN_SIZE);
+        KVM_RUN.put("emulation_failure.insn_bytes", KvmRun.EMULATION_INSN_BYTES);
+        KVM_RUN.put("system_event.type", KvmRun.SYSTEM_EVENT_TYPE);
+        KVM_RUN.put("system_event.ndata", KvmRun.SYSTEM_EVENT_NDATA);
+        KVM_RUN.put("system_event.data", KvmRun.SYSTEM_EVENT_DATA);
+    }
+
+    @BeforeAll
+    static void compileProbe(@TempDir Path dir) throws Exception {
+        StringBuilder c = new StringBuilder("""
+                #include <stddef.h>
+                #include <stdio.h>
+                #include <signal.h>
+                #include <termios.h>
+                #include <linux/kvm.h>
+                #define P(name, value) printf("%s %llu\\n", name, (unsigned long long)(value))
+                int main(void) {
+                """);
+        for (var e : STRUCTS.entrySet()) {
+            String s = e.getKey();
+            c.append("P(\"").append(s).append("\", sizeof(struct ").append(s).append("));\n");
+            for (MemoryLayout m : e.getValue().memberLayouts()) {
+                String f = m.name().orElseThrow();
+                c.append("P(\"").append(s).append('.').append(f).append("\", offsetof(struct ").append(s)
+                        .append(", ").append(f).append("));\n");
+                if (m instanceof GroupLayout g) {
+                    for (MemoryLayout inner : g.memberLayouts()) {
+                        String n = f + "." + inner.name().orElseThrow();
+                        c.append("P(\"").append(s).append('.').append(n).append("\", offsetof(struct ").append(s)
+                                .append(", ").append(n).append("));\n");
+                    }
+                }
+            }
+        }
+        for (String f : KVM_RUN.keySet()) {
+            c.append("P(\"kvm_run.").append(f).append("\", offsetof(struct kvm_run, ").append(f).append("));\n");
+        }
+        for (KvmIoctl i : KvmIoctl.values()) {
+            c.append("P(\"").append(i.displayName()).append("\", ").append(i.displayName()).append(");\n");
+        }
+        c.append("""
+                P("kvm_lapic_state", sizeof(struct kvm_lapic_state));
+                P("kvm_msrs", sizeof(struct kvm_msrs));
+                P("kvm_cpuid2", sizeof(struct kvm_cpuid2));
+                P("sigset_t", sizeof(sigset_t));
+                P("termios", sizeof(struct termios));
+                P("termios.c_oflag", offsetof(struct termios, c_oflag));
+                return 0;
+                }
+                """);
+        for (String line : NativeTools.compileAndRun(c.toString(), dir).split("\n")) {
+            String[] kv = line.trim().split(" ");
+            C.put(kv[0], Long.parseUnsignedLong(kv[1]));
+        }
+    }
+
+    private static long c(String name) {
+        Long v = C.get(name);
+        assertNotNull(v, "the C probe printed nothing for " + name);
+        return v;
+    }
+
+    @Test
+    void structSizesAndOffsetsMatchTheKernelHeaders() {
+        for (var e : STRUCTS.entrySet()) {
+            String s = e.getKey();
+            StructLayout layout = e.getValue();
+            assertEquals(c(s), layout.byteSize(), "sizeof(struct " + s + ")");
+            for (MemoryLayout m : layout.memberLayouts()) {
+                String f = m.name().orElseThrow();
+                assertEquals(c(s + "." + f), layout.byteOffset(MemoryLayout.PathElement.groupElement(f)),
+                        "offsetof(struct " + s + ", " + f + ")");
+                if (m instanceof GroupLayout g) {
+                    for (MemoryLayout inner : g.memberLayouts()) {
+                        String n = inner.name().orElseThrow();
+                        assertEquals(c(s + "." + f + "." + n), layout.byteOffset(
+                                MemoryLayout.PathElement.groupElement(f), MemoryLayout.PathElement.groupElement(n)),
+                                "offsetof(struct " + s + ", " + f + "." + n + ")");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void kvmRunOffsetsMatch() {
+        KVM_RUN.forEach((f, javaOffset) -> assertEquals(c("kvm_run." + f), javaOffset, "offsetof(struct kvm_run, " + f + ")"));
+    }
+
+    @Test
+    void ioctlNumbersMatch() {
+        for (KvmIoctl i : KvmIoctl.values()) {
+            assertEquals(c(i.displayName()), i.request(), i.displayName());
+        }
+    }
+
+    @Test
+    void headerAndLibcSizesMatch() {
+        assertEquals(c("kvm_lapic_state"), LapicState.BYTES);
+        assertEquals(c("kvm_msrs"), MsrEntry.HEADER_BYTES);
+        assertEquals(c("kvm_cpuid2"), CpuidEntry.HEADER_BYTES);
+        assertEquals(c("sigset_t"), Libc.SIGSET_BYTES);
+        assertEquals(c("termios"), Libc.TERMIOS_BYTES);
+        assertEquals(c("termios.c_oflag"), 4);
+    }
+}
