@@ -1,0 +1,99 @@
+package vessel.cli;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import vessel.testkit.RequiresKvm;
+import vessel.testkit.TestGuests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Runs the CLI as a user would, in its own process, and checks its output and exit status. */
+class CliTest {
+    record Result(int status, String out, String err) { }
+
+    static Result vessel(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        byte[] err = p.getErrorStream().readAllBytes();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "vessel did not end");
+        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+    }
+
+    private static void assertOneLineError(Result r, int status, String fragment) {
+        assertEquals(status, r.status(), r.err());
+        assertTrue(r.err().startsWith("vessel: ") && r.err().contains(fragment), r.err());
+        assertEquals(1, r.err().lines().count(), "one line, no stack trace: " + r.err());
+    }
+
+    @Test
+    void missingKernelIsOneLineNamingTheFile() throws Exception {
+        assertOneLineError(vessel("run", "--kernel", "/nonexistent"), 2, "/nonexistent");
+    }
+
+    @Test
+    void badInputsAreOneLineEach(@TempDir Path dir) throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k.bin"), "x");
+        assertOneLineError(vessel("run", "--kernel", dir.toString()), 2, "is a directory");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--memory", "lots"), 2, "'lots'");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--memory", "0"), 2, "more than zero");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--memory", "100T"), 2, "more than this host has");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--cpus", "two"), 2, "'two'");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--entry", "sideways"), 2, "sideways");
+        assertOneLineError(vessel("run", "--kernel"), 2, "needs a value");
+        assertOneLineError(vessel("run", "--frobnicate"), 2, "--frobnicate");
+        assertOneLineError(vessel("launch"), 2, "launch");
+    }
+
+    @Test
+    void unreadableKernelIsNamed(@TempDir Path dir) throws Exception {
+        Path kernel = Files.writeString(dir.resolve("secret.bin"), "x");
+        Files.setPosixFilePermissions(kernel, java.util.Set.of());
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.isReadable(kernel),
+                "skipped: this user (root?) can read a file with no permissions, so the check cannot be exercised");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--entry", "long"), 2, "cannot be read");
+    }
+
+    @Test
+    void noKvmIsOneLineWithTheReason() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(RequiresKvm.available(), "skipped: this host has KVM");
+        Result r = vessel("run", "--kernel", TestGuests.get("long.bin").toString(), "--entry", "long");
+        assertOneLineError(r, 1, "/dev/kvm");
+    }
+
+    @Test
+    void helpPrintsUsage() throws Exception {
+        Result r = vessel("run", "--help");
+        assertEquals(0, r.status());
+        assertTrue(r.out().contains("--kernel FILE"), r.out());
+    }
+
+    @Test
+    void longModeGuestPrintsAndExitsZero() throws Exception {
+        RequiresKvm.assumeKvm();
+        Result r = vessel("run", "--kernel", TestGuests.get("long.bin").toString(), "--entry", "long");
+        assertEquals("vessel long mode ok\n", r.out());
+        assertEquals(0, r.status(), r.err());
+    }
+
+    @Test
+    void multibootKernelEndsWithQemusDebugExitStatus() throws Exception {
+        RequiresKvm.assumeKvm();
+        Result r = vessel("run", "--kernel", TestGuests.get("multiboot.elf").toString(), "--debug-exit",
+                "--cmdline", "from the cli");
+        assertTrue(r.out().contains("from the cli"), r.out());
+        assertEquals(85, r.status(), r.err());
+    }
+}
