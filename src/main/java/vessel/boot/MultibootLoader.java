@@ -152,7 +152,7 @@ public final class MultibootLoader {
         memory.writeInt(info + 48, (int) mmapAddr);
         memory.writeInt(info + 64, (int) loaderAddr);
 
-        return new BootEntry(EntryMode.PROTECTED, entry, 0, BOOTLOADER_MAGIC, info, 0);
+        return new BootEntry(EntryMode.PROTECTED, entry, 0, BOOTLOADER_MAGIC, info, 0, BootEntry.FLAT_CODE, BootEntry.FLAT_DATA);
     }
 
     /** Checks that {@code [addr, addr+len)} is RAM below 4 GiB and clear of Vessel's own boot structures. */

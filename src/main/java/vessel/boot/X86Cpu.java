@@ -19,8 +19,6 @@ public final class X86Cpu {
     static final long PTE_PRESENT = 1;
     static final long PTE_WRITABLE = 1 << 1;
     static final long PDE_LARGE = 1 << 7;
-    static final int CODE_SELECTOR = 0x08;
-    static final int DATA_SELECTOR = 0x10;
 
     private X86Cpu() {}
 
@@ -66,16 +64,16 @@ public final class X86Cpu {
                 s.cr0 &= ~(Sregs.CR0_PE | Sregs.CR0_PG);
             }
             case PROTECTED -> {
-                Segment code = Segment.flat(CODE_SELECTOR, true, false);
-                Segment data = Segment.flat(DATA_SELECTOR, false, false);
+                Segment code = Segment.flat(entry.codeSelector(), true, false);
+                Segment data = Segment.flat(entry.dataSelector(), false, false);
                 s.gdt = writeGdt(memory, code, data);
                 s.cs = code;
                 s.ds = s.es = s.fs = s.gs = s.ss = data;
                 s.cr0 = (s.cr0 | Sregs.CR0_PE | Sregs.CR0_ET) & ~Sregs.CR0_PG;
             }
             case LONG -> {
-                Segment code = Segment.flat(CODE_SELECTOR, true, true);
-                Segment data = Segment.flat(DATA_SELECTOR, false, true);
+                Segment code = Segment.flat(entry.codeSelector(), true, true);
+                Segment data = Segment.flat(entry.dataSelector(), false, true);
                 s.gdt = writeGdt(memory, code, data);
                 s.cs = code;
                 s.ds = s.es = s.fs = s.gs = s.ss = data;
@@ -100,13 +98,14 @@ public final class X86Cpu {
         vcpu.setFpu(new Fpu());
     }
 
-    /** A GDT at {@link GuestLayout#GDT}: null, code (0x08), data (0x10). */
-    private static DescriptorTable writeGdt(GuestMemory memory, Segment code, Segment data) {
-        long[] gdt = {0, code.descriptor(), data.descriptor()};
-        for (int i = 0; i < gdt.length; i++) {
-            memory.writeLong(GuestLayout.GDT + 8L * i, gdt[i]);
+    /** A GDT at {@link GuestLayout#GDT} with the code and data descriptors at their selectors, null elsewhere. */
+    static DescriptorTable writeGdt(GuestMemory memory, Segment code, Segment data) {
+        int entries = Math.max(code.selector(), data.selector()) / 8 + 1;
+        for (int i = 0; i < entries; i++) {
+            long d = i == code.selector() / 8 ? code.descriptor() : i == data.selector() / 8 ? data.descriptor() : 0;
+            memory.writeLong(GuestLayout.GDT + 8L * i, d);
         }
-        return new DescriptorTable(GuestLayout.GDT, 8 * gdt.length - 1);
+        return new DescriptorTable(GuestLayout.GDT, 8 * entries - 1);
     }
 
     /** Identity-maps the first 4 GiB with 2 MiB pages: one PML4 entry, four PDPT entries, four page directories. */
