@@ -388,7 +388,7 @@ public final class VirtualMachine implements AutoCloseable {
         return sb.toString();
     }
 
-    long assistCount(EmulationAssist.Kind kind) {
+    long assistCount(vessel.vmm.x86.Assists.Kind kind) {
         return assist.count(kind);
     }
 

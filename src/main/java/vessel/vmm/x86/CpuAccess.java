@@ -1,0 +1,31 @@
+package vessel.vmm.x86;
+
+import vessel.kvm.Regs;
+import vessel.kvm.Sregs;
+
+/**
+ * What an assist may read and change of a stopped vCPU. The VMM implements it over KVM ioctls and
+ * guest memory; tests implement it in memory.
+ */
+public interface CpuAccess {
+    Regs regs() throws Exception;
+
+    void setRegs(Regs regs) throws Exception;
+
+    Sregs sregs() throws Exception;
+
+    int mxcsr() throws Exception;
+
+    void setMxcsr(int mxcsr) throws Exception;
+
+    /** Reads {@code len} bytes at a linear (guest-virtual) address; throws if any byte is not mapped. */
+    byte[] readLinear(long address, int len) throws Exception;
+
+    void writeLinear(long address, byte[] data) throws Exception;
+
+    /** Delivers exception {@code vector} on the next entry ({@code errorCode} null for none). */
+    void injectException(int vector, Integer errorCode) throws Exception;
+
+    /** Delivers {@code vector} like an external interrupt: what {@code int n} does once RIP is past it. */
+    void injectInterrupt(int vector) throws Exception;
+}

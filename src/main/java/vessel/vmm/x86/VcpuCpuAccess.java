@@ -1,0 +1,102 @@
+package vessel.vmm.x86;
+
+import vessel.kvm.Fpu;
+import vessel.kvm.Regs;
+import vessel.kvm.Sregs;
+import vessel.kvm.Translation;
+import vessel.kvm.VcpuEvents;
+import vessel.kvm.VcpuFd;
+import vessel.memory.GuestMemory;
+import vessel.memory.GuestMemoryException;
+
+/** {@link CpuAccess} over a stopped vCPU's KVM state and guest memory, translating through KVM_TRANSLATE. */
+public final class VcpuCpuAccess implements CpuAccess {
+    private final VcpuFd vcpu;
+    private final GuestMemory memory;
+    private Sregs sregs;
+
+    public VcpuCpuAccess(VcpuFd vcpu, GuestMemory memory) {
+        this.vcpu = vcpu;
+        this.memory = memory;
+    }
+
+    @Override
+    public Regs regs() throws Exception {
+        return vcpu.getRegs();
+    }
+
+    @Override
+    public void setRegs(Regs regs) throws Exception {
+        vcpu.setRegs(regs);
+    }
+
+    @Override
+    public Sregs sregs() throws Exception {
+        if (sregs == null) {
+            sregs = vcpu.getSregs();
+        }
+        return sregs;
+    }
+
+    @Override
+    public int mxcsr() throws Exception {
+        return vcpu.getFpu().mxcsr;
+    }
+
+    @Override
+    public void setMxcsr(int mxcsr) throws Exception {
+        Fpu fpu = vcpu.getFpu();
+        fpu.mxcsr = mxcsr;
+        vcpu.setFpu(fpu);
+    }
+
+    /** Guest-physical address of a linear one, page by page; throws when unmapped. */
+    private long physical(long linear) throws Exception {
+        if ((sregs().cr0 & Sregs.CR0_PG) == 0) {
+            return linear;
+        }
+        Translation t = vcpu.translate(linear);
+        if (!t.valid()) {
+            throw new GuestMemoryException(linear, 1);
+        }
+        return t.physicalAddress();
+    }
+
+    @Override
+    public byte[] readLinear(long address, int len) throws Exception {
+        byte[] out = new byte[len];
+        int done = 0;
+        while (done < len) {
+            long la = address + done;
+            int chunk = (int) Math.min(len - done, 4096 - (la & 4095));
+            memory.read(physical(la), out, done, chunk);
+            done += chunk;
+        }
+        return out;
+    }
+
+    @Override
+    public void writeLinear(long address, byte[] data) throws Exception {
+        int done = 0;
+        while (done < data.length) {
+            long la = address + done;
+            int chunk = (int) Math.min(data.length - done, 4096 - (la & 4095));
+            memory.write(physical(la), data, done, chunk);
+            done += chunk;
+        }
+    }
+
+    @Override
+    public void injectException(int vector, Integer errorCode) throws Exception {
+        VcpuEvents events = vcpu.getVcpuEvents();
+        events.injectException(vector, errorCode);
+        vcpu.setVcpuEvents(events);
+    }
+
+    @Override
+    public void injectInterrupt(int vector) throws Exception {
+        VcpuEvents events = vcpu.getVcpuEvents();
+        events.injectInterrupt(vector);
+        vcpu.setVcpuEvents(events);
+    }
+}
