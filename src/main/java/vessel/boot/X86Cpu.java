@@ -8,6 +8,7 @@ import vessel.kvm.DescriptorTable;
 import vessel.kvm.Fpu;
 import vessel.kvm.KvmException;
 import vessel.kvm.LapicState;
+import vessel.kvm.MsrEntry;
 import vessel.kvm.Regs;
 import vessel.kvm.Segment;
 import vessel.kvm.Sregs;
@@ -39,6 +40,50 @@ public final class X86Cpu {
             out.add(adjusted);
         }
         return out;
+    }
+
+    /** KVM's paravirtual feature bits (leaf 0x40000001 EAX) that work by hypercall. */
+    static final int KVM_FEATURE_PV_UNHALT = 7;
+    static final int KVM_FEATURE_PV_TLB_FLUSH = 9;
+    static final int KVM_FEATURE_PV_SEND_IPI = 11;
+    static final int KVM_FEATURE_PV_SCHED_YIELD = 13;
+    static final int HYPERCALL_FEATURES = (1 << KVM_FEATURE_PV_UNHALT) | (1 << KVM_FEATURE_PV_TLB_FLUSH)
+            | (1 << KVM_FEATURE_PV_SEND_IPI) | (1 << KVM_FEATURE_PV_SCHED_YIELD);
+    /** Leaf 1 ECX bit 13: CMPXCHG16B. */
+    static final int CPUID_1_ECX_CX16 = 1 << 13;
+
+    /** What the guest's CPUID must not offer because this host cannot run it (found by probing, not by name). */
+    public record CpuidLimits(boolean hideCmpxchg16b, boolean hideHypercallFeatures) {
+        public static final CpuidLimits NONE = new CpuidLimits(false, false);
+    }
+
+    /** {@link #cpuidFor(List, int, int)} with features the host cannot run taken out. */
+    public static List<CpuidEntry> cpuidFor(List<CpuidEntry> supported, int index, int cpus, CpuidLimits limits) {
+        List<CpuidEntry> out = new ArrayList<>();
+        for (CpuidEntry e : cpuidFor(supported, index, cpus)) {
+            if (e.function() == 1 && limits.hideCmpxchg16b()) {
+                e = e.withRegs(e.eax(), e.ebx(), e.ecx() & ~CPUID_1_ECX_CX16, e.edx());
+            } else if (e.function() == 0x4000_0001 && limits.hideHypercallFeatures()) {
+                e = e.withRegs(e.eax() & ~HYPERCALL_FEATURES, e.ebx(), e.ecx(), e.edx());
+            }
+            out.add(e);
+        }
+        return out;
+    }
+
+    /**
+     * MSRs as firmware leaves them for a 64-bit kernel: syscall MSRs cleared, fast strings on, and MTRRs
+     * enabled with write-back as the default type (left at reset, all memory would be uncached).
+     */
+    public static List<MsrEntry> bootMsrs() {
+        return List.of(
+                new MsrEntry(MsrEntry.IA32_SYSENTER_CS, 0), new MsrEntry(MsrEntry.IA32_SYSENTER_ESP, 0),
+                new MsrEntry(MsrEntry.IA32_SYSENTER_EIP, 0), new MsrEntry(MsrEntry.STAR, 0),
+                new MsrEntry(MsrEntry.CSTAR, 0), new MsrEntry(MsrEntry.KERNEL_GS_BASE, 0),
+                new MsrEntry(MsrEntry.SYSCALL_MASK, 0), new MsrEntry(MsrEntry.LSTAR, 0),
+                new MsrEntry(MsrEntry.IA32_TSC, 0),
+                new MsrEntry(MsrEntry.IA32_MISC_ENABLE, 1 /* fast string operations */),
+                new MsrEntry(MsrEntry.IA32_MTRR_DEF_TYPE, (1 << 11) /* MTRRs on */ | 6 /* write-back */));
     }
 
     /**

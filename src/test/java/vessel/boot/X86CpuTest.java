@@ -9,6 +9,7 @@ import vessel.kvm.CpuidEntry;
 import vessel.memory.GuestMemory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class X86CpuTest {
     @Test
@@ -47,5 +48,22 @@ class X86CpuTest {
         assertEquals(List.of(new GuestMemory.Range(0, GuestLayout.MMIO_HOLE_START),
                         new GuestMemory.Range(GuestLayout.FOUR_GIB, 1L << 30)),
                 GuestLayout.ramRanges(4L << 30));
+    }
+
+    @Test
+    void hostLimitsTakeFeaturesOutOfCpuid() {
+        List<CpuidEntry> supported = List.of(new CpuidEntry(1, 0, 0, 0, 0, 0xffffffff, 0),
+                new CpuidEntry(0x40000001, 0, 0, 0xffffffff, 0, 0, 0));
+        List<CpuidEntry> kept = X86Cpu.cpuidFor(supported, 0, 1, X86Cpu.CpuidLimits.NONE);
+        assertEquals(0xffffffff, kept.get(0).ecx());
+        List<CpuidEntry> limited = X86Cpu.cpuidFor(supported, 0, 1, new X86Cpu.CpuidLimits(true, true));
+        assertEquals(0, limited.get(0).ecx() & (1 << 13), "CX16 hidden");
+        assertEquals(0, limited.get(1).eax() & (1 << 7 | 1 << 9 | 1 << 11 | 1 << 13), "hypercall PV features hidden");
+        assertEquals(1, limited.get(1).eax() & 1, "kvmclock kept");
+    }
+
+    @Test
+    void bootMsrsEnableWriteBackMtrrs() {
+        assertTrue(X86Cpu.bootMsrs().contains(new vessel.kvm.MsrEntry(0x2ff, 0x806)));
     }
 }
