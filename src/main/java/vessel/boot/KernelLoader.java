@@ -1,14 +1,32 @@
 package vessel.boot;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
+import vessel.boot.linux.KernelDecompressor;
+import vessel.boot.linux.LinuxLoader;
+import vessel.boot.linux.SetupHeader;
 import vessel.memory.GuestMemory;
 
 /** Recognizes a kernel image's format and hands it to the loader for that format. */
 public final class KernelLoader {
     /** What kind of image a file is. */
-    public enum Format { FLAT, MULTIBOOT, ELF_OTHER, LINUX_BZIMAGE, UNKNOWN }
+    public enum Format { MULTIBOOT, LINUX_BZIMAGE, LINUX_VMLINUX, ELF_OTHER, UNKNOWN }
+
+    /** The command line a Linux kernel gets when none is given: a console, and a reboot that ends the VM. */
+    public static final String DEFAULT_LINUX_CMDLINE = "console=ttyS0 reboot=k panic=-1";
+
+    /**
+     * What to boot and how.
+     *
+     * @param flatMode         run the image as a flat binary in this mode; null to go by its format
+     * @param initrds          multiboot modules; for Linux, concatenated into one initramfs (cpio archives may be)
+     * @param decompressOnHost unpack a bzImage's kernel in Vessel rather than in the guest
+     * @param acpiRsdp         the RSDP's address for boot_params, or 0
+     */
+    public record BootRequest(byte[] image, String name, EntryMode flatMode, String cmdline,
+                              List<MultibootLoader.Module> initrds, boolean decompressOnHost, long acpiRsdp) { }
 
     private KernelLoader() {}
 
@@ -16,33 +34,55 @@ public final class KernelLoader {
         if (MultibootLoader.findHeader(image).isPresent()) {
             return Format.MULTIBOOT;
         }
-        if (ElfFile.isElf(image)) {
-            return Format.ELF_OTHER;
-        }
-        if (image.length > 0x206 && image[0x202] == 'H' && image[0x203] == 'd' && image[0x204] == 'r'
-                && image[0x205] == 'S') {
+        if (SetupHeader.looksLikeBzImage(image)) {
             return Format.LINUX_BZIMAGE;
+        }
+        if (ElfFile.isElf(image)) {
+            return image.length > 19 && image[4] == ElfFile.CLASS_64 && image[18] == ElfFile.MACHINE_X86_64
+                    ? Format.LINUX_VMLINUX : Format.ELF_OTHER;
         }
         return Format.UNKNOWN;
     }
 
-    /**
-     * Loads {@code image}: as a flat binary when {@code flatMode} is given, otherwise by its format.
-     * {@code initrds} become multiboot modules.
-     */
-    public static BootEntry load(GuestMemory memory, byte[] image, String name, EntryMode flatMode, String cmdline,
-                                 List<MultibootLoader.Module> initrds) throws ImageException {
-        if (flatMode != null) {
-            return FlatLoader.load(memory, image, name, flatMode);
+    /** True for the formats booted through the Linux boot protocol (they get ACPI, probes and a Linux cmdline). */
+    public static boolean isLinux(byte[] image) {
+        Format f = detect(image);
+        return f == Format.LINUX_BZIMAGE || f == Format.LINUX_VMLINUX;
+    }
+
+    public static BootEntry load(GuestMemory memory, BootRequest r) throws ImageException {
+        if (r.flatMode() != null) {
+            return FlatLoader.load(memory, r.image(), r.name(), r.flatMode());
         }
-        return switch (detect(image)) {
-            case MULTIBOOT -> MultibootLoader.load(memory, image, name, name + (cmdline.isEmpty() ? "" : " " + cmdline), initrds);
-            case LINUX_BZIMAGE, ELF_OTHER -> throw new ImageException(name
-                    + ": Linux kernels (bzImage, vmlinux) are not supported by this version yet");
-            case FLAT, UNKNOWN -> throw new ImageException(name + ": not a multiboot or Linux kernel"
-                    + (looksLikeText(image) ? " (it looks like a text file)" : "")
+        return switch (detect(r.image())) {
+            case MULTIBOOT -> MultibootLoader.load(memory, r.image(), r.name(),
+                    r.name() + (r.cmdline().isEmpty() ? "" : " " + r.cmdline()), r.initrds());
+            case LINUX_BZIMAGE -> {
+                SetupHeader header = SetupHeader.parse(r.image(), r.name());
+                LinuxLoader.BootExtras extras = linuxExtras(r);
+                yield r.decompressOnHost()
+                        ? LinuxLoader.loadElf(memory, KernelDecompressor.decompressKernel(r.image(), r.name()).vmlinux(),
+                                header, r.name(), extras)
+                        : LinuxLoader.loadForGuestDecompression(memory, r.image(), header, r.name(), extras);
+            }
+            case LINUX_VMLINUX -> LinuxLoader.loadElf(memory, r.image(), null, r.name(), linuxExtras(r));
+            case ELF_OTHER -> throw new ImageException(r.name()
+                    + ": an ELF file that is neither a multiboot kernel nor an x86-64 Linux kernel");
+            case UNKNOWN -> throw new ImageException(r.name() + ": not a Linux or multiboot kernel"
+                    + (looksLikeText(r.image()) ? " (it looks like a text file)" : "")
                     + "; to run it as a flat binary give --entry real|protected|long");
         };
+    }
+
+    private static LinuxLoader.BootExtras linuxExtras(BootRequest r) {
+        ByteArrayOutputStream initramfs = new ByteArrayOutputStream();
+        for (MultibootLoader.Module m : r.initrds()) {
+            initramfs.writeBytes(m.data());
+            while (initramfs.size() % 4 != 0) {
+                initramfs.write(0); // the kernel reads concatenated archives at 4-byte boundaries
+            }
+        }
+        return new LinuxLoader.BootExtras(r.cmdline(), initramfs.toByteArray(), r.acpiRsdp());
     }
 
     private static boolean looksLikeText(byte[] image) {

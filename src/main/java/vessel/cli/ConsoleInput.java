@@ -4,6 +4,7 @@ import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.concurrent.atomic.AtomicReference;
 
 import vessel.vmm.VirtualMachine;
 
@@ -14,17 +15,19 @@ import vessel.vmm.VirtualMachine;
 final class ConsoleInput implements Runnable {
     static final int ESCAPE = 0x01;
 
-    private final VirtualMachine vm;
+    /** The VM keystrokes go to; replaced when a reboot restarts the guest. */
+    private final AtomicReference<VirtualMachine> vm;
     private final boolean escapes;
     private final InputStream in;
 
-    ConsoleInput(VirtualMachine vm, boolean escapes) {
+    private ConsoleInput(AtomicReference<VirtualMachine> vm, boolean escapes) {
         this.vm = vm;
         this.escapes = escapes;
         this.in = new FileInputStream(FileDescriptor.in);
     }
 
-    static void start(VirtualMachine vm, boolean escapes) {
+    /** Starts the one input thread of this process, feeding whichever VM {@code vm} holds. */
+    static void start(AtomicReference<VirtualMachine> vm, boolean escapes) {
         Thread.ofPlatform().name("console-input").daemon(true).start(new ConsoleInput(vm, escapes));
     }
 
@@ -42,7 +45,10 @@ final class ConsoleInput implements Runnable {
                     if (escapes && afterEscape) {
                         afterEscape = false;
                         if (c == 'x' || c == 'X') {
-                            vm.stop();
+                            VirtualMachine current = vm.get();
+                            if (current != null) {
+                                current.stop();
+                            }
                             return;
                         }
                         if (c != ESCAPE) {
@@ -55,7 +61,10 @@ final class ConsoleInput implements Runnable {
                         out[len++] = (byte) c;
                     }
                 }
-                vm.sendConsoleInput(out, 0, len);
+                VirtualMachine current = vm.get();
+                if (current != null) {
+                    current.sendConsoleInput(out, 0, len);
+                }
             }
         } catch (IOException | InterruptedException e) {
             // stdin closed or the VM is ending: nothing more to forward

@@ -5,6 +5,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 import vessel.vmm.ConfigException;
 import vessel.vmm.VirtualMachine;
@@ -68,13 +69,31 @@ public final class Main {
         Logging.configure(options.logLevel);
         // The console is written unbuffered: a prompt without a newline must show at once.
         FileOutputStream console = new FileOutputStream(FileDescriptor.out);
-        try (VirtualMachine vm = VirtualMachine.create(config, console);
-             Terminal terminal = Terminal.rawIfInteractive()) {
-            Runtime.getRuntime().addShutdownHook(new Thread(vm::stop, "stop-on-signal"));
-            vm.start();
-            ConsoleInput.start(vm, terminal.interactive());
-            VmExit exit = vm.awaitExit();
-            terminal.close();
+        AtomicReference<VirtualMachine> current = new AtomicReference<>();
+        Thread stopOnSignal = new Thread(() -> {
+            VirtualMachine vm = current.get();
+            if (vm != null) {
+                vm.stop();
+            }
+        }, "stop-on-signal");
+        Runtime.getRuntime().addShutdownHook(stopOnSignal);
+        boolean inputStarted = false;
+        while (true) {
+            VmExit exit;
+            try (VirtualMachine vm = VirtualMachine.create(config, console);
+                 Terminal terminal = Terminal.rawIfInteractive()) {
+                current.set(vm);
+                vm.start();
+                if (!inputStarted) {
+                    ConsoleInput.start(current, terminal.interactive());
+                    inputStarted = true;
+                }
+                exit = vm.awaitExit();
+                current.set(null);
+            }
+            if (exit.reason() == VmExit.Reason.RESET && config.onReboot() == VmConfig.RebootAction.RESTART) {
+                continue; // a cold boot of the same configuration, as a PC's reset button gives
+            }
             if (exit.reason() == VmExit.Reason.ERROR) {
                 System.err.println("vessel: " + exit.detail());
             }

@@ -22,6 +22,10 @@ final class RunOptions {
               --initrd FILE        initial ramdisk (a multiboot module); repeatable
               --debug-exit         attach QEMU's isa-debug-exit at port 0xf4: a guest write of V
                                    ends Vessel with status (V << 1) | 1
+              --kernel-decompress WHERE
+                                   host (default): Vessel unpacks a bzImage's kernel before boot;
+                                   guest: the kernel's own decompressor runs in the guest
+              --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --log-level LEVEL    error, warning (default), info or debug
 
             On an interactive terminal the console is raw; press Ctrl-A then x to quit,
@@ -64,10 +68,22 @@ final class RunOptions {
                 case "--cmdline" -> b.cmdline(value(opt, value, rest));
                 case "--initrd" -> b.initrd(Path.of(value(opt, value, rest)));
                 case "--log-level" -> logLevel = value(opt, value, rest);
+                case "--kernel-decompress" -> b.decompress(choice(opt, value(opt, value, rest), VmConfig.KernelDecompress.class));
+                case "--reboot" -> b.onReboot(choice(opt, value(opt, value, rest), VmConfig.RebootAction.class));
                 default -> throw new UsageException("unknown option '" + opt + "' (see vessel run --help)");
             }
         }
         return help ? null : b.build();
+    }
+
+    private static <E extends Enum<E>> E choice(String opt, String v, Class<E> type) throws UsageException {
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(v)) {
+                return e;
+            }
+        }
+        throw new UsageException(opt + " takes one of " + java.util.Arrays.stream(type.getEnumConstants())
+                .map(e -> e.name().toLowerCase(java.util.Locale.ROOT)).toList() + ", not '" + v + "'");
     }
 
     private static String value(String opt, String inline, List<String> rest) throws UsageException {

@@ -22,12 +22,14 @@ import vessel.boot.MultibootLoader;
 import vessel.boot.X86Cpu;
 import vessel.devices.Bus;
 import vessel.devices.IrqLine;
+import vessel.devices.legacy.CmosRtc;
 import vessel.devices.legacy.DebugExit;
 import vessel.devices.legacy.I8042;
 import vessel.devices.legacy.Uart16550;
 import vessel.kvm.Cap;
 import vessel.kvm.CpuidEntry;
 import vessel.kvm.ExitReason;
+import vessel.kvm.IoEventFd;
 import vessel.kvm.IrqFd;
 import vessel.kvm.Kvm;
 import vessel.kvm.KvmUnavailableException;
@@ -96,6 +98,9 @@ public final class VirtualMachine implements AutoCloseable {
                 irq(eventFds.get(1)));
         pio.insert(Uart16550.COM1_PORT, 8, "COM1", serial);
         pio.insert(I8042.BASE_PORT, I8042.LENGTH, "i8042", i8042);
+        long low = memory.regions().getFirst().size();
+        pio.insert(CmosRtc.BASE_PORT, CmosRtc.LENGTH, "rtc", new CmosRtc(java.time.Clock.systemUTC(), low,
+                memory.totalSize() - low));
         if (config.debugExit()) {
             pio.insert(DebugExit.DEFAULT_PORT, DebugExit.LENGTH, "debug-exit",
                     new DebugExit(status -> exit(new VmExit(status, VmExit.Reason.DEBUG_EXIT,
@@ -177,13 +182,24 @@ public final class VirtualMachine implements AutoCloseable {
                 vm.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), 0);
             }
 
+            boolean linux = config.entry() == null && KernelLoader.isLinux(kernelImage);
+            HostProbe.Result probe = linux ? HostProbe.probe(kvm) : null;
+            String cmdline = linux ? linuxCmdline(config.cmdline(), probe.kernelOptions()) : config.cmdline();
+            X86Cpu.CpuidLimits limits = linux ? probe.cpuidLimits() : X86Cpu.CpuidLimits.NONE;
+
             BootEntry entry;
             try {
-                entry = KernelLoader.load(memory, kernelImage, config.kernel().toString(), config.entry(),
-                        config.cmdline(), modules);
+                entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
+                        config.entry(), cmdline, modules, config.decompress() == VmConfig.KernelDecompress.HOST, 0));
             } catch (ImageException e) {
                 throw new ConfigException(e.getMessage());
             }
+
+            // Port 0x80 is Linux's I/O delay: written constantly, read never. An ioeventfd absorbs the
+            // writes in the kernel instead of an exit each.
+            EventFd ioDelay = new EventFd(0);
+            made.add(ioDelay);
+            vm.ioeventfd(new IoEventFd(0, 0x80, 1, ioDelay.fd(), IoEventFd.FLAG_PIO));
 
             List<EventFd> eventFds = new ArrayList<>();
             int[] gsis = {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ};
@@ -200,17 +216,35 @@ public final class VirtualMachine implements AutoCloseable {
                 VcpuFd vcpu = vm.createVcpu(i);
                 made.add(vcpu);
                 vcpuFds.add(vcpu);
-                vcpu.setCpuid(X86Cpu.cpuidFor(supported, i, config.cpus()));
+                vcpu.setCpuid(X86Cpu.cpuidFor(supported, i, config.cpus(), limits));
+                vcpu.setMsrs(X86Cpu.bootMsrs());
                 X86Cpu.wireLapic(vcpu);
             }
             // Only the boot CPU gets an entry state; with the in-kernel irqchip the others wait in
             // KVM_RUN until the boot CPU sends them INIT and SIPI.
             X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
+            eventFds.add(ioDelay);
             return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console);
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;
         }
+    }
+
+    /**
+     * The Linux command line: the user's (or a default with a serial console), plus the options this
+     * host needs that the user has not already given.
+     */
+    static String linuxCmdline(String given, List<String> hostOptions) {
+        StringBuilder cmd = new StringBuilder(given.isBlank() ? KernelLoader.DEFAULT_LINUX_CMDLINE : given.strip());
+        List<String> present = List.of(cmd.toString().split("\\s+"));
+        for (String option : hostOptions) {
+            if (!present.contains(option)) {
+                cmd.append(' ').append(option);
+                LOG.log(System.Logger.Level.INFO, "kernel option added for this host: " + option);
+            }
+        }
+        return cmd.toString();
     }
 
     /** Reads a user-named input file, turning each way it can be wrong into one clear line. */

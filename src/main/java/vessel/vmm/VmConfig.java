@@ -14,11 +14,29 @@ import vessel.boot.EntryMode;
  * @param memoryBytes guest RAM
  * @param cpus      vCPUs; the first boots, the others wait for INIT/SIPI
  * @param cmdline   kernel command line
- * @param initrds   initrd files (multiboot modules)
+ * @param initrds   initrd files (multiboot modules; for Linux, concatenated into one initramfs)
  * @param debugExit attach the isa-debug-exit port at 0xf4
+ * @param decompress where a compressed Linux kernel is decompressed
+ * @param onReboot  what a guest reboot does
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
-                       List<Path> initrds, boolean debugExit) {
+                       List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot) {
+    /** Where a bzImage's compressed kernel is unpacked. */
+    public enum KernelDecompress {
+        /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
+        HOST,
+        /** By the kernel's own decompressor, in the guest. */
+        GUEST
+    }
+
+    /** What a guest-initiated reboot (or reset) does. */
+    public enum RebootAction {
+        /** End the VM with status 0, as Firecracker does. */
+        STOP,
+        /** Boot the same configuration again, as a PC would. */
+        RESTART
+    }
+
     public static final long DEFAULT_MEMORY = 256L << 20;
     public static final long MIN_MEMORY = 1L << 20;
     public static final int MAX_CPUS = 254;
@@ -26,6 +44,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
     public VmConfig {
         initrds = List.copyOf(initrds);
         cmdline = cmdline == null ? "" : cmdline;
+        decompress = decompress == null ? KernelDecompress.HOST : decompress;
+        onReboot = onReboot == null ? RebootAction.STOP : onReboot;
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -66,6 +86,18 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private String cmdline = "";
         private final List<Path> initrds = new ArrayList<>();
         private boolean debugExit;
+        private KernelDecompress decompress = KernelDecompress.HOST;
+        private RebootAction onReboot = RebootAction.STOP;
+
+        public Builder decompress(KernelDecompress where) {
+            this.decompress = where;
+            return this;
+        }
+
+        public Builder onReboot(RebootAction action) {
+            this.onReboot = action;
+            return this;
+        }
 
         public Builder kernel(Path kernel) {
             this.kernel = kernel;
@@ -108,7 +140,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         }
 
         public VmConfig build() throws ConfigException {
-            return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit).validate();
+            return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot)
+                    .validate();
         }
     }
 }

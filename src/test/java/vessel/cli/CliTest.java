@@ -96,4 +96,22 @@ class CliTest {
         assertTrue(r.out().contains("from the cli"), r.out());
         assertEquals(85, r.status(), r.err());
     }
+
+    @Test
+    void rebootRestartBootsTheGuestAgain() throws Exception {
+        RequiresKvm.assumeKvm();
+        // long.bin resets through the i8042 when no debug-exit port is attached: with --reboot restart
+        // it must come up again, so its line appears more than once.
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "run", "--kernel", TestGuests.get("long.bin").toString(), "--entry", "long", "--reboot", "restart"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+            assertEquals("vessel long mode ok", in.readLine());
+            assertEquals("vessel long mode ok", in.readLine());
+        } finally {
+            p.destroy();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
 }
