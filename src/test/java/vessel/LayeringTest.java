@@ -27,6 +27,8 @@ class LayeringTest {
             "vmm", Set.of("boot", "devices", "kvm", "memory", "sys"),
             "cli", Set.of("vmm", "boot", "sys"));
     private static final Pattern USE = Pattern.compile("\\bvessel\\.([a-z]+)\\.");
+    /** A use of a class, naming its whole package: vessel.boot.acpi.Aml gives boot.acpi. */
+    private static final Pattern PACKAGE_USE = Pattern.compile("\\bvessel\\.((?:[a-z]+\\.)*[a-z]+)\\.[A-Z*]");
 
     @Test
     void packagesDependOnlyDownward() throws IOException {
@@ -49,6 +51,26 @@ class LayeringTest {
                 return m.results().map(r -> r.group(1))
                         .filter(used -> !used.equals(pkg) && !allowed.contains(used))
                         .distinct().map(used -> root.relativize(p) + " uses vessel." + used);
+            }).toList();
+        }
+        assertEquals(List.of(), violations);
+    }
+
+    /** The ACPI tables are plain data written into guest memory: nothing of KVM or the rest of boot. */
+    @Test
+    void acpiTablesUseOnlyGuestMemory() throws IOException {
+        Path acpi = NativeTools.projectDir().resolve("src/main/java/vessel/boot/acpi");
+        Set<String> allowed = Set.of("boot.acpi", "memory");
+        List<String> violations;
+        try (Stream<Path> files = Files.list(acpi)) {
+            violations = files.filter(p -> p.toString().endsWith(".java")).flatMap(p -> {
+                try {
+                    return PACKAGE_USE.matcher(Files.readString(p)).results().map(r -> r.group(1))
+                            .filter(used -> !allowed.contains(used)).distinct()
+                            .map(used -> p.getFileName() + " uses vessel." + used);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
             }).toList();
         }
         assertEquals(List.of(), violations);

@@ -23,6 +23,12 @@ public final class GuestLayout {
     /** Conventional memory ends at the extended BIOS data area. */
     public static final long EBDA_START = 0x9fc00;
     public static final long LEGACY_HOLE_START = 0xa0000;
+    /**
+     * The BIOS area, reserved up to 1 MiB. Its first 64 KiB hold the ACPI tables: Linux scans
+     * 0xE0000-0xFFFFF for the RSDP when the boot protocol does not hand it over.
+     */
+    public static final long BIOS_AREA_START = 0xe0000;
+    public static final long ACPI_TABLES = BIOS_AREA_START;
     public static final long HIGH_MEMORY = 0x100000;
     public static final long MMIO_HOLE_START = 0xc000_0000L;
     public static final long FOUR_GIB = 0x1_0000_0000L;
@@ -63,7 +69,7 @@ public final class GuestLayout {
         map.add(new MemoryMapEntry(0, Math.min(EBDA_START, lowEnd), MemoryMapEntry.Type.RAM));
         if (lowEnd > EBDA_START) {
             map.add(new MemoryMapEntry(EBDA_START, LEGACY_HOLE_START - EBDA_START, MemoryMapEntry.Type.RESERVED));
-            map.add(new MemoryMapEntry(0xf0000, HIGH_MEMORY - 0xf0000, MemoryMapEntry.Type.RESERVED));
+            map.add(new MemoryMapEntry(BIOS_AREA_START, HIGH_MEMORY - BIOS_AREA_START, MemoryMapEntry.Type.RESERVED));
         }
         if (lowEnd > HIGH_MEMORY) {
             map.add(new MemoryMapEntry(HIGH_MEMORY, lowEnd - HIGH_MEMORY, MemoryMapEntry.Type.RAM));

@@ -20,8 +20,11 @@ import vessel.boot.ImageException;
 import vessel.boot.KernelLoader;
 import vessel.boot.MultibootLoader;
 import vessel.boot.X86Cpu;
+import vessel.boot.acpi.AcpiPlatform;
+import vessel.boot.acpi.AcpiTables;
 import vessel.devices.Bus;
 import vessel.devices.IrqLine;
+import vessel.devices.legacy.AcpiPowerDevice;
 import vessel.devices.legacy.CmosRtc;
 import vessel.devices.legacy.DebugExit;
 import vessel.devices.legacy.I8042;
@@ -98,6 +101,9 @@ public final class VirtualMachine implements AutoCloseable {
                 irq(eventFds.get(1)));
         pio.insert(Uart16550.COM1_PORT, 8, "COM1", serial);
         pio.insert(I8042.BASE_PORT, I8042.LENGTH, "i8042", i8042);
+        pio.insert(AcpiPowerDevice.PORT, AcpiPowerDevice.LENGTH, "acpi-power", new AcpiPowerDevice(
+                () -> exit(new VmExit(0, VmExit.Reason.POWER_OFF, "guest powered off through ACPI (S5)")),
+                () -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the ACPI reset register"))));
         long low = memory.regions().getFirst().size();
         pio.insert(CmosRtc.BASE_PORT, CmosRtc.LENGTH, "rtc", new CmosRtc(java.time.Clock.systemUTC(), low,
                 memory.totalSize() - low));
@@ -187,10 +193,21 @@ public final class VirtualMachine implements AutoCloseable {
             String cmdline = linux ? linuxCmdline(config.cmdline(), probe.kernelOptions()) : config.cmdline();
             X86Cpu.CpuidLimits limits = linux ? probe.cpuidLimits() : X86Cpu.CpuidLimits.NONE;
 
+            // Linux finds CPUs, the IOAPIC, COM1 and how to power off in ACPI; the small guests need none.
+            long rsdp = 0;
+            if (linux) {
+                AcpiTables.Placement acpi = AcpiTables.write(memory, GuestLayout.ACPI_TABLES,
+                        AcpiPlatform.forCpus(config.cpus()));
+                if (acpi.end() > GuestLayout.HIGH_MEMORY) {
+                    throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.end()));
+                }
+                rsdp = acpi.rsdpAddress();
+            }
+
             BootEntry entry;
             try {
                 entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
-                        config.entry(), cmdline, modules, config.decompress() == VmConfig.KernelDecompress.HOST, 0));
+                        config.entry(), cmdline, modules, config.decompress() == VmConfig.KernelDecompress.HOST, rsdp));
             } catch (ImageException e) {
                 throw new ConfigException(e.getMessage());
             }

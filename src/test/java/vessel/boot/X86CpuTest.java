@@ -66,4 +66,19 @@ class X86CpuTest {
     void bootMsrsEnableWriteBackMtrrs() {
         assertTrue(X86Cpu.bootMsrs().contains(new vessel.kvm.MsrEntry(0x2ff, 0x806)));
     }
+
+    @Test
+    void memoryMapReservesTheEbdaAndTheBiosAreaWhereTheAcpiTablesLive() {
+        try (Arena arena = Arena.ofConfined()) {
+            GuestMemory mem = BootTestMemory.of(arena, 4L << 20);
+            var reserved = GuestLayout.MemoryMapEntry.Type.RESERVED;
+            var ram = GuestLayout.MemoryMapEntry.Type.RAM;
+            assertEquals(List.of(
+                            new GuestLayout.MemoryMapEntry(0, 0x9fc00, ram),
+                            new GuestLayout.MemoryMapEntry(0x9fc00, 0x400, reserved),
+                            new GuestLayout.MemoryMapEntry(0xe0000, 0x20000, reserved),
+                            new GuestLayout.MemoryMapEntry(0x100000, 3L << 20, ram)),
+                    GuestLayout.memoryMap(mem));
+        }
+    }
 }

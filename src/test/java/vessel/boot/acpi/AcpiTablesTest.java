@@ -1,0 +1,187 @@
+package vessel.boot.acpi;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import vessel.memory.GuestMemory;
+import vessel.memory.MemoryRegion;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static vessel.boot.acpi.TablesInMemory.ascii;
+import static vessel.boot.acpi.TablesInMemory.readInt;
+import static vessel.boot.acpi.TablesInMemory.readLong;
+
+class AcpiTablesTest {
+    static final long BASE = 0xe0000;
+
+    private final Arena arena = Arena.ofConfined();
+    private final GuestMemory memory = GuestMemory.wrap(List.of(new MemoryRegion(0, 0, arena.allocate(2L << 20, 4096))));
+
+    @AfterEach
+    void close() {
+        arena.close();
+    }
+
+    static int sum(byte[] data, int from, int to) {
+        int sum = 0;
+        for (int i = from; i < to; i++) {
+            sum += data[i];
+        }
+        return sum & 0xff;
+    }
+
+    private TablesInMemory tablesFrom(long rsdpAddress) {
+        return TablesInMemory.read(memory, rsdpAddress);
+    }
+
+    @Test
+    void rsdpAtTheBaseLeadsThroughTheXsdtToEveryTable() {
+        AcpiTables.Placement placement = AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(2)
+                .withPciEcam(new Mcfg(0xe000_0000L, 0, 0)));
+        assertEquals(BASE, placement.rsdpAddress());
+        assertEquals(BASE, placement.start());
+        Map<String, TablesInMemory.Found> tables = tablesFrom(placement.rsdpAddress()).tables();
+        assertEquals(List.of("XSDT", "FACP", "APIC", "MCFG", "DSDT"), new ArrayList<>(tables.keySet()));
+        for (var entry : tables.entrySet()) {
+            TablesInMemory.Found t = entry.getValue();
+            assertEquals(0, t.address() % AcpiTables.ALIGNMENT, entry.getKey() + " aligned");
+            assertTrue(t.address() >= placement.start() + Rsdp.LENGTH, entry.getKey() + " after the RSDP");
+            assertTrue(t.address() + t.bytes().length <= placement.end(), entry.getKey() + " inside the range");
+        }
+        assertTrue(placement.end() <= 0x100000, "all below 1 MiB, in the reserved BIOS area: " + placement);
+    }
+
+    @Test
+    void everyTableSumsToZeroAndCarriesVesselsIds() {
+        AcpiTables.Placement placement = AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(4)
+                .withPciEcam(new Mcfg(0xe000_0000L, 0, 255)));
+        TablesInMemory found = tablesFrom(placement.rsdpAddress());
+        byte[] rsdp = found.rsdp();
+        assertEquals(0, sum(rsdp, 0, 20), "RSDP checksum over the ACPI 1.0 part");
+        assertEquals(0, sum(rsdp, 0, 36), "RSDP extended checksum");
+        assertEquals(2, rsdp[15], "RSDP revision");
+        assertEquals(36, memory.readInt(placement.rsdpAddress() + 20), "RSDP length");
+        assertEquals("VESSEL", ascii(rsdp, 9, 6));
+        for (var entry : found.tables().entrySet()) {
+            byte[] t = entry.getValue().bytes();
+            assertEquals(0, sum(t, 0, t.length), entry.getKey() + " checksum");
+            assertEquals("VESSEL", ascii(t, 10, 6), entry.getKey() + " OEM ID");
+            assertEquals("VSSL" + entry.getKey(), ascii(t, 16, 8), entry.getKey() + " OEM table ID");
+            assertEquals("VSSL", ascii(t, 28, 4), entry.getKey() + " creator ID");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 7, 255})
+    void madtHasOneEnabledLocalApicPerCpuWithIdEqualToIndex(int cpus) {
+        byte[] madt = tablesFrom(AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(cpus)).rsdpAddress()).bytes("APIC");
+        assertEquals(0xfee0_0000, readInt(madt, 36), "local APIC address");
+        assertEquals(Madt.PCAT_COMPAT, readInt(madt, 40));
+        List<Integer> apicIds = new ArrayList<>();
+        Map<Integer, Integer> countByType = new LinkedHashMap<>();
+        for (int offset = 44; offset < madt.length; offset += madt[offset + 1] & 0xff) {
+            int type = madt[offset];
+            countByType.merge(type, 1, Integer::sum);
+            switch (type) {
+                case Madt.TYPE_LOCAL_APIC -> {
+                    assertEquals(apicIds.size(), madt[offset + 2] & 0xff, "processor UID");
+                    apicIds.add(madt[offset + 3] & 0xff);
+                    assertEquals(1, readInt(madt, offset + 4), "enabled");
+                }
+                case Madt.TYPE_IO_APIC -> {
+                    assertEquals(0, madt[offset + 2], "I/O APIC ID");
+                    assertEquals(0xfec0_0000, readInt(madt, offset + 4));
+                    assertEquals(0, readInt(madt, offset + 8), "GSI base");
+                }
+                case Madt.TYPE_INTERRUPT_SOURCE_OVERRIDE -> {
+                    assertEquals(0, madt[offset + 3], "source: ISA IRQ 0");
+                    assertEquals(2, readInt(madt, offset + 4), "GSI 2");
+                    assertEquals(0b0101, madt[offset + 8], "edge, active high");
+                }
+                case Madt.TYPE_LOCAL_APIC_NMI -> {
+                    assertEquals(0xff, madt[offset + 2] & 0xff, "all processors");
+                    assertEquals(1, madt[offset + 5], "LINT1");
+                }
+                default -> throw new AssertionError("unexpected MADT entry type " + type);
+            }
+        }
+        assertEquals(cpus, apicIds.size());
+        for (int i = 0; i < cpus; i++) {
+            assertEquals(i, apicIds.get(i));
+        }
+        assertEquals(Map.of(0, cpus, 1, 1, 2, 1, 4, 1), countByType);
+    }
+
+    @Test
+    void fadtIsHardwareReducedWithTheSleepAndResetRegisterAtPort3c0() {
+        byte[] fadt = new Fadt(0x12345678L).toBytes();
+        assertEquals(6, fadt[8], "revision");
+        assertEquals(5, fadt[131], "minor revision");
+        int flags = readInt(fadt, Fadt.FLAGS_OFFSET);
+        assertEquals((1 << 20) | (1 << 10), flags, "HW_REDUCED_ACPI | RESET_REG_SUP");
+        int bootArch = (fadt[Fadt.IAPC_BOOT_ARCH_OFFSET] & 0xff) | (fadt[Fadt.IAPC_BOOT_ARCH_OFFSET + 1] & 0xff) << 8;
+        assertEquals(0b0110, bootArch, "8042 present, VGA not present, MSI allowed");
+        for (int gas : new int[] {Fadt.RESET_REG_OFFSET, Fadt.SLEEP_CONTROL_REG_OFFSET, Fadt.SLEEP_STATUS_REG_OFFSET}) {
+            assertEquals(1, fadt[gas], "system I/O");
+            assertEquals(8, fadt[gas + 1], "8 bits wide");
+            assertEquals(1, fadt[gas + 3], "byte access");
+            assertEquals(0x3c0, readLong(fadt, gas + 4));
+        }
+        assertEquals(1, fadt[Fadt.RESET_VALUE_OFFSET]);
+        assertEquals(0x12345678L, readLong(fadt, Fadt.X_DSDT_OFFSET));
+    }
+
+    @Test
+    void extraSystemBusDevicesLandInTheDsdtAndEcamInTheMcfg() {
+        byte[] pci = Aml.device("PCI0", Aml.name("_HID", Aml.eisaId("PNP0A08")));
+        AcpiPlatform platform = AcpiPlatform.forCpus(1).withSystemBusDevice(pci)
+                .withPciEcam(new Mcfg(0xb000_0000L, 0, 255));
+        TablesInMemory found = tablesFrom(AcpiTables.write(memory, BASE, platform).rsdpAddress());
+        byte[] dsdt = found.bytes("DSDT");
+        assertTrue(indexOf(dsdt, Dsdt.com1()) > 0, "COM1 in the DSDT");
+        assertTrue(indexOf(dsdt, pci) > indexOf(dsdt, Dsdt.com1()), "the extra device follows COM1");
+        byte[] mcfg = found.bytes("MCFG");
+        assertEquals(60, mcfg.length);
+        assertEquals(0xb000_0000L, readLong(mcfg, 44));
+        assertEquals(255, mcfg[55] & 0xff, "end bus");
+        assertEquals(256L << 20, new Mcfg(0xb000_0000L, 0, 255).windowSize());
+    }
+
+    @Test
+    void withoutEcamThereIsNoMcfg() {
+        TablesInMemory found = tablesFrom(AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(1)).rsdpAddress());
+        assertEquals(List.of("XSDT", "FACP", "APIC", "DSDT"), new ArrayList<>(found.tables().keySet()));
+    }
+
+    @Test
+    void badInputsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> AcpiTables.write(memory, BASE + 8, AcpiPlatform.forCpus(1)));
+        assertThrows(IllegalArgumentException.class, () -> AcpiPlatform.forCpus(0));
+        assertThrows(IllegalArgumentException.class, () -> AcpiPlatform.forCpus(256));
+        assertThrows(IllegalArgumentException.class, () -> new Mcfg(0xb000_1000L, 0, 255));
+        assertThrows(IllegalArgumentException.class, () -> new Mcfg(0xb000_0000L, 1, 0));
+    }
+
+    static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+}
