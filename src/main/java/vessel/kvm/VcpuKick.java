@@ -15,7 +15,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * only inside KVM_RUN: a kick there makes KVM_RUN return EINTR; a kick at any other moment stays pending
  * and makes the next KVM_RUN return EINTR at once, so no kick is lost. KVM parks the thread's own mask in
  * {@code real_blocked}, so the signal's default (fatal) action never fires. The thread then takes the
- * pending signal with a zero-timeout sigtimedwait.
+ * pending signal with a zero-timeout sigtimedwait, and must do so once more before it ends: HotSpot
+ * restores a thread's original signal mask when the thread exits, which would deliver a pending kick
+ * with its default action and end the process.
  */
 public final class VcpuKick {
     /** SIGRTMIN+6: free in the JVM, which uses SIGUSR2, SIGSEGV and a few others itself. */

@@ -1,5 +1,6 @@
 package vessel.vmm;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HexFormat;
@@ -104,7 +105,7 @@ public final class HostProbe {
     private HostProbe() {}
 
     /** Probes once per process; later calls return the same answer. */
-    public static Result probe(Kvm kvm) throws Exception {
+    public static Result probe(Kvm kvm) throws IOException {
         Result r = cached;
         if (r == null) {
             synchronized (HostProbe.class) {
@@ -112,7 +113,16 @@ public final class HostProbe {
                     long t0 = System.nanoTime();
                     Map<Candidate, Verdict> verdicts = new EnumMap<>(Candidate.class);
                     for (Candidate c : Candidate.values()) {
-                        verdicts.put(c, run(kvm, c));
+                        try {
+                            verdicts.put(c, run(kvm, c));
+                        } catch (IOException e) {
+                            throw e;
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new IOException("host probe interrupted", e);
+                        } catch (Exception e) {
+                            throw new IOException("host probe " + c + " failed: " + e.getMessage(), e);
+                        }
                     }
                     cached = new Result(verdicts);
                     LOG.log(System.Logger.Level.INFO, "host probe: " + verdicts + " in "
@@ -149,6 +159,7 @@ public final class HostProbe {
                         synchronized (thread) {
                             thread[0] = 0;
                         }
+                        VcpuKick.consumePending(); // see Vcpu: a pending kick must not outlive the thread
                     }
                 });
                 try {

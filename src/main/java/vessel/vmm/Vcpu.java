@@ -69,8 +69,11 @@ final class Vcpu implements Runnable {
             LOG.log(System.Logger.Level.ERROR, "vCPU " + fd.id() + " failed", t);
         } finally {
             synchronized (kickLock) {
-                pthread = 0;
+                pthread = 0; // from here on no kick can be sent to this thread
             }
+            // HotSpot restores a thread's original signal mask as it exits; a kick still pending then
+            // would be delivered with its default action and end the process. Take it while it is blocked.
+            VcpuKick.consumePending();
             armed.countDown();
             host.vcpuEnded(this);
         }
