@@ -141,7 +141,7 @@ public final class LibZstd {
             try {
                 context = (MemorySegment) CREATE_DCTX.invokeExact();
             } catch (Throwable t) {
-                throw unexpected(t);
+                throw Libc.rethrow(t);
             }
             if (context.equals(MemorySegment.NULL)) {
                 throw new IOException("ZSTD_createDCtx failed (out of memory)");
@@ -153,7 +153,7 @@ public final class LibZstd {
             try {
                 long ignored = (long) FREE_DCTX.invokeExact(context);
             } catch (Throwable t) {
-                throw unexpected(t);
+                throw Libc.rethrow(t);
             }
         }
 
@@ -169,12 +169,8 @@ public final class LibZstd {
             } catch (IOException e) {
                 throw e;
             } catch (Throwable t) {
-                throw unexpected(t);
+                throw Libc.rethrow(t);
             }
-        }
-
-        private static RuntimeException unexpected(Throwable t) {
-            return t instanceof RuntimeException r ? r : new IllegalStateException(t);
         }
     }
 }

@@ -20,8 +20,9 @@ import vessel.sys.LibZstd;
 /**
  * Turns a bzImage into the x86-64 ELF kernel it carries: locates the payload ({@link BzImagePayload}),
  * decompresses it with a maintained library for its format (pure Java for all but zstd, which goes to the
- * system's libzstd: see {@link LibZstd}), and checks the result is an x86-64 ELF. Output is capped ({@link #DEFAULT_OUTPUT_LIMIT} unless configured) so a corrupt or hostile
- * image fails with a message instead of exhausting the heap.
+ * system's libzstd: see {@link LibZstd}), and checks the result is an x86-64 ELF. Output is capped
+ * ({@link #DEFAULT_OUTPUT_LIMIT} unless configured) so a corrupt or hostile image fails with a message
+ * instead of exhausting the heap.
  */
 public final class KernelDecompressor {
     /** Far above any real kernel (Debian's cloud kernel expands to about 50 MiB), far below a heap's worth. */
