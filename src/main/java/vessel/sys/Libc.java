@@ -107,7 +107,8 @@ public final class Libc {
         return (int) ERRNO.get(capture, 0L);
     }
 
-    private static RuntimeException rethrow(Throwable t) {
+    /** What a downcall's {@code Throwable} becomes: runtime exceptions and errors as they are, else wrapped. */
+    static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) {
             return r;
         }

@@ -2,6 +2,8 @@ package vessel.boot.linux;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 import vessel.boot.ImageException;
@@ -63,6 +65,14 @@ final class BoundedOutput {
         advance(length);
     }
 
+    /** Appends all of {@code chunk}. */
+    void append(MemorySegment chunk) throws ImageException {
+        int length = (int) chunk.byteSize();
+        makeRoom(length);
+        MemorySegment.copy(chunk, ValueLayout.JAVA_BYTE, 0, buffer, size, length);
+        advance(length);
+    }
+
     /** Records that {@code written} bytes were written at {@link #size()}. */
     void advance(int written) throws ImageException {
         size += written;
@@ -107,6 +117,10 @@ final class BoundedOutput {
     }
 
     ImageException tooLargeError() {
+        return tooLarge(name, format, limit);
+    }
+
+    static ImageException tooLarge(String name, CompressionFormat format, int limit) {
         return new ImageException(name + ": " + format.displayName() + " payload decompresses to more than "
                 + KernelDecompressor.describeSize(limit) + ", the output limit (corrupt, or a decompression bomb)");
     }

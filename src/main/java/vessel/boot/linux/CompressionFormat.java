@@ -40,11 +40,15 @@ public enum CompressionFormat {
         return displayName;
     }
 
+    /** Whether {@code data[offset, offset+length)} starts with this format's magic. */
+    public boolean matches(byte[] data, int offset, int length) {
+        return magic.length <= length && Arrays.equals(data, offset, offset + magic.length, magic, 0, magic.length);
+    }
+
     /** The format whose magic starts {@code data[offset, offset+length)}, or null when none does. */
     public static CompressionFormat detect(byte[] data, int offset, int length) {
         for (CompressionFormat format : values()) {
-            if (format.magic.length <= length && Arrays.equals(
-                    data, offset, offset + format.magic.length, format.magic, 0, format.magic.length)) {
+            if (format.matches(data, offset, length)) {
                 return format;
             }
         }

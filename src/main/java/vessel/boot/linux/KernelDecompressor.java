@@ -9,20 +9,20 @@ import java.util.Objects;
 import java.util.zip.GZIPInputStream;
 
 import io.airlift.compress.MalformedInputException;
-import io.airlift.compress.zstd.ZstdDecompressor;
-import io.airlift.compress.zstd.ZstdInputStream;
 import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
 import org.tukaani.xz.LZMAInputStream;
 import org.tukaani.xz.SingleXZInputStream;
 
 import vessel.boot.ElfFile;
 import vessel.boot.ImageException;
+import vessel.sys.LibZstd;
 
 /**
  * Turns a bzImage into the x86-64 ELF kernel it carries: locates the payload ({@link BzImagePayload}),
- * decompresses it with a maintained pure-Java library for its format, and checks the result is an
- * x86-64 ELF. Output is capped ({@link #DEFAULT_OUTPUT_LIMIT} unless configured) so a corrupt or hostile
- * image fails with a message instead of exhausting the heap.
+ * decompresses it with a maintained library for its format (pure Java for all but zstd, which goes to the
+ * system's libzstd: see {@link LibZstd}), and checks the result is an x86-64 ELF. Output is capped
+ * ({@link #DEFAULT_OUTPUT_LIMIT} unless configured) so a corrupt or hostile image fails with a message
+ * instead of exhausting the heap.
  */
 public final class KernelDecompressor {
     /** Far above any real kernel (Debian's cloud kernel expands to about 50 MiB), far below a heap's worth. */
@@ -60,7 +60,7 @@ public final class KernelDecompressor {
     public DecompressedKernel extract(byte[] bzImage, String name) throws ImageException {
         BzImagePayload payload = BzImagePayload.locate(bzImage, name);
         byte[] vmlinux = decompress(payload.format(), bzImage, payload.offset(), payload.length(), name);
-        ElfFile elf = ElfFile.parse(vmlinux, name + " (decompressed " + payload.format().displayName() + " payload)");
+        ElfFile elf = ElfFile.parse(vmlinux, name + ": decompressed " + payload.format().displayName() + " payload");
         if (elf.elfClass() != ElfFile.CLASS_64 || elf.machine() != ElfFile.MACHINE_X86_64) {
             throw new ImageException(name + ": the " + payload.format().displayName() + " payload is an ELF file for "
                     + (elf.elfClass() == ElfFile.CLASS_64 ? "ELF64" : "ELF32") + " machine " + elf.machine()
@@ -71,25 +71,40 @@ public final class KernelDecompressor {
 
     /**
      * Decompresses {@code data[offset, offset+length)}, compressed as {@code format}, as the kernel build
-     * wrote it: trailing bytes after the compressed stream (the kernel's appended size word) are ignored.
+     * wrote it: it must start with the format's magic, and trailing bytes after the compressed stream (the
+     * kernel's appended size word) are ignored.
      */
     public byte[] decompress(CompressionFormat format, byte[] data, int offset, int length, String name)
             throws ImageException {
         Objects.checkFromIndexSize(offset, length, data.length);
+        if (!format.matches(data, offset, length)) {
+            throw new ImageException(name + ": the payload is not " + format.displayName() + ": it starts "
+                    + CompressionFormat.leadingBytes(data, offset, length));
+        }
         if (format == CompressionFormat.UNCOMPRESSED_ELF) {
             if (length > outputLimit) {
-                throw new BoundedOutput(name, format, outputLimit, 0).tooLargeError();
+                throw BoundedOutput.tooLarge(name, format, outputLimit);
             }
             return Arrays.copyOfRange(data, offset, offset + length);
         }
-        BoundedOutput out = new BoundedOutput(name, format, outputLimit, expectedSize(data, offset, length));
+        long expected = expectedSize(data, offset, length);
+        ZstdFrames zstdFrames = null;
+        if (format == CompressionFormat.ZSTD) {
+            zstdFrames = ZstdFrames.measure(data, offset, length, name);
+            if (zstdFrames.contentSize() > outputLimit) {
+                throw BoundedOutput.tooLarge(name, format, outputLimit); // stated up front: refuse before decoding
+            }
+            if (zstdFrames.contentSize() >= 0) {
+                expected = zstdFrames.contentSize();
+            }
+        }
+        BoundedOutput out = new BoundedOutput(name, format, outputLimit, expected);
         try {
             switch (format) {
                 case GZIP -> out.readFully(new GZIPInputStream(slice(data, offset, length), STREAM_BUFFER));
                 case LZ4_LEGACY -> Lz4LegacyFrame.decompress(data, offset, length, out, name);
-                case ZSTD -> {
-                    return decompressZstd(data, offset, length, out, name);
-                }
+                // Only the frames: libzstd would take the kernel's appended size word for a broken next frame.
+                case ZSTD -> LibZstd.decompress(data, offset, zstdFrames.length(), out::append);
                 case XZ -> out.readFully(new SingleXZInputStream(slice(data, offset, length), DICTIONARY_MEMORY_LIMIT_KIB));
                 // Decompresses one stream only: what follows it is the kernel's size word, not a second stream.
                 case BZIP2 -> out.readFully(new BZip2CompressorInputStream(slice(data, offset, length), false));
@@ -105,26 +120,6 @@ public final class KernelDecompressor {
                     + " payload (output so far " + describeSize(out.size()) + "); raise -Xmx or the output limit", e);
         }
         return out.toByteArray();
-    }
-
-    private byte[] decompressZstd(byte[] data, int offset, int length, BoundedOutput out, String name)
-            throws IOException, ImageException {
-        ZstdFrames frames = ZstdFrames.measure(data, offset, length, name);
-        if (frames.contentSize() < 0) {
-            // Size not recorded (the kernel build compresses a pipe): stream into the growing output.
-            out.readFully(new ZstdInputStream(slice(data, offset, frames.length())));
-            return out.toByteArray();
-        }
-        if (frames.contentSize() > outputLimit) {
-            throw out.tooLargeError();
-        }
-        byte[] result = new byte[(int) frames.contentSize()];
-        int written = new ZstdDecompressor().decompress(data, offset, frames.length(), result, 0, result.length);
-        if (written != result.length) {
-            throw new ImageException(name + ": corrupt zstd payload: it expands to " + written
-                    + " bytes, its frame headers say " + result.length);
-        }
-        return result;
     }
 
     /**

@@ -40,8 +40,8 @@ final class Lz4LegacyFrame {
             }
             int available = end - at - SIZE_WORD;
             if (blockSize > available) {
-                if (available == 0) {
-                    break; // a lone last word: the appended size of a kernel under 8 MiB
+                if (allZero(data, at + SIZE_WORD, end)) {
+                    break; // a last word, perhaps padded: the appended size of a kernel under 8 MiB
                 }
                 throw new ImageException(name + ": truncated LZ4 payload: block " + blockCount + " at payload byte "
                         + (at - offset) + " needs " + blockSize + " bytes, only " + available + " remain");
@@ -67,5 +67,14 @@ final class Lz4LegacyFrame {
         if (blockCount == 0) {
             throw new ImageException(name + ": LZ4 payload holds no blocks");
         }
+    }
+
+    private static boolean allZero(byte[] data, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (data[i] != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 }
