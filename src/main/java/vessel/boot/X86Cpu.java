@@ -25,7 +25,8 @@ public final class X86Cpu {
 
     /**
      * The CPUID table for vCPU {@code index}: what KVM supports, with this vCPU's APIC ID in leaf 1
-     * (EBX bits 31-24) and leaf 0xB (EDX), and the logical-processor count set to {@code cpus}.
+     * (EBX bits 31-24) and leaf 0xB (EDX), the logical-processor count set to {@code cpus}, and the
+     * hypervisor bit set.
      */
     public static List<CpuidEntry> cpuidFor(List<CpuidEntry> supported, int index, int cpus) {
         List<CpuidEntry> out = new ArrayList<>(supported.size());
@@ -33,7 +34,7 @@ public final class X86Cpu {
             CpuidEntry adjusted = switch (e.function()) {
                 case 1 -> e.withRegs(e.eax(),
                         (e.ebx() & 0x0000ffff) | (index << 24) | (Math.min(cpus, 255) << 16),
-                        e.ecx(), e.edx() | (1 << 28) /* HTT: the count field is valid */);
+                        e.ecx() | CPUID_1_ECX_HYPERVISOR, e.edx() | (1 << 28) /* HTT: the count field is valid */);
                 case 0xb -> e.withRegs(e.eax(), e.ebx(), e.ecx(), index);
                 default -> e;
             };
@@ -49,6 +50,11 @@ public final class X86Cpu {
     static final int KVM_FEATURE_PV_SCHED_YIELD = 13;
     static final int HYPERCALL_FEATURES = (1 << KVM_FEATURE_PV_UNHALT) | (1 << KVM_FEATURE_PV_TLB_FLUSH)
             | (1 << KVM_FEATURE_PV_SEND_IPI) | (1 << KVM_FEATURE_PV_SCHED_YIELD);
+    /**
+     * Leaf 1 ECX bit 31: running under a hypervisor. KVM's supported table leaves it clear; without it
+     * Linux never looks at the KVM leaves, so it has no kvmclock and calibrates the TSC against the PIT.
+     */
+    static final int CPUID_1_ECX_HYPERVISOR = 1 << 31;
     /** Leaf 1 ECX bit 13: CMPXCHG16B. */
     static final int CPUID_1_ECX_CX16 = 1 << 13;
 

@@ -11,9 +11,13 @@ import vessel.vmm.VmConfig;
 /** Parses {@code vessel run} options into a {@link VmConfig}. */
 final class RunOptions {
     static final String HELP = """
-            Usage: vessel run --kernel FILE [options]
+            Usage: vessel run [--kernel FILE] [options]
 
-              --kernel FILE        kernel to boot: a multiboot ELF, or a flat binary with --entry
+            Without --kernel, boots the default guest (Debian's cloud kernel with a busybox
+            initramfs; ./vessel image builds it, and ./vessel run builds it when missing).
+
+              --kernel FILE        kernel to boot: a Linux bzImage or vmlinux, a multiboot ELF,
+                                   or a flat binary with --entry
               --entry MODE         run FILE as a flat binary loaded at 0x10000, entered in
                                    real, protected or long mode
               --memory SIZE        guest RAM, e.g. 256M, 1G (plain numbers are MiB; default 256M)
@@ -34,6 +38,10 @@ final class RunOptions {
     boolean help;
     String logLevel = "warning";
 
+    private boolean sawKernel;
+    private boolean sawCmdline;
+    private boolean sawInitrd;
+
     VmConfig parse(List<String> args) throws UsageException, ConfigException {
         VmConfig.Builder b = VmConfig.builder();
         List<String> rest = new ArrayList<>(args);
@@ -48,7 +56,10 @@ final class RunOptions {
             switch (opt) {
                 case "-h", "--help" -> help = true;
                 case "--debug-exit" -> b.debugExit(true);
-                case "--kernel" -> b.kernel(Path.of(value(opt, value, rest)));
+                case "--kernel" -> {
+                    b.kernel(Path.of(value(opt, value, rest)));
+                    sawKernel = true;
+                }
                 case "--entry" -> {
                     try {
                         b.entry(EntryMode.parse(value(opt, value, rest)));
@@ -65,15 +76,50 @@ final class RunOptions {
                         throw new UsageException("--cpus takes a whole number, not '" + v + "'");
                     }
                 }
-                case "--cmdline" -> b.cmdline(value(opt, value, rest));
-                case "--initrd" -> b.initrd(Path.of(value(opt, value, rest)));
+                case "--cmdline" -> {
+                    b.cmdline(value(opt, value, rest));
+                    sawCmdline = true;
+                }
+                case "--initrd" -> {
+                    b.initrd(Path.of(value(opt, value, rest)));
+                    sawInitrd = true;
+                }
                 case "--log-level" -> logLevel = value(opt, value, rest);
                 case "--kernel-decompress" -> b.decompress(choice(opt, value(opt, value, rest), VmConfig.KernelDecompress.class));
                 case "--reboot" -> b.onReboot(choice(opt, value(opt, value, rest), VmConfig.RebootAction.class));
                 default -> throw new UsageException("unknown option '" + opt + "' (see vessel run --help)");
             }
         }
-        return help ? null : b.build();
+        if (help) {
+            return null;
+        }
+        if (!sawKernel) {
+            defaultGuest(b, !sawCmdline, !sawInitrd);
+        }
+        return b.build();
+    }
+
+    /**
+     * Without --kernel, the default guest that {@code ./vessel image} built (the launcher passes its
+     * folder as the {@code vessel.image.dir} property): Debian's cloud kernel, its initramfs and command line.
+     */
+    private static void defaultGuest(VmConfig.Builder b, boolean cmdline, boolean initrd) throws UsageException {
+        String dir = System.getProperty("vessel.image.dir");
+        if (dir == null) {
+            throw new UsageException("no kernel given (--kernel FILE); ./vessel run without one boots the default guest");
+        }
+        Path image = Path.of(dir);
+        b.kernel(image.resolve("vmlinuz"));
+        if (initrd) {
+            b.initrd(image.resolve("initramfs.cpio.gz"));
+        }
+        if (cmdline) {
+            try {
+                b.cmdline(java.nio.file.Files.readString(image.resolve("cmdline")).strip());
+            } catch (java.io.IOException e) {
+                throw new UsageException("default guest in " + dir + " has no readable cmdline file (run ./vessel image)");
+            }
+        }
     }
 
     private static <E extends Enum<E>> E choice(String opt, String v, Class<E> type) throws UsageException {

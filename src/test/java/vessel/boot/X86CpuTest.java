@@ -38,6 +38,7 @@ class X86CpuTest {
         assertEquals(2, third.get(0).ebx() >>> 24, "leaf 1 initial APIC ID");
         assertEquals(4, (third.get(0).ebx() >>> 16) & 0xff, "leaf 1 logical processor count");
         assertEquals(0x800, third.get(0).ebx() & 0xffff, "CLFLUSH size kept");
+        assertEquals(1 << 31, third.get(0).ecx() & (1 << 31), "hypervisor bit: Linux looks for kvmclock only then");
         assertEquals(2, third.get(1).edx(), "leaf 0xB x2APIC ID");
         assertEquals(supported.get(2), third.get(2), "other leaves untouched");
     }
