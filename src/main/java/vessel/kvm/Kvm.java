@@ -44,6 +44,11 @@ public final class Kvm implements AutoCloseable {
             });
         }
         int version = Libc.ioctlRaw(fd, KvmIoctl.GET_API_VERSION.request(), 0L);
+        if (version < 0) {
+            Libc.close(fd);
+            throw new KvmUnavailableException(device + " is not a KVM device (KVM_GET_API_VERSION: "
+                    + Errno.describe(-version) + ")");
+        }
         if (version != API_VERSION) {
             Libc.close(fd);
             throw new KvmUnavailableException(device + " speaks KVM API version " + version + ", Vessel needs " + API_VERSION);

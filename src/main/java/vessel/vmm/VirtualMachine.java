@@ -296,6 +296,9 @@ public final class VirtualMachine implements AutoCloseable {
             throw new IllegalStateException("VM already started");
         }
         state = State.RUNNING;
+        LOG.log(System.Logger.Level.INFO, () -> "starting vCPUs " + ProcessHandle.current().info().startInstant()
+                .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis() + " ms after process start")
+                .orElse(""));
         for (Vcpu v : vcpus) {
             Thread t = Thread.ofPlatform().name("vcpu-" + v.index()).daemon(true).unstarted(v);
             threads.add(t);

@@ -21,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Runs the project's own guests on the real /dev/kvm through the public API. */
+@vessel.testkit.KvmTest
 @Timeout(120)
 class GuestRunTest {
     @BeforeEach

@@ -17,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * guest code, so everything Linux-level is checked in one boot: the guest's /init runs the checks
  * ("vessel.check" on the command line), prints the results and powers off.
  */
+@vessel.testkit.KvmTest
 class LinuxBootTest {
     @BeforeEach
     void kvm() {

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Boot benchmark: time from starting the VMM to the default guest's /init marker, Vessel (kernel
+# decompressed on the host, and by the guest) side by side with QEMU (-M pc and -M microvm, KVM) on the
+# same Debian kernel and initramfs in one run. Also: Vessel's process start to its first vCPU entry, and
+# Vessel's resident memory beyond guest RAM. Where QEMU stops early, prints how far it got.
+#
+#   bench/boot/run.sh [ROUNDS]        (default 1; a boot takes minutes on hosts that emulate guest code)
+#
+# On a host without /dev/kvm it re-runs itself inside scripts/nested-kvm.sh: the figures then come from
+# KVM nested under QEMU's software emulation, slow in absolute terms, but the same for every VMM measured.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+top="$(cd "$here/../.." && pwd)"
+. "$top/scripts/find-jdk.sh"
+JAVA_HOME="$(find_jdk)"
+export JAVA_HOME
+rounds="${1:-1}"
+image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
+timeout_s="${BOOT_TIMEOUT:-900}"
+
+if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
+  "$top/scripts/image.sh" --quiet
+  (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
+  if ! { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }; then  # -c first: <> would create a file
+    echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh)"
+    exec env TCG_RW_DIRS="$top" TCG_TIMEOUT=$((timeout_s * 6 * rounds + 600)) TCG_ENV="VESSEL_BENCH_INNER=1 BOOT_TIMEOUT=$timeout_s" \
+      "$top/scripts/nested-kvm.sh" "$here/run.sh" "$rounds"
+  fi
+fi
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+cmdline="$(cat "$image/cmdline") vessel.check"
+marker="VESSEL-INIT: started"
+
+# Runs "$@" with output to a file; prints seconds until the marker, or "stopped:<last line>" / "timeout".
+time_to_marker() {
+  local log="$out/console" start now pid
+  : > "$log"
+  start=$(date +%s%N)
+  "$@" > "$log" 2>&1 &
+  pid=$!
+  while :; do
+    if grep -q "$marker" "$log"; then
+      now=$(date +%s%N)
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      awk -v a="$start" -v b="$now" 'BEGIN { printf "%.2f\n", (b - a) / 1e9 }'
+      return
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "stopped:$(grep -a -v '^\s*$' "$log" | tail -1 | tr -d '\r' | cut -c1-100)"
+      return
+    fi
+    if [ $(( ($(date +%s%N) - start) / 1000000000 )) -ge "$timeout_s" ]; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      echo "timeout:${timeout_s}s last:$(grep -a -v '^\s*$' "$log" | tail -1 | tr -d '\r' | cut -c1-80)"
+      return
+    fi
+    sleep 0.05
+  done
+}
+
+vessel() {
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" \
+    --initrd "$image/initramfs.cpio.gz" --memory 512M --cpus 1 --cmdline "$cmdline" "$@"
+}
+
+qemu() {
+  local machine="$1"
+  qemu-system-x86_64 -M "$machine" -enable-kvm -cpu host -m 512 -smp 1 -nodefaults -no-user-config \
+    -display none -serial stdio -no-reboot -kernel "$image/vmlinuz" -initrd "$image/initramfs.cpio.gz" \
+    -append "$cmdline"
+}
+
+echo "bench: boot to '$marker', $rounds round(s), $(nproc) host CPUs, kernel $(sed -n 's/^kernel_package=//p' "$image/VERSION" 2>/dev/null)"
+for i in $(seq "$rounds"); do
+  echo "round $i: vessel --kernel-decompress host: $(time_to_marker vessel --kernel-decompress host) s"
+  echo "round $i: vessel --kernel-decompress guest: $(time_to_marker vessel --kernel-decompress guest) s"
+  if command -v qemu-system-x86_64 >/dev/null; then
+    echo "round $i: qemu -M pc: $(time_to_marker qemu pc) s"
+    echo "round $i: qemu -M microvm: $(time_to_marker qemu microvm,x-option-roms=off,rtc=on) s"
+  else
+    echo "round $i: qemu: not installed (apt-get install qemu-system-x86)"
+  fi
+done
+
+# Process start to the first vCPU entry, as Vessel logs it, and resident memory beyond guest RAM once
+# the guest's /init is up: RSS of the process minus what the guest's RAM mapping itself has resident.
+log="$out/first"
+vessel --log-level info --kernel-decompress host > "$log" 2>&1 &
+pid=$!
+for _ in $(seq $((timeout_s * 10))); do grep -q "$marker" "$log" && break; sleep 0.1; done
+sed -n 's/.*starting vCPUs \([0-9]*\) ms after process start.*/vessel: process start to first vCPU entry: \1 ms/p' "$log"
+if [ -r "/proc/$pid/smaps" ]; then
+  awk -v ram=$((512 * 1024)) '
+    /^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); size = 0; inram = 0 }
+    /^Size:/ { size = $2; inram = (size == ram) }
+    /^Rss:/ { total += $2; if (inram) guest += $2 }
+    END { printf "vessel: resident memory %d KiB, of which guest RAM %d KiB: %d KiB beyond guest RAM\n", total, guest, total - guest }
+  ' "/proc/$pid/smaps"
+fi
+kill "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
