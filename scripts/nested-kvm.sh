@@ -86,6 +86,8 @@ mkdir -p /host/dev/pts /host/dev/shm 2>/dev/null; mount -t devpts devpts /host/d
 mount -t tmpfs tmpfs /host/dev/shm; mount -t tmpfs -o mode=1777 tmpfs /host/tmp
 i=0
 for d in $(cat /xfer/rwdirs 2>/dev/null); do
+  # under /tmp (a fresh tmpfs here) the mount point has to be made first
+  mkdir -p /host$d 2>/dev/null
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap rw$i /host$d || fail "9p rw$i ($d) mount failed"
   i=$((i+1))
 done
@@ -107,7 +109,7 @@ EOF
   rm -rf "$rd" "$kdir"
 }
 # bump when build_initramfs/init changes
-INITRD_VERSION=5
+INITRD_VERSION=6
 if [ ! -s "$WORK/initrd.gz" ] || [ ! -s "$WORK/vmlinuz" ] || [ "$(cat "$WORK/initrd.version" 2>/dev/null)" != "$INITRD_VERSION" ]; then
   echo "[nested-kvm] building kernel+initramfs in $WORK ..." >&2
   build_initramfs
