@@ -62,15 +62,16 @@ time_to_marker() {
   done
 }
 
+# Both run in the background only; exec makes $! the VMM process itself (for /proc/PID/smaps).
 vessel() {
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
     -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" \
     --initrd "$image/initramfs.cpio.gz" --memory 512M --cpus 1 --cmdline "$cmdline" "$@"
 }
 
 qemu() {
   local machine="$1"
-  qemu-system-x86_64 -M "$machine" -enable-kvm -cpu host -m 512 -smp 1 -nodefaults -no-user-config \
+  exec qemu-system-x86_64 -M "$machine" -enable-kvm -cpu host -m 512 -smp 1 -nodefaults -no-user-config \
     -display none -serial stdio -no-reboot -kernel "$image/vmlinuz" -initrd "$image/initramfs.cpio.gz" \
     -append "$cmdline"
 }
@@ -89,17 +90,24 @@ done
 
 # Process start to the first vCPU entry, as Vessel logs it, and resident memory beyond guest RAM once
 # the guest's /init is up: RSS of the process minus what the guest's RAM mapping itself has resident.
+# This guest stays up at its shell (vessel.check=none), so its process can be measured.
 log="$out/first"
-vessel --log-level info --kernel-decompress host > "$log" 2>&1 &
+cmdline="$(cat "$image/cmdline") vessel.check=none"
+vessel --log-level debug --kernel-decompress host > "$log" 2>&1 &
 pid=$!
 for _ in $(seq $((timeout_s * 10))); do grep -q "$marker" "$log" && break; sleep 0.1; done
+sleep 2 # let /init settle into the shell
 sed -n 's/.*starting vCPUs \([0-9]*\) ms after process start.*/vessel: process start to first vCPU entry: \1 ms/p' "$log"
 if [ -r "/proc/$pid/smaps" ]; then
-  awk -v ram=$((512 * 1024)) '
-    /^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); size = 0; inram = 0 }
-    /^Size:/ { size = $2; inram = (size == ram) }
-    /^Rss:/ { total += $2; if (inram) guest += $2 }
-    END { printf "vessel: resident memory %d KiB, of which guest RAM %d KiB: %d KiB beyond guest RAM\n", total, guest, total - guest }
+  # Guest RAM is what lies in the host ranges Vessel logged; the rest of the RSS is the VMM's own.
+  ranges="$(sed -n 's/.*guest RAM slot [0-9]*: host \([0-9a-f]*\)-\([0-9a-f]*\).*/\1 \2/p' "$log" | tr '\n' ' ')"
+  awk -v ranges="$ranges" '
+    function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }
+    BEGIN { n = split(ranges, r, " ") }
+    /^[0-9a-f]+-[0-9a-f]+ / { split($1, a, "-"); lo = hex(a[1]); hi = hex(a[2]); ing = 0
+      for (i = 1; i < n; i += 2) if (lo < hex(r[i + 1]) && hi > hex(r[i])) ing = 1 } # overlap: VMAs may merge
+    /^Rss:/ { total += $2; if (ing) guest += $2 }
+    END { printf "vessel: resident memory %d KiB, guest RAM %d KiB of it: %d KiB beyond guest RAM\n", total, guest, total - guest }
   ' "/proc/$pid/smaps"
 fi
 kill "$pid" 2>/dev/null || true

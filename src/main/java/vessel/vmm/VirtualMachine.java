@@ -186,6 +186,9 @@ public final class VirtualMachine implements AutoCloseable {
             made.add(memory);
             for (MemoryRegion r : memory.regions()) {
                 vm.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), 0);
+                // For tools that split the process's memory into guest RAM and the VMM's own (bench/boot).
+                LOG.log(System.Logger.Level.DEBUG, () -> String.format("guest RAM slot %d: host %x-%x", r.slot(),
+                        r.host().address(), r.host().address() + r.size()));
             }
 
             boolean linux = config.entry() == null && KernelLoader.isLinux(kernelImage);
