@@ -3,6 +3,8 @@ package vessel.kvm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 import vessel.sys.Libc;
 import vessel.sys.SysException;
@@ -41,52 +43,46 @@ public final class VcpuFd implements AutoCloseable {
         return Libc.ioctlRaw(fd, KvmIoctl.RUN.request(), 0L);
     }
 
-    public Regs getRegs() throws KvmException {
+    /** Runs a KVM_GET_* ioctl into a fresh buffer of {@code size} bytes and decodes it. */
+    private <T> T get(KvmIoctl ioctl, long size, Function<MemorySegment, T> decode) throws KvmException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Regs.LAYOUT);
-            Kvm.check(KvmIoctl.GET_REGS, Libc.ioctlRaw(fd, KvmIoctl.GET_REGS.request(), buf));
-            return Regs.read(buf);
+            MemorySegment buf = arena.allocate(size, 8);
+            Kvm.check(ioctl, Libc.ioctlRaw(fd, ioctl.request(), buf));
+            return decode.apply(buf);
         }
+    }
+
+    /** Encodes into a fresh buffer of {@code size} bytes and runs a KVM_SET_* ioctl with it. */
+    private void set(KvmIoctl ioctl, long size, Consumer<MemorySegment> encode) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(size, 8);
+            encode.accept(buf);
+            Kvm.check(ioctl, Libc.ioctlRaw(fd, ioctl.request(), buf));
+        }
+    }
+
+    public Regs getRegs() throws KvmException {
+        return get(KvmIoctl.GET_REGS, Regs.LAYOUT.byteSize(), Regs::read);
     }
 
     public void setRegs(Regs regs) throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Regs.LAYOUT);
-            regs.write(buf);
-            Kvm.check(KvmIoctl.SET_REGS, Libc.ioctlRaw(fd, KvmIoctl.SET_REGS.request(), buf));
-        }
+        set(KvmIoctl.SET_REGS, Regs.LAYOUT.byteSize(), regs::write);
     }
 
     public Sregs getSregs() throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Sregs.LAYOUT);
-            Kvm.check(KvmIoctl.GET_SREGS, Libc.ioctlRaw(fd, KvmIoctl.GET_SREGS.request(), buf));
-            return Sregs.read(buf);
-        }
+        return get(KvmIoctl.GET_SREGS, Sregs.LAYOUT.byteSize(), Sregs::read);
     }
 
     public void setSregs(Sregs sregs) throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Sregs.LAYOUT);
-            sregs.write(buf);
-            Kvm.check(KvmIoctl.SET_SREGS, Libc.ioctlRaw(fd, KvmIoctl.SET_SREGS.request(), buf));
-        }
+        set(KvmIoctl.SET_SREGS, Sregs.LAYOUT.byteSize(), sregs::write);
     }
 
     public Fpu getFpu() throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Fpu.LAYOUT);
-            Kvm.check(KvmIoctl.GET_FPU, Libc.ioctlRaw(fd, KvmIoctl.GET_FPU.request(), buf));
-            return Fpu.read(buf);
-        }
+        return get(KvmIoctl.GET_FPU, Fpu.LAYOUT.byteSize(), Fpu::read);
     }
 
     public void setFpu(Fpu fpu) throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Fpu.LAYOUT);
-            fpu.write(buf);
-            Kvm.check(KvmIoctl.SET_FPU, Libc.ioctlRaw(fd, KvmIoctl.SET_FPU.request(), buf));
-        }
+        set(KvmIoctl.SET_FPU, Fpu.LAYOUT.byteSize(), fpu::write);
     }
 
     /** KVM_SET_MSRS; throws unless every entry was accepted (the ioctl returns how many were). */
@@ -138,35 +134,19 @@ public final class VcpuFd implements AutoCloseable {
     }
 
     public LapicState getLapic() throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(LapicState.BYTES, 8);
-            Kvm.check(KvmIoctl.GET_LAPIC, Libc.ioctlRaw(fd, KvmIoctl.GET_LAPIC.request(), buf));
-            return new LapicState(buf.toArray(JAVA_BYTE));
-        }
+        return get(KvmIoctl.GET_LAPIC, LapicState.BYTES, buf -> new LapicState(buf.toArray(JAVA_BYTE)));
     }
 
     public void setLapic(LapicState lapic) throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(LapicState.BYTES, 8);
-            MemorySegment.copy(lapic.regs, 0, buf, JAVA_BYTE, 0, lapic.regs.length);
-            Kvm.check(KvmIoctl.SET_LAPIC, Libc.ioctlRaw(fd, KvmIoctl.SET_LAPIC.request(), buf));
-        }
+        set(KvmIoctl.SET_LAPIC, LapicState.BYTES, buf -> MemorySegment.copy(lapic.regs, 0, buf, JAVA_BYTE, 0, lapic.regs.length));
     }
 
     public VcpuEvents getVcpuEvents() throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(VcpuEvents.LAYOUT);
-            Kvm.check(KvmIoctl.GET_VCPU_EVENTS, Libc.ioctlRaw(fd, KvmIoctl.GET_VCPU_EVENTS.request(), buf));
-            return VcpuEvents.read(buf);
-        }
+        return get(KvmIoctl.GET_VCPU_EVENTS, VcpuEvents.LAYOUT.byteSize(), VcpuEvents::read);
     }
 
     public void setVcpuEvents(VcpuEvents events) throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(VcpuEvents.LAYOUT);
-            events.write(buf);
-            Kvm.check(KvmIoctl.SET_VCPU_EVENTS, Libc.ioctlRaw(fd, KvmIoctl.SET_VCPU_EVENTS.request(), buf));
-        }
+        set(KvmIoctl.SET_VCPU_EVENTS, VcpuEvents.LAYOUT.byteSize(), events::write);
     }
 
     public static final int MP_STATE_RUNNABLE = 0;
@@ -176,18 +156,11 @@ public final class VcpuFd implements AutoCloseable {
     public static final int MP_STATE_SIPI_RECEIVED = 4;
 
     public int getMpState() throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(JAVA_INT);
-            Kvm.check(KvmIoctl.GET_MP_STATE, Libc.ioctlRaw(fd, KvmIoctl.GET_MP_STATE.request(), buf));
-            return buf.get(JAVA_INT, 0);
-        }
+        return get(KvmIoctl.GET_MP_STATE, 4, buf -> buf.get(JAVA_INT, 0));
     }
 
     public void setMpState(int state) throws KvmException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocateFrom(JAVA_INT, state);
-            Kvm.check(KvmIoctl.SET_MP_STATE, Libc.ioctlRaw(fd, KvmIoctl.SET_MP_STATE.request(), buf));
-        }
+        set(KvmIoctl.SET_MP_STATE, 4, buf -> buf.set(JAVA_INT, 0, state));
     }
 
     /** KVM_TRANSLATE: walks the guest's page tables for a linear address. */
