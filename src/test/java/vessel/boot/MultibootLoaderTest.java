@@ -9,25 +9,18 @@ import org.junit.jupiter.api.Test;
 
 import vessel.memory.GuestMemory;
 import vessel.testkit.TestGuests;
+import vessel.testkit.TestMemory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class MultibootLoaderTest {
-    private static String cString(GuestMemory mem, long addr) {
-        StringBuilder sb = new StringBuilder();
-        for (byte b; (b = mem.readByte(addr)) != 0; addr++) {
-            sb.append((char) b);
-        }
-        return sb.toString();
-    }
-
     @Test
     void loadsKernelModulesAndInformation() throws Exception {
         byte[] image = Files.readAllBytes(TestGuests.get("multiboot.elf"));
         try (Arena arena = Arena.ofConfined()) {
-            GuestMemory mem = BootTestMemory.of(arena, 16L << 20);
+            GuestMemory mem = TestMemory.of(arena, 16L << 20);
             byte[] mod = "module text\n".getBytes(StandardCharsets.US_ASCII);
             BootEntry entry = MultibootLoader.load(mem, image, "k", "k hello",
                     List.of(new MultibootLoader.Module(mod, "initrd.txt")));
@@ -38,7 +31,7 @@ class MultibootLoaderTest {
             assertEquals(0x24d, flags, "mem, cmdline, mods, mmap, loader name");
             assertEquals(639, mem.readInt(info + 4), "mem_lower in KiB up to the EBDA");
             assertEquals((16 << 10) - 1024, mem.readInt(info + 8), "mem_upper: RAM above 1 MiB in KiB");
-            assertEquals("k hello", cString(mem, mem.readInt(info + 16) & 0xffffffffL));
+            assertEquals("k hello", TestMemory.cString(mem, mem.readInt(info + 16) & 0xffffffffL));
             assertEquals(1, mem.readInt(info + 20));
             long mods = mem.readInt(info + 24) & 0xffffffffL;
             long start = mem.readInt(mods) & 0xffffffffL;
@@ -46,7 +39,7 @@ class MultibootLoaderTest {
             assertEquals(0, start % 4096, "modules are page-aligned");
             assertEquals(mod.length, end - start);
             assertEquals("module text\n", new String(mem.read(start, mod.length), StandardCharsets.US_ASCII));
-            assertEquals("initrd.txt", cString(mem, mem.readInt(mods + 8) & 0xffffffffL));
+            assertEquals("initrd.txt", TestMemory.cString(mem, mem.readInt(mods + 8) & 0xffffffffL));
             int mmapLength = mem.readInt(info + 44);
             assertEquals(0, mmapLength % 24);
             long mmap = mem.readInt(info + 48) & 0xffffffffL;
@@ -60,7 +53,7 @@ class MultibootLoaderTest {
     void kernelThatDoesNotFitInRamIsRefused() throws Exception {
         byte[] image = Files.readAllBytes(TestGuests.get("multiboot.elf"));
         try (Arena arena = Arena.ofConfined()) {
-            GuestMemory mem = BootTestMemory.of(arena, 1L << 20); // the kernel links at 1 MiB
+            GuestMemory mem = TestMemory.of(arena, 1L << 20); // the kernel links at 1 MiB
             ImageException e = assertThrows(ImageException.class,
                     () -> MultibootLoader.load(mem, image, "k", "", List.of()));
             assertTrue(e.getMessage().contains("does not fit"), e.getMessage());
@@ -74,7 +67,7 @@ class MultibootLoaderTest {
         int flags = 0x4; // video mode required
         b.putInt(0, MultibootLoader.HEADER_MAGIC).putInt(4, flags).putInt(8, -(MultibootLoader.HEADER_MAGIC + flags));
         try (Arena arena = Arena.ofConfined()) {
-            GuestMemory mem = BootTestMemory.of(arena, 4L << 20);
+            GuestMemory mem = TestMemory.of(arena, 4L << 20);
             assertThrows(ImageException.class, () -> MultibootLoader.load(mem, image, "k", "", List.of()));
         }
     }
@@ -95,7 +88,7 @@ class MultibootLoaderTest {
     @Test
     void flatBinariesMustFitTheirMode() throws Exception {
         try (Arena arena = Arena.ofConfined()) {
-            GuestMemory mem = BootTestMemory.of(arena, 2L << 20);
+            GuestMemory mem = TestMemory.of(arena, 2L << 20);
             byte[] big = new byte[0x90000];
             assertThrows(ImageException.class, () -> FlatLoader.load(mem, big, "b", EntryMode.REAL));
             assertEquals(GuestLayout.FLAT_LOAD_ADDRESS, FlatLoader.load(mem, big, "b", EntryMode.LONG).rip());

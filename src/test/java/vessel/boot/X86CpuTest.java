@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 
 import vessel.kvm.CpuidEntry;
 import vessel.memory.GuestMemory;
+import vessel.testkit.TestMemory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,7 +16,7 @@ class X86CpuTest {
     @Test
     void identityMapCoversFourGibWithTwoMibPages() {
         try (Arena arena = Arena.ofConfined()) {
-            GuestMemory mem = BootTestMemory.of(arena, 1 << 20);
+            GuestMemory mem = TestMemory.of(arena, 1 << 20);
             X86Cpu.writeIdentityMap(mem);
             assertEquals(GuestLayout.PDPT | 3, mem.readLong(GuestLayout.PML4));
             for (int dir = 0; dir < 4; dir++) {
@@ -71,7 +72,7 @@ class X86CpuTest {
     @Test
     void memoryMapReservesTheEbdaAndTheBiosAreaWhereTheAcpiTablesLive() {
         try (Arena arena = Arena.ofConfined()) {
-            GuestMemory mem = BootTestMemory.of(arena, 4L << 20);
+            GuestMemory mem = TestMemory.of(arena, 4L << 20);
             var reserved = GuestLayout.MemoryMapEntry.Type.RESERVED;
             var ram = GuestLayout.MemoryMapEntry.Type.RAM;
             assertEquals(List.of(

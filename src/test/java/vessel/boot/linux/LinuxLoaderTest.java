@@ -3,7 +3,6 @@ package vessel.boot.linux;
 import java.lang.foreign.Arena;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
@@ -11,7 +10,7 @@ import vessel.boot.BootEntry;
 import vessel.boot.EntryMode;
 import vessel.boot.ImageException;
 import vessel.memory.GuestMemory;
-import vessel.memory.MemoryRegion;
+import vessel.testkit.TestMemory;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,25 +18,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LinuxLoaderTest {
-    private static GuestMemory memory(Arena arena, long bytes) {
-        return GuestMemory.wrap(List.of(new MemoryRegion(0, 0, arena.allocate(bytes, 4096))));
-    }
-
-    private static String cString(GuestMemory mem, long addr) {
-        StringBuilder sb = new StringBuilder();
-        for (byte b; (b = mem.readByte(addr)) != 0; addr++) {
-            sb.append((char) b);
-        }
-        return sb.toString();
-    }
-
     @Test
     void vmlinuxIsPlacedAtItsPhysicalAddressWithBootParams() throws Exception {
         byte[] code = {(byte) 0xf4, 1, 2, 3};
         byte[] elf = SyntheticKernels.vmlinux(code, 0x1000, SyntheticKernels.PHYS);
         byte[] initrd = "initramfs bytes".getBytes(StandardCharsets.US_ASCII);
         try (Arena arena = Arena.ofConfined()) {
-            GuestMemory mem = memory(arena, 64L << 20);
+            GuestMemory mem = TestMemory.of(arena, 64L << 20);
             mem.fill(SyntheticKernels.PHYS + code.length, 16, (byte) 0x55); // stale bytes where bss goes
             BootEntry e = LinuxLoader.loadElf(mem, elf, null, "vmlinux",
                     new LinuxLoader.BootExtras("console=ttyS0 quiet", initrd, 0xe0000));
@@ -53,7 +40,7 @@ class LinuxLoaderTest {
             assertEquals((short) 0xaa55, mem.readShort(zp + 0x1fe));
             assertEquals(0x53726448, mem.readInt(zp + 0x202));
             assertEquals((byte) 0xff, mem.readByte(zp + 0x210), "type_of_loader");
-            assertEquals("console=ttyS0 quiet", cString(mem, mem.readInt(zp + 0x228)));
+            assertEquals("console=ttyS0 quiet", TestMemory.cString(mem, mem.readInt(zp + 0x228)));
             assertEquals(0xe0000, mem.readLong(zp + 0x70), "acpi_rsdp_addr");
             long rd = mem.readInt(zp + 0x218) & 0xffffffffL;
             assertEquals(initrd.length, mem.readInt(zp + 0x21c));
@@ -71,7 +58,7 @@ class LinuxLoaderTest {
     void aVirtualEntryPointIsTranslated() throws Exception {
         byte[] elf = SyntheticKernels.vmlinux(new byte[64], 0, SyntheticKernels.VIRT + 0x20);
         try (Arena arena = Arena.ofConfined()) {
-            BootEntry e = LinuxLoader.loadElf(memory(arena, 32L << 20), elf, null, "v", new LinuxLoader.BootExtras("", null, 0));
+            BootEntry e = LinuxLoader.loadElf(TestMemory.of(arena, 32L << 20), elf, null, "v", new LinuxLoader.BootExtras("", null, 0));
             assertEquals(SyntheticKernels.PHYS + 0x20, e.rip());
         }
     }
@@ -94,7 +81,7 @@ class LinuxLoaderTest {
         Arrays.fill(payload, (byte) 0x90);
         byte[] bz = SyntheticKernels.bzImage(payload, 0x020f, SetupHeader.XLF_KERNEL_64);
         try (Arena arena = Arena.ofConfined()) {
-            GuestMemory mem = memory(arena, 64L << 20);
+            GuestMemory mem = TestMemory.of(arena, 64L << 20);
             BootEntry e = LinuxLoader.loadForGuestDecompression(mem, bz, SetupHeader.parse(bz, "bz"), "bz",
                     new LinuxLoader.BootExtras("x", null, 0));
             assertEquals(0x1000000 + 0x200, e.rip());
@@ -117,11 +104,11 @@ class LinuxLoaderTest {
         byte[] bz32 = SyntheticKernels.bzImage(new byte[512], 0x020f, 0);
         try (Arena arena = Arena.ofConfined()) {
             ImageException e = assertThrows(ImageException.class, () -> LinuxLoader.loadForGuestDecompression(
-                    memory(arena, 64L << 20), bz32, SetupHeader.parse(bz32, "bz32"), "bz32", new LinuxLoader.BootExtras("", null, 0)));
+                    TestMemory.of(arena, 64L << 20), bz32, SetupHeader.parse(bz32, "bz32"), "bz32", new LinuxLoader.BootExtras("", null, 0)));
             assertTrue(e.getMessage().contains("64-bit"), e.getMessage());
             byte[] elf32 = Arrays.copyOf(SyntheticKernels.vmlinux(new byte[16], 0, SyntheticKernels.PHYS), 0x1010);
             elf32[18] = 3; // EM_386
-            assertThrows(ImageException.class, () -> LinuxLoader.loadElf(memory(arena, 64L << 20), elf32, null, "e",
+            assertThrows(ImageException.class, () -> LinuxLoader.loadElf(TestMemory.of(arena, 64L << 20), elf32, null, "e",
                     new LinuxLoader.BootExtras("", null, 0)));
         }
     }
@@ -130,13 +117,13 @@ class LinuxLoaderTest {
     void tooLittleMemoryAndTooLongCommandLinesAreClearErrors() throws Exception {
         byte[] elf = SyntheticKernels.vmlinux(new byte[64], 0, SyntheticKernels.PHYS);
         try (Arena arena = Arena.ofConfined()) {
-            ImageException small = assertThrows(ImageException.class, () -> LinuxLoader.loadElf(memory(arena, 8L << 20),
+            ImageException small = assertThrows(ImageException.class, () -> LinuxLoader.loadElf(TestMemory.of(arena, 8L << 20),
                     elf, null, "v", new LinuxLoader.BootExtras("", null, 0)));
             assertTrue(small.getMessage().contains("--memory"), small.getMessage());
-            ImageException initrd = assertThrows(ImageException.class, () -> LinuxLoader.loadElf(memory(arena, 20L << 20),
+            ImageException initrd = assertThrows(ImageException.class, () -> LinuxLoader.loadElf(TestMemory.of(arena, 20L << 20),
                     elf, null, "v", new LinuxLoader.BootExtras("", new byte[8 << 20], 0)));
             assertTrue(initrd.getMessage().contains("initrd"), initrd.getMessage());
-            ImageException cmd = assertThrows(ImageException.class, () -> LinuxLoader.loadElf(memory(arena, 32L << 20),
+            ImageException cmd = assertThrows(ImageException.class, () -> LinuxLoader.loadElf(TestMemory.of(arena, 32L << 20),
                     elf, null, "v", new LinuxLoader.BootExtras("x".repeat(5000), null, 0)));
             assertTrue(cmd.getMessage().contains("command line"), cmd.getMessage());
         }
