@@ -24,9 +24,15 @@ public final class Bus {
         }
     }
 
+    /** The ranges sorted by base, and their bases for binary search; replaced whole, never changed. */
+    private record Snapshot(Range[] ranges, long[] bases) {
+        static Snapshot of(Range[] sorted) {
+            return new Snapshot(sorted, Arrays.stream(sorted).mapToLong(Range::base).toArray());
+        }
+    }
+
     private final String name;
-    private volatile Range[] ranges = new Range[0];
-    private volatile long[] bases = new long[0];
+    private volatile Snapshot map = Snapshot.of(new Range[0]);
     private final AtomicLong unclaimed = new AtomicLong();
 
     public Bus(String name) {
@@ -36,6 +42,7 @@ public final class Bus {
     /** Adds a device; throws if its range overlaps one already on the bus. */
     public synchronized void insert(long base, long length, String deviceName, BusDevice device) {
         Range added = new Range(base, length, deviceName, device);
+        Range[] ranges = map.ranges();
         for (Range r : ranges) {
             if (added.base() < r.end() && r.base() < added.end()) {
                 throw new IllegalArgumentException(name + " bus: " + deviceName + " at 0x" + Long.toHexString(base)
@@ -50,22 +57,17 @@ public final class Bus {
 
     /** Removes the device registered at {@code base}, if any (a PCI BAR being moved, for instance). */
     public synchronized void remove(long base) {
-        publish(Arrays.stream(ranges).filter(r -> r.base() != base).toArray(Range[]::new));
+        publish(Arrays.stream(map.ranges()).filter(r -> r.base() != base).toArray(Range[]::new));
     }
 
-    private void publish(Range[] next) {
-        long[] b = Arrays.stream(next).mapToLong(Range::base).toArray();
-        ranges = next;
-        bases = b;
+    private void publish(Range[] sorted) {
+        map = Snapshot.of(sorted);
     }
 
     private Range find(long addr, int size) {
-        Range[] rs = ranges;
-        long[] bs = bases;
-        if (rs.length != bs.length) { // a concurrent publish: retry on a consistent pair
-            return findSlow(addr, size);
-        }
-        int i = Arrays.binarySearch(bs, addr);
+        Snapshot m = map;
+        Range[] rs = m.ranges();
+        int i = Arrays.binarySearch(m.bases(), addr);
         if (i < 0) {
             i = -i - 2;
         }
@@ -77,9 +79,6 @@ public final class Bus {
         return size <= r.length() - offset ? r : null;
     }
 
-    private synchronized Range findSlow(long addr, int size) {
-        return find(addr, size);
-    }
 
     /** Reads from whatever device claims {@code [addr, addr+size)}; all-ones where none does. */
     public long read(long addr, int size) {

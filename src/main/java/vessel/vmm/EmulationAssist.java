@@ -102,7 +102,4 @@ final class EmulationAssist {
         return sb.toString();
     }
 
-    long count(Assists.Kind kind) {
-        return counts.get(kind.ordinal());
-    }
 }

@@ -44,7 +44,6 @@ final class Vcpu implements Runnable {
     /** Guards {@link #pthread}: a signal must never be sent to a thread that has ended (its id may be reused). */
     private final Object kickLock = new Object();
     private long pthread;
-    private volatile boolean inGuest;
 
     Vcpu(VcpuFd fd, Host host) {
         this.fd = fd;
@@ -84,9 +83,7 @@ final class Vcpu implements Runnable {
         MemorySegment page = run.segment();
         RunControl control = host.control();
         while (!control.checkpoint()) {
-            inGuest = true;
             int r = fd.run();
-            inGuest = false;
             if (r < 0) {
                 if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
                     VcpuKick.consumePending();
@@ -219,7 +216,4 @@ final class Vcpu implements Runnable {
         return exits.clone();
     }
 
-    boolean inGuest() {
-        return inGuest;
-    }
 }

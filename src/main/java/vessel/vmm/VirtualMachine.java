@@ -35,7 +35,6 @@ import vessel.kvm.ExitReason;
 import vessel.kvm.IoEventFd;
 import vessel.kvm.IrqFd;
 import vessel.kvm.Kvm;
-import vessel.kvm.KvmUnavailableException;
 import vessel.kvm.VcpuFd;
 import vessel.kvm.VmFd;
 import vessel.memory.GuestMemory;
@@ -445,9 +444,6 @@ public final class VirtualMachine implements AutoCloseable {
         return sb.toString();
     }
 
-    long assistCount(vessel.vmm.x86.Assists.Kind kind) {
-        return assist.count(kind);
-    }
 
     @Override
     public void close() {
@@ -474,8 +470,4 @@ public final class VirtualMachine implements AutoCloseable {
         kvm.close();
     }
 
-    /** For {@link #create}'s callers that want to know whether this host can run VMs at all. */
-    public static void checkKvm() throws KvmUnavailableException, IOException {
-        Kvm.open().close();
-    }
 }
