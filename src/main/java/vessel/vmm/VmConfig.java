@@ -18,9 +18,12 @@ import vessel.boot.EntryMode;
  * @param debugExit attach the isa-debug-exit port at 0xf4
  * @param decompress where a compressed Linux kernel is decompressed
  * @param onReboot  what a guest reboot does
+ * @param drives    virtio-blk drives, in the order the guest sees them (vda, vdb, ...)
+ * @param entropy   attach a virtio-rng device fed from the host's entropy
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
-                       List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot) {
+                       List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
+                       List<DriveConfig> drives, boolean entropy) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -43,6 +46,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
     public VmConfig {
         initrds = List.copyOf(initrds);
+        drives = drives == null ? List.of() : List.copyOf(drives);
         cmdline = cmdline == null ? "" : cmdline;
         decompress = decompress == null ? KernelDecompress.HOST : decompress;
         onReboot = onReboot == null ? RebootAction.STOP : onReboot;
@@ -70,6 +74,15 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         if (cpus < 1 || cpus > MAX_CPUS) {
             throw new ConfigException("cpu count " + cpus + " is out of range (1 to " + MAX_CPUS + ")");
         }
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (DriveConfig d : drives) {
+            if (d.id() == null || !d.id().matches(DriveConfig.ID_PATTERN)) {
+                throw new ConfigException("drive id '" + d.id() + "' is not valid (1 to 64 letters, digits, '_' or '-')");
+            }
+            if (!ids.add(d.id())) {
+                throw new ConfigException("drive id '" + d.id() + "' is used twice");
+            }
+        }
         return this;
     }
 
@@ -88,6 +101,24 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private boolean debugExit;
         private KernelDecompress decompress = KernelDecompress.HOST;
         private RebootAction onReboot = RebootAction.STOP;
+        private final List<DriveConfig> drives = new ArrayList<>();
+        private boolean entropy;
+
+        /** Adds a drive; without an id it is named "drive" + its position, from 0. */
+        public Builder drive(Path path, boolean readOnly, String id) {
+            drives.add(new DriveConfig(id == null ? "drive" + drives.size() : id, path, readOnly));
+            return this;
+        }
+
+        public Builder drive(DriveConfig drive) {
+            drives.add(drive);
+            return this;
+        }
+
+        public Builder entropy(boolean on) {
+            this.entropy = on;
+            return this;
+        }
 
         public Builder decompress(KernelDecompress where) {
             this.decompress = where;
@@ -140,7 +171,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         }
 
         public VmConfig build() throws ConfigException {
-            return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot)
+            return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
+                    drives, entropy)
                     .validate();
         }
     }

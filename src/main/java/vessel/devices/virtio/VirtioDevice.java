@@ -1,0 +1,50 @@
+package vessel.devices.virtio;
+
+import java.util.List;
+
+import vessel.memory.GuestMemory;
+
+/**
+ * A virtio device model (block, entropy, ...), independent of the transport that presents it to the
+ * guest. The PCI transport ({@code vessel.devices.pci.VirtioPciFunction}) owns feature negotiation, the
+ * status state machine and the queues' registers; a device sees only what it needs: its features,
+ * its configuration space, and its queues once the driver has set DRIVER_OK.
+ *
+ * <p>Threads: configuration reads and writes come from vCPU threads; {@link #activate},
+ * {@link #queueNotified} and {@link #reset} are called by the transport under its own lock or on the
+ * VM's event-loop thread, never concurrently for one device.
+ */
+public interface VirtioDevice {
+    /** The virtio device ID (virtio 1.x section 5): 2 block, 4 entropy, 1 network, 19 socket. */
+    int deviceType();
+
+    /** Device-specific feature bits offered (the transport adds VERSION_1, INDIRECT_DESC, EVENT_IDX). */
+    long deviceFeatures();
+
+    /** How many virtqueues the device has. */
+    int queueCount();
+
+    /** The largest size the driver may give each queue (a power of two, at most 32768). */
+    int queueMaxSize();
+
+    /** Bytes of device-specific configuration space. */
+    int configSize();
+
+    /** Reads {@code size} (1, 2, 4 or 8) bytes of configuration space at {@code offset}, little-endian. */
+    long readConfig(int offset, int size);
+
+    /** Writes configuration space; most devices ignore it. */
+    void writeConfig(int offset, int size, long value);
+
+    /**
+     * The driver set DRIVER_OK: start serving {@code queues} (indexed like the device's queues; one is
+     * null if the driver did not enable it) in {@code memory}, with the features the driver accepted.
+     */
+    void activate(GuestMemory memory, List<VirtQueue> queues, long ackedFeatures, VirtioInterrupt interrupt);
+
+    /** The driver notified queue {@code index}: there are buffers to consume. Runs off the vCPU threads. */
+    void queueNotified(int index);
+
+    /** The driver reset the device: drop every queue and return to the state before activation. */
+    void reset();
+}
