@@ -75,6 +75,19 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /** Replaces the whole GSI routing table (KVM_SET_GSI_ROUTING). */
+    public void setGsiRouting(java.util.List<GsiRoute> routes) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            long entry = GsiRoute.LAYOUT.byteSize();
+            MemorySegment buf = arena.allocate(GsiRoute.HEADER_BYTES + entry * routes.size(), 8);
+            buf.set(JAVA_INT, 0, routes.size());
+            for (int i = 0; i < routes.size(); i++) {
+                routes.get(i).write(buf.asSlice(GsiRoute.HEADER_BYTES + entry * i, entry));
+            }
+            Kvm.check(KvmIoctl.SET_GSI_ROUTING, Libc.ioctlRaw(fd, KvmIoctl.SET_GSI_ROUTING.request(), buf));
+        }
+    }
+
     public void irqfd(IrqFd irqfd) throws KvmException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(IrqFd.LAYOUT);

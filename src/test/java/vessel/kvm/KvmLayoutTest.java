@@ -30,7 +30,7 @@ class KvmLayoutTest {
     static {
         for (StructLayout l : new StructLayout[] {Regs.LAYOUT, Sregs.LAYOUT, Segment.LAYOUT, DescriptorTable.LAYOUT,
                 Fpu.LAYOUT, MsrEntry.LAYOUT, CpuidEntry.LAYOUT, VcpuEvents.LAYOUT, UserMemoryRegion.LAYOUT,
-                IrqFd.LAYOUT, IoEventFd.LAYOUT, Translation.LAYOUT}) {
+                IrqFd.LAYOUT, IoEventFd.LAYOUT, Translation.LAYOUT, GsiRoute.LAYOUT}) {
             STRUCTS.put(l.name().orElseThrow(), l);
         }
         KVM_RUN.put("request_interrupt_window", KvmRun.REQUEST_INTERRUPT_WINDOW);
@@ -99,6 +99,9 @@ class KvmLayoutTest {
                 P("kvm_lapic_state", sizeof(struct kvm_lapic_state));
                 P("kvm_msrs", sizeof(struct kvm_msrs));
                 P("kvm_cpuid2", sizeof(struct kvm_cpuid2));
+                P("kvm_irq_routing", sizeof(struct kvm_irq_routing));
+                P("kvm_irq_routing_entry.u.msi.data", offsetof(struct kvm_irq_routing_entry, u.msi.data));
+                P("kvm_irq_routing_entry.u.irqchip.pin", offsetof(struct kvm_irq_routing_entry, u.irqchip.pin));
                 P("sigset_t", sizeof(sigset_t));
                 P("termios", sizeof(struct termios));
                 P("termios.c_oflag", offsetof(struct termios, c_oflag));
@@ -156,6 +159,10 @@ class KvmLayoutTest {
         assertEquals(c("kvm_lapic_state"), LapicState.BYTES);
         assertEquals(c("kvm_msrs"), MsrEntry.HEADER_BYTES);
         assertEquals(c("kvm_cpuid2"), CpuidEntry.HEADER_BYTES);
+        assertEquals(c("kvm_irq_routing"), GsiRoute.HEADER_BYTES);
+        // GsiRoute.write puts the MSI data and the irqchip pin at these offsets.
+        assertEquals(c("kvm_irq_routing_entry.u.msi.data"), 24);
+        assertEquals(c("kvm_irq_routing_entry.u.irqchip.pin"), 20);
         assertEquals(c("sigset_t"), Libc.SIGSET_BYTES);
         assertEquals(c("termios"), Libc.TERMIOS_BYTES);
         assertEquals(c("termios.c_oflag"), 4);
