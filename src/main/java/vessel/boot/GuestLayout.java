@@ -32,6 +32,13 @@ public final class GuestLayout {
     public static final long HIGH_MEMORY = 0x100000;
     public static final long MMIO_HOLE_START = 0xc000_0000L;
     public static final long FOUR_GIB = 0x1_0000_0000L;
+    /** 32-bit PCI BARs go from the start of the MMIO hole up to the ECAM window. */
+    public static final long PCI_MMIO32_START = MMIO_HOLE_START;
+    /** PCI configuration space for bus 0 (1 MiB), memory mapped; the MCFG table points here. */
+    public static final long PCI_ECAM = 0xe000_0000L;
+    public static final long PCI_ECAM_SIZE = 1L << 20;
+    /** The 64-bit BAR window above RAM: 16 GiB keeps it within the 36 physical address bits of old CPUs' pages. */
+    public static final long PCI_MMIO64_SIZE = 16L << 30;
     /** KVM's VMX real-mode TSS (three pages) and identity-map page, in the hole just under the BIOS area. */
     public static final long KVM_TSS = 0xfffb_d000L;
     public static final long KVM_IDENTITY_MAP = 0xfffb_c000L;
@@ -47,6 +54,12 @@ public final class GuestLayout {
             ranges.add(new GuestMemory.Range(FOUR_GIB, ramBytes - low));
         }
         return ranges;
+    }
+
+    /** Where the 64-bit PCI BAR window starts for guest RAM ending at {@code ramEnd}: above 4 GiB and RAM, 1 GiB-aligned. */
+    public static long pciMmio64Base(long ramEnd) {
+        long base = Math.max(FOUR_GIB, ramEnd);
+        return (base + (1L << 30) - 1) & -(1L << 30);
     }
 
     /** An entry of the BIOS memory map (e820, and multiboot's mmap). */
@@ -74,6 +87,8 @@ public final class GuestLayout {
         if (lowEnd > HIGH_MEMORY) {
             map.add(new MemoryMapEntry(HIGH_MEMORY, lowEnd - HIGH_MEMORY, MemoryMapEntry.Type.RAM));
         }
+        // Linux uses ECAM only where the firmware reserved it (here and in the ACPI motherboard resources).
+        map.add(new MemoryMapEntry(PCI_ECAM, PCI_ECAM_SIZE, MemoryMapEntry.Type.RESERVED));
         for (var r : memory.regions().subList(1, memory.regions().size())) {
             map.add(new MemoryMapEntry(r.guestBase(), r.size(), MemoryMapEntry.Type.RAM));
         }

@@ -29,6 +29,10 @@ final class RunOptions {
               --kernel-decompress WHERE
                                    host (default): Vessel unpacks a bzImage's kernel before boot;
                                    guest: the kernel's own decompressor runs in the guest
+              --drive path=FILE[,ro][,id=NAME]
+                                   a virtio-blk disk backed by a raw image file; repeatable
+                                   (the guest sees vda, vdb, ... in this order); ro: read-only
+              --entropy            a virtio-rng device fed from the host's /dev/urandom
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --log-level LEVEL    error, warning (default), info or debug
 
@@ -41,6 +45,7 @@ final class RunOptions {
     private boolean sawKernel;
     private boolean sawCmdline;
     private boolean sawInitrd;
+    private boolean sawDrive;
 
     VmConfig parse(List<String> args) throws UsageException, ConfigException {
         VmConfig.Builder b = VmConfig.builder();
@@ -84,6 +89,11 @@ final class RunOptions {
                     b.initrd(Path.of(value(opt, value, rest)));
                     sawInitrd = true;
                 }
+                case "--drive" -> {
+                    b.drive(parseDrive(value(opt, value, rest)));
+                    sawDrive = true;
+                }
+                case "--entropy" -> b.entropy(true);
                 case "--log-level" -> logLevel = value(opt, value, rest);
                 case "--kernel-decompress" -> b.decompress(choice(opt, value(opt, value, rest), VmConfig.KernelDecompress.class));
                 case "--reboot" -> b.onReboot(choice(opt, value(opt, value, rest), VmConfig.RebootAction.class));
@@ -94,7 +104,7 @@ final class RunOptions {
             return null;
         }
         if (!sawKernel) {
-            defaultGuest(b, !sawCmdline, !sawInitrd);
+            defaultGuest(b, !sawCmdline, !sawInitrd, !sawDrive);
         }
         return b.build();
     }
@@ -103,7 +113,8 @@ final class RunOptions {
      * Without --kernel, the default guest that {@code ./vessel image} built (the launcher passes its
      * folder as the {@code vessel.image.dir} property): Debian's cloud kernel, its initramfs and command line.
      */
-    private static void defaultGuest(VmConfig.Builder b, boolean cmdline, boolean initrd) throws UsageException {
+    private static void defaultGuest(VmConfig.Builder b, boolean cmdline, boolean initrd, boolean drives)
+            throws UsageException {
         String dir = System.getProperty("vessel.image.dir");
         if (dir == null) {
             throw new UsageException("no kernel given (--kernel FILE); ./vessel run without one boots the default guest");
@@ -113,6 +124,10 @@ final class RunOptions {
         if (initrd) {
             b.initrd(image.resolve("initramfs.cpio.gz"));
         }
+        if (drives && java.nio.file.Files.isRegularFile(image.resolve("data.ext4"))) {
+            b.drive(image.resolve("data.ext4"), false, "data");
+            b.entropy(true);
+        }
         if (cmdline) {
             try {
                 b.cmdline(java.nio.file.Files.readString(image.resolve("cmdline")).strip());
@@ -120,6 +135,44 @@ final class RunOptions {
                 throw new UsageException("default guest in " + dir + " has no readable cmdline file (run ./vessel image)");
             }
         }
+    }
+
+    /** {@code path=FILE[,ro][,id=NAME]}, as QEMU's -drive spells its keys. */
+    static vessel.vmm.DriveConfig parseDrive(String spec) throws UsageException {
+        Path path = null;
+        boolean readOnly = false;
+        String id = null;
+        for (String part : spec.split(",", -1)) {
+            int eq = part.indexOf('=');
+            String key = eq < 0 ? part : part.substring(0, eq);
+            String val = eq < 0 ? null : part.substring(eq + 1);
+            switch (key) {
+                case "path" -> {
+                    if (val == null || val.isEmpty()) {
+                        throw new UsageException("--drive: path= needs a file name");
+                    }
+                    path = Path.of(val);
+                }
+                case "ro" -> {
+                    if (val != null && !val.equals("on") && !val.equals("off")) {
+                        throw new UsageException("--drive: ro takes no value (or on/off), not '" + val + "'");
+                    }
+                    readOnly = val == null || val.equals("on");
+                }
+                case "id" -> {
+                    if (val == null || val.isEmpty()) {
+                        throw new UsageException("--drive: id= needs a name");
+                    }
+                    id = val;
+                }
+                default -> throw new UsageException("--drive: unknown key '" + key
+                        + "' (expected path=FILE, ro, id=NAME)");
+            }
+        }
+        if (path == null) {
+            throw new UsageException("--drive needs path=FILE, e.g. --drive path=disk.img,ro");
+        }
+        return new vessel.vmm.DriveConfig(id, path, readOnly);
     }
 
     private static <E extends Enum<E>> E choice(String opt, String v, Class<E> type) throws UsageException {

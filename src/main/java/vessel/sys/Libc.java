@@ -72,6 +72,12 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle EVENTFD = errnoCall("eventfd",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     private static final MethodHandle PTHREAD_SELF = call("pthread_self", FunctionDescriptor.of(JAVA_LONG));
     // pthread_kill and pthread_sigmask return the error number instead of setting errno.
     private static final MethodHandle PTHREAD_KILL = call("pthread_kill",
@@ -223,6 +229,45 @@ public final class Libc {
             return fd;
         } catch (SysException e) {
             throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static int epollCreate1(int flags) throws SysException {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            int fd = (int) EPOLL_CREATE1.invokeExact(cap, flags);
+            if (fd < 0) {
+                throw new SysException("epoll_create1", errno(cap));
+            }
+            return fd;
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public static void epollCtl(int epfd, int op, int fd, MemorySegment event) throws SysException {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            if ((int) EPOLL_CTL.invokeExact(cap, epfd, op, fd, event) < 0) {
+                throw new SysException("epoll_ctl", errno(cap));
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** epoll_wait; returns the number of events, or -errno (EINTR is normal). */
+    public static int epollWaitRaw(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            int n = (int) EPOLL_WAIT.invokeExact(cap, epfd, events, maxEvents, timeoutMillis);
+            return n < 0 ? -errno(cap) : n;
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -70,8 +70,6 @@ public final class VirtualMachine implements AutoCloseable {
     private final List<Vcpu> vcpus = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
     private final List<EventFd> eventFds;
-    private final Bus pio = new Bus("port I/O");
-    private final Bus mmio = new Bus("MMIO");
     private final Uart16550 serial;
     private final I8042 i8042;
     private final RunControl control;
@@ -80,8 +78,20 @@ public final class VirtualMachine implements AutoCloseable {
     private final CompletableFuture<VmExit> ended = new CompletableFuture<>();
     private volatile State state = State.CREATED;
 
+    private final Bus pio;
+    private final Bus mmio;
+    private final EventLoop eventLoop;
+    private final PciDevices pci;
+    private final List<AutoCloseable> deviceResources;
+
     private VirtualMachine(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory, List<VcpuFd> vcpuFds,
-                           List<EventFd> eventFds, OutputStream console) {
+                           List<EventFd> eventFds, OutputStream console, Bus pio, Bus mmio, EventLoop eventLoop,
+                           PciDevices pci, List<AutoCloseable> deviceResources) {
+        this.pio = pio;
+        this.mmio = mmio;
+        this.eventLoop = eventLoop;
+        this.pci = pci;
+        this.deviceResources = deviceResources;
         this.config = config;
         this.kvm = kvm;
         this.vmFd = vmFd;
@@ -195,11 +205,30 @@ public final class VirtualMachine implements AutoCloseable {
             String cmdline = linux ? linuxCmdline(config.cmdline(), probe.kernelOptions()) : config.cmdline();
             X86Cpu.CpuidLimits limits = linux ? probe.cpuidLimits() : X86Cpu.CpuidLimits.NONE;
 
-            // Linux finds CPUs, the IOAPIC, COM1 and how to power off in ACPI; the small guests need none.
+            // PCI: bus 0 with a virtio function per drive (and the entropy device), served by the event loop.
+            Bus pio = new Bus("port I/O");
+            Bus mmio = new Bus("MMIO");
+            EventLoop eventLoop = new EventLoop();
+            made.add(eventLoop);
+            PciDevices pci = null;
+            List<AutoCloseable> deviceResources = new ArrayList<>();
+            if (linux || !config.drives().isEmpty() || config.entropy()) {
+                pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
+                made.add(pci);
+                for (VirtioDevices.Made d : VirtioDevices.create(config)) {
+                    made.add(d.resource());
+                    deviceResources.add(d.resource());
+                    pci.addVirtio(d.name(), d.device());
+                }
+            }
+
+            // Linux finds CPUs, the IOAPIC, COM1, PCI and how to power off in ACPI; the small guests need none.
             long rsdp = 0;
             if (linux) {
-                AcpiTables.Placement acpi = AcpiTables.write(memory, GuestLayout.ACPI_TABLES,
-                        AcpiPlatform.forCpus(config.cpus()));
+                AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus())
+                        .withPciEcam(PciDevices.mcfg())
+                        .withSystemBusDevice(pci.acpi().toAml());
+                AcpiTables.Placement acpi = AcpiTables.write(memory, GuestLayout.ACPI_TABLES, platform);
                 if (acpi.end() > GuestLayout.HIGH_MEMORY) {
                     throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.end()));
                 }
@@ -243,7 +272,8 @@ public final class VirtualMachine implements AutoCloseable {
             // KVM_RUN until the boot CPU sends them INIT and SIPI.
             X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
             eventFds.add(ioDelay);
-            return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console);
+            return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio, eventLoop, pci,
+                    deviceResources);
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;
@@ -301,6 +331,13 @@ public final class VirtualMachine implements AutoCloseable {
         LOG.log(System.Logger.Level.INFO, () -> "starting vCPUs " + ProcessHandle.current().info().startInstant()
                 .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis() + " ms after process start")
                 .orElse(""));
+        if (!eventLoop.isEmpty()) {
+            try {
+                eventLoop.start("devices");
+            } catch (SysException e) {
+                throw new IllegalStateException("device event loop: " + e.getMessage(), e);
+            }
+        }
         for (Vcpu v : vcpus) {
             Thread t = Thread.ofPlatform().name("vcpu-" + v.index()).daemon(true).unstarted(v);
             threads.add(t);
@@ -462,6 +499,12 @@ public final class VirtualMachine implements AutoCloseable {
         if (!threadsDone) {
             LOG.log(System.Logger.Level.WARNING, "vCPU threads still running at close; leaving KVM resources open");
             return;
+        }
+        eventLoop.close();
+        // Devices close their backends (a block device syncs its image) before the VM's fds go.
+        closeAll(deviceResources);
+        if (pci != null) {
+            pci.close();
         }
         vcpuFds.forEach(VcpuFd::close);
         eventFds.forEach(EventFd::close);

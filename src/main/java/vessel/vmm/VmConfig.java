@@ -106,12 +106,12 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         /** Adds a drive; without an id it is named "drive" + its position, from 0. */
         public Builder drive(Path path, boolean readOnly, String id) {
-            drives.add(new DriveConfig(id == null ? "drive" + drives.size() : id, path, readOnly));
-            return this;
+            return drive(new DriveConfig(id, path, readOnly));
         }
 
+        /** Adds a drive; a null id becomes "drive" + its position, from 0. */
         public Builder drive(DriveConfig drive) {
-            drives.add(drive);
+            drives.add(drive.id() != null ? drive : new DriveConfig("drive" + drives.size(), drive.path(), drive.readOnly()));
             return this;
         }
 

@@ -70,7 +70,7 @@ class X86CpuTest {
     }
 
     @Test
-    void memoryMapReservesTheEbdaAndTheBiosAreaWhereTheAcpiTablesLive() {
+    void memoryMapReservesTheEbdaTheBiosAreaAndThePciEcamWindow() {
         try (Arena arena = Arena.ofConfined()) {
             GuestMemory mem = TestMemory.of(arena, 4L << 20);
             var reserved = GuestLayout.MemoryMapEntry.Type.RESERVED;
@@ -79,7 +79,8 @@ class X86CpuTest {
                             new GuestLayout.MemoryMapEntry(0, 0x9fc00, ram),
                             new GuestLayout.MemoryMapEntry(0x9fc00, 0x400, reserved),
                             new GuestLayout.MemoryMapEntry(0xe0000, 0x20000, reserved),
-                            new GuestLayout.MemoryMapEntry(0x100000, 3L << 20, ram)),
+                            new GuestLayout.MemoryMapEntry(0x100000, 3L << 20, ram),
+                            new GuestLayout.MemoryMapEntry(0xe000_0000L, 1L << 20, reserved)),
                     GuestLayout.memoryMap(mem));
         }
     }

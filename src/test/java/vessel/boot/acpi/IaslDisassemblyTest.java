@@ -60,21 +60,15 @@ class IaslDisassemblyTest {
         }
     }
 
-    /** A platform that exercises every descriptor the PCI host bridge will need. */
+    /** The platform Vessel gives a Linux guest with PCI devices: the real host bridge AML, _PRT included. */
     private static AcpiPlatform platform() {
-        byte[] hostBridge = Aml.device("PCI0",
-                Aml.name("_HID", Aml.eisaId("PNP0A08")),
-                Aml.name("_CID", Aml.eisaId("PNP0A03")),
-                Aml.name("_SEG", Aml.integer(0)),
-                Aml.name("_UID", Aml.integer(0)),
-                Aml.method("_STA", 0, false, Aml.returnValue(Aml.integer(0x0f))),
-                Aml.name("_CRS", new ResourceTemplate()
-                        .wordBusNumber(0, 0)
-                        .dwordIo(0x0d00, 0xffff)
-                        .dwordMemory(ResourceTemplate.Cacheability.NON_CACHEABLE, 0xc000_0000L, 0xdfff_ffffL)
-                        .qwordMemory(ResourceTemplate.Cacheability.NON_CACHEABLE, 0x80_0000_0000L, 0xff_ffff_ffffL)
-                        .toAml()));
-        return AcpiPlatform.forCpus(CPUS).withSystemBusDevice(hostBridge).withPciEcam(new Mcfg(0xe000_0000L, 0, 0));
+        int[] intx = new int[32];
+        intx[1] = 16;
+        intx[2] = 17;
+        Mcfg ecam = new Mcfg(0xe000_0000L, 0, 0);
+        PciHostBridgeAml pci = new PciHostBridgeAml(0xc000_0000L, 0xdfff_ffffL, 0x1_0000_0000L,
+                0x4_ffff_ffffL, ecam, intx);
+        return AcpiPlatform.forCpus(CPUS).withSystemBusDevice(pci.toAml()).withPciEcam(ecam);
     }
 
     @Test
@@ -96,6 +90,8 @@ class IaslDisassemblyTest {
         assertTrue(Pattern.compile("Name \\(_S5, Package \\(0x04\\)[^{]*\\{\\s*0x05,\\s*Zero,\\s*Zero,\\s*Zero\\s*}")
                 .matcher(dsdt).find(), dsdt);
         assertTrue(dsdt.contains("Device (PCI0)") && dsdt.contains("QWordMemory ("), dsdt);
+        assertTrue(dsdt.contains("Name (_PRT, Package (0x02)") && dsdt.contains("0x0002FFFF"), dsdt);
+        assertTrue(dsdt.contains("EisaId (\"PNP0C02\")") && dsdt.contains("Memory32Fixed (ReadOnly,\n                    0xE0000000,"), dsdt);
 
         String madt = Files.readString(dir.resolve("apic.dsl"));
         assertEquals(CPUS, count(madt, "[Processor Local APIC]"), madt);

@@ -1,0 +1,87 @@
+package vessel.vmm;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import vessel.sys.Epoll;
+import vessel.sys.EventFd;
+import vessel.sys.SysException;
+
+/**
+ * One thread per VM that waits on eventfds (queue notifications KVM signals through ioeventfds) and
+ * runs their handlers, so device work happens off the vCPU threads. Handlers are registered before
+ * {@link #start}; each one drains its eventfd before running, so no notification is lost between a
+ * run and the next wait.
+ */
+final class EventLoop implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("vessel.vmm");
+
+    private record Source(EventFd fd, Runnable handler) {
+    }
+
+    private final List<Source> sources = new ArrayList<>();
+    private final EventFd stop;
+    private final Epoll epoll;
+    private Thread thread;
+
+    EventLoop() throws SysException {
+        this.stop = new EventFd(0);
+        this.epoll = new Epoll(16);
+    }
+
+    /** Runs {@code handler} on the loop's thread each time {@code fd} is signalled. */
+    void add(EventFd fd, Runnable handler) throws SysException {
+        if (thread != null) {
+            throw new IllegalStateException("event sources are registered before the loop starts");
+        }
+        sources.add(new Source(fd, handler));
+        epoll.add(fd.fd(), sources.size() - 1);
+    }
+
+    boolean isEmpty() {
+        return sources.isEmpty();
+    }
+
+    void start(String name) throws SysException {
+        epoll.add(stop.fd(), -1);
+        thread = Thread.ofPlatform().name(name).daemon(true).start(this::run);
+    }
+
+    private void run() {
+        try {
+            while (true) {
+                int n = epoll.await(-1);
+                for (int i = 0; i < n; i++) {
+                    long token = epoll.token(i);
+                    if (token < 0) {
+                        return;
+                    }
+                    Source s = sources.get((int) token);
+                    s.fd().drain();
+                    try {
+                        s.handler().run();
+                    } catch (RuntimeException e) {
+                        // A device bug must not take the other devices' notifications down with it.
+                        LOG.log(System.Logger.Level.ERROR, "device handler failed", e);
+                    }
+                }
+            }
+        } catch (SysException e) {
+            LOG.log(System.Logger.Level.ERROR, "event loop stopped: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            stop.signal();
+            if (thread != null) {
+                thread.join(5000);
+            }
+        } catch (SysException | InterruptedException e) {
+            LOG.log(System.Logger.Level.WARNING, "event loop did not stop cleanly: " + e.getMessage());
+        }
+        epoll.close();
+        stop.close();
+    }
+}

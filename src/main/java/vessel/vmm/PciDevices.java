@@ -1,0 +1,187 @@
+package vessel.vmm;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import vessel.boot.GuestLayout;
+import vessel.boot.acpi.Mcfg;
+import vessel.boot.acpi.PciHostBridgeAml;
+import vessel.devices.Bus;
+import vessel.devices.pci.MsiXTable;
+import vessel.devices.pci.PciConfigIo;
+import vessel.devices.pci.PciEcam;
+import vessel.devices.pci.PciFunction;
+import vessel.devices.pci.PciRoot;
+import vessel.devices.pci.VirtioPciFunction;
+import vessel.devices.virtio.VirtioDevice;
+import vessel.kvm.GsiRoute;
+import vessel.kvm.IoEventFd;
+import vessel.kvm.IrqFd;
+import vessel.kvm.KvmException;
+import vessel.kvm.VmFd;
+import vessel.memory.GuestMemory;
+import vessel.sys.EventFd;
+import vessel.sys.Libc;
+import vessel.sys.SysException;
+
+/**
+ * The VM's PCI side: bus 0 behind 0xCF8/0xCFC and ECAM, virtio functions with their BARs placed,
+ * MSI-X vectors as KVM GSI routes fired through irqfds, INTx on I/O APIC inputs 16-23, and each
+ * queue's notification register as an ioeventfd that wakes the {@link EventLoop}.
+ */
+final class PciDevices implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("vessel.vmm");
+    /** GSIs below this are the I/O APIC's pins; MSI routes take the numbers above. */
+    private static final int FIRST_MSI_GSI = GsiRoute.IOAPIC_PINS;
+    private static final int FIRST_INTX_GSI = 16;
+
+    private final VmFd vm;
+    private final GuestMemory memory;
+    private final EventLoop loop;
+    private final PciRoot root;
+    private final List<GsiRoute> baseRoutes = GsiRoute.defaultIrqchipRoutes();
+    private final Map<Integer, GsiRoute.Msi> msiRoutes = new HashMap<>();
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private final Map<VirtioPciFunction, List<EventFd>> notifyFds = new HashMap<>();
+    private final int[] intxGsi = new int[PciRoot.SLOTS];
+    private final long mmio64Base;
+    private long next64;
+    private int nextGsi = FIRST_MSI_GSI;
+
+    PciDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, EventLoop loop) {
+        this.vm = vm;
+        this.memory = memory;
+        this.loop = loop;
+        this.root = new PciRoot(mmio, pio, this::barMoved);
+        pio.insert(PciConfigIo.PORT, PciConfigIo.LENGTH, "pci-config-io", new PciConfigIo(root));
+        mmio.insert(GuestLayout.PCI_ECAM, PciEcam.BUS_SIZE, "pci-ecam", new PciEcam(root));
+        this.mmio64Base = GuestLayout.pciMmio64Base(memory.end());
+        this.next64 = mmio64Base;
+    }
+
+    /** Adds a virtio device in the next free slot, wired to KVM. */
+    void addVirtio(String name, VirtioDevice device) throws SysException {
+        int slot = root.freeSlot();
+        int gsiCount = device.queueCount() + 1;
+        int[] gsis = new int[gsiCount];
+        EventFd[] irqFds = new EventFd[gsiCount];
+        for (int v = 0; v < gsiCount; v++) {
+            gsis[v] = nextGsi++;
+            irqFds[v] = own(new EventFd(Libc.EFD_NONBLOCK));
+            vm.irqfd(new IrqFd(irqFds[v].fd(), gsis[v], 0, 0));
+        }
+        int intx = FIRST_INTX_GSI + (slot - 1) % 8;
+        intxGsi[slot] = intx;
+        MsiXTable.MsiSink sink = new MsiXTable.MsiSink() {
+            @Override
+            public void route(int vector, long address, int data) {
+                setMsiRoute(gsis[vector], address, data);
+            }
+
+            @Override
+            public void signal(int vector) {
+                try {
+                    irqFds[vector].signal();
+                } catch (SysException e) {
+                    LOG.log(System.Logger.Level.WARNING, name + ": interrupt lost: " + e.getMessage());
+                }
+            }
+        };
+        VirtioPciFunction function = new VirtioPciFunction(name, device, memory, sink, asserted -> {
+            try {
+                vm.irqLine(intx, asserted);
+            } catch (KvmException e) {
+                LOG.log(System.Logger.Level.WARNING, name + ": INTx lost: " + e.getMessage());
+            }
+        });
+        function.config().setInterruptPin(1, intx);
+        List<EventFd> fds = new ArrayList<>();
+        for (int q = 0; q < device.queueCount(); q++) {
+            EventFd fd = own(new EventFd(Libc.EFD_NONBLOCK));
+            fds.add(fd);
+            int queue = q;
+            loop.add(fd, () -> {
+                synchronized (function) {
+                    function.queueNotified(queue);
+                }
+            });
+        }
+        notifyFds.put(function, fds);
+        long size = VirtioPciFunction.BAR_SIZE;
+        long address = (next64 + size - 1) & -size;
+        next64 = address + size;
+        function.config().setBarAddress(VirtioPciFunction.BAR, address);
+        function.config().write(vessel.devices.pci.PciConfigSpace.COMMAND, 2,
+                vessel.devices.pci.PciConfigSpace.COMMAND_MEMORY);
+        root.add(slot, function);
+        LOG.log(System.Logger.Level.DEBUG, () -> String.format("PCI 00:%02x.0 %s: BAR0 at 0x%x, INTx GSI %d",
+                slot, name, address, intx));
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
+    private synchronized void setMsiRoute(int gsi, long address, int data) {
+        GsiRoute.Msi route = new GsiRoute.Msi(gsi, address, data);
+        if (route.equals(msiRoutes.put(gsi, route))) {
+            return;
+        }
+        List<GsiRoute> all = new ArrayList<>(baseRoutes);
+        all.addAll(msiRoutes.values());
+        try {
+            vm.setGsiRouting(all);
+        } catch (KvmException e) {
+            LOG.log(System.Logger.Level.WARNING, "MSI route for GSI " + gsi + " not set: " + e.getMessage());
+        }
+    }
+
+    /** Keeps each queue's ioeventfd on its notification register wherever the BAR is. */
+    private void barMoved(PciFunction function, int bar, long from, long to) {
+        if (!(function instanceof VirtioPciFunction virtio) || bar != VirtioPciFunction.BAR) {
+            return;
+        }
+        List<EventFd> fds = notifyFds.get(virtio);
+        if (fds == null) {
+            return; // not wired yet: the first mapping happens in root.add, before the map entry exists
+        }
+        for (int q = 0; q < fds.size(); q++) {
+            try {
+                if (from != -1) {
+                    vm.ioeventfd(new IoEventFd(0, from + VirtioPciFunction.notifyOffset(q), 0, fds.get(q).fd(),
+                            IoEventFd.FLAG_DEASSIGN));
+                }
+                if (to != -1) {
+                    vm.ioeventfd(new IoEventFd(0, to + VirtioPciFunction.notifyOffset(q), 0, fds.get(q).fd(), 0));
+                }
+            } catch (KvmException e) {
+                // Without the ioeventfd the write still arrives as an MMIO exit and notifies the queue.
+                LOG.log(System.Logger.Level.WARNING, function.name() + ": queue " + q + " ioeventfd: " + e.getMessage());
+            }
+        }
+    }
+
+    /** The ACPI description: ECAM for MCFG, and the host bridge's windows and INTx routing. */
+    PciHostBridgeAml acpi() {
+        return new PciHostBridgeAml(GuestLayout.PCI_MMIO32_START, GuestLayout.PCI_ECAM - 1, mmio64Base,
+                mmio64Base + GuestLayout.PCI_MMIO64_SIZE - 1, mcfg(), intxGsi);
+    }
+
+    static Mcfg mcfg() {
+        return new Mcfg(GuestLayout.PCI_ECAM, 0, 0);
+    }
+
+    @Override
+    public void close() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception ignored) {
+                // best effort at teardown
+            }
+        }
+    }
+}
