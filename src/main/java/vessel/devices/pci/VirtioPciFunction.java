@@ -193,7 +193,7 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
         }
         if (offset >= DEVICE_CONFIG && offset < DEVICE_CONFIG + REGION) {
             int at = (int) offset - DEVICE_CONFIG;
-            return at + size <= device.configSize() ? device.readConfig(at, size) : 0;
+            return at + size <= device.configSize() ? device.readConfig(at, size) & mask(size) : 0;
         }
         if (offset >= MSIX_TABLE && offset < MSIX_PBA) {
             return msix.readTable(offset - MSIX_TABLE, size);
@@ -252,7 +252,11 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
             case 0x34 -> q == null ? 0 : q.usedRing() >>> 32;
             default -> 0;
         };
-        return size >= 8 ? v : v & ((1L << (8 * size)) - 1);
+        return v & mask(size);
+    }
+
+    private static long mask(int size) {
+        return size >= 8 ? -1L : (1L << (8 * size)) - 1;
     }
 
     private void writeCommon(int offset, int size, long value) {

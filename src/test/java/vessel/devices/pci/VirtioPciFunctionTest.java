@@ -1,0 +1,197 @@
+package vessel.devices.pci;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import vessel.devices.virtio.VirtQueue;
+import vessel.devices.virtio.VirtioDevice;
+import vessel.devices.virtio.VirtioInterrupt;
+import vessel.memory.GuestMemory;
+import vessel.testkit.TestMemory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The virtio-pci registers as Linux's virtio_pci_modern driver drives them. */
+class VirtioPciFunctionTest {
+    private final Arena arena = Arena.ofConfined();
+    private final GuestMemory memory = TestMemory.of(arena, 1L << 20);
+    private final List<String> events = new ArrayList<>();
+    private final FakeDevice device = new FakeDevice();
+    private final List<Boolean> intx = new ArrayList<>();
+    private final VirtioPciFunction f = new VirtioPciFunction("fake", device, memory, new MsiXTable.MsiSink() {
+        @Override
+        public void route(int vector, long address, int data) {
+        }
+
+        @Override
+        public void signal(int vector) {
+            events.add("msi " + vector);
+        }
+    }, intx::add);
+
+    @AfterEach
+    void close() {
+        arena.close();
+    }
+
+    final class FakeDevice implements VirtioDevice {
+        VirtioInterrupt interrupt;
+        long acked;
+        int resets;
+        List<VirtQueue> queues;
+
+        @Override
+        public int deviceType() {
+            return 4;
+        }
+
+        @Override
+        public long deviceFeatures() {
+            return 1L << 5;
+        }
+
+        @Override
+        public int queueCount() {
+            return 2;
+        }
+
+        @Override
+        public int queueMaxSize() {
+            return 64;
+        }
+
+        @Override
+        public int configSize() {
+            return 8;
+        }
+
+        @Override
+        public long readConfig(int offset, int size) {
+            return 0x1122334455667788L >>> (8 * offset);
+        }
+
+        @Override
+        public void writeConfig(int offset, int size, long value) {
+            events.add("config write " + offset);
+        }
+
+        @Override
+        public void activate(GuestMemory memory, List<VirtQueue> queues, long ackedFeatures, VirtioInterrupt interrupt) {
+            this.interrupt = interrupt;
+            this.acked = ackedFeatures;
+            this.queues = queues;
+            events.add("activate");
+        }
+
+        @Override
+        public void queueNotified(int index) {
+            events.add("notify " + index);
+        }
+
+        @Override
+        public void reset() {
+            resets++;
+        }
+    }
+
+    private long features(int select) {
+        f.write(0x00, 4, select);
+        return f.read(0x04, 4);
+    }
+
+    private void negotiate(long features) {
+        f.write(0x14, 1, 1);
+        f.write(0x14, 1, 3);
+        f.write(0x08, 4, 0);
+        f.write(0x0c, 4, features & 0xffff_ffffL);
+        f.write(0x08, 4, 1);
+        f.write(0x0c, 4, features >>> 32);
+        f.write(0x14, 1, 0xb);
+    }
+
+    @Test
+    void identifiesAsAModernVirtioDevice() {
+        PciConfigSpace c = f.config();
+        assertEquals(0x1af4, c.read(PciConfigSpace.VENDOR_ID, 2));
+        assertEquals(0x1044, c.read(PciConfigSpace.DEVICE_ID, 2));
+        assertEquals(1, c.read(PciConfigSpace.REVISION, 1));
+        // Walk the capability list: four virtio structures and MSI-X.
+        List<Integer> virtioTypes = new ArrayList<>();
+        boolean msix = false;
+        for (int cap = c.read(PciConfigSpace.CAPABILITIES_POINTER, 1); cap != 0; cap = c.read(cap + 1, 1)) {
+            if (c.read(cap, 1) == 0x09) {
+                virtioTypes.add(c.read(cap + 3, 1));
+                assertEquals(0, c.read(cap + 4, 1), "every structure is in BAR 0");
+            } else if (c.read(cap, 1) == MsiXTable.CAPABILITY_ID) {
+                msix = true;
+            }
+        }
+        assertEquals(List.of(1, 2, 3, 4), virtioTypes);
+        assertTrue(msix);
+    }
+
+    @Test
+    void offersDeviceFeaturesWithVersion1AndRingFeatures() {
+        assertEquals((1L << 5) | (1L << 28) | (1L << 29), features(0));
+        assertEquals(1L, features(1));
+        assertEquals(0L, features(2));
+        assertEquals(2L, f.read(0x12, 2), "num_queues");
+    }
+
+    @Test
+    void featuresOkIsRefusedForUnofferedFeaturesOrALegacyDriver() {
+        negotiate(1L << 40 | VirtioPciFunction.F_VERSION_1);
+        assertEquals(0, f.read(0x14, 1) & 8, "unoffered feature");
+        f.write(0x14, 1, 0);
+        negotiate(1L << 5);
+        assertEquals(0, f.read(0x14, 1) & 8, "no VERSION_1");
+        f.write(0x14, 1, 0);
+        negotiate(1L << 5 | VirtioPciFunction.F_VERSION_1);
+        assertEquals(8, f.read(0x14, 1) & 8);
+    }
+
+    @Test
+    void queueRegistersVectorsAndReset() {
+        negotiate(VirtioPciFunction.F_VERSION_1);
+        f.write(0x16, 2, 1);
+        assertEquals(64L, f.read(0x18, 2), "queue_size starts at the maximum");
+        f.write(0x18, 2, 16);
+        f.write(0x20, 4, 0x1000);
+        f.write(0x24, 4, 0x1);
+        assertEquals(0x1000L, f.read(0x20, 4));
+        assertEquals(1L, f.read(0x24, 4));
+        f.write(0x1a, 2, 2);
+        assertEquals(2L, f.read(0x1a, 2));
+        f.write(0x1a, 2, 3);
+        assertEquals(0xffffL, f.read(0x1a, 2), "a vector the table lacks reads back as NO_VECTOR");
+        assertEquals(1L, f.read(0x1e, 2), "queue_notify_off is the queue index");
+        f.write(0x16, 2, 9);
+        assertEquals(0L, f.read(0x18, 2), "a queue that does not exist has size 0");
+        f.write(0x14, 1, 0);
+        assertEquals(0L, f.read(0x14, 1));
+        f.write(0x16, 2, 1);
+        assertEquals(64L, f.read(0x18, 2));
+        assertEquals(0L, f.read(0x20, 4));
+    }
+
+    @Test
+    void deviceConfigurationIsReadThroughItsWindow() {
+        assertEquals(0x88L, f.read(0x2000, 1));
+        assertEquals(0x5566_7788L, f.read(0x2000, 4));
+        assertEquals(0L, f.read(0x2000 + 8, 4), "past the device's configuration");
+        f.write(0x2004, 4, 1);
+        assertEquals(List.of("config write 4"), events);
+    }
+
+    @Test
+    void notificationsBeforeDriverOkAreIgnored() {
+        f.write(VirtioPciFunction.notifyOffset(0), 2, 0);
+        f.queueNotified(0);
+        assertEquals(List.of(), events);
+    }
+}
