@@ -1,12 +1,17 @@
 package vessel.vmm;
 
 import java.nio.file.Files;
+import java.nio.file.Path;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import org.junit.jupiter.api.io.TempDir;
+
+import vessel.testkit.Cpio;
 import vessel.testkit.DefaultImage;
+import vessel.testkit.HostTools;
 import vessel.testkit.RequiresKvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -28,13 +33,55 @@ class LinuxBootTest {
         return Files.readString(DefaultImage.file("cmdline")).strip();
     }
 
+    /**
+     * Run by /init with its other checks (/etc/vessel-checks.d): what the guest's own PCI and virtio
+     * drivers made of Vessel's devices. vda is a writable copy of the image's ext4 data disk, vdb a
+     * read-only one.
+     */
+    static final String VIRTIO_CHECKS = """
+            for d in /sys/bus/pci/devices/*; do
+                driver=$(readlink "$d/driver"); driver=${driver##*/}
+                echo "VESSEL-CHECK pci ${d##*/} $(cat "$d/vendor"):$(cat "$d/device") class=$(cat "$d/class") driver=${driver:-none}"
+            done
+            token=
+            for word in $(cat /proc/cmdline); do
+                case "$word" in vessel.token=*) token=${word#vessel.token=} ;; esac
+            done
+            mkdir -p /mnt/data
+            if mount -t ext4 /dev/vda /mnt/data 2>/tmp/mount.err; then
+                echo "VESSEL-CHECK hello=$(cat /mnt/data/hello.txt)"
+                echo "written by the guest: $token" >/mnt/data/guest.txt
+                sync
+                umount /mnt/data && echo "VESSEL-CHECK blk_write=synced"
+            else
+                echo "VESSEL-CHECK blk_mount=failed $(cat /tmp/mount.err)"
+            fi
+            echo "VESSEL-CHECK vdb_ro=$(cat /sys/block/vdb/ro)"
+            if dd if=/dev/zero of=/dev/vdb bs=4096 count=1 conv=fsync 2>/dev/null; then
+                echo "VESSEL-CHECK ro_write=accepted"
+            else
+                echo "VESSEL-CHECK ro_write=refused"
+            fi
+            echo "VESSEL-CHECK rng_current=$(cat /sys/class/misc/hw_random/rng_current)"
+            echo "VESSEL-CHECK hwrng=$(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | od -An -tx1 | tr -d ' \\n')"
+            """;
+
     @Test
     @Timeout(value = 60, unit = java.util.concurrent.TimeUnit.MINUTES)
-    void stockKernelBootsToInitWithTwoCpusAndAWorkingShell() throws Exception {
+    void stockKernelBootsToInitWithTwoCpusVirtioDevicesAndAWorkingShell(@TempDir Path tmp) throws Exception {
         GuestRunTest.Console console = new GuestRunTest.Console();
+        Path data = tmp.resolve("data.ext4");
+        Path readOnly = tmp.resolve("ro.ext4");
+        Files.copy(DefaultImage.file("data.ext4"), data);
+        Files.copy(DefaultImage.file("data.ext4"), readOnly);
+        Path checks = tmp.resolve("checks.cpio");
+        Files.write(checks, new Cpio().directory("etc").directory("etc/vessel-checks.d")
+                .file("etc/vessel-checks.d/50-virtio.sh", VIRTIO_CHECKS, 0644).toBytes());
+        String token = Long.toHexString(System.nanoTime());
         VmConfig config = VmConfig.builder().kernel(DefaultImage.file("vmlinuz"))
-                .initrd(DefaultImage.file("initramfs.cpio.gz")).memory("512M").cpus(2)
-                .cmdline(cmdline() + " vessel.check=none").build();
+                .initrd(DefaultImage.file("initramfs.cpio.gz")).initrd(checks).memory("512M").cpus(2)
+                .drive(data, false, "data").drive(readOnly, true, "golden").entropy(true)
+                .cmdline(cmdline() + " vessel.check=none vessel.token=" + token).build();
         long t0 = System.nanoTime();
         try (VirtualMachine vm = VirtualMachine.create(config, console)) {
             vm.start();
@@ -60,7 +107,26 @@ class LinuxBootTest {
             assertTrue(out.contains("shell-ok-42"), "the shell did not answer typed input:\n" + tail(out));
             assertEquals(VmExit.Reason.POWER_OFF, exit.reason(), out);
             assertEquals(0, exit.status());
+
+            // PCI: the host bridge and three virtio functions, each bound to its Linux driver.
+            assertTrue(out.contains("VESSEL-CHECK pci 0000:00:00.0 0x8086:0x0d57 class=0x060000"), tail(out));
+            assertTrue(out.contains("0x1af4:0x1042 class=0x018000 driver=virtio-pci"), tail(out));
+            assertTrue(out.contains("0x1af4:0x1044 class=0xff0000 driver=virtio-pci"), tail(out));
+            // virtio-blk: the guest mounted, read and wrote the ext4 disk; the read-only one refused a write.
+            assertTrue(out.contains("VESSEL-CHECK hello=hello from the host"), tail(out));
+            assertTrue(out.contains("VESSEL-CHECK blk_write=synced"), tail(out));
+            assertTrue(out.contains("VESSEL-CHECK vdb_ro=1"), tail(out));
+            assertTrue(out.contains("VESSEL-CHECK ro_write=refused"), tail(out));
+            // virtio-rng: Linux picked it as its hardware RNG and read 32 bytes that are not all zero.
+            assertTrue(out.contains("VESSEL-CHECK rng_current=virtio_rng.0"), tail(out));
+            String rng = out.replaceAll("(?s).*VESSEL-CHECK hwrng=([0-9a-f]*).*", "$1");
+            assertEquals(64, rng.length(), tail(out));
+            assertTrue(!rng.matches("0+"), rng);
         }
+        // What the guest synced is on the host's disk, and the file system is clean.
+        assertEquals("written by the guest: " + token + "\n", HostTools.run("debugfs", "-R", "cat /guest.txt", data.toString()));
+        HostTools.run("e2fsck", "-fn", data.toString());
+        assertEquals(Files.mismatch(DefaultImage.file("data.ext4"), readOnly), -1L, "the read-only drive changed");
     }
 
     @Test
