@@ -374,6 +374,16 @@ class VirtioBlockTest {
                     d.writeDesc(d.desc, 0, table, 20, TestDriver.INDIRECT, 0);
                     d.publish(0);
                 }),
+                hostile("indirect and NEXT together", "indirect and also has NEXT", d -> {
+                    long table = d.indirectTable(Buf.in(d.alloc(16), 16), Buf.out(d.alloc(1), 1));
+                    d.writeDesc(d.desc, 0, table, 32, TestDriver.INDIRECT | TestDriver.NEXT, 1);
+                    d.writeDesc(d.desc, 1, d.alloc(1), 1, TestDriver.WRITE, 0);
+                    d.publish(0);
+                }),
+                hostile("next index beyond the queue", "next index 300 is beyond its table of 256", d -> {
+                    d.writeDesc(d.desc, 0, d.alloc(16), 16, TestDriver.NEXT, 300);
+                    d.publish(0);
+                }),
                 hostile("buffer outside RAM", "buffer at 0x100000 + 512 is outside guest RAM",
                         d -> d.post(Buf.in(d.alloc(16), 16), Buf.out(RAM, 512), Buf.out(d.alloc(1), 1))),
                 hostile("address + length overflows", "buffer at 0xffffffffffffff00 + 512",
