@@ -22,7 +22,7 @@ class LayeringTest {
             "sys", Set.of(),
             "kvm", Set.of("sys"),
             "memory", Set.of("sys"),
-            "devices", Set.of("memory"),
+            "devices", Set.of("memory"), // virtio devices read and write guest RAM through GuestMemory
             "boot", Set.of("kvm", "memory", "sys"),
             "vmm", Set.of("boot", "devices", "kvm", "memory", "sys"),
             "cli", Set.of("vmm", "boot", "sys"));

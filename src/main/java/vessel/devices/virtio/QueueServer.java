@@ -1,0 +1,83 @@
+package vessel.devices.virtio;
+
+import java.lang.System.Logger.Level;
+
+/**
+ * Serves one virtqueue of a device: pops every available chain, hands it to the device's request handler,
+ * returns it as used, and interrupts the driver when it asked to be. A ring the driver broke stops the
+ * queue and asks the driver for a reset (DEVICE_NEEDS_RESET): the device neither loops on it nor touches
+ * anything outside what the queue validated, and the VMM keeps running. Like the device, not thread-safe.
+ */
+final class QueueServer {
+    private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
+
+    /** Handles one request; returns the bytes it wrote into the chain (the used length). */
+    @FunctionalInterface
+    interface RequestHandler {
+        int handle(DescriptorChain chain) throws VirtQueueException;
+    }
+
+    private final String name;
+    private final int index;
+    private final RequestHandler handler;
+    private VirtQueue queue;
+    private VirtioInterrupt interrupt;
+    private boolean stopped;
+
+    QueueServer(String name, int index, RequestHandler handler) {
+        this.name = name;
+        this.index = index;
+        this.handler = handler;
+    }
+
+    /** Starts serving an activated queue; {@code queue} null (the driver did not enable it) serves nothing. */
+    void start(VirtQueue queue, VirtioInterrupt interrupt) {
+        this.queue = queue;
+        this.interrupt = interrupt;
+        this.stopped = false;
+    }
+
+    /** Drops the queue (device reset). */
+    void clear() {
+        queue = null;
+        interrupt = null;
+        stopped = false;
+    }
+
+    /** Whether a broken ring stopped the queue until the next reset. */
+    boolean stopped() {
+        return stopped;
+    }
+
+    /**
+     * Serves every chain the driver has made available. pop() serves at most the avail idx it read, and a
+     * driver only gets a slot back when a chain completes, so a driver that keeps adding keeps the device
+     * busy with real requests but cannot make it loop without one.
+     */
+    void serve() {
+        if (queue == null || stopped) {
+            return;
+        }
+        try {
+            DescriptorChain chain;
+            while ((chain = queue.pop()) != null) {
+                queue.addUsed(chain.head(), handler.handle(chain));
+            }
+        } catch (VirtQueueException e) {
+            stop(e.getMessage());
+        } catch (RuntimeException e) {
+            // A device bug: fail this device for the driver rather than the VMM thread that serves it.
+            stop("internal error: " + e);
+        }
+        if (queue.needsNotification()) {
+            interrupt.queue(index);
+        }
+    }
+
+    private void stop(String why) {
+        stopped = true;
+        String message = name + " queue " + index + ": " + why;
+        LOG.log(Level.WARNING, message + "; queue stopped until the driver resets the device");
+        interrupt.needsReset(message);
+    }
+}
