@@ -178,6 +178,9 @@ public final class VirtualMachine implements AutoCloseable {
 
         List<AutoCloseable> made = new ArrayList<>();
         try {
+            // Device backends first: a bad drive path is the user's mistake and is reported before KVM is touched.
+            List<VirtioDevices.Made> virtio = VirtioDevices.create(config);
+            virtio.forEach(d -> made.add(d.resource()));
             Kvm kvm = Kvm.open();
             made.add(kvm);
             int maxVcpus = Math.max(kvm.checkExtension(Cap.MAX_VCPUS), kvm.checkExtension(Cap.NR_VCPUS));
@@ -215,8 +218,7 @@ public final class VirtualMachine implements AutoCloseable {
             if (linux || !config.drives().isEmpty() || config.entropy()) {
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
                 made.add(pci);
-                for (VirtioDevices.Made d : VirtioDevices.create(config)) {
-                    made.add(d.resource());
+                for (VirtioDevices.Made d : virtio) {
                     deviceResources.add(d.resource());
                     pci.addVirtio(d.name(), d.device());
                 }

@@ -60,6 +60,14 @@ class CliTest {
         assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--memory", "100T"), 2, "more than this host has");
         assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--cpus", "two"), 2, "'two'");
         assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--entry", "sideways"), 2, "sideways");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=/nonexistent.img"), 2,
+                "drive 'drive0': /nonexistent.img does not exist");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=" + dir), 2, "is a directory");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "ro"), 2, "needs path=FILE");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=x,cache=none"), 2,
+                "unknown key 'cache'");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=a,id=d",
+                "--drive", "path=b,id=d"), 2, "'d' is used twice");
         assertOneLineError(vessel("run", "--kernel"), 2, "needs a value");
         assertOneLineError(vessel("run", "--frobnicate"), 2, "--frobnicate");
         assertOneLineError(vessel("launch"), 2, "launch");
