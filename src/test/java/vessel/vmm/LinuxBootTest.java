@@ -99,6 +99,7 @@ class LinuxBootTest {
             String out = console.text();
             System.out.printf("linux boot (host decompression) ended after %.1f s: %s%n",
                     (System.nanoTime() - t0) / 1e9, exit);
+            out.lines().filter(l -> l.contains("VESSEL-CHECK")).forEach(l -> System.out.println("guest: " + l.strip()));
             assertTrue(exit != null, "no power-off; console:\n" + tail(out));
             assertTrue(out.contains("VESSEL-INIT: started"), "/init did not run:\n" + tail(out));
             assertTrue(out.contains("VESSEL-CHECK nproc=2"), "guest did not bring both CPUs online:\n" + tail(out));
