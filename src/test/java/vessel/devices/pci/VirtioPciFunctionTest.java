@@ -194,4 +194,92 @@ class VirtioPciFunctionTest {
         f.queueNotified(0);
         assertEquals(List.of(), events);
     }
+
+    /** Queue 0 at 0x1000/0x2000/0x3000, DRIVER_OK: the device is activated with it. */
+    private void activateWithQueue0() {
+        negotiate(VirtioPciFunction.F_VERSION_1 | VirtioPciFunction.F_EVENT_IDX);
+        f.write(0x16, 2, 0);
+        f.write(0x18, 2, 16);
+        f.write(0x20, 8, 0x1000);
+        f.write(0x28, 8, 0x2000);
+        f.write(0x30, 8, 0x3000);
+        f.write(0x1c, 2, 1);
+        f.write(0x14, 1, 0xf);
+    }
+
+    @Test
+    void driverOkActivatesTheEnabledQueuesWithTheAcceptedFeatures() {
+        activateWithQueue0();
+        assertEquals(List.of("activate"), events);
+        assertEquals(VirtioPciFunction.F_VERSION_1 | VirtioPciFunction.F_EVENT_IDX, device.acked);
+        assertTrue(device.queues.get(0) != null && device.queues.get(1) == null, "queue 1 was never enabled");
+        f.queueNotified(0);
+        assertEquals("notify 0", events.getLast());
+        // Queue registers are frozen once the driver is running.
+        f.write(0x18, 2, 8);
+        assertEquals(16L, f.read(0x18, 2));
+        f.write(0x14, 1, 0);
+        assertEquals(1, device.resets);
+    }
+
+    @Test
+    void withoutMsiXInterruptsUseTheIsrAndTheIntxLine() {
+        activateWithQueue0();
+        device.interrupt.queue(0);
+        assertEquals(List.of(true), intx);
+        assertEquals(1L, f.read(0x1000, 1), "ISR: queue interrupt");
+        assertEquals(List.of(true, false), intx, "reading the ISR deasserts the line");
+        assertEquals(0L, f.read(0x1000, 1), "and clears it");
+        device.interrupt.config();
+        assertEquals(2L, f.read(0x1000, 1), "ISR: configuration change");
+    }
+
+    @Test
+    void withMsiXEachQueueInterruptsOnItsVector() {
+        int control = f.config().read(VirtioPciFunctionTest.msixCap(f) + 2, 2);
+        f.config().write(msixCap(f) + 2, 2, control | 0x8000);
+        f.configWritten(msixCap(f) + 2, 2);
+        f.write(0x16, 2, 0);
+        f.write(0x1a, 2, 1);
+        f.write(0x4000 + 16 + 12, 4, 0); // unmask vector 1
+        activateWithQueue0();
+        events.clear();
+        device.interrupt.queue(0);
+        assertEquals(List.of("msi 1"), events);
+        assertEquals(List.of(), intx);
+    }
+
+    @Test
+    void aDeviceThatNeedsResetSaysSoInItsStatus() {
+        activateWithQueue0();
+        device.interrupt.needsReset("broken ring");
+        assertEquals(0x40, f.read(0x14, 1) & 0x40);
+        f.queueNotified(0);
+        assertEquals(List.of("activate"), events, "no more queue work until the driver resets");
+        f.write(0x14, 1, 0);
+        assertEquals(0L, f.read(0x14, 1));
+    }
+
+    @Test
+    void aQueueOutsideGuestMemoryIsRefusedAtDriverOk() {
+        negotiate(VirtioPciFunction.F_VERSION_1);
+        f.write(0x16, 2, 0);
+        f.write(0x20, 8, 0x7fff_0000L);
+        f.write(0x28, 8, 0x2000);
+        f.write(0x30, 8, 0x3000);
+        f.write(0x1c, 2, 1);
+        f.write(0x14, 1, 0xf);
+        assertEquals(0x40, f.read(0x14, 1) & 0x40);
+        assertEquals(List.of(), events, "the device was not activated");
+    }
+
+    static int msixCap(VirtioPciFunction function) {
+        PciConfigSpace c = function.config();
+        for (int cap = c.read(PciConfigSpace.CAPABILITIES_POINTER, 1); cap != 0; cap = c.read(cap + 1, 1)) {
+            if (c.read(cap, 1) == MsiXTable.CAPABILITY_ID) {
+                return cap;
+            }
+        }
+        throw new AssertionError("no MSI-X capability");
+    }
 }
