@@ -23,6 +23,10 @@ final class EventLoop implements AutoCloseable {
     private final EventFd stop;
     private final Epoll epoll;
     private Thread thread;
+    /** Guards {@link #paused} and {@link #inHandler}: pausing waits for the handler in progress. */
+    private final Object gate = new Object();
+    private boolean paused;
+    private boolean inHandler;
 
     EventLoop() throws SysException {
         this.stop = new EventFd(0);
@@ -57,12 +61,15 @@ final class EventLoop implements AutoCloseable {
                         return;
                     }
                     Source s = sources.get((int) token);
-                    s.fd().drain();
+                    enterHandler();
                     try {
+                        s.fd().drain();
                         s.handler().run();
                     } catch (RuntimeException e) {
                         // A device bug must not take the other devices' notifications down with it.
                         LOG.log(System.Logger.Level.ERROR, "device handler failed", e);
+                    } finally {
+                        leaveHandler();
                     }
                 }
             }
@@ -71,8 +78,50 @@ final class EventLoop implements AutoCloseable {
         }
     }
 
+    private void enterHandler() {
+        synchronized (gate) {
+            while (paused) {
+                try {
+                    gate.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            inHandler = true;
+        }
+    }
+
+    private void leaveHandler() {
+        synchronized (gate) {
+            inHandler = false;
+            gate.notifyAll();
+        }
+    }
+
+    /**
+     * Stops device work: returns once no handler runs, and none starts until {@link #resume}. A
+     * notification that arrives meanwhile stays in its eventfd and is served after resuming.
+     */
+    void pause() throws InterruptedException {
+        synchronized (gate) {
+            paused = true;
+            while (inHandler) {
+                gate.wait();
+            }
+        }
+    }
+
+    void resume() {
+        synchronized (gate) {
+            paused = false;
+            gate.notifyAll();
+        }
+    }
+
     @Override
     public void close() {
+        resume();
         try {
             stop.signal();
             if (thread != null) {

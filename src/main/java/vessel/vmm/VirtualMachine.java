@@ -384,6 +384,7 @@ public final class VirtualMachine implements AutoCloseable {
         if (!control.awaitParked(10_000)) {
             throw new IllegalStateException("vCPUs did not pause within 10 s");
         }
+        eventLoop.pause(); // device work too: nothing touches guest memory while paused
         if (state == State.RUNNING) {
             state = State.PAUSED;
         }
@@ -394,6 +395,7 @@ public final class VirtualMachine implements AutoCloseable {
             return;
         }
         state = State.RUNNING;
+        eventLoop.resume();
         control.resume();
     }
 
