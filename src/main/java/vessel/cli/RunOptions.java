@@ -33,6 +33,13 @@ final class RunOptions {
                                    a virtio-blk disk backed by a raw image file; repeatable
                                    (the guest sees vda, vdb, ... in this order); ro: read-only
               --entropy            a virtio-rng device fed from the host's /dev/urandom
+              --net tap=NAME[,mac=MAC][,id=NAME]
+                                   a virtio-net interface on the host TAP device NAME
+                                   (ip tuntap add NAME mode tap); repeatable
+              --vsock cid=N,uds=PATH
+                                   a virtio-vsock device with guest CID N (3 or more); host programs
+                                   connect to the Unix socket PATH and send "CONNECT <port>\n", guest
+                                   connections to host port P go to PATH_P
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --log-level LEVEL    error, warning (default), info or debug
 
@@ -94,6 +101,8 @@ final class RunOptions {
                     sawDrive = true;
                 }
                 case "--entropy" -> b.entropy(true);
+                case "--net" -> b.net(parseNet(value(opt, value, rest)));
+                case "--vsock" -> b.vsock(parseVsock(value(opt, value, rest)));
                 case "--log-level" -> logLevel = value(opt, value, rest);
                 case "--kernel-decompress" -> b.decompress(choice(opt, value(opt, value, rest), VmConfig.KernelDecompress.class));
                 case "--reboot" -> b.onReboot(choice(opt, value(opt, value, rest), VmConfig.RebootAction.class));
@@ -173,6 +182,50 @@ final class RunOptions {
             throw new UsageException("--drive needs path=FILE, e.g. --drive path=disk.img,ro");
         }
         return new vessel.vmm.DriveConfig(id, path, readOnly);
+    }
+
+    /** {@code tap=NAME[,mac=MAC][,id=NAME]}. */
+    static vessel.vmm.NetConfig parseNet(String spec) throws UsageException {
+        java.util.Map<String, String> kv = keyValues("--net", spec, java.util.Set.of("tap", "mac", "id"),
+                "tap=NAME, mac=MAC, id=NAME");
+        if (!kv.containsKey("tap")) {
+            throw new UsageException("--net needs tap=NAME, e.g. --net tap=tap0,mac=52:54:00:12:34:56");
+        }
+        return new vessel.vmm.NetConfig(kv.get("id"), kv.get("tap"), kv.get("mac"));
+    }
+
+    /** {@code cid=N,uds=PATH}. */
+    static vessel.vmm.VsockConfig parseVsock(String spec) throws UsageException {
+        java.util.Map<String, String> kv = keyValues("--vsock", spec, java.util.Set.of("cid", "uds"), "cid=N, uds=PATH");
+        if (!kv.containsKey("cid") || !kv.containsKey("uds")) {
+            throw new UsageException("--vsock needs cid=N and uds=PATH, e.g. --vsock cid=3,uds=/tmp/vessel.vsock");
+        }
+        long cid;
+        try {
+            cid = Long.parseLong(kv.get("cid"));
+        } catch (NumberFormatException e) {
+            throw new UsageException("--vsock: cid takes a whole number, not '" + kv.get("cid") + "'");
+        }
+        return new vessel.vmm.VsockConfig(cid, Path.of(kv.get("uds")));
+    }
+
+    private static java.util.Map<String, String> keyValues(String opt, String spec, java.util.Set<String> keys,
+                                                           String expected) throws UsageException {
+        java.util.Map<String, String> kv = new java.util.HashMap<>();
+        for (String part : spec.split(",", -1)) {
+            int eq = part.indexOf('=');
+            String key = eq < 0 ? part : part.substring(0, eq);
+            if (!keys.contains(key)) {
+                throw new UsageException(opt + ": unknown key '" + key + "' (expected " + expected + ")");
+            }
+            if (eq < 0 || eq == part.length() - 1) {
+                throw new UsageException(opt + ": " + key + "= needs a value");
+            }
+            if (kv.put(key, part.substring(eq + 1)) != null) {
+                throw new UsageException(opt + ": " + key + "= is given twice");
+            }
+        }
+        return kv;
     }
 
     private static <E extends Enum<E>> E choice(String opt, String v, Class<E> type) throws UsageException {

@@ -10,9 +10,14 @@ import java.util.List;
 
 import vessel.devices.virtio.VirtioBlock;
 import vessel.devices.virtio.VirtioDevice;
+import vessel.devices.virtio.VirtioNet;
 import vessel.devices.virtio.VirtioRng;
+import vessel.devices.virtio.VirtioVsock;
+import vessel.sys.Errno;
+import vessel.sys.SysException;
+import vessel.sys.Tap;
 
-/** The virtio devices a configuration asks for, with the host resources (image files) they hold. */
+/** The virtio devices a configuration asks for, with the host resources (images, TAPs, sockets) they hold. */
 final class VirtioDevices {
     /** A device, the name it goes by in logs and on the bus, and what must be closed when the VM ends. */
     record Made(String name, VirtioDevice device, AutoCloseable resource) {
@@ -35,7 +40,18 @@ final class VirtioDevices {
                 VirtioRng rng = new VirtioRng();
                 made.add(new Made("virtio-rng", rng, () -> { }));
             }
+            for (NetConfig n : config.net()) {
+                VirtioNet net = new VirtioNet(new TapBackend(openTap(n)), n.macBytes());
+                made.add(new Made("virtio-net " + n.id(), net, net));
+            }
+            if (config.vsock() != null) {
+                VirtioVsock vsock = openVsock(config.vsock());
+                made.add(new Made("virtio-vsock", vsock, vsock));
+            }
             return made;
+        } catch (SysException e) {
+            closeAll(made);
+            throw new ConfigException("cannot set up a device: " + e.getMessage());
         } catch (ConfigException | RuntimeException e) {
             for (Made m : made) {
                 try {
@@ -45,6 +61,62 @@ final class VirtioDevices {
                 }
             }
             throw e;
+        }
+    }
+
+    private static void closeAll(List<Made> made) {
+        for (Made m : made) {
+            try {
+                m.resource().close();
+            } catch (Exception ignored) {
+                // unwinding
+            }
+        }
+    }
+
+    /** Attaches to the interface's TAP; each way that fails is one line naming it. */
+    private static Tap openTap(NetConfig n) throws ConfigException {
+        String what = "network interface '" + n.id() + "': TAP device '" + n.tap() + "'";
+        if (!Files.exists(java.nio.file.Path.of("/sys/class/net", n.tap()))) {
+            throw new ConfigException(what + " does not exist (create it: ip tuntap add " + n.tap() + " mode tap)");
+        }
+        try {
+            return Tap.open(n.tap());
+        } catch (SysException e) {
+            boolean opening = e.call().startsWith("open");
+            String reason = switch (e.errno()) {
+                case Errno.ENOENT -> opening ? "cannot be reached: /dev/net/tun does not exist (modprobe tun)" : null;
+                case Errno.EPERM, Errno.EACCES -> opening
+                        ? "cannot be reached: permission denied on /dev/net/tun"
+                        : "cannot be attached: permission denied (needs CAP_NET_ADMIN, or a TAP made with user=" 
+                          + System.getProperty("user.name") + ")";
+                case Errno.EBUSY -> "is in use by another process";
+                case Errno.EINVAL -> "is not a TAP device (a TUN device, or not made by ip tuntap?)";
+                default -> null;
+            };
+            throw new ConfigException(what + " " + (reason != null ? reason : "cannot be attached: " + e.getMessage()));
+        }
+    }
+
+    private static VirtioVsock openVsock(VsockConfig v) throws ConfigException {
+        String what = "vsock socket " + v.uds();
+        java.nio.file.Path parent = v.uds().toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new ConfigException(what + ": directory " + parent + " does not exist");
+        }
+        if (Files.isDirectory(v.uds())) {
+            throw new ConfigException(what + " is a directory");
+        }
+        try {
+            return new VirtioVsock(v.cid(), v.uds());
+        } catch (java.net.BindException e) {
+            throw new ConfigException(what + " is in use (another VMM listens there, or a file is in the way)");
+        } catch (AccessDeniedException e) {
+            throw new ConfigException(what + " cannot be made (permission denied)");
+        } catch (IOException e) {
+            String m = String.valueOf(e.getMessage());
+            throw new ConfigException(what + (m.contains("in use") ? " is in use (another VMM listens there)"
+                    : m.contains("ermission") ? " cannot be made (permission denied)" : " cannot be made: " + m));
         }
     }
 

@@ -215,7 +215,7 @@ public final class VirtualMachine implements AutoCloseable {
             made.add(eventLoop);
             PciDevices pci = null;
             List<AutoCloseable> deviceResources = new ArrayList<>();
-            if (linux || !config.drives().isEmpty() || config.entropy()) {
+            if (linux || !virtio.isEmpty()) {
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
                 made.add(pci);
                 for (VirtioDevices.Made d : virtio) {

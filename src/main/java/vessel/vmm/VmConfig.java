@@ -20,10 +20,12 @@ import vessel.boot.EntryMode;
  * @param onReboot  what a guest reboot does
  * @param drives    virtio-blk drives, in the order the guest sees them (vda, vdb, ...)
  * @param entropy   attach a virtio-rng device fed from the host's entropy
+ * @param net       virtio-net interfaces, each on a host TAP device
+ * @param vsock     a virtio-vsock device, or null
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
-                       List<DriveConfig> drives, boolean entropy) {
+                       List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -47,6 +49,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
     public VmConfig {
         initrds = List.copyOf(initrds);
         drives = drives == null ? List.of() : List.copyOf(drives);
+        net = net == null ? List.of() : List.copyOf(net);
         cmdline = cmdline == null ? "" : cmdline;
         decompress = decompress == null ? KernelDecompress.HOST : decompress;
         onReboot = onReboot == null ? RebootAction.STOP : onReboot;
@@ -83,6 +86,34 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                 throw new ConfigException("drive id '" + d.id() + "' is used twice");
             }
         }
+        java.util.Set<String> netIds = new java.util.HashSet<>();
+        java.util.Set<String> taps = new java.util.HashSet<>();
+        for (NetConfig n : net) {
+            if (n.id() == null || !n.id().matches(DriveConfig.ID_PATTERN)) {
+                throw new ConfigException("network interface id '" + n.id() + "' is not valid (1 to 64 letters, digits, '_' or '-')");
+            }
+            if (!netIds.add(n.id())) {
+                throw new ConfigException("network interface id '" + n.id() + "' is used twice");
+            }
+            if (n.tap().isEmpty() || n.tap().length() > 15 || n.tap().contains("/")) {
+                throw new ConfigException("TAP device name '" + n.tap() + "' is not valid (1 to 15 characters, no '/')");
+            }
+            if (!taps.add(n.tap())) {
+                throw new ConfigException("TAP device '" + n.tap() + "' is used twice");
+            }
+            if (n.mac() != null) {
+                byte[] mac = NetConfig.parseMac(n.mac());
+                if (mac == null) {
+                    throw new ConfigException("MAC address '" + n.mac() + "' is not six hex pairs like 52:54:00:12:34:56");
+                }
+                if ((mac[0] & 1) != 0) {
+                    throw new ConfigException("MAC address '" + n.mac() + "' is a multicast address (first byte odd)");
+                }
+            }
+        }
+        if (vsock != null && (vsock.cid() < 3 || vsock.cid() > 0xFFFF_FFFEL)) {
+            throw new ConfigException("vsock CID " + vsock.cid() + " is out of range (3 to 4294967294; 0-2 are reserved)");
+        }
         return this;
     }
 
@@ -103,6 +134,19 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private RebootAction onReboot = RebootAction.STOP;
         private final List<DriveConfig> drives = new ArrayList<>();
         private boolean entropy;
+        private final List<NetConfig> net = new ArrayList<>();
+        private VsockConfig vsock;
+
+        /** Adds a network interface; a null id becomes "net" + its position, from 0. */
+        public Builder net(NetConfig iface) {
+            net.add(iface.id() != null ? iface : new NetConfig("net" + net.size(), iface.tap(), iface.mac()));
+            return this;
+        }
+
+        public Builder vsock(VsockConfig vsock) {
+            this.vsock = vsock;
+            return this;
+        }
 
         /** Adds a drive; without an id it is named "drive" + its position, from 0. */
         public Builder drive(Path path, boolean readOnly, String id) {
@@ -172,7 +216,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         public VmConfig build() throws ConfigException {
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
-                    drives, entropy)
+                    drives, entropy, net, vsock)
                     .validate();
         }
     }

@@ -52,6 +52,32 @@ class CliTest {
     }
 
     @Test
+    void badNetworkAndVsockInputsAreOneLineEach(@TempDir Path dir) throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k.bin"), "x");
+        String k = kernel.toString();
+        assertOneLineError(vessel("run", "--kernel", k, "--net", "tap=vesselnotap0"), 2,
+                "TAP device 'vesselnotap0' does not exist (create it: ip tuntap add vesselnotap0 mode tap)");
+        assertOneLineError(vessel("run", "--kernel", k, "--net", "tap=t0,mac=52:54:00:12:34"), 2,
+                "MAC address '52:54:00:12:34' is not six hex pairs");
+        assertOneLineError(vessel("run", "--kernel", k, "--net", "tap=t0,mac=01:00:5e:00:00:01"), 2, "multicast");
+        assertOneLineError(vessel("run", "--kernel", k, "--net", "mac=52:54:00:12:34:56"), 2, "needs tap=NAME");
+        assertOneLineError(vessel("run", "--kernel", k, "--net", "tap=t0", "--net", "tap=t0"), 2,
+                "TAP device 't0' is used twice");
+        assertOneLineError(vessel("run", "--kernel", k, "--net", "tap=t0,queues=4"), 2, "unknown key 'queues'");
+        assertOneLineError(vessel("run", "--kernel", k, "--vsock", "cid=2,uds=" + dir.resolve("v.sock")), 2,
+                "vsock CID 2 is out of range (3 to 4294967294; 0-2 are reserved)");
+        assertOneLineError(vessel("run", "--kernel", k, "--vsock", "cid=x,uds=/tmp/v"), 2, "'x'");
+        assertOneLineError(vessel("run", "--kernel", k, "--vsock", "cid=3"), 2, "needs cid=N and uds=PATH");
+        assertOneLineError(vessel("run", "--kernel", k, "--vsock", "cid=3,uds=" + dir.resolve("no/v.sock")), 2,
+                "directory " + dir.resolve("no") + " does not exist");
+        try (var listener = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            Path busy = dir.resolve("busy.sock");
+            listener.bind(java.net.UnixDomainSocketAddress.of(busy));
+            assertOneLineError(vessel("run", "--kernel", k, "--vsock", "cid=3,uds=" + busy), 2, "is in use");
+        }
+    }
+
+    @Test
     void badInputsAreOneLineEach(@TempDir Path dir) throws Exception {
         Path kernel = Files.writeString(dir.resolve("k.bin"), "x");
         assertOneLineError(vessel("run", "--kernel", dir.toString()), 2, "is a directory");

@@ -83,6 +83,9 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
         this.memory = memory;
         this.intx = intx;
         this.offered = device.deviceFeatures() | F_VERSION_1 | F_INDIRECT_DESC | F_EVENT_IDX;
+        // The bus and the event loop lock this object around every call into the device; a device with
+        // a thread of its own takes the same lock (see VirtioDevice.transportLock).
+        device.transportLock(this);
         for (int i = 0; i < device.queueCount(); i++) {
             queues.add(new VirtQueue(device.queueMaxSize()));
         }

@@ -47,4 +47,14 @@ public interface VirtioDevice {
 
     /** The driver reset the device: drop every queue and return to the state before activation. */
     void reset();
+
+    /**
+     * The lock the transport holds while it calls {@link #activate}, {@link #queueNotified} and
+     * {@link #reset} (for PCI, the {@code VirtioPciFunction} object), given once before the device is used.
+     * A device that also works its queues from a thread of its own (socket or TAP readiness filling the
+     * receive queue) must hold this lock for that work, so it never races a reset or a notification;
+     * devices driven only by notifications ignore it.
+     */
+    default void transportLock(Object lock) {
+    }
 }

@@ -1,0 +1,919 @@
+package vessel.devices.virtio;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+import vessel.memory.GuestMemory;
+
+/**
+ * virtio-vsock (device type 19, virtio 1.x section 5.10) with Firecracker's host side: the host end of
+ * every connection is a Unix socket.
+ *
+ * <ul>
+ * <li>Host to guest: a host process connects to the listening socket at {@code uds}, sends
+ * {@code CONNECT <port>\n}; the device sends the guest a REQUEST to that port from a fresh host port,
+ * and once the guest's listener answers with RESPONSE writes {@code OK <hostport>\n} back, after which
+ * the Unix socket carries the stream. A guest RST closes the Unix socket.
+ * <li>Guest to host: a guest REQUEST to CID 2 port P connects to the Unix socket {@code <uds>_<P>};
+ * RESPONSE when it accepts, RST when nothing listens there.
+ * </ul>
+ *
+ * <p>Flow control is the spec's credit scheme: every packet carries the sender's buf_alloc and fwd_cnt,
+ * the device never sends a connection more payload than the guest's {@code buf_alloc - (tx_cnt -
+ * fwd_cnt)}, and it advertises {@link #BUF_ALLOC} bytes of its own per connection: bytes the host socket
+ * does not take at once wait in a buffer of that size, and a guest that overruns it loses the connection.
+ * Host sockets are read only when the guest has credit and receive buffers, so nothing is buffered
+ * without bound on the way in either: data waits in the host socket.
+ *
+ * <p>Threads: the transport calls {@link #activate}, {@link #queueNotified} and {@link #reset} holding
+ * its lock ({@link #transportLock}); the device's own thread ("virtio-vsock", started at the first
+ * activation) waits on the sockets with a {@link Selector} and does its queue work holding the same lock,
+ * so a reset never races it. Nothing it does blocks while holding the lock: every socket is non-blocking.
+ */
+public final class VirtioVsock implements VirtioDevice, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
+
+    public static final int DEVICE_TYPE = 19;
+    public static final int QUEUE_SIZE = 256;
+    public static final int RX = 0;
+    public static final int TX = 1;
+    public static final int EVENT = 2;
+    public static final long HOST_CID = 2;
+
+    static final int HDR = 44;
+    static final int TYPE_STREAM = 1;
+    static final int OP_REQUEST = 1;
+    static final int OP_RESPONSE = 2;
+    static final int OP_RST = 3;
+    static final int OP_SHUTDOWN = 4;
+    static final int OP_RW = 5;
+    static final int OP_CREDIT_UPDATE = 6;
+    static final int OP_CREDIT_REQUEST = 7;
+    static final int SHUTDOWN_RCV = 1;
+    static final int SHUTDOWN_SEND = 2;
+
+    /** Receive buffer the device advertises per connection (Firecracker's size). */
+    public static final int BUF_ALLOC = 256 * 1024;
+    /** The largest payload the device accepts or sends in one packet (Linux's VIRTIO_VSOCK_MAX_PKT_BUF_SIZE). */
+    public static final int MAX_PAYLOAD = 64 * 1024;
+    /** Host ports of host-initiated connections start here, as in Firecracker. */
+    static final int FIRST_HOST_PORT = 1 << 30;
+    /** Connections, counting host clients that have not sent CONNECT yet. */
+    static final int MAX_CONNECTIONS = 1024;
+    /** Control packets waiting for receive buffers; beyond this RSTs to a guest that posts none are dropped. */
+    static final int MAX_PENDING_CONTROL = 4096;
+    private static final int CONNECT_LINE_MAX = 32;
+
+    private final long cid;
+    private final Path uds;
+    private final ServerSocketChannel listener;
+    private final Selector selector;
+    private Object lock = this;
+    private Thread thread;
+    private volatile boolean closed;
+
+    // Guarded by lock.
+    private GuestMemory memory;
+    private VirtQueue rxQueue;
+    private VirtioInterrupt interrupt;
+    private boolean rxStopped;
+    /** An rx chain popped while there was something to send that turned out to have nothing: used next. */
+    private DescriptorChain heldRx;
+    private final QueueServer txServer = new QueueServer("virtio-vsock", TX, this::handleTx);
+    private final Map<Long, Conn> conns = new HashMap<>();
+    private final Set<Conn> all = new HashSet<>();
+    private final ArrayDeque<Control> control = new ArrayDeque<>();
+    private final ArrayDeque<Conn> ready = new ArrayDeque<>();
+    private int nextHostPort = FIRST_HOST_PORT;
+    private final byte[] hdr = new byte[HDR];
+    private final ByteBuffer hdrBuf = ByteBuffer.wrap(hdr).order(ByteOrder.LITTLE_ENDIAN);
+    private final byte[] payload = new byte[MAX_PAYLOAD];
+
+    private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong toGuestBytes = new AtomicLong();
+    private final AtomicLong toHostBytes = new AtomicLong();
+
+    private enum State { AWAIT_CONNECT, CONNECTING_TO_GUEST, CONNECTING_TO_HOST, ESTABLISHED }
+
+    /** A control packet to send the guest; {@code conn} (null for an RST to nothing) supplies the credit fields. */
+    private record Control(int op, int srcPort, int dstPort, int flags, Conn conn) {}
+
+    private final class Conn {
+        final SocketChannel channel;
+        SelectionKey key;
+        State state;
+        int localPort;
+        int peerPort;
+        ByteBuffer line;
+        byte[] early;
+        ByteBuffer toHost;
+        int peerBufAlloc;
+        int peerFwdCnt;
+        int txCnt;
+        int fwdCnt;
+        int reportedFwdCnt;
+        boolean readable;
+        boolean inReady;
+        boolean hostEof;
+        boolean creditUpdateQueued;
+        int guestShutdown;
+        boolean outputShut;
+
+        Conn(SocketChannel channel, State state) {
+            this.channel = channel;
+            this.state = state;
+        }
+
+        long key() {
+            return connKey(localPort, peerPort);
+        }
+
+        long credit() {
+            long inFlight = (txCnt - peerFwdCnt) & 0xFFFF_FFFFL;
+            return Math.max(0, Integer.toUnsignedLong(peerBufAlloc) - inFlight);
+        }
+
+        int pending() {
+            return toHost == null ? 0 : toHost.position();
+        }
+    }
+
+    /**
+     * Binds the host's listening socket at {@code uds} (a stale socket file nobody listens on is replaced).
+     *
+     * @throws IOException the directory is missing, the path is in use, or the socket cannot be made
+     */
+    public VirtioVsock(long cid, Path uds) throws IOException {
+        if (cid < 3 || cid > 0xFFFF_FFFEL) {
+            throw new IllegalArgumentException("guest CID " + cid + " is not between 3 and 2^32 - 2");
+        }
+        this.cid = cid;
+        this.uds = uds;
+        removeStaleSocket(uds);
+        ServerSocketChannel l = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            l.bind(UnixDomainSocketAddress.of(uds));
+            l.configureBlocking(false);
+            this.selector = Selector.open();
+            l.register(selector, SelectionKey.OP_ACCEPT);
+        } catch (IOException | RuntimeException e) {
+            l.close();
+            throw e;
+        }
+        this.listener = l;
+    }
+
+    /** Deletes a socket file at {@code path} that refuses connections (left by a VMM that died). */
+    private static void removeStaleSocket(Path path) {
+        if (!Files.exists(path) || Files.isDirectory(path)) {
+            return;
+        }
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.connect(UnixDomainSocketAddress.of(path));
+        } catch (IOException refused) {
+            try {
+                if (!Files.isRegularFile(path)) {
+                    Files.deleteIfExists(path);
+                }
+            } catch (IOException ignored) {
+                // bind reports it
+            }
+        }
+    }
+
+    public long cid() {
+        return cid;
+    }
+
+    public Path uds() {
+        return uds;
+    }
+
+    /** Packets dropped: malformed ones from the guest, and control packets beyond the pending cap. */
+    public long dropped() {
+        return dropped.get();
+    }
+
+    /** Stream bytes delivered to the guest. */
+    public long bytesToGuest() {
+        return toGuestBytes.get();
+    }
+
+    /** Stream bytes written to host sockets. */
+    public long bytesToHost() {
+        return toHostBytes.get();
+    }
+
+    @Override
+    public void transportLock(Object transportLock) {
+        this.lock = transportLock;
+    }
+
+    @Override
+    public int deviceType() {
+        return DEVICE_TYPE;
+    }
+
+    @Override
+    public long deviceFeatures() {
+        return 0; // stream sockets only: no VIRTIO_VSOCK_F_SEQPACKET
+    }
+
+    @Override
+    public int queueCount() {
+        return 3;
+    }
+
+    @Override
+    public int queueMaxSize() {
+        return QUEUE_SIZE;
+    }
+
+    @Override
+    public int configSize() {
+        return 8;
+    }
+
+    @Override
+    public long readConfig(int offset, int size) {
+        long v = offset >= 8 ? 0 : cid >>> (8 * offset);
+        return size >= 8 ? v : v & ((1L << (8 * size)) - 1);
+    }
+
+    @Override
+    public void writeConfig(int offset, int size, long value) {
+    }
+
+    @Override
+    public void activate(GuestMemory memory, List<VirtQueue> queues, long ackedFeatures, VirtioInterrupt interrupt) {
+        synchronized (lock) {
+            this.memory = memory;
+            this.rxQueue = queues.get(RX);
+            this.interrupt = interrupt;
+            this.rxStopped = false;
+            txServer.start(queues.get(TX), interrupt);
+            if (thread == null && !closed) {
+                thread = Thread.ofPlatform().name("virtio-vsock").daemon(true).start(this::run);
+            }
+            pumpRx();
+        }
+    }
+
+    @Override
+    public void queueNotified(int index) {
+        synchronized (lock) {
+            if (memory == null) {
+                return;
+            }
+            if (index == TX) {
+                txServer.serve();
+            }
+            // RX: new buffers; TX: the guest's packets may have queued replies or granted credit.
+            if (index == RX || index == TX) {
+                pumpRx();
+            }
+        }
+    }
+
+    @Override
+    public void reset() {
+        synchronized (lock) {
+            for (Conn c : List.copyOf(all)) {
+                drop(c);
+            }
+            control.clear();
+            ready.clear();
+            heldRx = null;
+            memory = null;
+            rxQueue = null;
+            interrupt = null;
+            txServer.clear();
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        synchronized (lock) {
+            for (Conn c : List.copyOf(all)) {
+                drop(c);
+            }
+        }
+        try {
+            selector.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        try {
+            listener.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        try {
+            Files.deleteIfExists(uds);
+        } catch (IOException ignored) {
+            // best effort
+        }
+        if (thread != null && thread != Thread.currentThread()) {
+            try {
+                thread.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ---- the device's thread ----
+
+    private void run() {
+        try {
+            while (!closed) {
+                selector.select();
+                synchronized (lock) {
+                    for (SelectionKey k : selector.selectedKeys()) {
+                        try {
+                            ready(k);
+                        } catch (RuntimeException e) {
+                            LOG.log(Level.ERROR, "virtio-vsock: socket event failed", e);
+                        }
+                    }
+                    selector.selectedKeys().clear();
+                    pumpRx();
+                }
+            }
+        } catch (ClosedSelectorException e) {
+            // closed
+        } catch (IOException e) {
+            if (!closed) {
+                LOG.log(Level.ERROR, "virtio-vsock: socket thread stopped: " + e.getMessage());
+            }
+        }
+    }
+
+    private void ready(SelectionKey k) {
+        if (!k.isValid()) {
+            return;
+        }
+        if (k.channel() == listener) {
+            accept();
+            return;
+        }
+        Conn c = (Conn) k.attachment();
+        if (k.isConnectable()) {
+            finishConnect(c);
+            return;
+        }
+        if (k.isWritable()) {
+            flushToHost(c);
+        }
+        if (k.isValid() && k.isReadable()) {
+            if (c.state == State.AWAIT_CONNECT) {
+                readConnectLine(c);
+            } else {
+                c.readable = true;
+                updateReady(c);
+                updateInterest(c);
+            }
+        }
+    }
+
+    private void accept() {
+        while (true) {
+            SocketChannel ch;
+            try {
+                ch = listener.accept();
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "virtio-vsock: accept on " + uds + " failed: " + e.getMessage());
+                return;
+            }
+            if (ch == null) {
+                return;
+            }
+            if (memory == null || all.size() >= MAX_CONNECTIONS) {
+                closeQuietly(ch); // no driver yet (or too many): the client sees the connection close
+                continue;
+            }
+            Conn c = new Conn(ch, State.AWAIT_CONNECT);
+            c.line = ByteBuffer.allocate(CONNECT_LINE_MAX);
+            try {
+                ch.configureBlocking(false);
+                c.key = ch.register(selector, SelectionKey.OP_READ, c);
+                all.add(c);
+            } catch (IOException e) {
+                closeQuietly(ch);
+            }
+        }
+    }
+
+    /** Reads {@code CONNECT <port>\n}; bytes after it are the start of the stream. */
+    private void readConnectLine(Conn c) {
+        int n;
+        try {
+            n = c.channel.read(c.line);
+        } catch (IOException e) {
+            n = -1;
+        }
+        if (n < 0) {
+            drop(c);
+            return;
+        }
+        byte[] b = c.line.array();
+        int end = -1;
+        for (int i = 0; i < c.line.position(); i++) {
+            if (b[i] == '\n') {
+                end = i;
+                break;
+            }
+        }
+        if (end < 0) {
+            if (!c.line.hasRemaining()) {
+                LOG.log(Level.INFO, "virtio-vsock: host client sent no CONNECT line; closed");
+                drop(c);
+            }
+            return;
+        }
+        String text = new String(b, 0, end, StandardCharsets.US_ASCII).strip();
+        long port = -1;
+        if (text.startsWith("CONNECT ")) {
+            try {
+                port = Long.parseLong(text.substring(8).strip());
+            } catch (NumberFormatException e) {
+                port = -1;
+            }
+        }
+        if (port < 0 || port > 0xFFFF_FFFFL) {
+            LOG.log(Level.INFO, "virtio-vsock: host client sent '" + text + "', not CONNECT <port>; closed");
+            drop(c);
+            return;
+        }
+        if (end + 1 < c.line.position()) {
+            c.early = java.util.Arrays.copyOfRange(b, end + 1, c.line.position());
+        }
+        c.line = null;
+        c.peerPort = (int) port;
+        c.localPort = allocateHostPort(c.peerPort);
+        c.state = State.CONNECTING_TO_GUEST;
+        conns.put(c.key(), c);
+        updateInterest(c);
+        queueControl(new Control(OP_REQUEST, c.localPort, c.peerPort, 0, c));
+    }
+
+    private int allocateHostPort(int peerPort) {
+        while (true) {
+            int p = nextHostPort;
+            nextHostPort = nextHostPort == -1 ? FIRST_HOST_PORT : nextHostPort + 1;
+            if (!conns.containsKey(connKey(p, peerPort))) {
+                return p;
+            }
+        }
+    }
+
+    private void finishConnect(Conn c) {
+        try {
+            if (!c.channel.finishConnect()) {
+                return;
+            }
+        } catch (IOException e) {
+            reset(c);
+            return;
+        }
+        established(c);
+        queueControl(new Control(OP_RESPONSE, c.localPort, c.peerPort, 0, c));
+    }
+
+    private void established(Conn c) {
+        c.state = State.ESTABLISHED;
+        c.readable = true;
+        updateReady(c);
+        updateInterest(c);
+    }
+
+    // ---- guest to host ----
+
+    /** One packet from the guest's tx queue; malformed ones are dropped and counted. Used length 0. */
+    private int handleTx(DescriptorChain chain) {
+        if (chain.readableLength() < HDR) {
+            drop("tx buffer of " + chain.readableLength() + " bytes is shorter than the header");
+            return 0;
+        }
+        chain.read(0, hdr, 0, HDR);
+        long srcCid = hdrBuf.getLong(0);
+        long dstCid = hdrBuf.getLong(8);
+        int srcPort = hdrBuf.getInt(16);
+        int dstPort = hdrBuf.getInt(20);
+        long len = Integer.toUnsignedLong(hdrBuf.getInt(24));
+        int type = hdrBuf.getShort(28) & 0xFFFF;
+        int op = hdrBuf.getShort(30) & 0xFFFF;
+        int flags = hdrBuf.getInt(32);
+        int bufAlloc = hdrBuf.getInt(36);
+        int fwdCnt = hdrBuf.getInt(40);
+        if (srcCid != cid || dstCid != HOST_CID) {
+            drop("packet from CID " + srcCid + " to CID " + dstCid + " (the guest is " + cid + ", the host 2)");
+            return 0;
+        }
+        if (len > MAX_PAYLOAD || len > chain.readableLength() - HDR) {
+            drop("payload length " + len + " does not fit the packet (" + (chain.readableLength() - HDR)
+                    + " bytes, at most " + MAX_PAYLOAD + ")");
+            return 0;
+        }
+        if (op == OP_RW && len > 0) {
+            chain.read(HDR, payload, 0, (int) len);
+        }
+        Conn c = conns.get(connKey(dstPort, srcPort));
+        if (type != TYPE_STREAM || op < OP_REQUEST || op > OP_CREDIT_REQUEST) {
+            if (op != OP_RST) {
+                if (c != null) {
+                    reset(c);
+                } else {
+                    queueControl(new Control(OP_RST, dstPort, srcPort, 0, null));
+                }
+            }
+            return 0;
+        }
+        if (c == null) {
+            if (op == OP_REQUEST) {
+                connectToHost(dstPort, srcPort, bufAlloc, fwdCnt);
+            } else if (op != OP_RST) {
+                queueControl(new Control(OP_RST, dstPort, srcPort, 0, null));
+            }
+            return 0;
+        }
+        c.peerBufAlloc = bufAlloc;
+        c.peerFwdCnt = fwdCnt;
+        switch (op) {
+            case OP_REQUEST -> reset(c); // a second request on a live connection
+            case OP_RESPONSE -> {
+                if (c.state != State.CONNECTING_TO_GUEST) {
+                    reset(c);
+                } else if (writeOk(c)) {
+                    established(c);
+                }
+            }
+            case OP_RST -> drop(c);
+            case OP_SHUTDOWN -> {
+                c.guestShutdown |= flags & (SHUTDOWN_RCV | SHUTDOWN_SEND);
+                afterFlush(c);
+                if (conns.get(c.key()) == c) {
+                    updateReady(c);
+                    updateInterest(c);
+                }
+            }
+            case OP_RW -> {
+                if (c.state != State.ESTABLISHED || (c.guestShutdown & SHUTDOWN_SEND) != 0) {
+                    reset(c);
+                } else {
+                    toHost(c, (int) len);
+                }
+            }
+            case OP_CREDIT_REQUEST -> queueCreditUpdate(c);
+            default -> updateReady(c); // CREDIT_UPDATE: the fields above were the news
+        }
+        return 0;
+    }
+
+    /** A guest REQUEST to host port {@code port}: connect to {@code <uds>_<port>}. */
+    private void connectToHost(int port, int peerPort, int bufAlloc, int fwdCnt) {
+        if (all.size() >= MAX_CONNECTIONS) {
+            queueControl(new Control(OP_RST, port, peerPort, 0, null));
+            return;
+        }
+        Path target = Path.of(uds + "_" + Integer.toUnsignedString(port));
+        SocketChannel ch = null;
+        try {
+            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            ch.configureBlocking(false);
+            Conn c = new Conn(ch, State.CONNECTING_TO_HOST);
+            c.localPort = port;
+            c.peerPort = peerPort;
+            c.peerBufAlloc = bufAlloc;
+            c.peerFwdCnt = fwdCnt;
+            boolean done = ch.connect(UnixDomainSocketAddress.of(target));
+            c.key = ch.register(selector, done ? 0 : SelectionKey.OP_CONNECT, c);
+            conns.put(c.key(), c);
+            all.add(c);
+            if (done) {
+                established(c);
+                queueControl(new Control(OP_RESPONSE, port, peerPort, 0, c));
+            } else {
+                selector.wakeup();
+            }
+        } catch (IOException e) {
+            LOG.log(Level.DEBUG, () -> "virtio-vsock: guest connect to " + target + ": " + e.getMessage());
+            if (ch != null) {
+                closeQuietly(ch);
+            }
+            queueControl(new Control(OP_RST, port, peerPort, 0, null));
+        }
+    }
+
+    private boolean writeOk(Conn c) {
+        byte[] ok = ("OK " + Integer.toUnsignedString(c.localPort) + "\n").getBytes(StandardCharsets.US_ASCII);
+        try {
+            // A fresh socket's send buffer is empty: a few bytes always fit.
+            if (c.channel.write(ByteBuffer.wrap(ok)) == ok.length) {
+                return true;
+            }
+        } catch (IOException e) {
+            // reset below
+        }
+        reset(c);
+        return false;
+    }
+
+    /** Sends {@code len} bytes of {@link #payload} to the host socket, buffering what it does not take. */
+    private void toHost(Conn c, int len) {
+        if (c.pending() + (long) len > BUF_ALLOC) {
+            LOG.log(Level.INFO, "virtio-vsock: guest port " + Integer.toUnsignedString(c.peerPort)
+                    + " sent beyond its credit; connection reset");
+            reset(c);
+            return;
+        }
+        int written = 0;
+        if (c.pending() == 0) {
+            try {
+                written = c.channel.write(ByteBuffer.wrap(payload, 0, len));
+            } catch (IOException e) {
+                reset(c);
+                return;
+            }
+            forwarded(c, written);
+        }
+        if (written < len) {
+            if (c.toHost == null) {
+                c.toHost = ByteBuffer.allocate(BUF_ALLOC);
+            }
+            c.toHost.put(payload, written, len - written);
+            updateInterest(c);
+        }
+    }
+
+    private void flushToHost(Conn c) {
+        if (c.pending() > 0) {
+            c.toHost.flip();
+            int n;
+            try {
+                n = c.channel.write(c.toHost);
+            } catch (IOException e) {
+                reset(c);
+                return;
+            }
+            c.toHost.compact();
+            forwarded(c, n);
+        }
+        afterFlush(c);
+        if (conns.get(c.key()) == c) {
+            updateInterest(c);
+        }
+    }
+
+    private void forwarded(Conn c, int n) {
+        c.fwdCnt += n;
+        toHostBytes.addAndGet(n);
+        // Tell the guest about freed space before it can run out: its view is reportedFwdCnt.
+        if (c.fwdCnt - c.reportedFwdCnt >= BUF_ALLOC / 2) {
+            queueCreditUpdate(c);
+        }
+    }
+
+    /** Acts on the guest's SHUTDOWN flags once everything it sent has reached the host socket. */
+    private void afterFlush(Conn c) {
+        if (c.pending() > 0) {
+            return;
+        }
+        if ((c.guestShutdown & (SHUTDOWN_RCV | SHUTDOWN_SEND)) == (SHUTDOWN_RCV | SHUTDOWN_SEND)) {
+            reset(c); // the guest closed: the spec's answer is an RST, and the host socket closes
+            return;
+        }
+        if ((c.guestShutdown & SHUTDOWN_SEND) != 0 && !c.outputShut) {
+            c.outputShut = true;
+            try {
+                c.channel.shutdownOutput();
+            } catch (IOException ignored) {
+                // the peer went away; its reads end anyway
+            }
+        }
+    }
+
+    // ---- host to guest ----
+
+    private void queueCreditUpdate(Conn c) {
+        if (!c.creditUpdateQueued) {
+            c.creditUpdateQueued = true;
+            queueControl(new Control(OP_CREDIT_UPDATE, c.localPort, c.peerPort, 0, c));
+        }
+    }
+
+    private void queueControl(Control p) {
+        if (control.size() >= MAX_PENDING_CONTROL) {
+            drop("control packet for a guest that posts no receive buffers");
+            return;
+        }
+        control.add(p);
+    }
+
+    /** Whether {@code c} may send the guest data now; puts it on the ready list if so. */
+    private void updateReady(Conn c) {
+        if (!c.inReady && hasDataFor(c)) {
+            c.inReady = true;
+            ready.add(c);
+        }
+    }
+
+    private boolean hasDataFor(Conn c) {
+        return c.state == State.ESTABLISHED && conns.get(c.key()) == c && c.credit() > 0
+                && (c.early != null || (c.readable && !c.hostEof && (c.guestShutdown & SHUTDOWN_RCV) == 0));
+    }
+
+    /** Socket interest: read while waiting for data the guest can take, write while bytes wait. */
+    private void updateInterest(Conn c) {
+        if (c.key == null || !c.key.isValid()) {
+            return;
+        }
+        int ops = 0;
+        if (c.state == State.AWAIT_CONNECT
+                || (c.state == State.ESTABLISHED && !c.readable && !c.hostEof)) {
+            ops |= SelectionKey.OP_READ;
+        }
+        if (c.pending() > 0) {
+            ops |= SelectionKey.OP_WRITE;
+        }
+        if (c.key.interestOps() != ops) {
+            c.key.interestOps(ops);
+            if (Thread.currentThread() != thread) {
+                selector.wakeup();
+            }
+        }
+    }
+
+    /**
+     * Fills the guest's receive buffers: control packets first, then data from connections the guest has
+     * credit for, round-robin. Stops when either runs out; a chain popped for data that was not there
+     * after all is kept for the next round.
+     */
+    private void pumpRx() {
+        if (rxQueue == null || rxStopped || memory == null) {
+            return;
+        }
+        try {
+            while (!control.isEmpty() || !ready.isEmpty()) {
+                DescriptorChain chain = heldRx != null ? heldRx : rxQueue.pop();
+                heldRx = null;
+                if (chain == null) {
+                    break;
+                }
+                if (chain.writableLength() < HDR) {
+                    drop("rx buffer of " + chain.writableLength() + " bytes is shorter than the header");
+                    rxQueue.addUsed(chain.head(), 0);
+                    continue;
+                }
+                if (!control.isEmpty()) {
+                    Control p = control.poll();
+                    if (p.conn() != null) {
+                        if (p.op() == OP_CREDIT_UPDATE) {
+                            p.conn().creditUpdateQueued = false;
+                        }
+                        if (p.op() != OP_RST && conns.get(p.conn().key()) != p.conn()) {
+                            heldRx = chain; // the connection went away while the packet waited
+                            continue;
+                        }
+                    }
+                    writeHeader(chain, p.op(), p.srcPort(), p.dstPort(), 0, p.flags(), p.conn());
+                    rxQueue.addUsed(chain.head(), HDR);
+                    continue;
+                }
+                Conn c = ready.poll();
+                c.inReady = false;
+                int sent = hasDataFor(c) ? sendData(c, chain) : 0;
+                if (sent == 0) {
+                    heldRx = chain;
+                } else {
+                    rxQueue.addUsed(chain.head(), HDR + sent);
+                }
+                updateReady(c);
+                if (conns.get(c.key()) == c) {
+                    updateInterest(c);
+                }
+            }
+        } catch (VirtQueueException e) {
+            rxStopped = true;
+            String why = "virtio-vsock queue " + RX + ": " + e.getMessage();
+            LOG.log(Level.WARNING, why + "; queue stopped until the driver resets the device");
+            interrupt.needsReset(why);
+        }
+        if (rxQueue.needsNotification()) {
+            interrupt.queue(RX);
+        }
+    }
+
+    /** Reads what the host socket has (at most the guest's credit and the chain's room) into the chain. */
+    private int sendData(Conn c, DescriptorChain chain) {
+        int room = (int) Math.min(Math.min(chain.writableLength() - HDR, MAX_PAYLOAD), c.credit());
+        if (room <= 0) {
+            return 0;
+        }
+        int n;
+        if (c.early != null) {
+            n = Math.min(room, c.early.length);
+            System.arraycopy(c.early, 0, payload, 0, n);
+            c.early = n == c.early.length ? null : java.util.Arrays.copyOfRange(c.early, n, c.early.length);
+        } else {
+            try {
+                n = c.channel.read(ByteBuffer.wrap(payload, 0, room));
+            } catch (IOException e) {
+                reset(c);
+                return 0;
+            }
+            if (n == 0) {
+                c.readable = false;
+                return 0;
+            }
+            if (n < 0) {
+                // The host closed its end for writing: the guest's reads end; it may still send.
+                c.hostEof = true;
+                queueControl(new Control(OP_SHUTDOWN, c.localPort, c.peerPort, SHUTDOWN_SEND, c));
+                return 0;
+            }
+        }
+        chain.write(HDR, payload, 0, n);
+        writeHeader(chain, OP_RW, c.localPort, c.peerPort, n, 0, c);
+        c.txCnt += n;
+        toGuestBytes.addAndGet(n);
+        return n;
+    }
+
+    private void writeHeader(DescriptorChain chain, int op, int srcPort, int dstPort, int len, int flags, Conn c) {
+        hdrBuf.putLong(0, HOST_CID);
+        hdrBuf.putLong(8, cid);
+        hdrBuf.putInt(16, srcPort);
+        hdrBuf.putInt(20, dstPort);
+        hdrBuf.putInt(24, len);
+        hdrBuf.putShort(28, (short) TYPE_STREAM);
+        hdrBuf.putShort(30, (short) op);
+        hdrBuf.putInt(32, flags);
+        hdrBuf.putInt(36, c == null ? 0 : BUF_ALLOC);
+        hdrBuf.putInt(40, c == null ? 0 : c.fwdCnt);
+        if (c != null) {
+            c.reportedFwdCnt = c.fwdCnt;
+        }
+        chain.write(0, hdr, 0, HDR);
+    }
+
+    // ---- teardown ----
+
+    /** Closes {@code c} and tells the guest (RST) if it knew of it. */
+    private void reset(Conn c) {
+        boolean known = conns.get(c.key()) == c && c.state != State.AWAIT_CONNECT;
+        drop(c);
+        if (known) {
+            queueControl(new Control(OP_RST, c.localPort, c.peerPort, 0, null));
+        }
+    }
+
+    /** Closes {@code c}'s host socket and forgets it, without a word to the guest. */
+    private void drop(Conn c) {
+        if (c.state != State.AWAIT_CONNECT) {
+            conns.remove(c.key(), c);
+        }
+        all.remove(c);
+        c.inReady = false;
+        ready.remove(c);
+        closeQuietly(c.channel);
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+    }
+
+    private void drop(String why) {
+        if (dropped.getAndIncrement() == 0) {
+            LOG.log(Level.WARNING, "virtio-vsock: dropped " + why + "; later drops are only counted");
+        }
+    }
+
+    private static long connKey(int localPort, int peerPort) {
+        return (Integer.toUnsignedLong(localPort) << 32) | Integer.toUnsignedLong(peerPort);
+    }
+}

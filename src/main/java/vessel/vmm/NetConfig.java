@@ -1,0 +1,41 @@
+package vessel.vmm;
+
+/**
+ * A virtio-net interface backed by a host TAP device.
+ *
+ * @param id  the interface's name in logs (Firecracker's iface_id)
+ * @param tap the TAP interface to attach to (made beforehand: {@code ip tuntap add NAME mode tap})
+ * @param mac the guest's MAC address, {@code aa:bb:cc:dd:ee:ff}; null for one derived from the TAP name
+ */
+public record NetConfig(String id, String tap, String mac) {
+    public NetConfig {
+        if (tap == null) {
+            throw new IllegalArgumentException("network interface has no TAP device");
+        }
+    }
+
+    /** The six bytes of {@code mac}, or null when it is not six hex pairs separated by colons. */
+    static byte[] parseMac(String mac) {
+        String[] parts = mac.split(":", -1);
+        if (parts.length != 6) {
+            return null;
+        }
+        byte[] b = new byte[6];
+        for (int i = 0; i < 6; i++) {
+            if (!parts[i].matches("[0-9A-Fa-f]{2}")) {
+                return null;
+            }
+            b[i] = (byte) Integer.parseInt(parts[i], 16);
+        }
+        return b;
+    }
+
+    /** The MAC the guest gets: the configured one, or a locally administered one derived from the TAP name. */
+    byte[] macBytes() {
+        if (mac != null) {
+            return parseMac(mac);
+        }
+        int h = tap.hashCode();
+        return new byte[] {0x52, 0x54, 0x00, (byte) (h >>> 16), (byte) (h >>> 8), (byte) h};
+    }
+}
