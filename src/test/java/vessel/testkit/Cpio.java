@@ -27,6 +27,13 @@ public final class Cpio {
         return this;
     }
 
+    /** Adds a regular file with binary contents (a program, say). */
+    public Cpio file(String path, byte[] data, int mode) {
+        files.put(path, data.clone());
+        modes.put(path, 0100000 | mode);
+        return this;
+    }
+
     public byte[] toBytes() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int ino = 1;

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import vessel.testkit.Cpio;
 import vessel.testkit.DefaultImage;
 import vessel.testkit.HostTools;
+import vessel.testkit.TestGuests;
 import vessel.testkit.RequiresKvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -64,6 +65,10 @@ class LinuxBootTest {
             fi
             echo "VESSEL-CHECK rng_current=$(cat /sys/class/misc/hw_random/rng_current)"
             echo "VESSEL-CHECK hwrng=$(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | od -An -tx1 | tr -d ' \\n')"
+            # vsock, both ways: the host connects to a guest listener (in the background, echoing), and
+            # the guest connects to the host (CID 2), whose listener answers.
+            /bin/vsock-echo listen 5000 &
+            /bin/vsock-echo connect 2 6000 "guest-hello-$token"
             """;
 
     @Test
@@ -76,11 +81,17 @@ class LinuxBootTest {
         Files.copy(DefaultImage.file("data.ext4"), readOnly);
         Path checks = tmp.resolve("checks.cpio");
         Files.write(checks, new Cpio().directory("etc").directory("etc/vessel-checks.d")
-                .file("etc/vessel-checks.d/50-virtio.sh", VIRTIO_CHECKS, 0644).toBytes());
+                .file("etc/vessel-checks.d/50-virtio.sh", VIRTIO_CHECKS, 0644)
+                .directory("bin").file("bin/vsock-echo", Files.readAllBytes(TestGuests.get("vsock-echo")), 0755)
+                .toBytes());
         String token = Long.toHexString(System.nanoTime());
+        // Firecracker's vsock model: guest connections to host port 6000 arrive at <uds>_6000.
+        Path uds = tmp.resolve("v.sock");
+        VsockHostEcho hostListener = VsockHostEcho.listen(Path.of(uds + "_6000"));
         VmConfig config = VmConfig.builder().kernel(DefaultImage.file("vmlinuz"))
                 .initrd(DefaultImage.file("initramfs.cpio.gz")).initrd(checks).memory("512M").cpus(2)
                 .drive(data, false, "data").drive(readOnly, true, "golden").entropy(true)
+                .vsock(new VsockConfig(3, uds))
                 .cmdline(cmdline() + " vessel.check=none vessel.token=" + token).build();
         long t0 = System.nanoTime();
         try (VirtualMachine vm = VirtualMachine.create(config, console)) {
@@ -92,6 +103,9 @@ class LinuxBootTest {
                     && vm.state() != VirtualMachine.State.ENDED) {
                 Thread.sleep(200);
             }
+            // Host to guest over vsock: CONNECT through the Unix socket to the guest's echo listener.
+            String echoed = console.text().contains("VESSEL-CHECK vsock_listening=5000")
+                    ? VsockHostEcho.connectAndEcho(uds, 5000, "host-hello-" + token) : "guest never listened";
             Thread.sleep(2000); // the shell's prompt follows the hint
             byte[] typed = "echo shell-ok-$((6*7))\npoweroff -f\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
             vm.sendConsoleInput(typed, 0, typed.length);
@@ -123,6 +137,13 @@ class LinuxBootTest {
             String rng = out.replaceAll("(?s).*VESSEL-CHECK hwrng=([0-9a-f]*).*", "$1");
             assertEquals(64, rng.length(), tail(out));
             assertTrue(!rng.matches("0+"), rng);
+            // vsock both ways.
+            assertEquals("host-hello-" + token, echoed, tail(out));
+            assertTrue(out.contains("VESSEL-CHECK vsock_echoed=" + ("host-hello-" + token).length()), tail(out));
+            assertTrue(out.contains("VESSEL-CHECK vsock_reply=host-echo:guest-hello-" + token), tail(out));
+            assertEquals("guest-hello-" + token, hostListener.received(), tail(out));
+        } finally {
+            hostListener.close();
         }
         // What the guest synced is on the host's disk, and the file system is clean.
         assertEquals("written by the guest: " + token + "\n", HostTools.run("debugfs", "-R", "cat /guest.txt", data.toString()));
