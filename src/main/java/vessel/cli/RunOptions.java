@@ -148,40 +148,16 @@ final class RunOptions {
 
     /** {@code path=FILE[,ro][,id=NAME]}, as QEMU's -drive spells its keys. */
     static vessel.vmm.DriveConfig parseDrive(String spec) throws UsageException {
-        Path path = null;
-        boolean readOnly = false;
-        String id = null;
-        for (String part : spec.split(",", -1)) {
-            int eq = part.indexOf('=');
-            String key = eq < 0 ? part : part.substring(0, eq);
-            String val = eq < 0 ? null : part.substring(eq + 1);
-            switch (key) {
-                case "path" -> {
-                    if (val == null || val.isEmpty()) {
-                        throw new UsageException("--drive: path= needs a file name");
-                    }
-                    path = Path.of(val);
-                }
-                case "ro" -> {
-                    if (val != null && !val.equals("on") && !val.equals("off")) {
-                        throw new UsageException("--drive: ro takes no value (or on/off), not '" + val + "'");
-                    }
-                    readOnly = val == null || val.equals("on");
-                }
-                case "id" -> {
-                    if (val == null || val.isEmpty()) {
-                        throw new UsageException("--drive: id= needs a name");
-                    }
-                    id = val;
-                }
-                default -> throw new UsageException("--drive: unknown key '" + key
-                        + "' (expected path=FILE, ro, id=NAME)");
-            }
-        }
-        if (path == null) {
+        java.util.Map<String, String> kv = keyValues("--drive", spec, java.util.Set.of("path", "ro", "id"),
+                "path=FILE, ro, id=NAME");
+        if (!kv.containsKey("path")) {
             throw new UsageException("--drive needs path=FILE, e.g. --drive path=disk.img,ro");
         }
-        return new vessel.vmm.DriveConfig(id, path, readOnly);
+        String ro = kv.getOrDefault("ro", "off");
+        if (!ro.equals("on") && !ro.equals("off")) {
+            throw new UsageException("--drive: ro takes no value (or on/off), not '" + ro + "'");
+        }
+        return new vessel.vmm.DriveConfig(kv.get("id"), Path.of(kv.get("path")), ro.equals("on"));
     }
 
     /** {@code tap=NAME[,mac=MAC][,id=NAME]}. */
@@ -209,6 +185,9 @@ final class RunOptions {
         return new vessel.vmm.VsockConfig(cid, Path.of(kv.get("uds")));
     }
 
+    /** Keys that may stand alone, as flags. */
+    private static final java.util.Set<String> FLAGS = java.util.Set.of("ro");
+
     private static java.util.Map<String, String> keyValues(String opt, String spec, java.util.Set<String> keys,
                                                            String expected) throws UsageException {
         java.util.Map<String, String> kv = new java.util.HashMap<>();
@@ -217,6 +196,11 @@ final class RunOptions {
             String key = eq < 0 ? part : part.substring(0, eq);
             if (!keys.contains(key)) {
                 throw new UsageException(opt + ": unknown key '" + key + "' (expected " + expected + ")");
+            }
+            // A key alone is a flag (ro): it means "on".
+            if (eq < 0 && FLAGS.contains(key)) {
+                part = key + "=on";
+                eq = key.length();
             }
             if (eq < 0 || eq == part.length() - 1) {
                 throw new UsageException(opt + ": " + key + "= needs a value");
