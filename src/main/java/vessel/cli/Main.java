@@ -5,10 +5,8 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 
 import vessel.vmm.ConfigException;
-import vessel.vmm.VirtualMachine;
 import vessel.vmm.VmConfig;
 import vessel.vmm.VmExit;
 
@@ -25,6 +23,8 @@ public final class Main {
 
             Commands:
               run       boot a guest (vessel run --help for options)
+              api       serve Firecracker's REST API for one microVM (vessel api --help);
+                        Firecracker's own options (vessel --api-sock PATH ...) do the same
               help      this text
 
             Vessel is a virtual machine monitor on Linux KVM.""";
@@ -46,7 +46,13 @@ public final class Main {
         try {
             return switch (command) {
                 case "run" -> runVm(rest);
-                default -> throw new UsageException("unknown command '" + command + "' (try vessel help)");
+                case "api" -> ApiCommand.run(rest);
+                default -> {
+                    if (command.startsWith("--")) {
+                        yield ApiCommand.run(args); // invoked as Firecracker is: options only
+                    }
+                    throw new UsageException("unknown command '" + command + "' (try vessel help)");
+                }
             };
         } catch (UsageException | ConfigException e) {
             System.err.println("vessel: " + e.getMessage());
@@ -68,36 +74,16 @@ public final class Main {
         }
         Logging.configure(options.logLevel);
         // The console is written unbuffered: a prompt without a newline must show at once.
-        FileOutputStream console = new FileOutputStream(FileDescriptor.out);
-        AtomicReference<VirtualMachine> current = new AtomicReference<>();
-        Thread stopOnSignal = new Thread(() -> {
-            VirtualMachine vm = current.get();
-            if (vm != null) {
-                vm.stop();
-            }
-        }, "stop-on-signal");
-        Runtime.getRuntime().addShutdownHook(stopOnSignal);
-        boolean inputStarted = false;
-        while (true) {
-            VmExit exit;
-            try (VirtualMachine vm = VirtualMachine.create(config, console);
-                 Terminal terminal = Terminal.rawIfInteractive()) {
-                current.set(vm);
-                vm.start();
-                if (!inputStarted) {
-                    ConsoleInput.start(current, terminal.interactive());
-                    inputStarted = true;
-                }
-                exit = vm.awaitExit();
-                current.set(null);
-            }
-            if (exit.reason() == VmExit.Reason.RESET && config.onReboot() == VmConfig.RebootAction.RESTART) {
-                continue; // a cold boot of the same configuration, as a PC's reset button gives
-            }
-            if (exit.reason() == VmExit.Reason.ERROR) {
-                System.err.println("vessel: " + exit.detail());
-            }
-            return exit.status();
+        GuestSession session = new GuestSession(new FileOutputStream(FileDescriptor.out));
+        session.start(config);
+        return exitStatus(session.awaitEnd());
+    }
+
+    /** The process status for how the guest ended; an error is also reported on stderr. */
+    static int exitStatus(VmExit exit) {
+        if (exit.reason() == VmExit.Reason.ERROR) {
+            System.err.println("vessel: " + exit.detail());
         }
+        return exit.status();
     }
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds target/vessel.aot, a JDK 25 AOT cache (JEP 483/514) for target/vessel.jar: classes loaded and
+# linked ahead of time, so that a Vessel process gets to its API socket (and its guest) sooner.
+# ./vessel uses the cache when it is newer than the jar.
+#
+#   scripts/aot-cache.sh [--quiet]
+#
+# The training run is the API path: a vessel process serving its socket, driven by curl through a
+# configuration and an InstanceStart (which fails here: the "kernel" is the jar itself), then SIGTERM.
+# The JVM options must be those ./vessel runs with (JVM_OPTIONS below), or the JVM ignores the cache.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+quiet=false
+[ "${1:-}" = --quiet ] && quiet=true
+say() { $quiet || echo "aot-cache: $*" >&2; }
+. "$here/scripts/find-jdk.sh"
+JAVA_HOME="$(find_jdk)"
+export JAVA_HOME
+. "$here/scripts/jvm-options.sh"
+jar="$here/target/vessel.jar"
+out="$here/target/vessel.aot"
+[ -f "$jar" ] || { echo "aot-cache: $jar missing (mvn -DskipTests package)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "aot-cache: curl is needed for the training run (apt-get install curl)" >&2; exit 1; }
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+sock="$work/api.sock"
+rm -f "$out" "$out.tmp"
+"$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" -XX:AOTCacheOutput="$out.tmp" -jar "$jar" \
+  --api-sock "$sock" --level info >"$work/console" 2>"$work/log" &
+pid=$!
+call() { curl -s -o /dev/null --unix-socket "$sock" "$@" || true; }
+for _ in $(seq 600); do
+  curl -s -o /dev/null --unix-socket "$sock" http://localhost/ 2>/dev/null && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/console" "$work/log" >&2; echo "aot-cache: training run ended early" >&2; exit 1; }
+  sleep 0.05
+done
+for _ in 1 2 3; do
+  call http://localhost/
+  call http://localhost/machine-config
+  call -X PUT http://localhost/machine-config -d '{"vcpu_count": 1, "mem_size_mib": 64}'
+  call -X PATCH http://localhost/machine-config -d '{"mem_size_mib": 32}'
+  call -X PUT http://localhost/machine-config -d '{"vcpu_count": "x"}'
+  call -X PUT http://localhost/boot-source -d "{\"kernel_image_path\": \"$jar\", \"boot_args\": \"console=ttyS0\"}"
+  call -X PUT http://localhost/drives/rootfs -d "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$jar\", \"is_root_device\": true}"
+  call -X PUT http://localhost/logger -d '{"level": "Info"}'
+  call -X PATCH http://localhost/vm -d '{"state": "Paused"}'
+  call http://localhost/vm/config
+  call http://localhost/nothing
+done
+call -X PUT http://localhost/actions -d '{"action_type": "InstanceStart"}'
+kill -TERM "$pid"
+wait "$pid" || true  # 143: ended by the signal; the JVM writes the cache on its way out
+[ -s "$out.tmp" ] || { cat "$work/log" >&2; echo "aot-cache: no cache written" >&2; exit 1; }
+mv "$out.tmp" "$out"
+say "wrote $out ($(du -h "$out" | cut -f1))"

@@ -1,0 +1,23 @@
+package vessel.api;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import vessel.vmm.ConfigException;
+import vessel.vmm.VirtualMachine;
+import vessel.vmm.VmConfig;
+
+/**
+ * What the API needs from the process hosting it: the one path from a {@link VmConfig} to a running VM
+ * on this process's console, and the logging set-up. The CLI implements it, as it does for {@code vessel run}.
+ */
+public interface Launcher {
+    /** Creates the VM and starts its vCPUs. */
+    VirtualMachine launch(VmConfig config) throws ConfigException, IOException;
+
+    /**
+     * Applies Firecracker's logger settings: {@code level} is one of error, warning, info, debug, trace, off;
+     * {@code path} a file or FIFO for the log lines, or null to keep them where they go now.
+     */
+    void configureLogging(String level, Path path, boolean showLevel, boolean showOrigin) throws IOException;
+}

@@ -1,0 +1,249 @@
+package vessel.api;
+
+import java.util.Arrays;
+import java.util.List;
+
+import vessel.api.Model.ActionType;
+import vessel.api.Model.BootSource;
+import vessel.api.Model.Drive;
+import vessel.api.Model.Entropy;
+import vessel.api.Model.Fault;
+import vessel.api.Model.InstanceActionInfo;
+import vessel.api.Model.Logger;
+import vessel.api.Model.MachineConfig;
+import vessel.api.Model.MachineConfigUpdate;
+import vessel.api.Model.Metrics;
+import vessel.api.Model.NetworkInterface;
+import vessel.api.Model.PartialDrive;
+import vessel.api.Model.PartialNetworkInterface;
+import vessel.api.Model.Version;
+import vessel.api.Model.Vm;
+import vessel.api.Model.Vsock;
+
+/**
+ * Firecracker's request table: method and path to a {@link Vmm} call, bodies read with {@link Json},
+ * results as 204, 200 with JSON, or 400 with {@code fault_message}. Knows nothing of HTTP framing, so it
+ * is tested without a socket; {@link ApiServer} feeds it.
+ */
+final class Router {
+    private static final System.Logger LOG = System.getLogger("vessel.api");
+
+    /** An answer: status and JSON body (null for none). */
+    record Reply(int status, byte[] body) {
+        static Reply noContent() {
+            return new Reply(204, null);
+        }
+
+        static Reply ok(Object value) {
+            return new Reply(200, Json.write(value));
+        }
+
+        static Reply fault(int status, String message) {
+            return new Reply(status, Json.write(new Fault(message)));
+        }
+    }
+
+    private final Vmm vmm;
+
+    Router(Vmm vmm) {
+        this.vmm = vmm;
+    }
+
+    /** {@code body} is null when the request had none (Firecracker treats an empty body as none). */
+    Reply handle(String method, String path, byte[] body) {
+        if (body != null && body.length == 0) {
+            body = null;
+        }
+        List<String> parts = Arrays.stream(path.replaceFirst("^/+", "").split("/", -1)).toList();
+        // "drives/" names the same resource as "drives", as Firecracker's split_terminator has it.
+        if (parts.size() > 1 && parts.getLast().isEmpty()) {
+            parts = parts.subList(0, parts.size() - 1);
+        }
+        String resource = parts.getFirst();
+        String group = switch (method) {
+            case "GET" -> "get_api_requests";
+            case "PUT" -> "put_api_requests";
+            case "PATCH" -> "patch_api_requests";
+            default -> null;
+        };
+        String metric = metricName(resource, parts);
+        if (group != null && metric != null) {
+            vmm.metrics().increment(group, metric + "_count");
+        }
+        try {
+            Reply reply = route(method, path, parts, body);
+            LOG.log(System.Logger.Level.DEBUG, () -> method + " " + path + ": " + reply.status());
+            return reply;
+        } catch (ApiException e) {
+            if (group != null && metric != null && !group.startsWith("get")) {
+                vmm.metrics().increment(group, metric + "_fails");
+            }
+            vmm.metrics().increment("api_server", "sync_response_fails");
+            LOG.log(System.Logger.Level.DEBUG, () -> method + " " + path + ": " + e.status() + " " + e.getMessage());
+            return Reply.fault(e.status(), e.getMessage());
+        } catch (RuntimeException e) {
+            vmm.metrics().increment("api_server", "sync_response_fails");
+            LOG.log(System.Logger.Level.WARNING, method + " " + path + " failed", e);
+            return Reply.fault(500, "Internal VMM error: " + e);
+        }
+    }
+
+    private Reply route(String method, String path, List<String> parts, byte[] body) throws ApiException {
+        String resource = parts.getFirst();
+        int depth = parts.size();
+        switch (method) {
+            case "GET" -> {
+                if (body != null) {
+                    throw new ApiException("GET request cannot have a body.");
+                }
+                if (depth == 1) {
+                    switch (resource) {
+                        case "" -> {
+                            return Reply.ok(vmm.instanceInfo());
+                        }
+                        case "machine-config" -> {
+                            return Reply.ok(vmm.machineConfig());
+                        }
+                        case "version" -> {
+                            return Reply.ok(new Version(Vmm.version()));
+                        }
+                        default -> { }
+                    }
+                } else if (depth == 2 && resource.equals("vm") && parts.get(1).equals("config")) {
+                    return Reply.ok(vmm.vmConfig());
+                }
+            }
+            case "PUT" -> {
+                if (body == null) {
+                    throw new ApiException("Empty PUT request.");
+                }
+                if (depth == 1) {
+                    switch (resource) {
+                        case "actions" -> {
+                            return action(Json.read(body, InstanceActionInfo.class).actionType());
+                        }
+                        case "boot-source" -> {
+                            vmm.putBootSource(Json.read(body, BootSource.class));
+                            return Reply.noContent();
+                        }
+                        case "machine-config" -> {
+                            vmm.putMachineConfig(Json.read(body, MachineConfig.class));
+                            return Reply.noContent();
+                        }
+                        case "vsock" -> {
+                            vmm.putVsock(Json.read(body, Vsock.class));
+                            return Reply.noContent();
+                        }
+                        case "entropy" -> {
+                            vmm.putEntropy(Json.read(body, Entropy.class));
+                            return Reply.noContent();
+                        }
+                        case "logger" -> {
+                            vmm.putLogger(Json.read(body, Logger.class));
+                            return Reply.noContent();
+                        }
+                        case "metrics" -> {
+                            vmm.putMetrics(Json.read(body, Metrics.class));
+                            return Reply.noContent();
+                        }
+                        case "drives", "network-interfaces" -> throw new ApiException("The ID cannot be empty.");
+                        default -> { }
+                    }
+                } else if (depth == 2 && resource.equals("drives")) {
+                    String id = checkedId(parts.get(1));
+                    Drive d = Json.read(body, Drive.class);
+                    sameId(id, d.driveId());
+                    vmm.putDrive(d);
+                    return Reply.noContent();
+                } else if (depth == 2 && resource.equals("network-interfaces")) {
+                    String id = checkedId(parts.get(1));
+                    NetworkInterface n = Json.read(body, NetworkInterface.class);
+                    sameId(id, n.ifaceId());
+                    vmm.putNetworkInterface(n);
+                    return Reply.noContent();
+                }
+            }
+            case "PATCH" -> {
+                if (body == null) {
+                    throw new ApiException("Empty PATCH request.");
+                }
+                if (depth == 1) {
+                    switch (resource) {
+                        case "machine-config" -> {
+                            MachineConfigUpdate u = Json.read(body, MachineConfigUpdate.class);
+                            if (u.isEmpty()) {
+                                throw new ApiException("Empty PATCH request.");
+                            }
+                            vmm.patchMachineConfig(u);
+                            return Reply.noContent();
+                        }
+                        case "vm" -> {
+                            switch (Json.read(body, Vm.class).state()) {
+                                case Paused -> vmm.pause();
+                                case Resumed -> vmm.resume();
+                            }
+                            return Reply.noContent();
+                        }
+                        case "drives", "network-interfaces" -> throw new ApiException("The ID cannot be empty.");
+                        default -> { }
+                    }
+                } else if (depth == 2 && resource.equals("drives")) {
+                    String id = checkedId(parts.get(1));
+                    PartialDrive d = Json.read(body, PartialDrive.class);
+                    sameId(id, d.driveId());
+                    vmm.patchDrive(d);
+                    return Reply.noContent();
+                } else if (depth == 2 && resource.equals("network-interfaces")) {
+                    String id = checkedId(parts.get(1));
+                    PartialNetworkInterface n = Json.read(body, PartialNetworkInterface.class);
+                    sameId(id, n.ifaceId());
+                    vmm.patchNetworkInterface(n);
+                    return Reply.noContent();
+                }
+            }
+            default -> { }
+        }
+        throw new ApiException("Invalid request method and/or path: " + method + " " + path + ".");
+    }
+
+    private Reply action(ActionType type) throws ApiException {
+        switch (type) {
+            case InstanceStart -> vmm.start();
+            case SendCtrlAltDel -> vmm.sendCtrlAltDel();
+            case FlushMetrics -> vmm.flushMetrics();
+        }
+        return Reply.noContent();
+    }
+
+    /** Firecracker's rule for ids in a path: not empty, letters, digits and '_' only. */
+    static String checkedId(String id) throws ApiException {
+        if (id.isEmpty()) {
+            throw new ApiException("The ID cannot be empty.");
+        }
+        if (!id.chars().allMatch(c -> c == '_' || Character.isLetterOrDigit(c))) {
+            throw new ApiException("API Resource IDs can only contain alphanumeric characters and underscores.");
+        }
+        return id;
+    }
+
+    private static void sameId(String fromPath, String fromBody) throws ApiException {
+        if (!fromPath.equals(fromBody)) {
+            throw new ApiException("The id from the path does not match the id from the body!");
+        }
+    }
+
+    /** Firecracker's metric name for a resource, or null for paths it does not count. */
+    private static String metricName(String resource, List<String> parts) {
+        return switch (resource) {
+            case "" -> "instance_info";
+            case "machine-config" -> "machine_cfg";
+            case "boot-source" -> "boot_source";
+            case "drives" -> "drive";
+            case "network-interfaces" -> "network";
+            case "version" -> "vmm_version";
+            case "vm" -> parts.size() > 1 ? "vm_config" : "vm";
+            case "actions", "logger", "metrics", "vsock", "entropy" -> resource;
+            default -> null;
+        };
+    }
+}

@@ -1,0 +1,280 @@
+package vessel.api;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+import vessel.api.Model.BootSource;
+import vessel.api.Model.Drive;
+import vessel.api.Model.Entropy;
+import vessel.api.Model.FullVmConfiguration;
+import vessel.api.Model.Logger;
+import vessel.api.Model.MachineConfig;
+import vessel.api.Model.MachineConfigUpdate;
+import vessel.api.Model.Metrics;
+import vessel.api.Model.NetworkInterface;
+import vessel.api.Model.RateLimiter;
+import vessel.api.Model.Vsock;
+import vessel.boot.KernelLoader;
+import vessel.vmm.ConfigException;
+import vessel.vmm.DriveConfig;
+import vessel.vmm.VmConfig;
+
+/**
+ * What the API has been told before boot, in Firecracker's terms, and its one translation into a
+ * {@link VmConfig}. Each setter validates its part as Firecracker does at PUT time (files must open, one
+ * root drive); {@link #toVmConfig()} refuses configured devices Vessel does not have yet, rather than
+ * booting without them. Not thread-safe: {@link Vmm} serializes requests.
+ */
+final class VmResources {
+    static final int MAX_VCPUS = 32;
+    /** Firecracker's default guest RAM when machine-config is never set. */
+    static final long DEFAULT_MEM_MIB = 128;
+
+    private static final Pattern MAC = Pattern.compile("(?i)[0-9a-f]{2}(:[0-9a-f]{2}){5}");
+
+    private MachineConfig machine = new MachineConfig(1, DEFAULT_MEM_MIB, false, false, null, "None");
+    private BootSource bootSource;
+    private final Map<String, Drive> drives = new LinkedHashMap<>();
+    private final Map<String, NetworkInterface> nets = new LinkedHashMap<>();
+    private Vsock vsock;
+    private Entropy entropy;
+    private Logger logger;
+    private Metrics metrics;
+
+    MachineConfig machineConfig() {
+        return machine;
+    }
+
+    /** PUT /machine-config: the optional fields absent take their defaults again, as in Firecracker. */
+    void setMachineConfig(MachineConfig c) throws ApiException {
+        machine = checked(c.vcpuCount(), c.memSizeMib(), c.smt(), c.trackDirtyPages(), c.cpuTemplate(), c.hugePages());
+    }
+
+    /** PATCH /machine-config: only the fields given change. */
+    void updateMachineConfig(MachineConfigUpdate u) throws ApiException {
+        machine = checked(
+                u.vcpuCount() != null ? u.vcpuCount() : machine.vcpuCount(),
+                u.memSizeMib() != null ? u.memSizeMib() : machine.memSizeMib(),
+                u.smt() != null ? u.smt() : machine.smt(),
+                u.trackDirtyPages() != null ? u.trackDirtyPages() : machine.trackDirtyPages(),
+                u.cpuTemplate() != null ? u.cpuTemplate() : machine.cpuTemplate(),
+                u.hugePages() != null ? u.hugePages() : machine.hugePages());
+    }
+
+    private static MachineConfig checked(int vcpus, long memMib, Boolean smt, Boolean dirty, String template,
+                                         String hugePages) throws ApiException {
+        String e = "Machine config error: ";
+        if (vcpus < 1 || vcpus > MAX_VCPUS) {
+            throw new ApiException(e + "vcpu_count " + vcpus + " is out of range (1 to " + MAX_VCPUS + ")");
+        }
+        if (memMib < 1) {
+            throw new ApiException(e + "mem_size_mib must be at least 1");
+        }
+        if (memMib > (Long.MAX_VALUE >> 20)) {
+            throw new ApiException(e + "mem_size_mib " + memMib + " is too large");
+        }
+        if (Boolean.TRUE.equals(smt)) {
+            throw new ApiException(e + "smt (simultaneous multithreading) is not supported by Vessel");
+        }
+        if (template != null && !template.equals("None")) {
+            throw new ApiException(e + "CPU templates are not supported by Vessel (cpu_template " + template + ")");
+        }
+        String pages = hugePages == null ? "None" : hugePages;
+        switch (pages) {
+            case "None" -> { }
+            case "Transparent", "2M" -> throw new ApiException(e + "huge pages are not supported by Vessel (huge_pages "
+                    + pages + ")");
+            default -> throw new ApiException(e + "unknown variant `" + pages + "` for huge_pages, expected `2M`, "
+                    + "`None`, `Transparent`");
+        }
+        // The limits of the VMM itself (memory against this host, CPUs against KVM's maximum) are checked by
+        // VmConfig, the one place that validates a machine; a placeholder kernel stands in until boot.
+        try {
+            VmConfig.builder().kernel(Path.of("/")).memory(memMib << 20).cpus(vcpus).build();
+        } catch (ConfigException ce) {
+            throw new ApiException(e + ce.getMessage());
+        }
+        return new MachineConfig(vcpus, memMib, false, dirty != null && dirty, template, pages);
+    }
+
+    BootSource bootSource() {
+        return bootSource;
+    }
+
+    void setBootSource(BootSource b) throws ApiException {
+        String e = "Boot source error: ";
+        openable(b.kernelImagePath(), "kernel", e);
+        if (b.initrdPath() != null) {
+            openable(b.initrdPath(), "initrd", e);
+        }
+        bootSource = b;
+    }
+
+    /** PUT /drives/{id}: inserts or replaces the drive with that id. */
+    void putDrive(Drive d) throws ApiException {
+        String e = "Drive config error: ";
+        if (d.socket() != null) {
+            throw new ApiException(e + "vhost-user block devices (socket) are not supported by Vessel");
+        }
+        if (d.pathOnHost() == null) {
+            throw new ApiException(e + "path_on_host is required for a virtio-block drive");
+        }
+        if (d.cacheType() != null && !d.cacheType().equals("Unsafe") && !d.cacheType().equals("Writeback")) {
+            throw new ApiException(e + "unknown variant `" + d.cacheType() + "` for cache_type, expected `Unsafe`, `Writeback`");
+        }
+        if (d.ioEngine() != null && !d.ioEngine().equals("Sync")) {
+            throw new ApiException(d.ioEngine().equals("Async") ? e + "the Async io_engine is not supported by Vessel"
+                    : e + "unknown variant `" + d.ioEngine() + "` for io_engine, expected `Async`, `Sync`");
+        }
+        noRateLimits(d.rateLimiter(), e + "drive rate limiters are not supported by Vessel yet");
+        if (d.isRootDevice()) {
+            for (Drive other : drives.values()) {
+                if (other.isRootDevice() && !other.driveId().equals(d.driveId())) {
+                    throw new ApiException(e + "A root block device already exists!");
+                }
+            }
+        }
+        openable(d.pathOnHost(), "drive", e);
+        drives.put(d.driveId(), d);
+    }
+
+    boolean hasDrive(String id) {
+        return drives.containsKey(id);
+    }
+
+    void putNetworkInterface(NetworkInterface n) throws ApiException {
+        String e = "Network config error: ";
+        if (n.guestMac() != null && !MAC.matcher(n.guestMac()).matches()) {
+            throw new ApiException(e + "guest_mac '" + n.guestMac() + "' is not a MAC address (xx:xx:xx:xx:xx:xx)");
+        }
+        if (n.mtu() != null && (n.mtu() < 68 || n.mtu() > 65535)) {
+            throw new ApiException(e + "mtu " + n.mtu() + " is out of range (68 to 65535)");
+        }
+        for (NetworkInterface other : nets.values()) {
+            if (!other.ifaceId().equals(n.ifaceId()) && other.hostDevName().equals(n.hostDevName())) {
+                throw new ApiException(e + "host_dev_name " + n.hostDevName() + " is already used by " + other.ifaceId());
+            }
+        }
+        nets.put(n.ifaceId(), n);
+    }
+
+    boolean hasNetworkInterface(String id) {
+        return nets.containsKey(id);
+    }
+
+    void setVsock(Vsock v) throws ApiException {
+        if (v.guestCid() < 3 || v.guestCid() > 0xffff_ffffL) {
+            throw new ApiException("Vsock config error: guest_cid " + v.guestCid() + " is not a guest CID (3 or more)");
+        }
+        if (v.udsPath().isEmpty()) {
+            throw new ApiException("Vsock config error: uds_path is empty");
+        }
+        vsock = v;
+    }
+
+    void setEntropy(Entropy e) throws ApiException {
+        noRateLimits(e.rateLimiter(), "Entropy device error: rate limiters are not supported by Vessel yet");
+        entropy = e;
+    }
+
+    void setLogger(Logger l) {
+        logger = l;
+    }
+
+    Metrics metrics() {
+        return metrics;
+    }
+
+    void setMetrics(Metrics m) {
+        metrics = m;
+    }
+
+    /** {@code GET /vm/config}: everything configured, in the config file's format. */
+    FullVmConfiguration export() {
+        return new FullVmConfiguration(null, orderedDrives(), bootSource, null, logger, machine, metrics, null,
+                List.copyOf(nets.values()), vsock, entropy, null, null, null);
+    }
+
+    /**
+     * The VM to boot. Firecracker's own steps, kept: the root drive comes first (the guest's vda) and
+     * the command line gets {@code root=/dev/vda} (or {@code root=PARTUUID=...}) with {@code ro} or {@code rw}.
+     * Without boot_args the command line is Vessel's default (serial console on), not Firecracker's.
+     */
+    VmConfig toVmConfig() throws ApiException {
+        String e = "Start microvm error: ";
+        if (bootSource == null) {
+            throw new ApiException(e + "Cannot start microvm without kernel configuration.");
+        }
+        List<String> missing = new ArrayList<>();
+        if (!nets.isEmpty()) {
+            missing.add("network interfaces (" + String.join(", ", nets.keySet()) + ")");
+        }
+        if (vsock != null) {
+            missing.add("vsock");
+        }
+        if (!missing.isEmpty()) {
+            throw new ApiException(e + "Vessel does not implement " + String.join(" and ", missing)
+                    + " yet; remove them from the configuration to boot");
+        }
+        StringBuilder cmdline = new StringBuilder(bootSource.bootArgs() != null ? bootSource.bootArgs().strip()
+                : KernelLoader.DEFAULT_LINUX_CMDLINE);
+        VmConfig.Builder b = VmConfig.builder()
+                .kernel(Path.of(bootSource.kernelImagePath()))
+                .memory(machine.memSizeMib() << 20)
+                .cpus(machine.vcpuCount())
+                .entropy(entropy != null);
+        if (bootSource.initrdPath() != null) {
+            b.initrd(Path.of(bootSource.initrdPath()));
+        }
+        for (Drive d : orderedDrives()) {
+            boolean readOnly = d.isReadOnly() != null && d.isReadOnly();
+            if (d.isRootDevice()) {
+                cmdline.append(d.partuuid() != null ? " root=PARTUUID=" + d.partuuid() : " root=/dev/vda")
+                        .append(readOnly ? " ro" : " rw");
+            }
+            b.drive(new DriveConfig(d.driveId(), Path.of(d.pathOnHost()), readOnly));
+        }
+        b.cmdline(cmdline.toString().strip());
+        try {
+            return b.build();
+        } catch (ConfigException ce) {
+            throw new ApiException(e + ce.getMessage());
+        }
+    }
+
+    /** Firecracker's order: the root drive first, then the others as they were added. */
+    private List<Drive> orderedDrives() {
+        List<Drive> out = new ArrayList<>();
+        drives.values().stream().filter(Drive::isRootDevice).forEach(out::add);
+        drives.values().stream().filter(d -> !d.isRootDevice()).forEach(out::add);
+        return out;
+    }
+
+    private static void noRateLimits(RateLimiter r, String message) throws ApiException {
+        if (r != null && r.limits()) {
+            throw new ApiException(message);
+        }
+    }
+
+    /** A host file that Vessel will read at boot must be a readable regular file now. */
+    private static void openable(String path, String what, String prefix) throws ApiException {
+        if (path.isEmpty()) {
+            throw new ApiException(prefix + "the " + what + " path is empty");
+        }
+        Path p = Path.of(path);
+        if (!Files.exists(p)) {
+            throw new ApiException(prefix + "the " + what + " file " + path + " cannot be opened: it does not exist");
+        }
+        if (Files.isDirectory(p)) {
+            throw new ApiException(prefix + "the " + what + " file " + path + " is a directory");
+        }
+        if (!Files.isReadable(p)) {
+            throw new ApiException(prefix + "the " + what + " file " + path + " cannot be opened: permission denied");
+        }
+    }
+}

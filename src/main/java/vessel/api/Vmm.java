@@ -1,0 +1,309 @@
+package vessel.api;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import vessel.api.Lifecycle.Operation;
+import vessel.api.Model.BootSource;
+import vessel.api.Model.Drive;
+import vessel.api.Model.Entropy;
+import vessel.api.Model.FullVmConfiguration;
+import vessel.api.Model.InstanceInfo;
+import vessel.api.Model.Logger;
+import vessel.api.Model.MachineConfig;
+import vessel.api.Model.MachineConfigUpdate;
+import vessel.api.Model.Metrics;
+import vessel.api.Model.NetworkInterface;
+import vessel.api.Model.PartialDrive;
+import vessel.api.Model.PartialNetworkInterface;
+import vessel.api.Model.Vsock;
+import vessel.vmm.ConfigException;
+import vessel.vmm.VirtualMachine;
+import vessel.vmm.VmConfig;
+
+/**
+ * The microVM as the API sees it: its configuration before boot, then the running {@link VirtualMachine}.
+ * Requests are serialized (every method holds this object's lock), as Firecracker's single VMM thread
+ * does; the state rules live in {@link Lifecycle}, the translation to a {@link VmConfig} in {@link VmResources}.
+ */
+public final class Vmm implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("vessel.api");
+
+    public static final String APP_NAME = "vessel";
+    /** Firecracker's instance id when {@code --id} is not given. */
+    public static final String DEFAULT_ID = "anonymous-instance";
+    static final long METRICS_PERIOD_SECONDS = 60;
+
+    private final String id;
+    private final Launcher launcher;
+    private final Lifecycle lifecycle = new Lifecycle();
+    private final VmResources resources = new VmResources();
+    private final VmmMetrics metrics = new VmmMetrics();
+    private final CompletableFuture<VirtualMachine> started = new CompletableFuture<>();
+    private VirtualMachine vm;
+    private ScheduledExecutorService ticker;
+    private boolean closed;
+
+    public Vmm(String id, Launcher launcher) {
+        this.id = id;
+        this.launcher = launcher;
+    }
+
+    /** Vessel's version, from the jar's manifest when there is one. */
+    public static String version() {
+        String v = Vmm.class.getPackage().getImplementationVersion();
+        return v != null ? v : "0.1.0-dev";
+    }
+
+    VmmMetrics metrics() {
+        return metrics;
+    }
+
+    synchronized InstanceInfo instanceInfo() {
+        return new InstanceInfo(id, lifecycle.state().apiName(), version(), APP_NAME);
+    }
+
+    synchronized Lifecycle.State state() {
+        return lifecycle.state();
+    }
+
+    synchronized MachineConfig machineConfig() {
+        return resources.machineConfig();
+    }
+
+    synchronized FullVmConfiguration vmConfig() {
+        return resources.export();
+    }
+
+    synchronized void putMachineConfig(MachineConfig c) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setMachineConfig(c);
+    }
+
+    synchronized void patchMachineConfig(MachineConfigUpdate u) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.updateMachineConfig(u);
+    }
+
+    synchronized void putBootSource(BootSource b) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setBootSource(b);
+    }
+
+    synchronized void putDrive(Drive d) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.putDrive(d);
+    }
+
+    synchronized void patchDrive(PartialDrive d) throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        if (!resources.hasDrive(d.driveId())) {
+            throw new ApiException("Drive config error: no drive with id " + d.driveId());
+        }
+        throw new ApiException("Drive config error: Vessel cannot change drive " + d.driveId() + " after boot yet");
+    }
+
+    synchronized void putNetworkInterface(NetworkInterface n) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.putNetworkInterface(n);
+    }
+
+    synchronized void patchNetworkInterface(PartialNetworkInterface n) throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        // A microVM with network interfaces does not boot yet (VmResources.toVmConfig), so none exists now.
+        throw new ApiException("Network config error: no network interface with id " + n.ifaceId());
+    }
+
+    synchronized void putVsock(Vsock v) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setVsock(v);
+    }
+
+    synchronized void putEntropy(Entropy e) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setEntropy(e);
+    }
+
+    synchronized void putLogger(Logger l) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        String level = l.level() == null ? "info" : l.level().toLowerCase(Locale.ROOT);
+        if (!List.of("error", "warning", "info", "debug", "trace", "off").contains(level)) {
+            throw new ApiException("Logger error: unknown variant `" + l.level()
+                    + "` for level, expected `Error`, `Warning`, `Info`, `Debug`, `Trace`, `Off`");
+        }
+        try {
+            launcher.configureLogging(level, l.logPath() == null ? null : Path.of(l.logPath()),
+                    Boolean.TRUE.equals(l.showLevel()), Boolean.TRUE.equals(l.showLogOrigin()));
+        } catch (IOException e) {
+            throw new ApiException("Logger error: cannot open " + l.logPath() + ": " + e.getMessage());
+        }
+        resources.setLogger(l);
+    }
+
+    synchronized void putMetrics(Metrics m) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        if (metrics.configured()) {
+            throw new ApiException("Metrics error: Reinitialization of metrics not allowed.");
+        }
+        try {
+            metrics.open(Path.of(m.metricsPath()));
+        } catch (IOException | RuntimeException e) {
+            throw new ApiException("Metrics error: cannot open " + m.metricsPath() + ": " + e.getMessage());
+        }
+        resources.setMetrics(m);
+    }
+
+    /** {@code --metrics-path}: as PUT /metrics with that path. */
+    public void configureMetrics(Path path) throws ApiException {
+        putMetrics(new Metrics(path.toString(), null, null));
+    }
+
+    /** InstanceStart: builds the VmConfig, boots it, and starts the minute's metrics lines. */
+    synchronized void start() throws ApiException {
+        lifecycle.check(Operation.START);
+        VmConfig config = resources.toVmConfig();
+        try {
+            vm = launcher.launch(config);
+        } catch (ConfigException e) {
+            throw new ApiException("Start microvm error: " + e.getMessage());
+        } catch (IOException e) {
+            throw ApiException.hostFailure("Start microvm error: " + e.getMessage());
+        }
+        lifecycle.started();
+        started.complete(vm);
+        if (metrics.configured()) {
+            ticker = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("metrics")
+                    .daemon(true).unstarted(r));
+            ticker.scheduleAtFixedRate(this::periodicFlush, METRICS_PERIOD_SECONDS, METRICS_PERIOD_SECONDS,
+                    TimeUnit.SECONDS);
+        }
+        LOG.log(System.Logger.Level.INFO, "microVM started");
+    }
+
+    synchronized void pause() throws ApiException {
+        lifecycle.check(Operation.PAUSE);
+        try {
+            vm.pause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException("Internal VMM error: interrupted while pausing");
+        } catch (IllegalStateException e) {
+            throw new ApiException("Internal VMM error: " + e.getMessage());
+        }
+        lifecycle.paused();
+    }
+
+    synchronized void resume() throws ApiException {
+        lifecycle.check(Operation.RESUME);
+        vm.resume();
+        lifecycle.resumed();
+    }
+
+    synchronized void sendCtrlAltDel() throws ApiException {
+        lifecycle.check(Operation.CTRL_ALT_DEL);
+        vm.sendCtrlAltDel();
+    }
+
+    synchronized void flushMetrics() throws ApiException {
+        lifecycle.check(Operation.FLUSH_METRICS);
+        try {
+            writeMetrics();
+        } catch (IOException e) {
+            throw new ApiException("Internal VMM error: Metrics error: " + e.getMessage());
+        }
+    }
+
+    private synchronized void writeMetrics() throws IOException {
+        Metrics m = resources.metrics();
+        metrics.flush(vm == null ? null : vm.exitCounts(),
+                m != null && Boolean.TRUE.equals(m.emitId()) ? id : null, m == null ? null : m.properties());
+    }
+
+    private void periodicFlush() {
+        try {
+            writeMetrics();
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "metrics line not written: " + e.getMessage());
+        }
+    }
+
+    /**
+     * {@code --config-file}: configures everything the file says, in Firecracker's order (logger, metrics,
+     * machine, boot source, drives, network, vsock, entropy), then boots. The first error stops it.
+     */
+    public synchronized void bootFromConfigFile(byte[] json) throws ApiException {
+        FullVmConfiguration c = Json.read(json, FullVmConfiguration.class);
+        notSupported(c.balloon(), "balloon");
+        notSupported(c.cpuConfig(), "cpu-config");
+        notSupported(c.mmdsConfig(), "mmds-config");
+        notSupported(c.memoryHotplug(), "memory-hotplug");
+        notSupported(c.serial(), "serial");
+        if (c.pmem() != null && !c.pmem().isEmpty()) {
+            notSupported(c.pmem(), "pmem");
+        }
+        if (c.logger() != null) {
+            putLogger(c.logger());
+        }
+        if (c.metrics() != null) {
+            putMetrics(c.metrics());
+        }
+        if (c.machineConfig() != null) {
+            putMachineConfig(c.machineConfig());
+        }
+        if (c.bootSource() == null) {
+            throw new ApiException("missing field `boot-source`");
+        }
+        putBootSource(c.bootSource());
+        for (Drive d : c.drives()) {
+            putDrive(d);
+        }
+        for (NetworkInterface n : c.networkInterfaces()) {
+            putNetworkInterface(n);
+        }
+        if (c.vsock() != null) {
+            putVsock(c.vsock());
+        }
+        if (c.entropy() != null) {
+            putEntropy(c.entropy());
+        }
+        start();
+    }
+
+    private static void notSupported(Object value, String key) throws ApiException {
+        if (value != null) {
+            throw new ApiException("`" + key + "` is not supported by Vessel (leave it out or null)");
+        }
+    }
+
+    /** Blocks until InstanceStart has booted the VM, and returns it. */
+    public VirtualMachine awaitStart() throws InterruptedException {
+        try {
+            return started.get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** Stops the periodic metrics and writes a last line, as Firecracker does on exit. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (ticker != null) {
+            ticker.shutdownNow();
+        }
+        if (vm != null) {
+            periodicFlush();
+        }
+        metrics.close();
+    }
+}

@@ -1,0 +1,88 @@
+package vessel.cli;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.concurrent.atomic.AtomicReference;
+
+import vessel.vmm.ConfigException;
+import vessel.vmm.VirtualMachine;
+import vessel.vmm.VmConfig;
+import vessel.vmm.VmExit;
+
+/**
+ * The one path from a {@link VmConfig} to a guest running on this process's console, for {@code vessel run}
+ * and for the API's InstanceStart alike: create, start, raw terminal and keystrokes to the guest, wait for
+ * the end (booting again on a reset when the config says restart), stop the guest when the process is
+ * asked to end (SIGTERM runs the shutdown hook).
+ */
+final class GuestSession {
+    private final OutputStream console;
+    private final AtomicReference<VirtualMachine> current = new AtomicReference<>();
+    private Terminal terminal;
+    private boolean inputStarted;
+
+    GuestSession(OutputStream console) {
+        this.console = console;
+        Runtime.getRuntime().addShutdownHook(new Thread(this::stop, "stop-on-signal"));
+    }
+
+    /** Creates and starts the guest; its console input starts with the first guest of the process. */
+    synchronized VirtualMachine start(VmConfig config) throws ConfigException, IOException {
+        VirtualMachine vm = VirtualMachine.create(config, console);
+        try {
+            if (terminal == null) {
+                terminal = Terminal.rawIfInteractive();
+            }
+            current.set(vm);
+            vm.start();
+            if (!inputStarted) {
+                ConsoleInput.start(current, terminal.interactive());
+                inputStarted = true;
+            }
+            return vm;
+        } catch (RuntimeException e) {
+            current.set(null);
+            vm.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Waits for the started guest to end and releases it; a reset with {@link VmConfig.RebootAction#RESTART}
+     * boots the same configuration again, as a PC's reset button does. Returns how the last guest ended.
+     */
+    VmExit awaitEnd() throws ConfigException, IOException, InterruptedException {
+        try {
+            while (true) {
+                VirtualMachine vm = current.get();
+                if (vm == null) {
+                    throw new IllegalStateException("no guest started");
+                }
+                VmExit exit;
+                try (vm) {
+                    exit = vm.awaitExit();
+                }
+                current.compareAndSet(vm, null);
+                if (exit.reason() == VmExit.Reason.RESET && vm.config().onReboot() == VmConfig.RebootAction.RESTART) {
+                    start(vm.config());
+                    continue;
+                }
+                return exit;
+            }
+        } finally {
+            synchronized (this) {
+                if (terminal != null) {
+                    terminal.close();
+                }
+            }
+        }
+    }
+
+    /** Asks the running guest, if any, to stop; {@link #awaitEnd()} then returns. */
+    void stop() {
+        VirtualMachine vm = current.get();
+        if (vm != null) {
+            vm.stop();
+        }
+    }
+}

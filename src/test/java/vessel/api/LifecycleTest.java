@@ -1,0 +1,84 @@
+package vessel.api;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+
+import vessel.api.Lifecycle.Operation;
+import vessel.api.Lifecycle.State;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Firecracker's pre-boot and post-boot rules, operation by operation, state by state. */
+class LifecycleTest {
+    private static final Set<Operation> PRE_BOOT = EnumSet.of(Operation.READ, Operation.CONFIGURE, Operation.START);
+    private static final Set<Operation> POST_BOOT = EnumSet.of(Operation.READ, Operation.UPDATE_DEVICE,
+            Operation.PAUSE, Operation.RESUME, Operation.CTRL_ALT_DEL, Operation.FLUSH_METRICS);
+
+    private static void assertAllows(Lifecycle l, Set<Operation> allowed) {
+        for (Operation op : Operation.values()) {
+            if (allowed.contains(op)) {
+                assertDoesNotThrow(l, op);
+            } else {
+                ApiException e = assertThrows(ApiException.class, () -> l.check(op), op + " in " + l.state());
+                assertEquals(400, e.status());
+                assertEquals(l.state() == State.NOT_STARTED ? Lifecycle.NOT_SUPPORTED_PRE_BOOT
+                        : Lifecycle.NOT_SUPPORTED_POST_BOOT, e.getMessage());
+            }
+        }
+    }
+
+    private static void assertDoesNotThrow(Lifecycle l, Operation op) {
+        try {
+            l.check(op);
+        } catch (ApiException e) {
+            throw new AssertionError(op + " refused in " + l.state() + ": " + e.getMessage());
+        }
+    }
+
+    @Test
+    void beforeBootOnlyConfigurationStartAndReads() {
+        Lifecycle l = new Lifecycle();
+        assertEquals(State.NOT_STARTED, l.state());
+        assertEquals("Not started", l.state().apiName());
+        assertAllows(l, PRE_BOOT);
+    }
+
+    @Test
+    void afterBootNoConfigurationNoSecondStart() {
+        Lifecycle l = new Lifecycle();
+        l.started();
+        assertEquals("Running", l.state().apiName());
+        assertAllows(l, POST_BOOT);
+        l.paused();
+        assertEquals("Paused", l.state().apiName());
+        assertAllows(l, POST_BOOT);
+        l.resumed();
+        assertEquals(State.RUNNING, l.state());
+    }
+
+    @Test
+    void pauseAndResumeAreIdempotentAsInFirecracker() {
+        Lifecycle l = new Lifecycle();
+        l.started();
+        l.paused();
+        l.paused();
+        assertEquals(State.PAUSED, l.state());
+        l.resumed();
+        l.resumed();
+        assertEquals(State.RUNNING, l.state());
+    }
+
+    @Test
+    void transitionsThatCannotHappenAreBugs() {
+        Lifecycle l = new Lifecycle();
+        assertThrows(IllegalStateException.class, l::paused);
+        assertThrows(IllegalStateException.class, l::resumed);
+        l.started();
+        assertThrows(IllegalStateException.class, l::started);
+        assertTrue(POST_BOOT.contains(Operation.READ) && PRE_BOOT.contains(Operation.READ));
+    }
+}

@@ -1,0 +1,368 @@
+package vessel.api;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import vessel.boot.KernelLoader;
+import vessel.vmm.DriveConfig;
+import vessel.vmm.VirtualMachine;
+import vessel.vmm.VmConfig;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The request table and the JSON mapping, without a socket: bodies in, status and JSON out, VmConfig made. */
+class RouterTest {
+    /** Records the VmConfig it is asked to boot, then fails as a host without KVM would. */
+    static final class RecordingLauncher implements Launcher {
+        VmConfig launched;
+        String logLevel;
+        Path logPath;
+
+        @Override
+        public VirtualMachine launch(VmConfig config) throws IOException {
+            launched = config;
+            throw new IOException("no VM in this test");
+        }
+
+        @Override
+        public void configureLogging(String level, Path path, boolean showLevel, boolean showOrigin) {
+            logLevel = level;
+            logPath = path;
+        }
+    }
+
+    @TempDir
+    Path dir;
+    private RecordingLauncher launcher;
+    private Vmm vmm;
+    private Router router;
+    private Path kernel;
+    private Path initrd;
+    private Path disk;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        launcher = new RecordingLauncher();
+        vmm = new Vmm("test-vm", launcher);
+        router = new Router(vmm);
+        kernel = Files.writeString(dir.resolve("vmlinux"), "kernel");
+        initrd = Files.writeString(dir.resolve("initrd"), "initrd");
+        disk = Files.write(dir.resolve("disk.ext4"), new byte[4096]);
+    }
+
+    private Router.Reply call(String method, String path, String body) {
+        return router.handle(method, path, body == null ? null : body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private void ok(String method, String path, String body) {
+        Router.Reply r = call(method, path, body);
+        assertEquals(204, r.status(), () -> method + " " + path + ": " + text(r));
+        assertNull(r.body());
+    }
+
+    private static String text(Router.Reply r) {
+        return r.body() == null ? "" : new String(r.body(), StandardCharsets.UTF_8);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> json(Router.Reply r) throws IOException {
+        return new ObjectMapper().readValue(r.body(), Map.class);
+    }
+
+    private String fault(String method, String path, String body) throws IOException {
+        Router.Reply r = call(method, path, body);
+        assertEquals(400, r.status(), () -> method + " " + path + " " + body + ": " + text(r));
+        Map<String, Object> f = json(r);
+        assertEquals(List.of("fault_message"), List.copyOf(f.keySet()));
+        String message = (String) f.get("fault_message");
+        assertEquals(1, message.lines().count(), message);
+        return message;
+    }
+
+    @Test
+    void instanceInfoBeforeBoot() throws IOException {
+        Router.Reply r = call("GET", "/", null);
+        assertEquals(200, r.status());
+        assertEquals(Map.of("id", "test-vm", "state", "Not started", "vmm_version", Vmm.version(), "app_name", "vessel"),
+                json(r));
+    }
+
+    @Test
+    void machineConfigDefaultsPutAndPatch() throws IOException {
+        assertEquals(Map.of("vcpu_count", 1, "mem_size_mib", 128, "smt", false, "track_dirty_pages", false,
+                "huge_pages", "None"), json(call("GET", "/machine-config", null)));
+        ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"track_dirty_pages\": true}");
+        ok("PATCH", "/machine-config", "{\"mem_size_mib\": 512}");
+        assertEquals(Map.of("vcpu_count", 2, "mem_size_mib", 512, "smt", false, "track_dirty_pages", true,
+                "huge_pages", "None"), json(call("GET", "/machine-config", null)));
+        // PUT resets the optional fields it does not name, as Firecracker's does.
+        ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
+        assertEquals(false, json(call("GET", "/machine-config", null)).get("track_dirty_pages"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', quoteCharacter = '\'', value = {
+        "string for a number     | {\"vcpu_count\": \"2\", \"mem_size_mib\": 128}            | field `vcpu_count`",
+        "float for an integer    | {\"vcpu_count\": 2.5, \"mem_size_mib\": 128}             | vcpu_count",
+        "number for a boolean    | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"smt\": 1}   | field `smt`",
+        "number for a string     | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"cpu_template\": 5} | cpu_template",
+        "unknown field           | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"ht_enabled\": false} | unknown field `ht_enabled`",
+        "missing required field  | {\"vcpu_count\": 2}                                      | missing field `mem_size_mib`",
+        "null required field     | {\"vcpu_count\": null, \"mem_size_mib\": 128}            | vcpu_count",
+        "duplicate key           | {\"vcpu_count\": 1, \"vcpu_count\": 2, \"mem_size_mib\": 128} | vcpu_count",
+        "trailing data           | {\"vcpu_count\": 1, \"mem_size_mib\": 128} x             | deserializing",
+        "not an object           | [1, 2]                                                   | deserializing",
+        "bad JSON                | {\"vcpu_count\": 1,                                      | deserializing",
+        "null body               | null                                                     | invalid type: null",
+        "too many vCPUs          | {\"vcpu_count\": 33, \"mem_size_mib\": 128}              | out of range",
+        "zero memory             | {\"vcpu_count\": 1, \"mem_size_mib\": 0}                 | mem_size_mib",
+        "more memory than host   | {\"vcpu_count\": 1, \"mem_size_mib\": 1099511627776}     | more than this host has",
+        "smt                     | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"smt\": true} | smt",
+        "cpu template            | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"cpu_template\": \"T2\"} | CPU templates",
+        "huge pages              | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"huge_pages\": \"2M\"} | huge pages",
+    })
+    void machineConfigIsCheckedStrictly(String name, String body, String fragment) throws IOException {
+        String message = fault("PUT", "/machine-config", body);
+        assertTrue(message.contains(fragment), message);
+        // Nothing changed.
+        assertEquals(1, json(call("GET", "/machine-config", null)).get("vcpu_count"));
+    }
+
+    @Test
+    void requestsThatNameNoResource() throws IOException {
+        assertEquals("Invalid request method and/or path: GET /nothing.", fault("GET", "/nothing", null));
+        assertEquals("Invalid request method and/or path: POST /actions.", fault("POST", "/actions", "{}"));
+        assertEquals("Invalid request method and/or path: DELETE /drives/a.", fault("DELETE", "/drives/a", null));
+        assertEquals("Invalid request method and/or path: PUT /boot-source/x.", fault("PUT", "/boot-source/x", "{}"));
+        assertEquals("GET request cannot have a body.", fault("GET", "/", "{}"));
+        assertEquals("Empty PUT request.", fault("PUT", "/machine-config", null));
+        assertEquals("Empty PUT request.", fault("PUT", "/machine-config", ""));
+        assertEquals("Empty PATCH request.", fault("PATCH", "/vm", null));
+        assertEquals("Empty PATCH request.", fault("PATCH", "/machine-config", "{}"));
+        assertEquals("The ID cannot be empty.", fault("PUT", "/drives", "{}"));
+        assertEquals("The ID cannot be empty.", fault("PUT", "/drives/", "{}"));
+        assertTrue(fault("PUT", "/drives/root-fs", "{}").contains("alphanumeric characters and underscores"));
+    }
+
+    @Test
+    void actionsInTheWrongStateAndWithoutABootSource() throws IOException {
+        assertEquals(Lifecycle.NOT_SUPPORTED_PRE_BOOT, fault("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"));
+        assertEquals(Lifecycle.NOT_SUPPORTED_PRE_BOOT, fault("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"));
+        assertEquals(Lifecycle.NOT_SUPPORTED_PRE_BOOT, fault("PATCH", "/vm", "{\"state\": \"Paused\"}"));
+        assertEquals(Lifecycle.NOT_SUPPORTED_PRE_BOOT, fault("PATCH", "/vm", "{\"state\": \"Resumed\"}"));
+        assertEquals(Lifecycle.NOT_SUPPORTED_PRE_BOOT, fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}"));
+        assertEquals(Lifecycle.NOT_SUPPORTED_PRE_BOOT,
+                fault("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}"));
+        assertTrue(fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}")
+                .contains("Cannot start microvm without kernel configuration"));
+        assertTrue(fault("PUT", "/actions", "{\"action_type\": \"Reboot\"}").contains("unknown variant `Reboot`"));
+        assertTrue(fault("PATCH", "/vm", "{\"state\": \"Stopped\"}").contains("unknown variant `Stopped`"));
+        assertTrue(fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\", \"payload\": 1}")
+                .contains("unknown field `payload`"));
+        assertEquals(null, launcher.launched);
+    }
+
+    @Test
+    void bootSourceAndDrivesMustNameReadableFiles() throws IOException {
+        assertTrue(fault("PUT", "/boot-source", "{}").contains("missing field `kernel_image_path`"));
+        assertTrue(fault("PUT", "/boot-source", "{\"kernel_image_path\": \"/nonexistent/vmlinux\"}")
+                .contains("/nonexistent/vmlinux cannot be opened: it does not exist"));
+        assertTrue(fault("PUT", "/boot-source", "{\"kernel_image_path\": \"" + dir + "\"}").contains("is a directory"));
+        assertTrue(fault("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"/no/initrd\"}")
+                .contains("initrd file /no/initrd"));
+        assertTrue(fault("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/no/disk\", "
+                + "\"is_root_device\": true, \"is_read_only\": false}").contains("/no/disk"));
+        assertTrue(fault("PUT", "/drives/rootfs", "{\"drive_id\": \"other\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": true}").contains("does not match"));
+        assertTrue(fault("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk + "\"}")
+                .contains("missing field `is_root_device`"));
+        ok("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk + "\", \"is_root_device\": true}");
+        assertTrue(fault("PUT", "/drives/second", "{\"drive_id\": \"second\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": true}").contains("A root block device already exists!"));
+        assertTrue(fault("PUT", "/drives/x", "{\"drive_id\": \"x\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": false, \"io_engine\": \"Async\"}").contains("Async"));
+        assertTrue(fault("PUT", "/drives/x", "{\"drive_id\": \"x\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}")
+                .contains("rate limiters"));
+    }
+
+    @Test
+    void theConfigurationBecomesOneVmConfig() throws IOException {
+        Path data = Files.write(dir.resolve("data.img"), new byte[512]);
+        ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+        ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\", \"initrd_path\": \"" + initrd
+                + "\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off\"}");
+        ok("PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"" + data + "\", "
+                + "\"is_root_device\": false, \"is_read_only\": true}");
+        ok("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": true, \"is_read_only\": false, \"cache_type\": \"Unsafe\", \"io_engine\": \"Sync\","
+                + " \"rate_limiter\": null, \"partuuid\": null}");
+        ok("PUT", "/entropy", "{}");
+        String message = fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+        assertEquals("Start microvm error: no VM in this test", message);
+        VmConfig c = launcher.launched;
+        assertEquals(kernel, c.kernel());
+        assertEquals(List.of(initrd), c.initrds());
+        assertEquals(256L << 20, c.memoryBytes());
+        assertEquals(2, c.cpus());
+        assertEquals("console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw", c.cmdline());
+        // The root drive is the guest's first (vda), whatever order the drives came in.
+        assertEquals(List.of(new DriveConfig("rootfs", disk, false), new DriveConfig("data", data, true)), c.drives());
+        assertTrue(c.entropy());
+        assertEquals(VmConfig.RebootAction.STOP, c.onReboot());
+        // A failed start leaves the microVM not started: the request can be repeated.
+        assertEquals("Not started", json(call("GET", "/", null)).get("state"));
+    }
+
+    @Test
+    void withoutBootArgsTheCommandLineIsVesselsDefault() throws IOException {
+        ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
+        ok("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": true, \"is_read_only\": true, \"partuuid\": \"abcd-01\"}");
+        fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+        assertEquals(KernelLoader.DEFAULT_LINUX_CMDLINE + " root=PARTUUID=abcd-01 ro", launcher.launched.cmdline());
+    }
+
+    @Test
+    void devicesVesselLacksAreStoredButRefuseTheBoot() throws IOException {
+        ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
+        ok("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+                + "\"guest_mac\": \"AA:FC:00:00:00:01\"}");
+        ok("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
+        assertTrue(fault("PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}")
+                .contains("already used"));
+        assertTrue(fault("PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+                + "\"guest_mac\": \"nope\"}").contains("MAC"));
+        assertTrue(fault("PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\"}").contains("guest_cid"));
+        String message = fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+        assertEquals("Start microvm error: Vessel does not implement network interfaces (eth0) and vsock yet; "
+                + "remove them from the configuration to boot", message);
+        assertNull(launcher.launched);
+        Map<String, Object> config = json(call("GET", "/vm/config", null));
+        assertEquals(List.of(Map.of("iface_id", "eth0", "host_dev_name", "tap0", "guest_mac", "AA:FC:00:00:00:01")),
+                config.get("network-interfaces"));
+        assertEquals(Map.of("guest_cid", 3, "uds_path", "/tmp/v.sock"), config.get("vsock"));
+    }
+
+    @Test
+    void loggerAndMetricsSettings() throws IOException {
+        Path log = dir.resolve("vessel.log");
+        ok("PUT", "/logger", "{\"level\": \"Debug\", \"log_path\": \"" + log + "\", \"show_level\": true}");
+        assertEquals("debug", launcher.logLevel);
+        assertEquals(log, launcher.logPath);
+        assertTrue(fault("PUT", "/logger", "{\"level\": \"Loud\"}").contains("unknown variant `Loud`"));
+        Path metrics = dir.resolve("metrics.json");
+        ok("PUT", "/metrics", "{\"metrics_path\": \"" + metrics + "\"}");
+        assertTrue(Files.exists(metrics));
+        assertTrue(fault("PUT", "/metrics", "{\"metrics_path\": \"" + metrics + "\"}").contains("Reinitialization"));
+        assertTrue(fault("PUT", "/metrics", "{}").contains("missing field `metrics_path`"));
+    }
+
+    @Test
+    void metricsCountRequestsAndFailuresSinceTheLastLine() {
+        call("GET", "/", null);
+        call("GET", "/", null);
+        call("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
+        call("PUT", "/machine-config", "{}");
+        Map<String, Object> line = vmm.metrics().snapshot(null, null, null);
+        assertEquals(2L, ((Map<?, ?>) line.get("get_api_requests")).get("instance_info_count"));
+        assertEquals(2L, ((Map<?, ?>) line.get("put_api_requests")).get("machine_cfg_count"));
+        assertEquals(1L, ((Map<?, ?>) line.get("put_api_requests")).get("machine_cfg_fails"));
+        assertEquals(1L, ((Map<?, ?>) line.get("api_server")).get("sync_response_fails"));
+        assertEquals(0L, ((Map<?, ?>) line.get("vcpu")).get("exit_io"));
+        assertTrue(line.containsKey("block") && line.containsKey("net") && line.containsKey("utc_timestamp_ms"));
+        Map<String, Object> next = vmm.metrics().snapshot(null, null, null);
+        assertEquals(0L, ((Map<?, ?>) next.get("get_api_requests")).get("instance_info_count"));
+    }
+
+    @Test
+    void firecrackersExampleConfigFileLoadsUnchanged() {
+        // tests/framework/vm_config.json of Firecracker's repository, with this test's paths.
+        String file = """
+                {
+                  "boot-source": {
+                    "kernel_image_path": "%s",
+                    "boot_args": "console=ttyS0 reboot=k panic=1 pci=off",
+                    "initrd_path": null
+                  },
+                  "drives": [
+                    {
+                      "drive_id": "rootfs",
+                      "path_on_host": "%s",
+                      "is_root_device": true,
+                      "partuuid": null,
+                      "is_read_only": false,
+                      "cache_type": "Unsafe",
+                      "io_engine": "Sync",
+                      "rate_limiter": null
+                    }
+                  ],
+                  "machine-config": {
+                    "vcpu_count": 2,
+                    "mem_size_mib": 1024,
+                    "smt": false,
+                    "track_dirty_pages": false,
+                    "huge_pages": "None"
+                  },
+                  "cpu-config": null,
+                  "balloon": null,
+                  "network-interfaces": [],
+                  "vsock": null,
+                  "logger": null,
+                  "metrics": null,
+                  "mmds-config": null,
+                  "entropy": null
+                }
+                """.formatted(kernel, disk);
+        ApiException e = assertThrows(ApiException.class, () -> vmm.bootFromConfigFile(file.getBytes(StandardCharsets.UTF_8)));
+        assertEquals("Start microvm error: no VM in this test", e.getMessage());
+        assertTrue(e.hostFailure());
+        assertEquals(1024L << 20, launcher.launched.memoryBytes());
+        assertEquals(List.of(new DriveConfig("rootfs", disk, false)), launcher.launched.drives());
+    }
+
+    @Test
+    void configFilesWithWhatVesselLacksOrDoesNotKnowAreRefused() {
+        String base = "{\"boot-source\": {\"kernel_image_path\": \"" + kernel + "\"}";
+        assertTrue(configError(base + ", \"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true}}").contains("`balloon`"));
+        assertTrue(configError(base + ", \"frobnicate\": 1}").contains("unknown field `frobnicate`"));
+        assertTrue(configError(base + ", \"machine-config\": {\"vcpu_count\": 1}}").contains("missing field `mem_size_mib`"));
+        assertTrue(configError("{}").contains("missing field `boot-source`"));
+        assertTrue(configError("{").contains("deserializing"));
+    }
+
+    private String configError(String json) {
+        ApiException e = assertThrows(ApiException.class,
+                () -> new Vmm("x", launcher).bootFromConfigFile(json.getBytes(StandardCharsets.UTF_8)));
+        assertEquals(false, e.hostFailure(), e.getMessage());
+        return e.getMessage();
+    }
+
+    @Test
+    void vmConfigExportsWhatWasSetInTheConfigFileFormat() throws IOException {
+        ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\", \"boot_args\": \"quiet\"}");
+        ok("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk + "\", \"is_root_device\": true}");
+        Map<String, Object> c = json(call("GET", "/vm/config", null));
+        assertEquals(Map.of("kernel_image_path", kernel.toString(), "boot_args", "quiet"), c.get("boot-source"));
+        assertEquals(List.of(Map.of("drive_id", "rootfs", "path_on_host", disk.toString(), "is_root_device", true)),
+                c.get("drives"));
+        assertTrue(c.containsKey("balloon") && c.get("balloon") == null);
+        // What GET /vm/config gives is a config file that loads.
+        ApiException e = assertThrows(ApiException.class, () -> new Vmm("y", launcher).bootFromConfigFile(call("GET", "/vm/config", null).body()));
+        assertTrue(e.hostFailure(), e.getMessage());
+    }
+}

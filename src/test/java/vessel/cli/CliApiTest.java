@@ -1,0 +1,118 @@
+package vessel.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import vessel.testkit.Curl;
+import vessel.testkit.RequiresKvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code vessel api} and Firecracker's command line, as separate processes: options, config files, signals. */
+@Timeout(180)
+class CliApiTest {
+    @TempDir
+    Path dir;
+
+    private static void assertOneLineError(CliTest.Result r, int status, String fragment) {
+        assertEquals(status, r.status(), r.err());
+        assertTrue(r.err().startsWith("vessel: ") && r.err().contains(fragment), r.err());
+        assertEquals(1, r.err().lines().count(), "one line, no stack trace: " + r.err());
+    }
+
+    /** Starts {@code vessel ARGS} in the background, its output to files in the test's folder. */
+    static Process start(Path dir, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", CliTest.classpath(), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(dir.resolve("stdout-" + System.nanoTime()).toFile())
+                .redirectError(dir.resolve("stderr-" + System.nanoTime()).toFile()).start();
+    }
+
+    /** Waits until the socket answers GET / (the JVM and Jetty starting take a while on slow hosts). */
+    static void awaitSocket(Path socket, Process p) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < deadline) {
+            assertTrue(p.isAlive(), "vessel ended before its socket answered");
+            if (Files.exists(socket)) {
+                try {
+                    if (Curl.get(socket, "/").status() == 200) {
+                        return;
+                    }
+                } catch (java.io.IOException e) {
+                    // bound but not yet accepting
+                }
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("API socket " + socket + " did not answer");
+    }
+
+    @Test
+    void optionsThatCannotWorkAreOneLineEach() throws Exception {
+        assertOneLineError(CliTest.vessel("--no-api"), 2, "--no-api needs --config-file");
+        assertOneLineError(CliTest.vessel("api", "--id", "x"), 2, "--api-sock PATH is needed");
+        assertOneLineError(CliTest.vessel("--api-sock"), 2, "--api-sock needs a value");
+        assertOneLineError(CliTest.vessel("--api-sock", "/tmp/x.sock", "--bogus"), 2, "--bogus");
+        assertOneLineError(CliTest.vessel("--api-sock", "/tmp/x.sock", "--id", "a b"), 2, "--id");
+        assertOneLineError(CliTest.vessel("--no-api", "--config-file", dir.resolve("missing.json").toString()), 2,
+                "missing.json does not exist");
+        CliTest.Result help = CliTest.vessel("api", "--help");
+        assertEquals(0, help.status());
+        assertTrue(help.out().contains("--config-file FILE"), help.out());
+        assertTrue(CliTest.vessel("--version").out().startsWith("vessel "));
+    }
+
+    @Test
+    void badConfigFilesAreOneLineNamingTheFile() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinux"), "k");
+        Path bad = Files.writeString(dir.resolve("bad.json"), "{\"boot-source\": ");
+        assertOneLineError(CliTest.vessel("--no-api", "--config-file", bad.toString()), 2, "bad.json: An error occurred");
+        Path unknown = Files.writeString(dir.resolve("unknown.json"), "{\"boot-source\": {\"kernel_image_path\": \""
+                + kernel + "\"}, \"frobnicate\": true}");
+        assertOneLineError(CliTest.vessel("--no-api", "--config-file", unknown.toString()), 2, "unknown field `frobnicate`");
+        Path noKernel = Files.writeString(dir.resolve("nokernel.json"),
+                "{\"boot-source\": {\"kernel_image_path\": \"/nonexistent/vmlinux\"}}");
+        assertOneLineError(CliTest.vessel("--no-api", "--config-file", noKernel.toString()), 2,
+                "/nonexistent/vmlinux cannot be opened");
+    }
+
+    @Test
+    void aConfigFileWithoutKvmIsOneLineWithTheReason() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(RequiresKvm.available(), "skipped: this host has KVM");
+        Path kernel = Files.writeString(dir.resolve("vmlinux"), "k");
+        Path config = Files.writeString(dir.resolve("vm.json"), "{\"boot-source\": {\"kernel_image_path\": \""
+                + kernel + "\"}, \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}}");
+        assertOneLineError(CliTest.vessel("--no-api", "--config-file", config.toString()), 1, "/dev/kvm");
+    }
+
+    @Test
+    void sigtermRemovesTheSocketAndASecondProcessCannotTakeIt() throws Exception {
+        Path socket = dir.resolve("api.sock");
+        Path metrics = dir.resolve("metrics.json");
+        Process p = start(dir, "--api-sock", socket.toString(), "--id", "first", "--metrics-path", metrics.toString());
+        try {
+            awaitSocket(socket, p);
+            assertTrue(Curl.get(socket, "/").body().contains("\"id\":\"first\""));
+            CliTest.Result second = CliTest.vessel("--api-sock", socket.toString());
+            assertOneLineError(second, 1, "in use by another process");
+            assertEquals(200, Curl.get(socket, "/").status());
+            assertTrue(Files.exists(metrics));
+        } finally {
+            p.destroy(); // SIGTERM
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "vessel did not end on SIGTERM");
+        }
+        assertEquals(143, p.exitValue());
+        assertFalse(Files.exists(socket), "socket left behind");
+    }
+}
