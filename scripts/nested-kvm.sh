@@ -64,7 +64,7 @@ build_initramfs() {
   cp /bin/busybox "$rd/bin/busybox"
   for a in sh mount umount insmod mkdir cat echo chroot poweroff sleep ls dmesg grep mknod; do ln -s busybox "$rd/bin/$a"; done
   : > "$rd/modules.list"
-  for m in kvm_amd kvm_intel 9pnet_virtio 9p virtio_pci; do
+  for m in kvm_amd kvm_intel 9pnet_virtio 9p virtio_pci tun; do  # tun: the network test's TAP
     modprobe -d "$kdir" -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'
   done | awk '!seen[$0]++' | while read -r f; do
     cp "$f" "$rd/lib/modules/"; echo "$(basename "$f")" >> "$rd/modules.list"
@@ -109,7 +109,7 @@ EOF
   rm -rf "$rd" "$kdir"
 }
 # bump when build_initramfs/init changes
-INITRD_VERSION=6
+INITRD_VERSION=7
 if [ ! -s "$WORK/initrd.gz" ] || [ ! -s "$WORK/vmlinuz" ] || [ "$(cat "$WORK/initrd.version" 2>/dev/null)" != "$INITRD_VERSION" ]; then
   echo "[nested-kvm] building kernel+initramfs in $WORK ..." >&2
   build_initramfs

@@ -74,10 +74,25 @@ final class VirtioDevices {
         }
     }
 
+    /**
+     * Whether the calling thread's network namespace has interface {@code name}. /proc/thread-self/net
+     * follows the thread's namespace; /sys/class/net follows whoever mounted sysfs, so it would miss a
+     * TAP in a namespace the caller entered (as the network test does). Unreadable: assume it exists and
+     * let TUNSETIFF say.
+     */
+    static boolean interfaceExists(String name) {
+        try {
+            return Files.readAllLines(java.nio.file.Path.of("/proc/thread-self/net/dev")).stream()
+                    .map(String::strip).anyMatch(l -> l.startsWith(name + ":"));
+        } catch (java.io.IOException e) {
+            return true;
+        }
+    }
+
     /** Attaches to the interface's TAP; each way that fails is one line naming it. */
     private static Tap openTap(NetConfig n) throws ConfigException {
         String what = "network interface '" + n.id() + "': TAP device '" + n.tap() + "'";
-        if (!Files.exists(java.nio.file.Path.of("/sys/class/net", n.tap()))) {
+        if (!interfaceExists(n.tap())) {
             throw new ConfigException(what + " does not exist (create it: ip tuntap add " + n.tap() + " mode tap)");
         }
         try {

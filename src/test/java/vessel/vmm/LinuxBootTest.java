@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import vessel.testkit.Cpio;
 import vessel.testkit.DefaultImage;
 import vessel.testkit.HostTools;
+import vessel.testkit.NetNamespace;
 import vessel.testkit.TestGuests;
 import vessel.testkit.RequiresKvm;
 
@@ -69,6 +70,21 @@ class LinuxBootTest {
             # the guest connects to the host (CID 2), whose listener answers.
             /bin/vsock-echo listen 5000 &
             /bin/vsock-echo connect 2 6000 "guest-hello-$token"
+            # virtio-net, when the test gave the guest a TAP: address, ping, then a file over HTTP.
+            if [ -e /sys/class/net/eth0 ]; then
+                ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up
+                echo "VESSEL-CHECK eth0_mac=$(cat /sys/class/net/eth0/address)"
+                if ping -c 1 -W 10 10.0.2.2 >/dev/null 2>&1; then
+                    echo "VESSEL-CHECK ping=ok"
+                else
+                    echo "VESSEL-CHECK ping=failed"
+                fi
+                if wget -q -O /tmp/blob http://10.0.2.2:8080/blob; then
+                    echo "VESSEL-CHECK net_sha256=$(sha256sum /tmp/blob | cut -d' ' -f1)"
+                else
+                    echo "VESSEL-CHECK net_wget=failed"
+                fi
+            fi
             """;
 
     @Test
@@ -88,13 +104,51 @@ class LinuxBootTest {
         // Firecracker's vsock model: guest connections to host port 6000 arrive at <uds>_6000.
         Path uds = tmp.resolve("v.sock");
         VsockHostEcho hostListener = VsockHostEcho.listen(Path.of(uds + "_6000"));
-        VmConfig config = VmConfig.builder().kernel(DefaultImage.file("vmlinuz"))
+        // Network: a TAP in a namespace of the test's own, with an HTTP server there serving 4 MiB.
+        NetNamespace ns = null;
+        String netSkipped = null;
+        try {
+            ns = NetNamespace.create();
+            ns.tool("ip", "tuntap", "add", "vtap0", "mode", "tap");
+            ns.tool("ip", "addr", "add", "10.0.2.2/24", "dev", "vtap0");
+            ns.tool("ip", "link", "set", "vtap0", "up");
+        } catch (Exception | AssertionError e) {
+            netSkipped = e.getMessage();
+            System.out.println("network checks skipped: no network namespace with a TAP here: " + netSkipped);
+            if (ns != null) {
+                ns.close();
+                ns = null;
+            }
+        }
+        byte[] blob = new byte[4 << 20];
+        new java.util.Random(42).nextBytes(blob);
+        String blobSha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(blob));
+        com.sun.net.httpserver.HttpServer http = ns == null ? null : ns.run(() -> {
+            com.sun.net.httpserver.HttpServer s = com.sun.net.httpserver.HttpServer.create(
+                    new java.net.InetSocketAddress(8080), 0);
+            s.createContext("/blob", ex -> {
+                ex.sendResponseHeaders(200, blob.length);
+                try (var body = ex.getResponseBody()) {
+                    body.write(blob);
+                }
+            });
+            s.start();
+            return s;
+        });
+        VmConfig.Builder builder = VmConfig.builder().kernel(DefaultImage.file("vmlinuz"))
                 .initrd(DefaultImage.file("initramfs.cpio.gz")).initrd(checks).memory("512M").cpus(2)
                 .drive(data, false, "data").drive(readOnly, true, "golden").entropy(true)
                 .vsock(new VsockConfig(3, uds))
-                .cmdline(cmdline() + " vessel.check=none vessel.token=" + token).build();
+                .cmdline(cmdline() + " vessel.check=none vessel.token=" + token);
+        if (ns != null) {
+            builder.net(new NetConfig("net0", "vtap0", "52:54:00:12:34:56"));
+        }
+        VmConfig config = builder.build();
         long t0 = System.nanoTime();
-        try (VirtualMachine vm = VirtualMachine.create(config, console)) {
+        // The VM is made on the namespace's thread, so its TAP is the namespace's vtap0.
+        VirtualMachine made = ns == null ? VirtualMachine.create(config, console)
+                : ns.run(() -> VirtualMachine.create(config, console));
+        try (VirtualMachine vm = made) {
             vm.start();
             // After its checks /init starts the interactive shell; type into it through the serial
             // console (the UART's receive path and Linux's 8250 driver), then power off from it.
@@ -142,8 +196,20 @@ class LinuxBootTest {
             assertTrue(out.contains("VESSEL-CHECK vsock_echoed=" + ("host-hello-" + token).length()), tail(out));
             assertTrue(out.contains("VESSEL-CHECK vsock_reply=host-echo:guest-hello-" + token), tail(out));
             assertEquals("guest-hello-" + token, hostListener.received(), tail(out));
+            // virtio-net over the TAP, when this host allowed one.
+            if (ns != null) {
+                assertTrue(out.contains("VESSEL-CHECK eth0_mac=52:54:00:12:34:56"), tail(out));
+                assertTrue(out.contains("VESSEL-CHECK ping=ok"), tail(out));
+                assertTrue(out.contains("VESSEL-CHECK net_sha256=" + blobSha), tail(out));
+            }
         } finally {
             hostListener.close();
+            if (http != null) {
+                http.stop(0);
+            }
+            if (ns != null) {
+                ns.close();
+            }
         }
         // What the guest synced is on the host's disk, and the file system is clean.
         assertEquals("written by the guest: " + token + "\n", HostTools.run("debugfs", "-R", "cat /guest.txt", data.toString()));
