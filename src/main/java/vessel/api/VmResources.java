@@ -27,8 +27,7 @@ import vessel.vmm.VmConfig;
 /**
  * What the API has been told before boot, in Firecracker's terms, and its one translation into a
  * {@link VmConfig}. Each setter validates its part as Firecracker does at PUT time (files must open, one
- * root drive); {@link #toVmConfig()} refuses configured devices Vessel does not have yet, rather than
- * booting without them. Not thread-safe: {@link Vmm} serializes requests.
+ * root drive); {@link #toVmConfig()} maps every configured device onto the VMM's. Not thread-safe: {@link Vmm} serializes requests.
  */
 final class VmResources {
     static final int MAX_VCPUS = 32;
@@ -210,17 +209,6 @@ final class VmResources {
         if (bootSource == null) {
             throw new ApiException(e + "Cannot start microvm without kernel configuration.");
         }
-        List<String> missing = new ArrayList<>();
-        if (!nets.isEmpty()) {
-            missing.add("network interfaces (" + String.join(", ", nets.keySet()) + ")");
-        }
-        if (vsock != null) {
-            missing.add("vsock");
-        }
-        if (!missing.isEmpty()) {
-            throw new ApiException(e + "Vessel does not implement " + String.join(" and ", missing)
-                    + " yet; remove them from the configuration to boot");
-        }
         StringBuilder cmdline = new StringBuilder(bootSource.bootArgs() != null ? bootSource.bootArgs().strip()
                 : KernelLoader.DEFAULT_LINUX_CMDLINE);
         VmConfig.Builder b = VmConfig.builder()
@@ -238,6 +226,12 @@ final class VmResources {
                         .append(readOnly ? " ro" : " rw");
             }
             b.drive(new DriveConfig(d.driveId(), Path.of(d.pathOnHost()), readOnly));
+        }
+        for (NetworkInterface n : nets.values()) {
+            b.net(new vessel.vmm.NetConfig(n.ifaceId(), n.hostDevName(), n.guestMac()));
+        }
+        if (vsock != null) {
+            b.vsock(new vessel.vmm.VsockConfig(vsock.guestCid(), Path.of(vsock.udsPath())));
         }
         b.cmdline(cmdline.toString().strip());
         try {

@@ -238,7 +238,7 @@ class RouterTest {
     }
 
     @Test
-    void devicesVesselLacksAreStoredButRefuseTheBoot() throws IOException {
+    void networkAndVsockAreCheckedStoredAndPassedToTheVmm() throws IOException {
         ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
         ok("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
                 + "\"guest_mac\": \"AA:FC:00:00:00:01\"}");
@@ -248,14 +248,13 @@ class RouterTest {
         assertTrue(fault("PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
                 + "\"guest_mac\": \"nope\"}").contains("MAC"));
         assertTrue(fault("PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\"}").contains("guest_cid"));
-        String message = fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
-        assertEquals("Start microvm error: Vessel does not implement network interfaces (eth0) and vsock yet; "
-                + "remove them from the configuration to boot", message);
-        assertNull(launcher.launched);
         Map<String, Object> config = json(call("GET", "/vm/config", null));
         assertEquals(List.of(Map.of("iface_id", "eth0", "host_dev_name", "tap0", "guest_mac", "AA:FC:00:00:00:01")),
                 config.get("network-interfaces"));
         assertEquals(Map.of("guest_cid", 3, "uds_path", "/tmp/v.sock"), config.get("vsock"));
+        fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"); // the test's launcher makes no VM
+        assertEquals(List.of(new vessel.vmm.NetConfig("eth0", "tap0", "AA:FC:00:00:00:01")), launcher.launched.net());
+        assertEquals(new vessel.vmm.VsockConfig(3, java.nio.file.Path.of("/tmp/v.sock")), launcher.launched.vsock());
     }
 
     @Test
