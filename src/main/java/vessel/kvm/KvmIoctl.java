@@ -41,7 +41,9 @@ public enum KvmIoctl {
     GET_MP_STATE(ior(KVMIO.T, 0x98, 4)),
     SET_MP_STATE(iow(KVMIO.T, 0x99, 4)),
     GET_VCPU_EVENTS(ior(KVMIO.T, 0x9f, VcpuEvents.LAYOUT.byteSize())),
-    SET_VCPU_EVENTS(iow(KVMIO.T, 0xa0, VcpuEvents.LAYOUT.byteSize()));
+    SET_VCPU_EVENTS(iow(KVMIO.T, 0xa0, VcpuEvents.LAYOUT.byteSize())),
+    GET_XSAVE(ior(KVMIO.T, 0xa4, VcpuFd.XSAVE_BYTES)),
+    SET_XSAVE(iow(KVMIO.T, 0xa5, VcpuFd.XSAVE_BYTES));
 
     /** The KVM ioctl type byte; a holder class because enum constants cannot see static fields of their enum. */
     private static final class KVMIO {

@@ -77,10 +77,29 @@ public final class VcpuFd implements AutoCloseable {
         set(KvmIoctl.SET_SREGS, Sregs.LAYOUT.byteSize(), sregs::write);
     }
 
+    /** {@code sizeof(struct kvm_xsave)}: the XSAVE area of a vCPU without AMX. */
+    public static final int XSAVE_BYTES = 4096;
+
+    /**
+     * KVM_GET_XSAVE: the vCPU's x87/SSE/AVX state in XSAVE layout; its first 512 bytes are the FXSAVE
+     * layout (MXCSR at 24), the XSAVE header (XSTATE_BV at 512) follows. Unlike KVM_GET_FPU, it has MXCSR.
+     */
+    public byte[] getXsave() throws KvmException {
+        return get(KvmIoctl.GET_XSAVE, XSAVE_BYTES, m -> m.toArray(JAVA_BYTE));
+    }
+
+    /** KVM_SET_XSAVE with an area from {@link #getXsave()}, changed. */
+    public void setXsave(byte[] area) throws KvmException {
+        set(KvmIoctl.SET_XSAVE, XSAVE_BYTES,
+                m -> MemorySegment.copy(area, 0, m, JAVA_BYTE, 0, Math.min(area.length, XSAVE_BYTES)));
+    }
+
+    /** KVM_GET_FPU. On x86 the kernel never fills {@code mxcsr}: use {@link #getXsave()} for it. */
     public Fpu getFpu() throws KvmException {
         return get(KvmIoctl.GET_FPU, Fpu.LAYOUT.byteSize(), Fpu::read);
     }
 
+    /** KVM_SET_FPU. On x86 the kernel ignores {@code mxcsr}: use {@link #setXsave} for it. */
     public void setFpu(Fpu fpu) throws KvmException {
         set(KvmIoctl.SET_FPU, Fpu.LAYOUT.byteSize(), fpu::write);
     }

@@ -42,31 +42,47 @@ final class EmulationAssist {
         if (insn.length == 0) {
             insn = fetch(cpu, sregs, regs.rip);
         }
-        String why;
         if (run.internalSuberror() != ExitReason.INTERNAL_ERROR_EMULATION) {
-            why = "not an emulation failure";
-        } else {
-            try {
-                Instruction decoded = Decoder.decode(insn, Assists.codeSize(sregs));
-                Assists.Outcome outcome = Assists.complete(decoded, cpu);
-                if (outcome.completed()) {
-                    counts.incrementAndGet(outcome.kind().ordinal());
-                    return Result.HANDLED;
-                }
-                why = outcome.unsupported();
-            } catch (DecodeException e) {
-                why = e.getMessage();
-            }
+            return new Result(false, describe(run.internalSuberror(), regs, sregs, insn) + " (not an emulation failure)");
         }
-        return new Result(false, describe(run, regs, sregs, insn) + " (" + why + ")");
+        return complete(cpu, regs, sregs, insn);
     }
 
-    static String describe(KvmRun run, Regs regs, Sregs sregs, byte[] insn) {
-        String kind = switch (run.internalSuberror()) {
+    /**
+     * Test hook, never called in production: completes the instruction at the stopped vCPU's RIP exactly
+     * as {@link #handle} would after an emulation failure there (same decode, same assist, same count),
+     * so a guest can have an instruction its host CPU runs natively completed by the assist instead.
+     */
+    Result completeAtRip(VcpuFd vcpu) throws Exception {
+        VcpuCpuAccess cpu = new VcpuCpuAccess(vcpu, memory);
+        Regs regs = cpu.regs();
+        Sregs sregs = cpu.sregs();
+        return complete(cpu, regs, sregs, fetch(cpu, sregs, regs.rip));
+    }
+
+    /** Decodes {@code insn} (the bytes at RIP), completes it and counts it, or says why it cannot. */
+    private Result complete(VcpuCpuAccess cpu, Regs regs, Sregs sregs, byte[] insn) throws Exception {
+        String why;
+        try {
+            Instruction decoded = Decoder.decode(insn, Assists.codeSize(sregs));
+            Assists.Outcome outcome = Assists.complete(decoded, cpu);
+            if (outcome.completed()) {
+                counts.incrementAndGet(outcome.kind().ordinal());
+                return Result.HANDLED;
+            }
+            why = outcome.unsupported();
+        } catch (DecodeException e) {
+            why = e.getMessage();
+        }
+        return new Result(false, describe(ExitReason.INTERNAL_ERROR_EMULATION, regs, sregs, insn) + " (" + why + ")");
+    }
+
+    static String describe(int suberror, Regs regs, Sregs sregs, byte[] insn) {
+        String kind = switch (suberror) {
             case ExitReason.INTERNAL_ERROR_EMULATION -> "instruction the host KVM cannot emulate";
             case ExitReason.INTERNAL_ERROR_SIMUL_EX -> "simultaneous exceptions";
             case ExitReason.INTERNAL_ERROR_DELIVERY_EV -> "exit during event delivery";
-            default -> "KVM internal error " + run.internalSuberror();
+            default -> "KVM internal error " + suberror;
         };
         return kind + " at RIP 0x" + Long.toHexString(regs.rip) + " (" + sregs.mode() + ", CS base 0x"
                 + Long.toHexString(sregs.cs.base()) + "), instruction bytes: "

@@ -23,6 +23,7 @@ import vessel.boot.X86Cpu;
 import vessel.boot.acpi.AcpiPlatform;
 import vessel.boot.acpi.AcpiTables;
 import vessel.devices.Bus;
+import vessel.devices.BusDevice;
 import vessel.devices.IrqLine;
 import vessel.devices.legacy.AcpiPowerDevice;
 import vessel.devices.legacy.CmosRtc;
@@ -35,10 +36,12 @@ import vessel.kvm.ExitReason;
 import vessel.kvm.IoEventFd;
 import vessel.kvm.IrqFd;
 import vessel.kvm.Kvm;
+import vessel.kvm.KvmRun;
 import vessel.kvm.VcpuFd;
 import vessel.kvm.VmFd;
 import vessel.memory.GuestMemory;
 import vessel.memory.MemoryRegion;
+import vessel.sys.Errno;
 import vessel.sys.EventFd;
 import vessel.sys.SysException;
 
@@ -442,6 +445,58 @@ public final class VirtualMachine implements AutoCloseable {
             }
         }
         return sum;
+    }
+
+    /**
+     * Test hook, package-private so neither the CLI nor the API can reach it, and nothing on the normal
+     * exit path: it adds a port-I/O device only when a test asks. A guest {@code out} to {@code port} makes
+     * the emulation assist complete the instruction that follows the {@code out}, through the same
+     * decode-complete-count path as a KVM_EXIT_INTERNAL_ERROR there. Test guests use it to have the assist,
+     * not a host CPU that runs the instruction natively, execute each instruction it supports.
+     * Single-vCPU VMs only, before {@link #start()}.
+     */
+    void installAssistProbe(int port) {
+        if (state != State.CREATED || vcpuFds.size() != 1) {
+            throw new IllegalStateException("the assist probe needs a single-vCPU VM that has not started");
+        }
+        VcpuFd fd = vcpuFds.getFirst();
+        pio.insert(port, 1, "assist-probe", new BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                return 0;
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                try {
+                    // KVM finishes an OUT (RIP past it) on the next KVM_RUN; with immediate_exit set that
+                    // entry returns EINTR before the guest runs another instruction.
+                    KvmRun run = fd.kvmRun();
+                    run.setImmediateExit(true);
+                    int r;
+                    try {
+                        r = fd.run();
+                    } finally {
+                        run.setImmediateExit(false);
+                    }
+                    if (r != -Errno.EINTR) {
+                        exit(VmExit.error("assist probe: KVM_RUN with immediate_exit returned " + r));
+                        return;
+                    }
+                    EmulationAssist.Result result = assist.completeAtRip(fd);
+                    if (!result.handled()) {
+                        exit(VmExit.error("assist probe: " + result.failure()));
+                    }
+                } catch (Exception e) {
+                    exit(VmExit.error("assist probe failed: " + e));
+                }
+            }
+        });
+    }
+
+    /** The emulation assists run so far, as "int3=2 clac=40"; for tests. */
+    String assistSummary() {
+        return assist.summary();
     }
 
     /** Guest memory, for embedding programs and tests that inspect the guest. */

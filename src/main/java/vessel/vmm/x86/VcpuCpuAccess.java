@@ -1,6 +1,5 @@
 package vessel.vmm.x86;
 
-import vessel.kvm.Fpu;
 import vessel.kvm.Regs;
 import vessel.kvm.Sregs;
 import vessel.kvm.Translation;
@@ -38,17 +37,30 @@ public final class VcpuCpuAccess implements CpuAccess {
         return sregs;
     }
 
+    /*
+     * MXCSR goes through the XSAVE area: x86 KVM_GET_FPU leaves kvm_fpu.mxcsr zero and KVM_SET_FPU
+     * ignores it (found by guests/assists.S, whose ldmxcsr had no effect and whose stmxcsr stored 0).
+     */
     @Override
     public int mxcsr() throws Exception {
-        return vcpu.getFpu().mxcsr;
+        byte[] xsave = vcpu.getXsave();
+        return (int) Assists.fromLe(java.util.Arrays.copyOfRange(xsave, XSAVE_MXCSR, XSAVE_MXCSR + 4));
     }
 
     @Override
     public void setMxcsr(int mxcsr) throws Exception {
-        Fpu fpu = vcpu.getFpu();
-        fpu.mxcsr = mxcsr;
-        vcpu.setFpu(fpu);
+        byte[] xsave = vcpu.getXsave();
+        System.arraycopy(Assists.le(mxcsr & 0xffff_ffffL, 4), 0, xsave, XSAVE_MXCSR, 4);
+        // KVM takes MXCSR from the area only when XSTATE_BV says SSE (or AVX) state is in use. Marking
+        // SSE in use changes nothing else: with the bit clear the area already holds the XMM registers'
+        // initial (zero) values, which is what they are.
+        xsave[XSAVE_XSTATE_BV] |= XSTATE_SSE;
+        vcpu.setXsave(xsave);
     }
+
+    private static final int XSAVE_MXCSR = 24;
+    private static final int XSAVE_XSTATE_BV = 512;
+    private static final byte XSTATE_SSE = 1 << 1;
 
     /** Guest-physical address of a linear one, page by page; throws when unmapped. */
     private long physical(long linear) throws Exception {

@@ -1,0 +1,444 @@
+/*
+ * assists.S - each emulation assist, executed by the assist, in long mode.
+ *
+ * Entered like long.S: 64-bit long mode, identity-mapped, code selector
+ * 0x08, RIP=0x10000, RSP=0xFFF0, interrupts off, no IDT.
+ *
+ * The VMM completes int n, clac, stac, fwait, ldmxcsr, stmxcsr, popcnt and
+ * movbe itself when the host's KVM fails on them (KVM_EXIT_INTERNAL_ERROR).
+ * A host CPU that runs them natively never gets there, so every case here
+ * is preceded by an `out` to the assist probe port (ASSIST below): a test
+ * hook of the VMM, present only when a test installs it, that has the
+ * assist complete the instruction right after the `out` exactly as after
+ * an emulation failure there.  Without the probe the CPU runs them and the
+ * guest passes just the same: the test proves the assist ran by its
+ * per-kind counts, the guest checks that what ran got the result right.
+ *
+ *   "vessel assists ok\n"                     debug-exit 0x15 (status 43)
+ *   "assist case failed: N\n"                 debug-exit N, 0x21..0x37
+ *   "unexpected vector N\n"                   debug-exit 0x3f (status 127)
+ *
+ * and after the debug-exit write, an i8042 reset.
+ */
+
+#define COM1_THR     0x3f8
+#define COM1_LSR     0x3fd
+#define LSR_THRE     0x20           /* THR empty: ready for the next byte */
+#define DEBUG_EXIT   0xf4
+#define I8042_CMD    0x64
+#define I8042_RESET  0xfe
+#define ASSIST_PROBE 0xe0           /* GuestRunTest's VirtualMachine.installAssistProbe port */
+
+#define NVEC         32             /* the architecturally defined exceptions */
+#define SOFT_VECTOR  0x40           /* the vector of the int n case */
+#define IDT_ENTRIES  (SOFT_VECTOR + 1)
+#define GATE_SIZE    16             /* a long-mode IDT gate descriptor */
+#define GATE_INTR    0x8e           /* present, DPL 0, 64-bit interrupt gate */
+
+#define RFLAGS_CF    0x1
+#define RFLAGS_ZF    0x40
+#define RFLAGS_AC    0x40000
+#define CR0_EM       0x4
+#define CR0_TS       0x8
+#define CR4_OSFXSR   0x200
+#define MXCSR_SLOT   24             /* MXCSR in the fxsave area */
+
+#define ERRCODE_VECTORS ((1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | \
+                         (1 << 13) | (1 << 14) | (1 << 17) | (1 << 21) | \
+                         (1 << 29) | (1 << 30))
+
+/* The instruction after this one is completed by the VMM's assist. */
+.macro ASSIST
+    outb    %al, $ASSIST_PROBE
+.endm
+
+/* After a cmp: go on if equal, else fail with \code. */
+.macro EXPECT_EQ code
+    je      .Lok\@
+    mov     $\code, %al
+    jmp     fail
+.Lok\@:
+.endm
+
+    .code64
+    .section .text.entry, "ax"
+    .globl _start
+_start:
+    cld
+    /* SSE state on (fxsave must see MXCSR), no x87 emulation or task-switched trap. */
+    mov     %cr0, %rax
+    and     $~(CR0_EM | CR0_TS), %rax
+    mov     %rax, %cr0
+    mov     %cr4, %rax
+    or      $CR4_OSFXSR, %rax
+    mov     %rax, %cr4
+
+    /* One interrupt gate per exception vector, and one for SOFT_VECTOR. */
+    lea     idt(%rip), %rdi
+    lea     stub_table(%rip), %rsi
+    mov     %cs, %bx
+    mov     $NVEC, %ecx
+1:  lodsq
+    call    set_gate
+    add     $GATE_SIZE, %rdi
+    dec     %ecx
+    jnz     1b
+    lea     idt + SOFT_VECTOR * GATE_SIZE(%rip), %rdi
+    lea     stub_soft(%rip), %rax
+    call    set_gate
+    lidt    idtr(%rip)
+
+/* int n: the gate's handler runs, sees the vector and the address after the int. */
+case_int:
+    movq    $SOFT_VECTOR, expected_vector(%rip)
+    movq    $-1, seen_vector(%rip)
+    ASSIST
+    int     $SOFT_VECTOR
+after_int:
+    cmpq    $SOFT_VECTOR, seen_vector(%rip)
+    EXPECT_EQ 0x21
+    lea     after_int(%rip), %rax
+    cmp     %rax, seen_rip(%rip)
+    EXPECT_EQ 0x22
+
+/* stac sets EFLAGS.AC, clac clears it (no SMAP needed: the assist does not check CR4). */
+case_stac_clac:
+    pushfq
+    andq    $~RFLAGS_AC, (%rsp)
+    popfq
+    ASSIST
+    stac
+    pushfq
+    pop     %rax
+    and     $RFLAGS_AC, %eax
+    cmp     $RFLAGS_AC, %eax
+    EXPECT_EQ 0x23
+    ASSIST
+    clac
+    pushfq
+    pop     %rax
+    and     $RFLAGS_AC, %eax
+    cmp     $0, %eax
+    EXPECT_EQ 0x24
+
+/* fwait with no x87 exception pending: nothing but the next instruction. */
+case_fwait:
+    movabs  $0x1234567887654321, %rbx
+    ASSIST
+    fwait
+    movabs  $0x1234567887654321, %rax
+    cmp     %rax, %rbx
+    EXPECT_EQ 0x25
+
+/* ldmxcsr, RIP-relative; fxsave (not an assisted instruction) reads MXCSR back. */
+case_ldmxcsr_rip:
+    ASSIST
+    ldmxcsr mx_a(%rip)
+    call    read_mxcsr
+    cmp     $0x3f80, %eax
+    EXPECT_EQ 0x26
+
+/* stmxcsr, base + index * 8: exactly four bytes written. */
+case_stmxcsr_sib:
+    movabs  $0xaaaaaaaaaaaaaaaa, %rax
+    mov     %rax, slots + 8(%rip)
+    lea     slots(%rip), %rbx
+    mov     $1, %ecx
+    ASSIST
+    stmxcsr (%rbx,%rcx,8)
+    cmpl    $0x3f80, slots + 8(%rip)
+    EXPECT_EQ 0x27
+    cmpl    $0xaaaaaaaa, slots + 12(%rip)
+    EXPECT_EQ 0x28
+
+/* ldmxcsr, displacement + base + index * 4. */
+case_ldmxcsr_sib:
+    lea     mx_table(%rip), %rsi
+    mov     $2, %edx
+    ASSIST
+    ldmxcsr 4(%rsi,%rdx,4)          /* mx_table + 12: 0x7f80 */
+    call    read_mxcsr
+    cmp     $0x7f80, %eax
+    EXPECT_EQ 0x29
+
+/* stmxcsr, RIP-relative. */
+case_stmxcsr_rip:
+    movl    $0, mx_out(%rip)
+    ASSIST
+    stmxcsr mx_out(%rip)
+    cmpl    $0x7f80, mx_out(%rip)
+    EXPECT_EQ 0x2a
+
+/* ldmxcsr of a reserved bit: #GP(0) on the ldmxcsr itself, MXCSR unchanged. */
+case_ldmxcsr_gp:
+    movq    $13, expected_vector(%rip)
+    movq    $-1, seen_vector(%rip)
+    movq    $-1, seen_error(%rip)
+    lea     after_bad_ldmxcsr(%rip), %rax
+    mov     %rax, resume_rip(%rip)  /* where the #GP handler goes back to */
+    ASSIST
+bad_ldmxcsr:
+    ldmxcsr mx_bad(%rip)
+after_bad_ldmxcsr:
+    movq    $0, resume_rip(%rip)
+    cmpq    $13, seen_vector(%rip)
+    EXPECT_EQ 0x2b
+    cmpq    $0, seen_error(%rip)
+    EXPECT_EQ 0x2c
+    lea     bad_ldmxcsr(%rip), %rax
+    cmp     %rax, seen_rip(%rip)
+    EXPECT_EQ 0x2d
+    call    read_mxcsr
+    cmp     $0x7f80, %eax
+    EXPECT_EQ 0x2e
+
+/* popcnt, 64-bit register source: the count, ZF and CF clear (CF was set). */
+case_popcnt_reg:
+    movabs  $0xf0f0000000000101, %rbx
+    mov     $-1, %rax
+    stc
+    ASSIST
+    popcnt  %rbx, %rax
+    pushfq
+    pop     %rcx
+    cmp     $10, %rax
+    EXPECT_EQ 0x2f
+    and     $(RFLAGS_CF | RFLAGS_ZF), %ecx
+    cmp     $0, %ecx
+    EXPECT_EQ 0x30
+
+/* popcnt, 32-bit memory source at base + index * 4: the result zero-extends. */
+case_popcnt_mem32:
+    lea     pop_data(%rip), %rbx
+    mov     $1, %ecx
+    mov     $-1, %rdx
+    ASSIST
+    popcnt  (%rbx,%rcx,4), %edx     /* 0xffff0001: 17 */
+    pushfq
+    pop     %r8
+    mov     $17, %eax
+    cmp     %rax, %rdx
+    EXPECT_EQ 0x31
+    and     $RFLAGS_ZF, %r8d
+    cmp     $0, %r8d
+    EXPECT_EQ 0x32
+
+/* popcnt, 16-bit RIP-relative source of zero: ZF set, the upper bits kept. */
+case_popcnt_zero:
+    movabs  $0x1111222233334444, %rdx
+    ASSIST
+    popcnt  pop_zero(%rip), %dx
+    pushfq
+    pop     %r8
+    movabs  $0x1111222233330000, %rax
+    cmp     %rax, %rdx
+    EXPECT_EQ 0x33
+    and     $RFLAGS_ZF, %r8d
+    cmp     $RFLAGS_ZF, %r8d
+    EXPECT_EQ 0x34
+
+/* movbe load, 32-bit RIP-relative: bytes swapped, the result zero-extends. */
+case_movbe_load32:
+    mov     $-1, %rax
+    ASSIST
+    movbe   be_data(%rip), %eax     /* 0x11223344 in memory */
+    mov     $0x44332211, %ecx
+    cmp     %rcx, %rax
+    EXPECT_EQ 0x35
+
+/* movbe store, 64-bit register to memory at a base register. */
+case_movbe_store64:
+    movabs  $0x0102030405060708, %rcx
+    lea     be_out(%rip), %rdi
+    ASSIST
+    movbe   %rcx, (%rdi)
+    movabs  $0x0807060504030201, %rax
+    cmp     %rax, be_out(%rip)
+    EXPECT_EQ 0x36
+
+/* movbe load, 16-bit: the low word swapped, the rest of the register kept. */
+case_movbe_load16:
+    movabs  $0x5555666677778888, %rbx
+    ASSIST
+    movbe   be_data(%rip), %bx      /* bytes 44 33 */
+    movabs  $0x5555666677774433, %rax
+    cmp     %rax, %rbx
+    EXPECT_EQ 0x37
+
+    lea     ok_msg(%rip), %rsi
+    call    puts
+    mov     $0x15, %al
+    jmp     exit
+
+/* read_mxcsr: EAX = MXCSR, through fxsave.  Clobbers nothing else. */
+read_mxcsr:
+    fxsave64 fx_area(%rip)
+    mov     fx_area + MXCSR_SLOT(%rip), %eax
+    ret
+
+/* set_gate: the interrupt gate at RDI goes to RAX on selector BX.  Clobbers RAX. */
+set_gate:
+    mov     %ax, 0(%rdi)
+    mov     %bx, 2(%rdi)
+    movb    $0, 4(%rdi)
+    movb    $GATE_INTR, 5(%rdi)
+    shr     $16, %rax
+    mov     %ax, 6(%rdi)
+    shr     $16, %rax
+    mov     %eax, 8(%rdi)
+    movl    $0, 12(%rdi)
+    ret
+
+/*
+ * Entry stubs: each leaves 0(%rsp) vector, 8(%rsp) error code (0 if the
+ * CPU pushed none), 16(%rsp) RIP for common_handler.
+ */
+    .section .rodata
+    .balign 8
+stub_table:
+    .text
+    .irp vec, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+stub_\vec:
+    .if ((ERRCODE_VECTORS >> \vec) & 1) == 0
+    pushq   $0
+    .endif
+    pushq   $\vec
+    jmp     common_handler
+    .pushsection .rodata
+    .quad   stub_\vec
+    .popsection
+    .endr
+stub_soft:
+    pushq   $0
+    pushq   $SOFT_VECTOR
+    jmp     common_handler
+
+/*
+ * Records the vector, error code and return RIP of the one vector the
+ * current case expects, and returns to resume_rip if set (a fault's RIP is
+ * the faulting instruction), else where the CPU would.
+ */
+common_handler:
+    push    %rax                    /* vector 8(%rsp), error 16(%rsp), RIP 24(%rsp) */
+    mov     8(%rsp), %rax
+    cmp     expected_vector(%rip), %rax
+    jne     unexpected
+    mov     %rax, seen_vector(%rip)
+    mov     16(%rsp), %rax
+    mov     %rax, seen_error(%rip)
+    mov     24(%rsp), %rax
+    mov     %rax, seen_rip(%rip)
+    mov     resume_rip(%rip), %rax
+    test    %rax, %rax
+    jz      1f
+    mov     %rax, 24(%rsp)
+1:  movq    $-1, expected_vector(%rip)
+    pop     %rax
+    add     $16, %rsp
+    iretq
+
+/* Not coming back: print "unexpected vector N\n" and stop. */
+unexpected:
+    lea     unexpected_msg(%rip), %rsi
+    call    puts
+    mov     8(%rsp), %rax
+    call    put_dec
+    mov     $10, %al
+    call    putc
+    mov     $0x3f, %al
+    jmp     exit
+
+/* fail: print "assist case failed: N\n" and exit with N (in AL). */
+fail:
+    movzbl  %al, %ebx
+    lea     fail_msg(%rip), %rsi
+    call    puts
+    mov     %rbx, %rax
+    call    put_dec
+    mov     $10, %al
+    call    putc
+    mov     %bl, %al
+    jmp     exit
+
+/* exit: write AL to the debug-exit port, then fall back to an i8042 reset. */
+exit:
+    outb    %al, $DEBUG_EXIT
+    mov     $I8042_RESET, %al
+    outb    %al, $I8042_CMD
+halt:
+    cli
+    hlt
+    jmp     halt
+
+/* put_dec: print RAX in decimal.  Clobbers RAX, RCX, RDX, R8. */
+put_dec:
+    mov     $10, %ecx
+    xor     %r8d, %r8d
+1:  xor     %edx, %edx
+    div     %rcx
+    push    %rdx
+    inc     %r8d
+    test    %rax, %rax
+    jnz     1b
+2:  pop     %rax
+    add     $0x30, %al
+    call    putc
+    dec     %r8d
+    jnz     2b
+    ret
+
+/* puts: print the NUL-terminated string at RSI.  Clobbers RAX, RDX, RSI. */
+puts:
+    lodsb
+    test    %al, %al
+    jz      1f
+    call    putc
+    jmp     puts
+1:  ret
+
+/* putc: print AL once the transmitter is ready.  Clobbers AH, DX. */
+putc:
+    mov     %al, %ah
+    mov     $COM1_LSR, %dx
+1:  inb     %dx, %al
+    test    $LSR_THRE, %al
+    jz      1b
+    mov     $COM1_THR, %dx
+    mov     %ah, %al
+    outb    %al, %dx
+    ret
+
+    .section .rodata.str, "a"
+ok_msg:         .asciz "vessel assists ok\n"
+fail_msg:       .asciz "assist case failed: "
+unexpected_msg: .asciz "unexpected vector "
+
+    .data
+    .balign 8
+idtr:
+    .word   IDT_ENTRIES * GATE_SIZE - 1
+    .quad   idt
+expected_vector: .quad -1
+seen_vector:    .quad -1
+seen_error:     .quad -1
+seen_rip:       .quad 0
+resume_rip:     .quad 0
+slots:          .quad 0, 0
+be_out:         .quad 0
+mx_a:           .long 0x3f80        /* round down, all exceptions masked */
+mx_table:       .long 0, 0, 0, 0x7f80   /* round toward zero */
+mx_bad:         .long 0x11f80       /* bit 16 is reserved */
+mx_out:         .long 0
+pop_data:       .long 0, 0xffff0001
+be_data:        .long 0x11223344
+pop_zero:       .word 0
+
+    .bss
+    .balign 16
+idt:
+    .skip   IDT_ENTRIES * GATE_SIZE
+    .balign 16
+fx_area:
+    .skip   512
+
+    .section .note.GNU-stack, "", @progbits
