@@ -43,17 +43,29 @@ public final class Vmm implements AutoCloseable {
 
     private final String id;
     private final Launcher launcher;
+    private final Booter booter;
     private final Lifecycle lifecycle = new Lifecycle();
     private final VmResources resources = new VmResources();
     private final VmmMetrics metrics = new VmmMetrics();
     private final CompletableFuture<VirtualMachine> started = new CompletableFuture<>();
-    private VirtualMachine vm;
+    private RunningVm vm;
     private ScheduledExecutorService ticker;
     private boolean closed;
 
+    /** How a VmConfig becomes a running microVM; tests give one that needs no KVM. */
+    @FunctionalInterface
+    interface Booter {
+        RunningVm boot(VmConfig config) throws ConfigException, IOException;
+    }
+
     public Vmm(String id, Launcher launcher) {
+        this(id, launcher, config -> RunningVm.of(launcher.launch(config)));
+    }
+
+    Vmm(String id, Launcher launcher, Booter booter) {
         this.id = id;
         this.launcher = launcher;
+        this.booter = booter;
     }
 
     /** Vessel's version, from the jar's manifest when there is one. */
@@ -170,14 +182,14 @@ public final class Vmm implements AutoCloseable {
         lifecycle.check(Operation.START);
         VmConfig config = resources.toVmConfig();
         try {
-            vm = launcher.launch(config);
+            vm = booter.boot(config);
         } catch (ConfigException e) {
             throw new ApiException("Start microvm error: " + e.getMessage());
         } catch (IOException e) {
             throw ApiException.hostFailure("Start microvm error: " + e.getMessage());
         }
         lifecycle.started();
-        started.complete(vm);
+        started.complete(vm.machine());
         if (metrics.configured()) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("metrics")
                     .daemon(true).unstarted(r));
@@ -222,7 +234,7 @@ public final class Vmm implements AutoCloseable {
 
     private synchronized void writeMetrics() throws IOException {
         Metrics m = resources.metrics();
-        metrics.flush(vm == null ? null : vm.exitCounts(),
+        metrics.flush(vm == null ? null : vm.exitCounts(), vm == null ? List.of() : vm.deviceMetrics(),
                 m != null && Boolean.TRUE.equals(m.emitId()) ? id : null, m == null ? null : m.properties());
     }
 

@@ -277,14 +277,14 @@ class RouterTest {
         call("GET", "/", null);
         call("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
         call("PUT", "/machine-config", "{}");
-        Map<String, Object> line = vmm.metrics().snapshot(null, null, null);
+        Map<String, Object> line = vmm.metrics().snapshot(null, null, null, null);
         assertEquals(2L, ((Map<?, ?>) line.get("get_api_requests")).get("instance_info_count"));
         assertEquals(2L, ((Map<?, ?>) line.get("put_api_requests")).get("machine_cfg_count"));
         assertEquals(1L, ((Map<?, ?>) line.get("put_api_requests")).get("machine_cfg_fails"));
         assertEquals(1L, ((Map<?, ?>) line.get("api_server")).get("sync_response_fails"));
         assertEquals(0L, ((Map<?, ?>) line.get("vcpu")).get("exit_io"));
         assertTrue(line.containsKey("block") && line.containsKey("net") && line.containsKey("utc_timestamp_ms"));
-        Map<String, Object> next = vmm.metrics().snapshot(null, null, null);
+        Map<String, Object> next = vmm.metrics().snapshot(null, null, null, null);
         assertEquals(0L, ((Map<?, ?>) next.get("get_api_requests")).get("instance_info_count"));
     }
 

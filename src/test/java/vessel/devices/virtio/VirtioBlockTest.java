@@ -257,6 +257,7 @@ class VirtioBlockTest {
         }
         assertEquals(S_OK, status(last));
         assertEquals(bad.size(), blk.counters().ioErrors());
+        assertEquals(0, blk.counters().executeFails()); // the guest's mistakes, not the host's I/O
     }
 
     @Test
