@@ -114,12 +114,24 @@ public final class Vmm implements AutoCloseable {
         resources.putDrive(d);
     }
 
+    /**
+     * PATCH /drives/{id} after boot, as Firecracker: a new path_on_host swaps the running drive's image
+     * (same read-only mode; the guest is told to reread its capacity); a rate limiter is refused, as at
+     * PUT time. On any failure the drive keeps its image.
+     */
     synchronized void patchDrive(PartialDrive d) throws ApiException {
         lifecycle.check(Operation.UPDATE_DEVICE);
-        if (!resources.hasDrive(d.driveId())) {
-            throw new ApiException("Drive config error: no drive with id " + d.driveId());
+        String path = resources.checkDriveUpdate(d);
+        if (path == null) {
+            return;
         }
-        throw new ApiException("Drive config error: Vessel cannot change drive " + d.driveId() + " after boot yet");
+        try {
+            vm.replaceDrive(d.driveId(), Path.of(path));
+        } catch (ConfigException | IOException e) {
+            throw new ApiException("Drive config error: cannot switch drive " + d.driveId() + " to " + path + ": "
+                    + e.getMessage());
+        }
+        resources.drivePathChanged(d.driveId(), path);
     }
 
     synchronized void putNetworkInterface(NetworkInterface n) throws ApiException {
@@ -127,10 +139,13 @@ public final class Vmm implements AutoCloseable {
         resources.putNetworkInterface(n);
     }
 
+    /**
+     * PATCH /network-interfaces/{id} after boot: Firecracker's only updatable fields are the rate
+     * limiters, which Vessel does not have, so one that limits is refused; without one nothing changes.
+     */
     synchronized void patchNetworkInterface(PartialNetworkInterface n) throws ApiException {
         lifecycle.check(Operation.UPDATE_DEVICE);
-        // A microVM with network interfaces does not boot yet (VmResources.toVmConfig), so none exists now.
-        throw new ApiException("Network config error: no network interface with id " + n.ifaceId());
+        resources.checkNetworkUpdate(n);
     }
 
     synchronized void putVsock(Vsock v) throws ApiException {
