@@ -146,6 +146,30 @@ final class VmResources {
         return drives.containsKey(id);
     }
 
+    /**
+     * Checks a post-boot PATCH /drives/{id}: the drive exists, no rate limiting is asked for, and a new
+     * path_on_host is a readable file. Returns that path, or null when there is nothing to change.
+     */
+    String checkDriveUpdate(Model.PartialDrive d) throws ApiException {
+        String e = "Drive config error: ";
+        if (!drives.containsKey(d.driveId())) {
+            throw new ApiException(e + "no drive with id " + d.driveId());
+        }
+        noRateLimits(d.rateLimiter(), e + "drive rate limiters are not supported by Vessel yet");
+        if (d.pathOnHost() == null) {
+            return null;
+        }
+        openable(d.pathOnHost(), "drive", e);
+        return d.pathOnHost();
+    }
+
+    /** The running drive now uses {@code path}; GET /vm/config reports it. */
+    void drivePathChanged(String id, String path) {
+        Drive d = drives.get(id);
+        drives.put(id, new Drive(d.driveId(), d.partuuid(), d.isRootDevice(), d.cacheType(), d.isReadOnly(), path,
+                d.rateLimiter(), d.ioEngine(), d.socket()));
+    }
+
     void putNetworkInterface(NetworkInterface n) throws ApiException {
         String e = "Network config error: ";
         if (n.guestMac() != null && !MAC.matcher(n.guestMac()).matches()) {
@@ -164,6 +188,16 @@ final class VmResources {
 
     boolean hasNetworkInterface(String id) {
         return nets.containsKey(id);
+    }
+
+    /** Checks a post-boot PATCH /network-interfaces/{id}: the interface exists and no rate limiting is asked for. */
+    void checkNetworkUpdate(Model.PartialNetworkInterface n) throws ApiException {
+        String e = "Network config error: ";
+        if (!nets.containsKey(n.ifaceId())) {
+            throw new ApiException(e + "no network interface with id " + n.ifaceId());
+        }
+        noRateLimits(n.rxRateLimiter(), e + "rate limiters are not supported by Vessel (rx_rate_limiter)");
+        noRateLimits(n.txRateLimiter(), e + "rate limiters are not supported by Vessel (tx_rate_limiter)");
     }
 
     void setVsock(Vsock v) throws ApiException {

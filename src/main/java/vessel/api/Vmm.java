@@ -43,17 +43,29 @@ public final class Vmm implements AutoCloseable {
 
     private final String id;
     private final Launcher launcher;
+    private final Booter booter;
     private final Lifecycle lifecycle = new Lifecycle();
     private final VmResources resources = new VmResources();
     private final VmmMetrics metrics = new VmmMetrics();
     private final CompletableFuture<VirtualMachine> started = new CompletableFuture<>();
-    private VirtualMachine vm;
+    private RunningVm vm;
     private ScheduledExecutorService ticker;
     private boolean closed;
 
+    /** How a VmConfig becomes a running microVM; tests give one that needs no KVM. */
+    @FunctionalInterface
+    interface Booter {
+        RunningVm boot(VmConfig config) throws ConfigException, IOException;
+    }
+
     public Vmm(String id, Launcher launcher) {
+        this(id, launcher, config -> RunningVm.of(launcher.launch(config)));
+    }
+
+    Vmm(String id, Launcher launcher, Booter booter) {
         this.id = id;
         this.launcher = launcher;
+        this.booter = booter;
     }
 
     /** Vessel's version, from the jar's manifest when there is one. */
@@ -102,12 +114,24 @@ public final class Vmm implements AutoCloseable {
         resources.putDrive(d);
     }
 
+    /**
+     * PATCH /drives/{id} after boot, as Firecracker: a new path_on_host swaps the running drive's image
+     * (same read-only mode; the guest is told to reread its capacity); a rate limiter is refused, as at
+     * PUT time. On any failure the drive keeps its image.
+     */
     synchronized void patchDrive(PartialDrive d) throws ApiException {
         lifecycle.check(Operation.UPDATE_DEVICE);
-        if (!resources.hasDrive(d.driveId())) {
-            throw new ApiException("Drive config error: no drive with id " + d.driveId());
+        String path = resources.checkDriveUpdate(d);
+        if (path == null) {
+            return;
         }
-        throw new ApiException("Drive config error: Vessel cannot change drive " + d.driveId() + " after boot yet");
+        try {
+            vm.replaceDrive(d.driveId(), Path.of(path));
+        } catch (ConfigException | IOException e) {
+            throw new ApiException("Drive config error: cannot switch drive " + d.driveId() + " to " + path + ": "
+                    + e.getMessage());
+        }
+        resources.drivePathChanged(d.driveId(), path);
     }
 
     synchronized void putNetworkInterface(NetworkInterface n) throws ApiException {
@@ -115,10 +139,13 @@ public final class Vmm implements AutoCloseable {
         resources.putNetworkInterface(n);
     }
 
+    /**
+     * PATCH /network-interfaces/{id} after boot: Firecracker's only updatable fields are the rate
+     * limiters, which Vessel does not have, so one that limits is refused; without one nothing changes.
+     */
     synchronized void patchNetworkInterface(PartialNetworkInterface n) throws ApiException {
         lifecycle.check(Operation.UPDATE_DEVICE);
-        // A microVM with network interfaces does not boot yet (VmResources.toVmConfig), so none exists now.
-        throw new ApiException("Network config error: no network interface with id " + n.ifaceId());
+        resources.checkNetworkUpdate(n);
     }
 
     synchronized void putVsock(Vsock v) throws ApiException {
@@ -170,14 +197,14 @@ public final class Vmm implements AutoCloseable {
         lifecycle.check(Operation.START);
         VmConfig config = resources.toVmConfig();
         try {
-            vm = launcher.launch(config);
+            vm = booter.boot(config);
         } catch (ConfigException e) {
             throw new ApiException("Start microvm error: " + e.getMessage());
         } catch (IOException e) {
             throw ApiException.hostFailure("Start microvm error: " + e.getMessage());
         }
         lifecycle.started();
-        started.complete(vm);
+        started.complete(vm.machine());
         if (metrics.configured()) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("metrics")
                     .daemon(true).unstarted(r));
@@ -222,7 +249,7 @@ public final class Vmm implements AutoCloseable {
 
     private synchronized void writeMetrics() throws IOException {
         Metrics m = resources.metrics();
-        metrics.flush(vm == null ? null : vm.exitCounts(),
+        metrics.flush(vm == null ? null : vm.exitCounts(), vm == null ? List.of() : vm.deviceMetrics(),
                 m != null && Boolean.TRUE.equals(m.emitId()) ? id : null, m == null ? null : m.properties());
     }
 

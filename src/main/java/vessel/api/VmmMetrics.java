@@ -15,13 +15,17 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 import vessel.kvm.ExitReason;
+import vessel.vmm.DeviceMetrics;
 
 /**
  * Firecracker-style metrics: counters kept here, written as one JSON object per line to the configured file
  * or FIFO on FlushMetrics and once a minute. As in Firecracker, a counter reports what happened since the
  * previous line, not a running total. Groups: {@code api_server}, {@code get_api_requests},
- * {@code put_api_requests}, {@code patch_api_requests}, {@code vcpu} (KVM exits by reason) and, until the
- * virtio devices report their own, {@code block} and {@code net} with zero counters.
+ * {@code put_api_requests}, {@code patch_api_requests}, {@code vcpu} (KVM exits by reason), and from the
+ * devices' own counters {@code block_<drive_id>} and {@code net_<iface_id>} per device with {@code block}
+ * and {@code net} summing them, {@code vsock} and {@code entropy}. Device groups carry only the Firecracker
+ * counters Vessel's devices keep (no rate limiter or latency fields); the aggregate groups are always
+ * there, zero when no such device exists, as Firecracker's are.
  */
 final class VmmMetrics implements AutoCloseable {
     private static final List<String> GET = List.of("instance_info_count", "machine_cfg_count", "vm_config_count",
@@ -32,15 +36,19 @@ final class VmmMetrics implements AutoCloseable {
             "network_fails", "vsock_count", "vsock_fails");
     private static final List<String> PATCH = List.of("drive_count", "drive_fails", "machine_cfg_count",
             "machine_cfg_fails", "network_count", "network_fails", "vm_count", "vm_fails");
-    private static final List<String> DEVICE_COUNTERS = List.of("read_bytes", "write_bytes", "read_count",
-            "write_count", "flush_count");
-    private static final List<String> NET_COUNTERS = List.of("rx_bytes_count", "tx_bytes_count", "rx_packets_count",
-            "tx_packets_count");
+    private static final List<String> BLOCK_COUNTERS = List.of("execute_fails", "invalid_reqs_count", "flush_count",
+            "update_count", "update_fails", "read_bytes", "write_bytes", "read_count", "write_count");
+    private static final List<String> NET_COUNTERS = List.of("rx_bytes_count", "rx_packets_count", "rx_fails",
+            "tap_read_fails", "tap_write_fails", "tx_bytes_count", "tx_malformed_frames", "tx_packets_count");
+    private static final List<String> VSOCK_COUNTERS = List.of("rx_bytes_count", "tx_bytes_count");
+    private static final List<String> ENTROPY_COUNTERS = List.of("entropy_bytes", "host_rng_fails");
 
     /** "group/name" to its running total. */
     private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
     /** The totals the previous line reported. */
     private final Map<String, Long> reported = new ConcurrentHashMap<>();
+    /** The device totals the previous line reported, "group/name" to total. */
+    private final Map<String, Long> reportedDevices = new java.util.HashMap<>();
     private long[] reportedExits = new long[ExitReason.COUNT + 1];
     private volatile long startupMicros = -1;
     private FileChannel sink;
@@ -86,11 +94,12 @@ final class VmmMetrics implements AutoCloseable {
      * Writes one line; {@code exits} is the VM's exit counts so far (null before boot), {@code id} and
      * {@code properties} go on the line when the metrics config asks for them.
      */
-    synchronized void flush(long[] exits, String id, Map<String, String> properties) throws IOException {
+    synchronized void flush(long[] exits, List<DeviceMetrics> devices, String id, Map<String, String> properties)
+            throws IOException {
         if (sink == null) {
             return;
         }
-        byte[] line = (Json.writeString(snapshot(exits, id, properties)) + "\n").getBytes(StandardCharsets.UTF_8);
+        byte[] line = (Json.writeString(snapshot(exits, devices, id, properties)) + "\n").getBytes(StandardCharsets.UTF_8);
         ByteBuffer buf = ByteBuffer.wrap(line);
         while (buf.hasRemaining()) {
             sink.write(buf);
@@ -98,7 +107,8 @@ final class VmmMetrics implements AutoCloseable {
     }
 
     /** The next line's content; advances what "since the previous line" means. */
-    synchronized Map<String, Object> snapshot(long[] exits, String id, Map<String, String> properties) {
+    synchronized Map<String, Object> snapshot(long[] exits, List<DeviceMetrics> devices, String id,
+                                              Map<String, String> properties) {
         Map<String, Object> line = new LinkedHashMap<>();
         if (id != null) {
             line.put("id", id);
@@ -116,13 +126,63 @@ final class VmmMetrics implements AutoCloseable {
         line.put("put_api_requests", group("put_api_requests"));
         line.put("patch_api_requests", group("patch_api_requests"));
         line.put("vcpu", exits(exits));
-        Map<String, Object> block = new LinkedHashMap<>();
-        DEVICE_COUNTERS.forEach(n -> block.put(n, 0L));
+        Map<String, Long> block = zeros(BLOCK_COUNTERS);
+        Map<String, Long> net = zeros(NET_COUNTERS);
+        Map<String, Long> vsock = zeros(VSOCK_COUNTERS);
+        Map<String, Long> entropy = zeros(ENTROPY_COUNTERS);
+        for (DeviceMetrics d : devices == null ? List.<DeviceMetrics>of() : devices) {
+            switch (d) {
+                case DeviceMetrics.Block b -> {
+                    Map<String, Long> deltas = deltas("block_" + b.id(), blockTotals(b));
+                    line.put("block_" + b.id(), deltas);
+                    deltas.forEach((k, v) -> block.merge(k, v, Long::sum));
+                }
+                case DeviceMetrics.Net n -> {
+                    Map<String, Long> deltas = deltas("net_" + n.id(), netTotals(n));
+                    line.put("net_" + n.id(), deltas);
+                    deltas.forEach((k, v) -> net.merge(k, v, Long::sum));
+                }
+                case DeviceMetrics.Vsock v -> deltas("vsock", Map.of("rx_bytes_count", v.rxBytes(),
+                        "tx_bytes_count", v.txBytes())).forEach((k, x) -> vsock.merge(k, x, Long::sum));
+                case DeviceMetrics.Entropy e -> deltas("entropy", Map.of("entropy_bytes", e.bytes(),
+                        "host_rng_fails", e.hostFails())).forEach((k, x) -> entropy.merge(k, x, Long::sum));
+            }
+        }
         line.put("block", block);
-        Map<String, Object> net = new LinkedHashMap<>();
-        NET_COUNTERS.forEach(n -> net.put(n, 0L));
         line.put("net", net);
+        line.put("vsock", vsock);
+        line.put("entropy", entropy);
         return line;
+    }
+
+    private static Map<String, Long> zeros(List<String> names) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        names.forEach(n -> out.put(n, 0L));
+        return out;
+    }
+
+    private static Map<String, Long> blockTotals(DeviceMetrics.Block b) {
+        return Map.of("execute_fails", b.executeFails(), "invalid_reqs_count", b.invalidRequests(),
+                "flush_count", b.flushCount(), "update_count", b.updateCount(), "update_fails", b.updateFails(),
+                "read_bytes", b.readBytes(), "write_bytes", b.writeBytes(), "read_count", b.readCount(),
+                "write_count", b.writeCount());
+    }
+
+    private static Map<String, Long> netTotals(DeviceMetrics.Net n) {
+        return Map.of("rx_bytes_count", n.rxBytes(), "rx_packets_count", n.rxPackets(), "rx_fails", n.rxFails(),
+                "tap_read_fails", n.tapReadFails(), "tap_write_fails", n.tapWriteFails(),
+                "tx_bytes_count", n.txBytes(), "tx_malformed_frames", n.txMalformedFrames(),
+                "tx_packets_count", n.txPackets());
+    }
+
+    /** Each total's change since the previous line, by name; remembers the totals for the next. */
+    private Map<String, Long> deltas(String group, Map<String, Long> totals) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        totals.forEach((name, now) -> {
+            Long before = reportedDevices.put(group + "/" + name, now);
+            out.put(name, now - (before == null ? 0 : before));
+        });
+        return out;
     }
 
     private Map<String, Object> group(String group) {

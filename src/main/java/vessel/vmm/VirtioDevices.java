@@ -19,8 +19,11 @@ import vessel.sys.Tap;
 
 /** The virtio devices a configuration asks for, with the host resources (images, TAPs, sockets) they hold. */
 final class VirtioDevices {
-    /** A device, the name it goes by in logs and on the bus, and what must be closed when the VM ends. */
-    record Made(String name, VirtioDevice device, AutoCloseable resource) {
+    /**
+     * A device, its configured id (for metrics and updates), the name it goes by in logs and on the bus,
+     * and what must be closed when the VM ends.
+     */
+    record Made(String id, String name, VirtioDevice device, AutoCloseable resource) {
     }
 
     private VirtioDevices() {}
@@ -34,19 +37,19 @@ final class VirtioDevices {
         try {
             for (DriveConfig d : config.drives()) {
                 VirtioBlock block = openDrive(d);
-                made.add(new Made("virtio-blk " + d.id(), block, block));
+                made.add(new Made(d.id(), "virtio-blk " + d.id(), block, block));
             }
             if (config.entropy()) {
                 VirtioRng rng = new VirtioRng();
-                made.add(new Made("virtio-rng", rng, () -> { }));
+                made.add(new Made("entropy", "virtio-rng", rng, () -> { }));
             }
             for (NetConfig n : config.net()) {
                 VirtioNet net = new VirtioNet(new TapBackend(openTap(n)), n.macBytes());
-                made.add(new Made("virtio-net " + n.id(), net, net));
+                made.add(new Made(n.id(), "virtio-net " + n.id(), net, net));
             }
             if (config.vsock() != null) {
                 VirtioVsock vsock = openVsock(config.vsock());
-                made.add(new Made("virtio-vsock", vsock, vsock));
+                made.add(new Made("vsock", "virtio-vsock", vsock, vsock));
             }
             return made;
         } catch (SysException e) {

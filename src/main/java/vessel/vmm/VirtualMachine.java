@@ -86,10 +86,12 @@ public final class VirtualMachine implements AutoCloseable {
     private final EventLoop eventLoop;
     private final PciDevices pci;
     private final List<AutoCloseable> deviceResources;
+    private final List<VirtioDevices.Made> virtio;
 
     private VirtualMachine(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory, List<VcpuFd> vcpuFds,
                            List<EventFd> eventFds, OutputStream console, Bus pio, Bus mmio, EventLoop eventLoop,
-                           PciDevices pci, List<AutoCloseable> deviceResources) {
+                           PciDevices pci, List<AutoCloseable> deviceResources, List<VirtioDevices.Made> virtio) {
+        this.virtio = List.copyOf(virtio);
         this.pio = pio;
         this.mmio = mmio;
         this.eventLoop = eventLoop;
@@ -278,7 +280,7 @@ public final class VirtualMachine implements AutoCloseable {
             X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
             eventFds.add(ioDelay);
             return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio, eventLoop, pci,
-                    deviceResources);
+                    deviceResources, virtio);
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;
@@ -497,6 +499,29 @@ public final class VirtualMachine implements AutoCloseable {
     /** The emulation assists run so far, as "int3=2 clac=40"; for tests. */
     String assistSummary() {
         return assist.summary();
+    }
+
+    /** Each virtio device's counters now, as totals since the VM was made, in the order the guest sees them. */
+    public List<DeviceMetrics> deviceMetrics() {
+        return virtio.stream().map(d -> DeviceMetrics.of(d.id(), d.device()))
+                .filter(java.util.Objects::nonNull).toList();
+    }
+
+    /**
+     * Points drive {@code id} at another image while the guest runs (same read-only mode); the guest is
+     * told its capacity may have changed. On failure the drive keeps its image.
+     */
+    public void replaceDrive(String id, Path image) throws ConfigException, IOException {
+        for (VirtioDevices.Made d : virtio) {
+            if (d.device() instanceof vessel.devices.virtio.VirtioBlock block && d.id().equals(id)) {
+                if (Files.isDirectory(image)) {
+                    throw new ConfigException("drive '" + id + "': " + image + " is a directory, not a disk image");
+                }
+                block.replaceBackend(image);
+                return;
+            }
+        }
+        throw new ConfigException("no drive with id " + id);
     }
 
     /** Guest memory, for embedding programs and tests that inspect the guest. */

@@ -45,6 +45,51 @@ class RouterTest {
         }
     }
 
+    /** A booted microVM without KVM: drives swap by name, device counters are whatever the test sets. */
+    static final class FakeVm implements RunningVm {
+        final java.util.Map<String, Path> drives = new java.util.LinkedHashMap<>();
+        List<vessel.vmm.DeviceMetrics> devices = List.of();
+
+        FakeVm(VmConfig config) {
+            config.drives().forEach(d -> drives.put(d.id(), d.path()));
+        }
+
+        @Override
+        public void pause() {
+        }
+
+        @Override
+        public void resume() {
+        }
+
+        @Override
+        public void sendCtrlAltDel() {
+        }
+
+        @Override
+        public long[] exitCounts() {
+            return new long[vessel.kvm.ExitReason.COUNT + 1];
+        }
+
+        @Override
+        public List<vessel.vmm.DeviceMetrics> deviceMetrics() {
+            return devices;
+        }
+
+        @Override
+        public void replaceDrive(String id, Path image) throws IOException {
+            if (image.getFileName().toString().startsWith("broken")) {
+                throw new IOException("Input/output error");
+            }
+            drives.put(id, image);
+        }
+
+        @Override
+        public VirtualMachine machine() {
+            return null;
+        }
+    }
+
     @TempDir
     Path dir;
     private RecordingLauncher launcher;
@@ -228,6 +273,94 @@ class RouterTest {
         assertEquals("Not started", json(call("GET", "/", null)).get("state"));
     }
 
+    /**
+     * Boots a microVM with drive rootfs (read-write) and interface eth0 on a {@link FakeVm}, with metrics
+     * written to {@code metrics} unless that is null.
+     */
+    private FakeVm bootFake(Path metrics) throws IOException {
+        FakeVm[] booted = new FakeVm[1];
+        vmm = new Vmm("test-vm", launcher, config -> booted[0] = new FakeVm(config));
+        router = new Router(vmm);
+        if (metrics != null) {
+            ok("PUT", "/metrics", "{\"metrics_path\": \"" + metrics + "\"}");
+        }
+        ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
+        ok("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": true, \"is_read_only\": false}");
+        ok("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
+        ok("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+        return booted[0];
+    }
+
+    @Test
+    void afterBootPatchDriveSwapsItsImageAndRefusesRateLimiters() throws IOException {
+        FakeVm vm = bootFake(null);
+        Path next = Files.write(dir.resolve("next.ext4"), new byte[8192]);
+        ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + next + "\"}");
+        assertEquals(next, vm.drives.get("rootfs"));
+        assertEquals(next.toString(), ((Map<?, ?>) ((List<?>) json(call("GET", "/vm/config", null)).get("drives"))
+                .getFirst()).get("path_on_host"));
+        ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}"); // nothing to change
+
+        assertTrue(fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": "
+                + "{\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}").contains("rate limiters are not supported"));
+        assertTrue(fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/no/disk\"}")
+                .contains("/no/disk cannot be opened: it does not exist"));
+        assertTrue(fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + dir + "\"}")
+                .contains("is a directory"));
+        Path broken = Files.write(dir.resolve("broken.img"), new byte[512]);
+        assertEquals("Drive config error: cannot switch drive rootfs to " + broken + ": Input/output error",
+                fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + broken + "\"}"));
+        assertEquals(next, vm.drives.get("rootfs"), "a failed swap keeps the drive's image");
+        assertTrue(fault("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"" + next + "\"}")
+                .contains("no drive with id data"));
+        assertTrue(fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"is_read_only\": true}")
+                .contains("unknown field `is_read_only`"));
+        // PUT stays pre-boot only.
+        assertEquals(Lifecycle.NOT_SUPPORTED_POST_BOOT, fault("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", "
+                + "\"path_on_host\": \"" + next + "\", \"is_root_device\": true}"));
+        Map<String, Object> line = vmm.metrics().snapshot(null, null, null, null);
+        assertEquals(8L, ((Map<?, ?>) line.get("patch_api_requests")).get("drive_count"));
+        assertEquals(6L, ((Map<?, ?>) line.get("patch_api_requests")).get("drive_fails"));
+    }
+
+    @Test
+    void afterBootPatchNetworkInterfaceRefusesRateLimitersAndUnknownInterfaces() throws IOException {
+        bootFake(null);
+        ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}");
+        assertEquals("Network config error: rate limiters are not supported by Vessel (rx_rate_limiter)",
+                fault("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": "
+                        + "{\"ops\": {\"size\": 10, \"refill_time\": 100}}}"));
+        assertTrue(fault("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": "
+                + "{\"bandwidth\": {\"size\": 10, \"refill_time\": 100}}}").contains("tx_rate_limiter"));
+        assertTrue(fault("PATCH", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\"}")
+                .contains("no network interface with id eth1"));
+    }
+
+    @Test
+    void flushMetricsAfterBootWritesTheDevicesDeltas() throws IOException {
+        Path metrics = dir.resolve("metrics.json");
+        FakeVm vm = bootFake(metrics);
+        vm.devices = List.of(new vessel.vmm.DeviceMetrics.Block("rootfs", 4, 1, 0, 16384, 512, 0, 0, 0, 0),
+                new vessel.vmm.DeviceMetrics.Net("eth0", 600, 3, 0, 0, 200, 2, 0, 0));
+        ok("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
+        vm.devices = List.of(new vessel.vmm.DeviceMetrics.Block("rootfs", 6, 1, 0, 20480, 512, 0, 0, 0, 0),
+                new vessel.vmm.DeviceMetrics.Net("eth0", 600, 3, 0, 0, 300, 3, 0, 0));
+        ok("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
+        List<String> lines = Files.readAllLines(metrics);
+        assertEquals(2, lines.size());
+        ObjectMapper mapper = new ObjectMapper();
+        Map<?, ?> first = mapper.readValue(lines.get(0), Map.class);
+        Map<?, ?> second = mapper.readValue(lines.get(1), Map.class);
+        assertEquals(16384, ((Map<?, ?>) first.get("block_rootfs")).get("read_bytes"));
+        assertEquals(4, ((Map<?, ?>) first.get("block")).get("read_count"));
+        assertEquals(2, ((Map<?, ?>) second.get("block_rootfs")).get("read_count"));
+        assertEquals(4096, ((Map<?, ?>) second.get("block")).get("read_bytes"));
+        assertEquals(0, ((Map<?, ?>) second.get("block")).get("write_count"));
+        assertEquals(100, ((Map<?, ?>) second.get("net_eth0")).get("tx_bytes_count"));
+        assertEquals(0, ((Map<?, ?>) second.get("net")).get("rx_packets_count"));
+    }
+
     @Test
     void withoutBootArgsTheCommandLineIsVesselsDefault() throws IOException {
         ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
@@ -277,14 +410,14 @@ class RouterTest {
         call("GET", "/", null);
         call("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}");
         call("PUT", "/machine-config", "{}");
-        Map<String, Object> line = vmm.metrics().snapshot(null, null, null);
+        Map<String, Object> line = vmm.metrics().snapshot(null, null, null, null);
         assertEquals(2L, ((Map<?, ?>) line.get("get_api_requests")).get("instance_info_count"));
         assertEquals(2L, ((Map<?, ?>) line.get("put_api_requests")).get("machine_cfg_count"));
         assertEquals(1L, ((Map<?, ?>) line.get("put_api_requests")).get("machine_cfg_fails"));
         assertEquals(1L, ((Map<?, ?>) line.get("api_server")).get("sync_response_fails"));
         assertEquals(0L, ((Map<?, ?>) line.get("vcpu")).get("exit_io"));
         assertTrue(line.containsKey("block") && line.containsKey("net") && line.containsKey("utc_timestamp_ms"));
-        Map<String, Object> next = vmm.metrics().snapshot(null, null, null);
+        Map<String, Object> next = vmm.metrics().snapshot(null, null, null, null);
         assertEquals(0L, ((Map<?, ?>) next.get("get_api_requests")).get("instance_info_count"));
     }
 

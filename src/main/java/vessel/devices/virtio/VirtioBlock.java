@@ -94,12 +94,17 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     /** Up to write_zeroes_may_unmap and its padding; the secure-erase fields after it are not offered. */
     static final int CONFIG_SIZE = 60;
 
-    private final FileChannel file;
+    // The backing file and what follows from its size; replaced together by replaceBackend, under lock.
+    private FileChannel file;
+    private long capacity;
+    private long unusedTailBytes;
+    private byte[] config;
     private final boolean readOnly;
-    private final long capacity;
-    private final long unusedTailBytes;
     private final byte[] id;
-    private final byte[] config;
+    /** The transport's lock (see VirtioDevice.transportLock); this object until one is given. */
+    private Object lock = this;
+    /** Set while the device is active, for the configuration-change interrupt of a backend swap. */
+    private VirtioInterrupt interrupt;
     private final Counters counters = new Counters();
     private final QueueServer server;
     // Per-request scratch; the device serves one request at a time.
@@ -113,25 +118,79 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
      * fails writes). {@code id} is what GET_ID returns: its first {@value #ID_BYTES} bytes of UTF-8.
      */
     public VirtioBlock(Path image, boolean readOnly, String id) throws IOException {
-        this.file = readOnly ? FileChannel.open(image, StandardOpenOption.READ)
-                : FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE);
         this.readOnly = readOnly;
-        long size;
+        this.file = open(image, readOnly);
+        useSize(image, file.size());
+        this.id = Arrays.copyOf((id == null ? "" : id).getBytes(StandardCharsets.UTF_8), ID_BYTES);
+        this.server = new QueueServer("virtio-blk", 0, this::handle);
+    }
+
+    /** Opens an image as the device will use it, and closes it again if its size cannot be read. */
+    private static FileChannel open(Path image, boolean readOnly) throws IOException {
+        FileChannel f = readOnly ? FileChannel.open(image, StandardOpenOption.READ)
+                : FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
-            size = file.size();
+            f.size();
         } catch (IOException e) {
-            file.close();
+            f.close();
             throw e;
         }
-        this.capacity = size / SECTOR_SIZE;
-        this.unusedTailBytes = size % SECTOR_SIZE;
+        return f;
+    }
+
+    /** Capacity, unused tail and configuration space for an image of {@code size} bytes. */
+    private void useSize(Path image, long size) {
+        capacity = size / SECTOR_SIZE;
+        unusedTailBytes = size % SECTOR_SIZE;
         if (unusedTailBytes != 0) {
             LOG.log(Level.WARNING, image + ": size " + size + " is not a multiple of " + SECTOR_SIZE
                     + "; the guest sees " + capacity + " sectors and not the last " + unusedTailBytes + " bytes");
         }
-        this.id = Arrays.copyOf((id == null ? "" : id).getBytes(StandardCharsets.UTF_8), ID_BYTES);
-        this.config = buildConfig();
-        this.server = new QueueServer("virtio-blk", 0, this::handle);
+        config = buildConfig();
+    }
+
+    /**
+     * Swaps the backing file for {@code image} while the guest runs (Firecracker's PATCH /drives
+     * path_on_host), opened with the same read-only mode. The new file is opened first: if that fails the
+     * old one stays and the exception says why. Otherwise, under the transport's lock (so no request is
+     * half served), the device switches to it, takes its capacity, closes the old file (synced if
+     * writable) and, if the driver is active, raises a configuration-change interrupt so it rereads the
+     * capacity. Requests after the swap go to the new file.
+     */
+    public void replaceBackend(Path image) throws IOException {
+        FileChannel next;
+        long size;
+        try {
+            next = open(image, readOnly);
+            size = next.size();
+        } catch (IOException e) {
+            counters.updateFails.incrementAndGet();
+            throw e;
+        }
+        FileChannel old;
+        synchronized (lock) {
+            old = file;
+            file = next;
+            useSize(image, size);
+            if (interrupt != null) {
+                interrupt.config();
+            }
+        }
+        counters.updates.incrementAndGet();
+        try {
+            if (!readOnly) {
+                old.force(true);
+            }
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "virtio-blk: syncing the replaced image failed: " + e.getMessage());
+        } finally {
+            old.close();
+        }
+    }
+
+    @Override
+    public void transportLock(Object transportLock) {
+        this.lock = transportLock;
     }
 
     private byte[] buildConfig() {
@@ -150,12 +209,16 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
 
     /** Sectors the guest sees. */
     public long capacity() {
-        return capacity;
+        synchronized (lock) {
+            return capacity;
+        }
     }
 
     /** Bytes at the end of the image past the last whole sector, which the guest cannot see. */
     public long unusedTailBytes() {
-        return unusedTailBytes;
+        synchronized (lock) {
+            return unusedTailBytes;
+        }
     }
 
     public boolean readOnly() {
@@ -212,6 +275,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     /** {@code queues.get(0)} arrives activated by the transport (or null if the driver left it off). */
     @Override
     public void activate(GuestMemory memory, List<VirtQueue> queues, long ackedFeatures, VirtioInterrupt interrupt) {
+        this.interrupt = interrupt;
         server.start(queues.isEmpty() ? null : queues.get(0), interrupt);
     }
 
@@ -224,12 +288,15 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
 
     @Override
     public void reset() {
+        interrupt = null;
         server.clear();
     }
 
     @Override
     public void close() throws IOException {
-        file.close();
+        synchronized (lock) {
+            file.close();
+        }
     }
 
     /** One request: parse, do, write the status byte; returns the used length. */
@@ -262,6 +329,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
                     LOG.log(Level.WARNING, "virtio-blk: I/O error (request type " + type + ", sector " + sector
                             + "); later ones are only counted: " + e);
                 }
+                counters.executeFails.incrementAndGet();
                 status = S_IOERR;
             }
         }
@@ -425,6 +493,9 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         final AtomicLong bytesWritten = new AtomicLong();
         final AtomicLong ioErrors = new AtomicLong();
         final AtomicLong unsupported = new AtomicLong();
+        final AtomicLong executeFails = new AtomicLong();
+        final AtomicLong updates = new AtomicLong();
+        final AtomicLong updateFails = new AtomicLong();
 
         /** Successful read requests. */
         public long reads() {
@@ -456,6 +527,21 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         /** Bytes written to the image, zeros included. */
         public long bytesWritten() {
             return bytesWritten.get();
+        }
+
+        /** Requests answered VIRTIO_BLK_S_IOERR because the host's I/O failed (a subset of {@link #ioErrors()}). */
+        public long executeFails() {
+            return executeFails.get();
+        }
+
+        /** Backing files replaced by {@link VirtioBlock#replaceBackend}. */
+        public long updates() {
+            return updates.get();
+        }
+
+        /** Replacements refused because the new file could not be opened. */
+        public long updateFails() {
+            return updateFails.get();
         }
 
         /** Requests answered VIRTIO_BLK_S_IOERR. */

@@ -80,6 +80,11 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private final AtomicLong txFrames = new AtomicLong();
     private final AtomicLong rxDropped = new AtomicLong();
     private final AtomicLong txDropped = new AtomicLong();
+    private final AtomicLong rxBytes = new AtomicLong();
+    private final AtomicLong txBytes = new AtomicLong();
+    private final AtomicLong txMalformed = new AtomicLong();
+    private final AtomicLong backendWriteFails = new AtomicLong();
+    private final AtomicLong backendReadFails = new AtomicLong();
     private boolean loggedTxError;
 
     public VirtioNet(NetBackend backend, byte[] mac) {
@@ -113,6 +118,31 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     /** Transmitted frames dropped: malformed, oversized, or refused by the backend. */
     public long txDropped() {
         return txDropped.get();
+    }
+
+    /** Bytes of frames delivered to the guest, virtio-net header included (as read from the backend). */
+    public long rxBytes() {
+        return rxBytes.get();
+    }
+
+    /** Bytes of frames sent to the backend, virtio-net header included. */
+    public long txBytes() {
+        return txBytes.get();
+    }
+
+    /** Transmitted frames dropped for being shorter than a header or longer than the largest frame. */
+    public long txMalformed() {
+        return txMalformed.get();
+    }
+
+    /** Transmitted frames the backend refused (a subset of {@link #txDropped()}). */
+    public long backendWriteFails() {
+        return backendWriteFails.get();
+    }
+
+    /** Reads from the backend that failed. */
+    public long backendReadFails() {
+        return backendReadFails.get();
     }
 
     @Override
@@ -234,14 +264,17 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
         long len = chain.readableLength();
         if (len < HDR || len > MAX_FRAME) {
             txDropped.incrementAndGet();
+            txMalformed.incrementAndGet();
             return 0;
         }
         chain.read(0, txFrame, 0, (int) len);
         try {
             backend.write(txFrame, (int) len);
             txFrames.incrementAndGet();
+            txBytes.addAndGet(len);
         } catch (IOException e) {
             txDropped.incrementAndGet();
+            backendWriteFails.incrementAndGet();
             if (!loggedTxError) {
                 loggedTxError = true;
                 LOG.log(Level.WARNING, "virtio-net: frame not sent (later failures only counted): " + e.getMessage());
@@ -299,6 +332,7 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
                         n = backend.read(rxFrame);
                     } catch (IOException e) {
                         LOG.log(Level.WARNING, "virtio-net: read failed: " + e.getMessage());
+                        backendReadFails.incrementAndGet();
                         n = 0;
                     }
                     if (n == 0) {
@@ -369,6 +403,7 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
         }
         filling.clear();
         fillingLengths.clear();
+        rxBytes.addAndGet(pendingLength);
         pendingLength = 0;
         pendingOffset = 0;
         rxFrames.incrementAndGet();

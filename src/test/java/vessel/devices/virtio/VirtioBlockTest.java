@@ -26,6 +26,7 @@ import vessel.testkit.TestMemory;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static vessel.devices.virtio.VirtioBlock.S_IOERR;
 import static vessel.devices.virtio.VirtioBlock.S_OK;
@@ -158,6 +159,53 @@ class VirtioBlockTest {
     }
 
     @Test
+    void replacingTheBackendServesTheNewFileWithItsCapacityAndTellsTheDriver() throws IOException {
+        Request before = in(1, 512);
+        kick();
+        assertEquals(S_OK, status(before));
+        Path next = dir.resolve("next.img");
+        byte[] nextContent = new byte[100 * 512];
+        Arrays.fill(nextContent, (byte) 0x3c);
+        Files.write(next, nextContent);
+
+        blk.replaceBackend(next);
+        assertEquals(100, blk.capacity());
+        assertEquals(100, blk.readConfig(0, 8));
+        assertEquals(1, irq.configs, "a configuration-change interrupt, so the driver rereads the capacity");
+        assertEquals(1, blk.counters().updates());
+
+        Request r = in(80, 512); // past the old image's end
+        Request w = out(2, new byte[512]);
+        kick();
+        assertEquals(S_OK, status(r));
+        assertArrayEquals(Arrays.copyOfRange(nextContent, 0, 512), memory.read(r.data(), 512));
+        assertEquals(S_OK, status(w));
+        assertArrayEquals(new byte[512], Arrays.copyOfRange(Files.readAllBytes(next), 1024, 1536));
+        assertArrayEquals(content, Files.readAllBytes(image), "the old image is left alone");
+    }
+
+    @Test
+    void aFailedReplacementKeepsTheOldFile() throws IOException {
+        assertThrows(java.nio.file.NoSuchFileException.class, () -> blk.replaceBackend(dir.resolve("missing.img")));
+        assertEquals(SECTORS, blk.capacity());
+        assertEquals(0, irq.configs);
+        assertEquals(1, blk.counters().updateFails());
+        Request r = in(3, 512);
+        kick();
+        assertEquals(S_OK, status(r));
+        assertArrayEquals(disk(3 * 512, 512), memory.read(r.data(), 512));
+    }
+
+    @Test
+    void aReplacementBeforeTheDriverIsReadyRaisesNoInterrupt() throws IOException {
+        blk.reset();
+        Files.write(dir.resolve("small.img"), new byte[8 * 512]);
+        blk.replaceBackend(dir.resolve("small.img"));
+        assertEquals(8, blk.readConfig(0, 8));
+        assertEquals(0, irq.configs);
+    }
+
+    @Test
     void capacityRoundsDownAPartialLastSector() throws IOException {
         Path odd = dir.resolve("odd.img");
         Files.write(odd, new byte[10 * 512 + 100]);
@@ -257,6 +305,7 @@ class VirtioBlockTest {
         }
         assertEquals(S_OK, status(last));
         assertEquals(bad.size(), blk.counters().ioErrors());
+        assertEquals(0, blk.counters().executeFails()); // the guest's mistakes, not the host's I/O
     }
 
     @Test

@@ -210,6 +210,9 @@ class VirtioNetTest {
         assertArrayEquals(f, backend.sent.getFirst());
         assertEquals(1, net.txFrames());
         assertEquals(1, net.txDropped());
+        assertEquals(f.length, net.txBytes());
+        assertEquals(1, net.txMalformed());
+        assertEquals(0, net.backendWriteFails());
         assertEquals(List.of(VirtioNet.TX), irq.queues);
     }
 
@@ -231,6 +234,7 @@ class VirtioNetTest {
         got[10] = 0;
         assertArrayEquals(f, got);
         assertEquals(1, net.rxFrames());
+        assertEquals(f.length, net.rxBytes());
     }
 
     @Test

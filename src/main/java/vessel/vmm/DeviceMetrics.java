@@ -1,0 +1,52 @@
+package vessel.vmm;
+
+import vessel.devices.virtio.VirtioBlock;
+import vessel.devices.virtio.VirtioDevice;
+import vessel.devices.virtio.VirtioNet;
+import vessel.devices.virtio.VirtioRng;
+import vessel.devices.virtio.VirtioVsock;
+
+/**
+ * One virtio device's counters at one moment, as running totals since the VM was made; {@link
+ * VirtualMachine#deviceMetrics()} gives one per device. Whoever reports them (the API's metrics lines)
+ * works out what changed between two samples.
+ */
+public sealed interface DeviceMetrics {
+    /** The device's configured id (drive or interface id; "vsock" and "entropy" for the single ones). */
+    String id();
+
+    /** A drive: successful requests and bytes; failed requests split by cause; backend replacements. */
+    record Block(String id, long readCount, long writeCount, long flushCount, long readBytes, long writeBytes,
+                 long invalidRequests, long executeFails, long updateCount, long updateFails) implements DeviceMetrics {
+    }
+
+    /** A network interface; bytes count the virtio-net header, as exchanged with the TAP. */
+    record Net(String id, long rxBytes, long rxPackets, long rxFails, long tapReadFails, long txBytes,
+               long txPackets, long txMalformedFrames, long tapWriteFails) implements DeviceMetrics {
+    }
+
+    /** The vsock device: stream bytes to the guest (rx) and from it (tx). */
+    record Vsock(String id, long rxBytes, long txBytes) implements DeviceMetrics {
+    }
+
+    /** The entropy device: bytes handed to the guest, and requests the host source failed. */
+    record Entropy(String id, long bytes, long hostFails) implements DeviceMetrics {
+    }
+
+    /** The sample for {@code device}, or null for a kind without metrics. */
+    static DeviceMetrics of(String id, VirtioDevice device) {
+        return switch (device) {
+            case VirtioBlock b -> {
+                VirtioBlock.Counters c = b.counters();
+                yield new Block(id, c.reads(), c.writes() + c.writeZeroes(), c.flushes(), c.bytesRead(),
+                        c.bytesWritten(), c.ioErrors() - c.executeFails() + c.unsupported(), c.executeFails(),
+                        c.updates(), c.updateFails());
+            }
+            case VirtioNet n -> new Net(id, n.rxBytes(), n.rxFrames(), n.rxDropped(), n.backendReadFails(),
+                    n.txBytes(), n.txFrames(), n.txMalformed(), n.backendWriteFails());
+            case VirtioVsock v -> new Vsock(id, v.bytesToGuest(), v.bytesToHost());
+            case VirtioRng r -> new Entropy(id, r.bytes(), r.failures());
+            default -> null;
+        };
+    }
+}
