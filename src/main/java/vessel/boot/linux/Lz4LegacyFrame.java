@@ -4,13 +4,14 @@ import io.airlift.compress.MalformedInputException;
 import io.airlift.compress.lz4.Lz4Decompressor;
 
 import vessel.boot.ImageException;
+import vessel.sys.LibLz4;
 
 /**
  * The LZ4 legacy frame the kernel uses ({@code lz4 -l}), which frame readers (aircompressor's included)
  * reject: magic 0x184C2102, then blocks, each a 4-byte little-endian compressed size followed by that
  * many bytes of one independent LZ4 block that decompresses to at most 8 MiB. There is no end marker:
  * the data just stops, and in a bzImage the kernel's 4-byte uncompressed size follows. The framing is
- * parsed here; each block goes to aircompressor's block decompressor.
+ * parsed here; each block goes to the system's liblz4 when present, else to aircompressor's block decoder.
  */
 final class Lz4LegacyFrame {
     static final int MAGIC = 0x184c2102;
@@ -48,14 +49,14 @@ final class Lz4LegacyFrame {
             }
             try {
                 if (out.room() >= MAX_BLOCK_OUTPUT) {
-                    out.advance(blocks.decompress(data, at + SIZE_WORD, blockSize, out.array(), out.size(), MAX_BLOCK_OUTPUT));
+                    out.advance(block(blocks, data, at + SIZE_WORD, blockSize, out.array(), out.size()));
                 } else {
                     // Near the expected end: decode aside and append, rather than grow the whole output for a
                     // worst-case block when the last one is usually smaller.
                     if (scratch == null) {
                         scratch = new byte[MAX_BLOCK_OUTPUT];
                     }
-                    out.append(scratch, blocks.decompress(data, at + SIZE_WORD, blockSize, scratch, 0, MAX_BLOCK_OUTPUT));
+                    out.append(scratch, block(blocks, data, at + SIZE_WORD, blockSize, scratch, 0));
                 }
             } catch (MalformedInputException e) {
                 throw new ImageException(name + ": corrupt LZ4 payload: block " + blockCount + " at payload byte "
@@ -67,6 +68,18 @@ final class Lz4LegacyFrame {
         if (blockCount == 0) {
             throw new ImageException(name + ": LZ4 payload holds no blocks");
         }
+    }
+
+    /** One block, by the system's liblz4 where it is present (fast from a cold start), else in Java. */
+    private static int block(Lz4Decompressor java, byte[] in, int at, int length, byte[] out, int outAt) {
+        if (!LibLz4.available()) {
+            return java.decompress(in, at, length, out, outAt, MAX_BLOCK_OUTPUT);
+        }
+        int n = LibLz4.decompressBlock(in, at, length, out, outAt, MAX_BLOCK_OUTPUT);
+        if (n < 0) {
+            throw new MalformedInputException(at, "liblz4 rejected the block");
+        }
+        return n;
     }
 
     private static boolean allZero(byte[] data, int from, int to) {
