@@ -19,6 +19,7 @@ import vessel.testkit.Curl;
 import vessel.testkit.DefaultImage;
 import vessel.testkit.RequiresKvm;
 import vessel.testkit.TestGuests;
+import vessel.testkit.VesselProcess;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -94,10 +95,7 @@ class ApiKvmTest {
         Path socket = dir.resolve(name + ".sock");
         Path out = dir.resolve(name + ".out");
         Path err = dir.resolve(name + ".err");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-cp", CliTest.classpath(),
-                Main.class.getName()));
-        cmd.addAll(List.of(args));
+        List<String> cmd = new ArrayList<>(VesselProcess.command(args));
         if (!List.of(args).contains("--no-api")) {
             cmd.addAll(List.of("--api-sock", socket.toString()));
         }

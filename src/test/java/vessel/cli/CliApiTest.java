@@ -2,8 +2,6 @@ package vessel.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
@@ -12,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import vessel.testkit.Curl;
 import vessel.testkit.RequiresKvm;
+import vessel.testkit.VesselProcess;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -31,10 +30,7 @@ class CliApiTest {
 
     /** Starts {@code vessel ARGS} in the background, its output to files in the test's folder. */
     static Process start(Path dir, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", CliTest.classpath(), Main.class.getName()));
-        cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        return new ProcessBuilder(VesselProcess.command(args)).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectOutput(dir.resolve("stdout-" + System.nanoTime()).toFile())
                 .redirectError(dir.resolve("stderr-" + System.nanoTime()).toFile()).start();
     }

@@ -1,14 +1,12 @@
 package vessel.cli;
 
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
 import vessel.testkit.RequiresKvm;
 import vessel.testkit.TestGuests;
+import vessel.testkit.VesselProcess;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -38,10 +36,8 @@ class CliKvmTest {
         RequiresKvm.assumeKvm();
         // long.bin resets through the i8042 when no debug-exit port is attached: with --reboot restart
         // it must come up again, so its line appears more than once.
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", CliTest.classpath(), Main.class.getName(),
-                "run", "--kernel", TestGuests.get("long.bin").toString(), "--entry", "long", "--reboot", "restart"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(VesselProcess.command(
+                "run", "--kernel", TestGuests.get("long.bin").toString(), "--entry", "long", "--reboot", "restart")).redirectErrorStream(true).start();
         try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
             assertEquals("vessel long mode ok", in.readLine());
             assertEquals("vessel long mode ok", in.readLine());
