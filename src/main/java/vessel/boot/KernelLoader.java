@@ -5,14 +5,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 import vessel.boot.linux.DecompressedKernel;
-import vessel.boot.linux.KernelDecompressor;
+import vessel.boot.linux.BackgroundDecompression;
 import vessel.boot.linux.LinuxLoader;
 import vessel.boot.linux.SetupHeader;
 import vessel.memory.GuestMemory;
 
 /** Recognizes a kernel image's format and hands it to the loader for that format. */
 public final class KernelLoader {
-    private static final System.Logger LOG = System.getLogger("vessel.boot");
     /** What kind of image a file is. */
     public enum Format { MULTIBOOT, LINUX_BZIMAGE, LINUX_VMLINUX, ELF_OTHER, UNKNOWN }
 
@@ -24,11 +23,12 @@ public final class KernelLoader {
      *
      * @param flatMode         run the image as a flat binary in this mode; null to go by its format
      * @param initrds          multiboot modules; for Linux, concatenated into one initramfs (cpio archives may be)
-     * @param decompressOnHost unpack a bzImage's kernel in Vessel rather than in the guest
-     * @param acpiRsdp         the RSDP's address for boot_params, or 0
+     * @param hostKernel  a bzImage's kernel as Vessel decompresses it ({@link #startHostDecompression}); null
+     *                    to run the kernel's own decompressor in the guest
+     * @param acpiRsdp    the RSDP's address for boot_params, or 0
      */
     public record BootRequest(byte[] image, String name, EntryMode flatMode, String cmdline,
-                              List<MultibootLoader.Module> initrds, boolean decompressOnHost, long acpiRsdp) { }
+                              List<MultibootLoader.Module> initrds, BackgroundDecompression hostKernel, long acpiRsdp) { }
 
     private KernelLoader() {}
 
@@ -52,6 +52,14 @@ public final class KernelLoader {
         return f == Format.LINUX_BZIMAGE || f == Format.LINUX_VMLINUX;
     }
 
+    /**
+     * Starts decompressing {@code image}'s kernel on the host if it is a bzImage booted as Linux, so the work
+     * overlaps the VM's assembly; null for every other image.
+     */
+    public static BackgroundDecompression startHostDecompression(byte[] image, String name, EntryMode flatMode) {
+        return flatMode == null && detect(image) == Format.LINUX_BZIMAGE ? BackgroundDecompression.start(image, name) : null;
+    }
+
     public static BootEntry load(GuestMemory memory, BootRequest r) throws ImageException {
         if (r.flatMode() != null) {
             return FlatLoader.load(memory, r.image(), r.name(), r.flatMode());
@@ -62,14 +70,10 @@ public final class KernelLoader {
             case LINUX_BZIMAGE -> {
                 SetupHeader header = SetupHeader.parse(r.image(), r.name());
                 LinuxLoader.BootExtras extras = linuxExtras(r);
-                if (!r.decompressOnHost()) {
+                if (r.hostKernel() == null) {
                     yield LinuxLoader.loadForGuestDecompression(memory, r.image(), header, r.name(), extras);
                 }
-                long t0 = System.nanoTime();
-                DecompressedKernel kernel = KernelDecompressor.decompressKernel(r.image(), r.name());
-                // The figure that decides between host and guest decompression on a given host.
-                LOG.log(System.Logger.Level.INFO, () -> String.format("kernel decompressed on the host in %d ms (%d bytes)",
-                        (System.nanoTime() - t0) / 1_000_000, kernel.vmlinux().length));
+                DecompressedKernel kernel = r.hostKernel().await();
                 yield LinuxLoader.loadElf(memory, kernel.vmlinux(), header, r.name(), extras);
             }
             case LINUX_VMLINUX -> LinuxLoader.loadElf(memory, r.image(), null, r.name(), linuxExtras(r));

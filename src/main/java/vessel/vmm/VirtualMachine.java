@@ -18,6 +18,7 @@ import vessel.boot.BootEntry;
 import vessel.boot.GuestLayout;
 import vessel.boot.ImageException;
 import vessel.boot.KernelLoader;
+import vessel.boot.linux.BackgroundDecompression;
 import vessel.boot.MultibootLoader;
 import vessel.boot.X86Cpu;
 import vessel.boot.acpi.AcpiPlatform;
@@ -176,13 +177,18 @@ public final class VirtualMachine implements AutoCloseable {
     public static VirtualMachine create(VmConfig config, OutputStream console) throws ConfigException, IOException {
         config.validate();
         byte[] kernelImage = readInput(config.kernel(), "kernel");
-        List<MultibootLoader.Module> modules = new ArrayList<>();
-        for (Path initrd : config.initrds()) {
-            modules.add(new MultibootLoader.Module(readInput(initrd, "initrd"), initrd.toString()));
-        }
-
+        // Decompression (when Vessel does it) overlaps everything up to loading the kernel.
+        BackgroundDecompression hostKernel = config.decompress() == VmConfig.KernelDecompress.HOST
+                ? KernelLoader.startHostDecompression(kernelImage, config.kernel().toString(), config.entry()) : null;
         List<AutoCloseable> made = new ArrayList<>();
+        if (hostKernel != null) {
+            made.add(hostKernel::cancel);
+        }
         try {
+            List<MultibootLoader.Module> modules = new ArrayList<>();
+            for (Path initrd : config.initrds()) {
+                modules.add(new MultibootLoader.Module(readInput(initrd, "initrd"), initrd.toString()));
+            }
             // Device backends first: a bad drive path is the user's mistake and is reported before KVM is touched.
             List<VirtioDevices.Made> virtio = VirtioDevices.create(config);
             virtio.forEach(d -> made.add(d.resource()));
@@ -245,7 +251,7 @@ public final class VirtualMachine implements AutoCloseable {
             BootEntry entry;
             try {
                 entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
-                        config.entry(), cmdline, modules, config.decompress() == VmConfig.KernelDecompress.HOST, rsdp));
+                        config.entry(), cmdline, modules, hostKernel, rsdp));
             } catch (ImageException e) {
                 throw new ConfigException(e.getMessage());
             }

@@ -94,7 +94,7 @@ class MultibootLoaderTest {
             assertEquals(GuestLayout.FLAT_LOAD_ADDRESS, FlatLoader.load(mem, big, "b", EntryMode.LONG).rip());
             assertThrows(ImageException.class, () -> FlatLoader.load(mem, new byte[0], "e", EntryMode.LONG));
             ImageException e = assertThrows(ImageException.class,
-                    () -> KernelLoader.load(mem, new KernelLoader.BootRequest("just text\n".getBytes(), "t", null, "", List.of(), true, 0)));
+                    () -> KernelLoader.load(mem, new KernelLoader.BootRequest("just text\n".getBytes(), "t", null, "", List.of(), null, 0)));
             assertTrue(e.getMessage().contains("--entry"), e.getMessage());
         }
     }
