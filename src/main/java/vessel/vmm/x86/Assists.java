@@ -37,8 +37,8 @@ public final class Assists {
     static final int VECTOR_BP = 3;
     static final int VECTOR_UD = 6;
     static final int VECTOR_GP = 13;
-    /** MXCSR bits that exist: flags, masks, rounding, flush-to-zero, denormals-are-zero. */
-    static final int MXCSR_VALID = 0xffff;
+    /** The MXCSR bits of a CPU that reports MXCSR_MASK 0: all of the low 16 but DAZ (bit 6). */
+    public static final int MXCSR_DEFAULT_MASK = 0xffbf;
 
     private Assists() {}
 
@@ -117,7 +117,8 @@ public final class Assists {
     private static Outcome ldmxcsr(Instruction insn, CpuAccess cpu, Regs regs, long next) throws Exception {
         long ea = effectiveAddress(insn, regs, cpu.sregs());
         int value = (int) fromLe(cpu.readLinear(ea, 4));
-        if ((value & ~MXCSR_VALID) != 0) {
+        int mask = cpu.mxcsrMask();
+        if ((value & ~(mask == 0 ? MXCSR_DEFAULT_MASK : mask)) != 0) {
             cpu.injectException(VECTOR_GP, 0); // reserved bits: #GP(0), RIP stays on the instruction
             return Outcome.done(Kind.LDMXCSR);
         }

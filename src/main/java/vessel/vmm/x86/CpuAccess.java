@@ -18,6 +18,12 @@ public interface CpuAccess {
 
     void setMxcsr(int mxcsr) throws Exception;
 
+    /**
+     * The MXCSR bits this CPU implements (FXSAVE's MXCSR_MASK); setting any other bit with ldmxcsr is a
+     * #GP. A CPU that stores 0 there implements {@link Assists#MXCSR_DEFAULT_MASK}.
+     */
+    int mxcsrMask() throws Exception;
+
     /** Reads {@code len} bytes at a linear (guest-virtual) address; throws if any byte is not mapped. */
     byte[] readLinear(long address, int len) throws Exception;
 

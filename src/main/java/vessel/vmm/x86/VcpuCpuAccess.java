@@ -58,7 +58,14 @@ public final class VcpuCpuAccess implements CpuAccess {
         vcpu.setXsave(xsave);
     }
 
+    @Override
+    public int mxcsrMask() throws Exception {
+        byte[] xsave = vcpu.getXsave();
+        return (int) Assists.fromLe(java.util.Arrays.copyOfRange(xsave, XSAVE_MXCSR_MASK, XSAVE_MXCSR_MASK + 4));
+    }
+
     private static final int XSAVE_MXCSR = 24;
+    private static final int XSAVE_MXCSR_MASK = 28;
     private static final int XSAVE_XSTATE_BV = 512;
     private static final byte XSTATE_SSE = 1 << 1;
 

@@ -26,6 +26,7 @@ class AssistsTest {
         final Sregs sregs = new Sregs();
         final byte[] ram = new byte[0x10000];
         int mxcsr = 0x1f80;
+        int mxcsrMask = 0xffff;
         final List<String> injected = new ArrayList<>();
 
         FakeCpu(int mode) {
@@ -50,6 +51,7 @@ class AssistsTest {
         @Override public Sregs sregs() { return sregs; }
         @Override public int mxcsr() { return mxcsr; }
         @Override public void setMxcsr(int v) { mxcsr = v; }
+        @Override public int mxcsrMask() { return mxcsrMask; }
         @Override public byte[] readLinear(long a, int len) {
             return java.util.Arrays.copyOfRange(ram, (int) a, (int) a + len);
         }
@@ -129,6 +131,21 @@ class AssistsTest {
         assertEquals(List.of("exception 13/0"), cpu.injected);
         assertEquals(0x1000, cpu.regs.rip, "a fault leaves RIP on the instruction");
         assertEquals(0x1f80, cpu.mxcsr);
+    }
+
+    @Test
+    void ldmxcsrOfABitTheCpuLacksRaisesGeneralProtection() throws Exception {
+        cpu.regs.rax = 0x3000;
+        cpu.writeLinear(0x3000, new byte[] {0x40, 0x1f, 0, 0}); // DAZ set
+        cpu.mxcsrMask = 0; // a CPU that reports no mask has no DAZ
+        run("0f ae 10");
+        assertEquals(List.of("exception 13/0"), cpu.injected);
+        assertEquals(0x1f80, cpu.mxcsr);
+        cpu.injected.clear();
+        cpu.mxcsrMask = 0xffff; // one that has it takes the same value
+        run("0f ae 10");
+        assertEquals(List.of(), cpu.injected);
+        assertEquals(0x1f40, cpu.mxcsr);
     }
 
     @Test
