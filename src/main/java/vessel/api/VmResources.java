@@ -178,6 +178,7 @@ final class VmResources {
         if (n.mtu() != null && (n.mtu() < 68 || n.mtu() > 65535)) {
             throw new ApiException(e + "mtu " + n.mtu() + " is out of range (68 to 65535)");
         }
+        noNetRateLimits(n.rxRateLimiter(), n.txRateLimiter(), e);
         for (NetworkInterface other : nets.values()) {
             if (!other.ifaceId().equals(n.ifaceId()) && other.hostDevName().equals(n.hostDevName())) {
                 throw new ApiException(e + "host_dev_name " + n.hostDevName() + " is already used by " + other.ifaceId());
@@ -196,8 +197,13 @@ final class VmResources {
         if (!nets.containsKey(n.ifaceId())) {
             throw new ApiException(e + "no network interface with id " + n.ifaceId());
         }
-        noRateLimits(n.rxRateLimiter(), e + "rate limiters are not supported by Vessel (rx_rate_limiter)");
-        noRateLimits(n.txRateLimiter(), e + "rate limiters are not supported by Vessel (tx_rate_limiter)");
+        noNetRateLimits(n.rxRateLimiter(), n.txRateLimiter(), e);
+    }
+
+    /** Network rate limiters, at PUT as at PATCH: one that limits is refused rather than ignored. */
+    private static void noNetRateLimits(RateLimiter rx, RateLimiter tx, String e) throws ApiException {
+        noRateLimits(rx, e + "rate limiters are not supported by Vessel (rx_rate_limiter)");
+        noRateLimits(tx, e + "rate limiters are not supported by Vessel (tx_rate_limiter)");
     }
 
     void setVsock(Vsock v) throws ApiException {

@@ -325,6 +325,15 @@ class RouterTest {
     }
 
     @Test
+    void putNetworkInterfaceRefusesARateLimiterThatLimits() throws IOException {
+        assertEquals("Network config error: rate limiters are not supported by Vessel (tx_rate_limiter)",
+                fault("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+                        + "\"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}"));
+        ok("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+                + "\"rx_rate_limiter\": null, \"tx_rate_limiter\": {}}");
+    }
+
+    @Test
     void afterBootPatchNetworkInterfaceRefusesRateLimitersAndUnknownInterfaces() throws IOException {
         bootFake(null);
         ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}");
