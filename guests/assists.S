@@ -21,12 +21,7 @@
  * and after the debug-exit write, an i8042 reset.
  */
 
-#define COM1_THR     0x3f8
-#define COM1_LSR     0x3fd
-#define LSR_THRE     0x20           /* THR empty: ready for the next byte */
-#define DEBUG_EXIT   0xf4
-#define I8042_CMD    0x64
-#define I8042_RESET  0xfe
+#include "console.inc"
 #define ASSIST_PROBE 0xe0           /* GuestRunTest's VirtualMachine.installAssistProbe port */
 
 #define NVEC         32             /* the architecturally defined exceptions */
@@ -360,53 +355,8 @@ fail:
     mov     %bl, %al
     jmp     exit
 
-/* exit: write AL to the debug-exit port, then fall back to an i8042 reset. */
-exit:
-    outb    %al, $DEBUG_EXIT
-    mov     $I8042_RESET, %al
-    outb    %al, $I8042_CMD
-halt:
-    cli
-    hlt
-    jmp     halt
-
-/* put_dec: print RAX in decimal.  Clobbers RAX, RCX, RDX, R8. */
-put_dec:
-    mov     $10, %ecx
-    xor     %r8d, %r8d
-1:  xor     %edx, %edx
-    div     %rcx
-    push    %rdx
-    inc     %r8d
-    test    %rax, %rax
-    jnz     1b
-2:  pop     %rax
-    add     $0x30, %al
-    call    putc
-    dec     %r8d
-    jnz     2b
-    ret
-
-/* puts: print the NUL-terminated string at RSI.  Clobbers RAX, RDX, RSI. */
-puts:
-    lodsb
-    test    %al, %al
-    jz      1f
-    call    putc
-    jmp     puts
-1:  ret
-
-/* putc: print AL once the transmitter is ready.  Clobbers AH, DX. */
-putc:
-    mov     %al, %ah
-    mov     $COM1_LSR, %dx
-1:  inb     %dx, %al
-    test    $LSR_THRE, %al
-    jz      1b
-    mov     $COM1_THR, %dx
-    mov     %ah, %al
-    outb    %al, %dx
-    ret
+    console_routines
+    put_dec_routine
 
     .section .rodata.str, "a"
 ok_msg:         .asciz "vessel assists ok\n"

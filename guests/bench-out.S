@@ -12,9 +12,7 @@
 
 #define BENCH_PORT  0xe0
 #define ITERATIONS  1000000         /* > 0xFFFF, so the counter is ECX */
-#define DEBUG_EXIT  0xf4
-#define I8042_CMD   0x64
-#define I8042_RESET 0xfe
+#include "console.inc"
 
     .code16
     .section .text.entry, "ax"
@@ -27,14 +25,8 @@ _start:
     jnz     1b
 
     xor     %al, %al
-    outb    %al, $DEBUG_EXIT
+    jmp     exit
 
-    /* Only reached if no debug-exit device consumed the write above. */
-    mov     $I8042_RESET, %al
-    outb    %al, $I8042_CMD
-halt:
-    cli
-    hlt
-    jmp     halt
+    console_routines
 
     .section .note.GNU-stack, "", @progbits     /* no executable stack */

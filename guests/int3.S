@@ -23,12 +23,7 @@
  * middle of nowhere.
  */
 
-#define COM1_THR    0x3f8
-#define COM1_LSR    0x3fd
-#define LSR_THRE    0x20            /* THR empty: ready for the next byte */
-#define DEBUG_EXIT  0xf4
-#define I8042_CMD   0x64
-#define I8042_RESET 0xfe
+#include "console.inc"
 
 #define NVEC        32              /* the architecturally defined exceptions */
 #define GATE_SIZE   16              /* a long-mode IDT gate descriptor */
@@ -136,53 +131,8 @@ unexpected:
     mov     $0x7f, %al
     jmp     exit
 
-/* exit: write AL to the debug-exit port, then fall back to an i8042 reset. */
-exit:
-    outb    %al, $DEBUG_EXIT
-    mov     $I8042_RESET, %al
-    outb    %al, $I8042_CMD
-halt:
-    cli
-    hlt
-    jmp     halt
-
-/* put_dec: print RAX in decimal.  Clobbers RAX, RCX, RDX, R8. */
-put_dec:
-    mov     $10, %ecx
-    xor     %r8d, %r8d              /* number of digits pushed */
-1:  xor     %edx, %edx
-    div     %rcx                    /* least significant digit first... */
-    push    %rdx
-    inc     %r8d
-    test    %rax, %rax
-    jnz     1b
-2:  pop     %rax                    /* ...so pop them back most first */
-    add     $0x30, %al              /* '0' */
-    call    putc
-    dec     %r8d
-    jnz     2b
-    ret
-
-/* puts: print the NUL-terminated string at RSI.  Clobbers RAX, RDX, RSI. */
-puts:
-    lodsb
-    test    %al, %al
-    jz      1f
-    call    putc
-    jmp     puts
-1:  ret
-
-/* putc: print AL once the transmitter is ready.  Clobbers AH, DX. */
-putc:
-    mov     %al, %ah                /* inb overwrites AL */
-    mov     $COM1_LSR, %dx
-1:  inb     %dx, %al
-    test    $LSR_THRE, %al
-    jz      1b
-    mov     $COM1_THR, %dx
-    mov     %ah, %al
-    outb    %al, %dx
-    ret
+    console_routines
+    put_dec_routine
 
     .section .rodata.str, "a"
 handled_msg:    .asciz "int3 handled\n"

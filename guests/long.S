@@ -10,12 +10,7 @@
  * the debug-exit device).
  */
 
-#define COM1_THR    0x3f8
-#define COM1_LSR    0x3fd
-#define LSR_THRE    0x20            /* THR empty: ready for the next byte */
-#define DEBUG_EXIT  0xf4
-#define I8042_CMD   0x64
-#define I8042_RESET 0xfe
+#include "console.inc"
 
     .code64
     .section .text.entry, "ax"
@@ -26,36 +21,9 @@ _start:
     call    puts
 
     mov     $0x12, %al
-    outb    %al, $DEBUG_EXIT
+    jmp     exit
 
-    /* Only reached if no debug-exit device consumed the write above. */
-    mov     $I8042_RESET, %al
-    outb    %al, $I8042_CMD
-halt:
-    cli
-    hlt
-    jmp     halt
-
-/* puts: print the NUL-terminated string at RSI.  Clobbers RAX, RDX, RSI. */
-puts:
-    lodsb
-    test    %al, %al
-    jz      1f
-    call    putc
-    jmp     puts
-1:  ret
-
-/* putc: print AL once the transmitter is ready.  Clobbers AH, DX. */
-putc:
-    mov     %al, %ah                /* inb overwrites AL */
-    mov     $COM1_LSR, %dx
-1:  inb     %dx, %al
-    test    $LSR_THRE, %al
-    jz      1b
-    mov     $COM1_THR, %dx
-    mov     %ah, %al
-    outb    %al, %dx
-    ret
+    console_routines
 
     .section .rodata
 msg:
