@@ -11,14 +11,10 @@
 # process (date +%s%N around a curl poll every 5 ms, so a figure carries up to ~10 ms of polling).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-top="$(cd "$here/../.." && pwd)"
-. "$top/scripts/find-jdk.sh"
-JAVA_HOME="$(find_jdk)"
-export JAVA_HOME
+. "$here/../lib.sh"
 . "$top/scripts/jvm-options.sh"
 rounds="${1:-10}"
 kvm_rounds=$(( (rounds + 2) / 3 ))
-image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
 jar="$top/target/vessel.jar"
 aot="$top/target/vessel.aot"
 work="$(mktemp -d)"
@@ -88,8 +84,6 @@ first_byte_round() {
   ms "$t0" "$t1"
 }
 
-kvm_works() { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }
-
 if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
   (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
   make -s -C "$top/guests" O="$top/target/guests"
@@ -102,7 +96,7 @@ if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
     for _ in $(seq "$rounds"); do startup_round ${opts[@]+"${opts[@]}"}; done > "$work/$mode"
     echo "process start to GET / answered ($mode): $(stats < "$work/$mode")"
   done
-  if ! kvm_works; then
+  if ! kvm_usable; then
     if [ "${VESSEL_NESTED_KVM:-1}" = 0 ] || ! command -v qemu-system-x86_64 >/dev/null; then
       echo "bench: no usable /dev/kvm and no nested KVM: InstanceStart figures not measured"
       exit 0

@@ -9,23 +9,11 @@
 # figures are then those of KVM nested under QEMU's software emulation, useful side by side only.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-top="$(cd "$here/../.." && pwd)"
-. "$top/scripts/find-jdk.sh"
-JAVA_HOME="$(find_jdk)"
-export JAVA_HOME
+. "$here/../lib.sh"
 mib="${1:-64}"
-image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
 timeout_s="${BENCH_TIMEOUT:-900}"
 
-if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
-  "$top/scripts/image.sh" --quiet
-  (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
-  if ! { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }; then  # -c first: <> would create a file
-    echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh)"
-    exec env TCG_RW_DIRS="$top" TCG_TIMEOUT=$((timeout_s * 3 + 600)) TCG_ENV="VESSEL_BENCH_INNER=1 BENCH_TIMEOUT=$timeout_s" \
-      "$top/scripts/nested-kvm.sh" "$here/run.sh" "$mib"
-  fi
-fi
+bench_in_kvm $((timeout_s * 3 + 600)) "BENCH_TIMEOUT=$timeout_s" "$here/run.sh" "$mib"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

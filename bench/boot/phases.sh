@@ -9,20 +9,9 @@
 # isolates the decompression choice. One run each; nested-KVM figures on a host without /dev/kvm.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-top="$(cd "$here/../.." && pwd)"
-. "$top/scripts/find-jdk.sh"
-JAVA_HOME="$(find_jdk)"
-export JAVA_HOME
-image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
+. "$here/../lib.sh"
 
-if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
-  "$top/scripts/image.sh" --quiet
-  (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
-  if ! { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }; then  # -c first: <> would create a file
-    echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh)"
-    exec env TCG_RW_DIRS="$top" TCG_TIMEOUT=3600 TCG_ENV="VESSEL_BENCH_INNER=1" "$top/scripts/nested-kvm.sh" "$here/phases.sh"
-  fi
-fi
+bench_in_kvm 3600 "" "$here/phases.sh"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

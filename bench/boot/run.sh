@@ -10,23 +10,11 @@
 # KVM nested under QEMU's software emulation, slow in absolute terms, but the same for every VMM measured.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-top="$(cd "$here/../.." && pwd)"
-. "$top/scripts/find-jdk.sh"
-JAVA_HOME="$(find_jdk)"
-export JAVA_HOME
+. "$here/../lib.sh"
 rounds="${1:-1}"
-image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
 timeout_s="${BOOT_TIMEOUT:-900}"
 
-if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
-  "$top/scripts/image.sh" --quiet
-  (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
-  if ! { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }; then  # -c first: <> would create a file
-    echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh)"
-    exec env TCG_RW_DIRS="$top" TCG_TIMEOUT=$((timeout_s * 6 * rounds + 600)) TCG_ENV="VESSEL_BENCH_INNER=1 BOOT_TIMEOUT=$timeout_s" \
-      "$top/scripts/nested-kvm.sh" "$here/run.sh" "$rounds"
-  fi
-fi
+bench_in_kvm $((timeout_s * 6 * rounds + 600)) "BOOT_TIMEOUT=$timeout_s" "$here/run.sh" "$rounds"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

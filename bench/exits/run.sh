@@ -3,18 +3,14 @@
 # Prints both rates and the Java/C ratio (goal: 1.05 or better, i.e. Java within 5% of C).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-top="$(cd "$here/../.." && pwd)"
-. "$top/scripts/find-jdk.sh"
-JAVA_HOME="$(find_jdk)"
-export JAVA_HOME
+. "$here/../lib.sh"
 out="$top/target/bench-exits"
 if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
   mkdir -p "$out"
   make -s -C "$top/guests" O="$top/target/guests"
   gcc -O2 -Wall -Wextra -o "$out/exits" "$here/exits.c"
   (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
-  # -c first: a bare <> redirection would create /dev/kvm as a file when it is missing.
-  if ! { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; } && command -v qemu-system-x86_64 >/dev/null; then
+  if ! kvm_usable && command -v qemu-system-x86_64 >/dev/null; then
     echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh):"
     echo "bench: absolute rates there are those of KVM under QEMU's emulation; the Java/C ratio is the figure"
     exec env TCG_RW_DIRS="$top" TCG_TIMEOUT=1200 TCG_ENV="VESSEL_BENCH_INNER=1 ROUNDS=${ROUNDS:-3}" \

@@ -11,25 +11,12 @@
 # /dev/kvm it re-runs itself inside scripts/nested-kvm.sh, as the other KVM benchmarks do.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-top="$(cd "$here/../.." && pwd)"
-. "$top/scripts/find-jdk.sh"
-JAVA_HOME="$(find_jdk)"
-export JAVA_HOME
+. "$here/../lib.sh"
 mib="${1:-32}"
 pings="${2:-2000}"
-image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
 timeout_s="${BENCH_TIMEOUT:-900}"
 
-if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
-  "$top/scripts/image.sh" --quiet
-  (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
-  if ! { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }; then  # -c first: <> would create a file
-    echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh)"
-    exec env TCG_RW_DIRS="$top" TCG_TIMEOUT=$((timeout_s * 3 + 600)) TCG_ENV="VESSEL_BENCH_INNER=1 BENCH_TIMEOUT=$timeout_s" \
-      "$top/scripts/nested-kvm.sh" "$here/run.sh" "$mib" "$pings"
-  fi
-  export VESSEL_BENCH_INNER=1
-fi
+bench_in_kvm $((timeout_s * 3 + 600)) "BENCH_TIMEOUT=$timeout_s" "$here/run.sh" "$mib" "$pings"
 if [ -z "${VESSEL_BENCH_NETNS:-}" ]; then
   exec env VESSEL_BENCH_NETNS=1 unshare --net "$here/run.sh" "$mib" "$pings"
 fi

@@ -1,0 +1,31 @@
+# Sourced by the benchmarks (bash): sets top, JAVA_HOME (JDK 25, found as the project's scripts find it)
+# and image (the default guest's folder), and gives them bench_in_kvm.
+top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$top/scripts/find-jdk.sh"
+JAVA_HOME="$(find_jdk)"
+export JAVA_HOME
+image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
+
+# -c first: a bare <> redirection would create /dev/kvm as a file when it is missing.
+kvm_usable() { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }
+
+# bench_in_kvm TCG_SECONDS "NAME=VALUE ..." SCRIPT [ARGS...]
+# On the first pass (VESSEL_BENCH_INNER unset) builds the default guest and vessel.jar. Then, on a host
+# without a usable /dev/kvm, re-runs SCRIPT ARGS inside scripts/nested-kvm.sh with VESSEL_BENCH_INNER=1
+# and the given variables, for at most TCG_SECONDS, and does not return: the figures are then those of
+# KVM nested under QEMU's software emulation, comparable side by side only. Otherwise it returns and the
+# benchmark runs here; VESSEL_BENCH_INNER is set from then on.
+bench_in_kvm() {
+  local tcg_seconds="$1" inner_env="$2" script="$3"
+  shift 3
+  if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
+    "$top/scripts/image.sh" --quiet
+    (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
+    if ! kvm_usable; then
+      echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh)"
+      exec env TCG_RW_DIRS="$top" TCG_TIMEOUT="$tcg_seconds" TCG_ENV="VESSEL_BENCH_INNER=1${inner_env:+ $inner_env}" \
+        "$top/scripts/nested-kvm.sh" "$script" "$@"
+    fi
+  fi
+  export VESSEL_BENCH_INNER=1
+}
