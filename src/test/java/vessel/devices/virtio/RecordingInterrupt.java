@@ -1,13 +1,14 @@
 package vessel.devices.virtio;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
-/** A VirtioInterrupt that remembers what it was asked to send. */
+/** A VirtioInterrupt that remembers what it was asked to send, from any thread (devices with threads of their own). */
 final class RecordingInterrupt implements VirtioInterrupt {
-    final List<Integer> queues = new ArrayList<>();
-    final List<String> resets = new ArrayList<>();
-    int configs;
+    final List<Integer> queues = Collections.synchronizedList(new ArrayList<>());
+    final List<String> resets = Collections.synchronizedList(new ArrayList<>());
+    volatile int configs;
 
     @Override
     public void queue(int index) {
@@ -15,7 +16,7 @@ final class RecordingInterrupt implements VirtioInterrupt {
     }
 
     @Override
-    public void config() {
+    public synchronized void config() {
         configs++;
     }
 

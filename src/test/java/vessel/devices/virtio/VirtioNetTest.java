@@ -120,22 +120,7 @@ class VirtioNetTest {
         VirtQueue tq = tx.configure(new VirtQueue(VirtioNet.QUEUE_SIZE));
         rq.activate(memory, false, false);
         tq.activate(memory, false, false);
-        net.activate(memory, List.of(rq, tq), acked, new VirtioInterrupt() {
-            @Override
-            public synchronized void queue(int index) {
-                irq.queue(index);
-            }
-
-            @Override
-            public synchronized void config() {
-                irq.config();
-            }
-
-            @Override
-            public synchronized void needsReset(String why) {
-                irq.needsReset(why);
-            }
-        });
+        net.activate(memory, List.of(rq, tq), acked, irq);
         return net;
     }
 
