@@ -89,28 +89,19 @@ public final class DescriptorChain {
     public void read(long offset, byte[] dst, int off, int len) {
         Objects.checkFromIndexSize(off, len, dst.length);
         checkRange(offset, len, readableLength);
-        int i = 0;
-        while (len > 0) {
-            long segLen = length(i);
-            if (offset >= segLen) {
-                offset -= segLen;
-                i++;
-                continue;
-            }
-            int n = (int) Math.min(len, segLen - offset);
-            memory.read(addresses[i] + offset, dst, off, n);
-            off += n;
-            len -= n;
-            offset = 0;
-            i++;
-        }
+        copy(0, offset, dst, off, len, false);
     }
 
     /** Copies {@code len} bytes of {@code src} to offset {@code offset} of the writable part. */
     public void write(long offset, byte[] src, int off, int len) {
         Objects.checkFromIndexSize(off, len, src.length);
         checkRange(offset, len, writableLength);
-        int i = readableCount;
+        copy(readableCount, offset, src, off, len, true);
+    }
+
+    /** Walks the buffers from index {@code first}, skipping {@code offset} bytes, copying to or from guest memory. */
+    private void copy(int first, long offset, byte[] buf, int off, int len, boolean toGuest) {
+        int i = first;
         while (len > 0) {
             long segLen = length(i);
             if (offset >= segLen) {
@@ -119,7 +110,11 @@ public final class DescriptorChain {
                 continue;
             }
             int n = (int) Math.min(len, segLen - offset);
-            memory.write(addresses[i] + offset, src, off, n);
+            if (toGuest) {
+                memory.write(addresses[i] + offset, buf, off, n);
+            } else {
+                memory.read(addresses[i] + offset, buf, off, n);
+            }
             off += n;
             len -= n;
             offset = 0;
