@@ -19,6 +19,8 @@
  */
 #include <stdint.h>
 
+#include "console.h"
+
 #define MB_BOOT_MAGIC   0x2BADB002u     /* what the loader leaves in EAX */
 
 #define MB_INFO_MEMORY  (1u << 0)       /* mem_lower, mem_upper valid */
@@ -26,9 +28,6 @@
 #define MB_INFO_MODS    (1u << 3)
 #define MB_INFO_MMAP    (1u << 6)
 
-#define COM1_THR        0x3f8
-#define COM1_LSR        0x3fd
-#define LSR_THRE        0x20            /* THR empty: ready for next byte */
 #define DEBUG_EXIT      0xf4
 #define I8042_CMD       0x64
 #define I8042_RESET     0xfe
@@ -71,44 +70,6 @@ struct mb_mmap_entry {
     uint64_t length;
     uint32_t type;
 } __attribute__((packed));
-
-static inline void outb(uint16_t port, uint8_t value)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t value;
-    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
-    return value;
-}
-
-static void putc(char c)
-{
-    while (!(inb(COM1_LSR) & LSR_THRE))
-        ;
-    outb(COM1_THR, (uint8_t)c);
-}
-
-static void puts(const char *s)
-{
-    while (*s)
-        putc(*s++);
-}
-
-static void put_u32(uint32_t n)
-{
-    char digits[10];                    /* 4294967295 has 10 */
-    int i = 0;
-
-    do {
-        digits[i++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    while (i)
-        putc(digits[--i]);
-}
 
 static const void *phys(uint32_t addr)
 {

@@ -12,9 +12,8 @@
  */
 #include <stdint.h>
 
-#define COM1_THR        0x3f8
-#define COM1_LSR        0x3fd
-#define LSR_THRE        0x20
+#include "console.h"
+
 #define I8042_DATA      0x60
 #define I8042_STATUS    0x64
 #define I8042_OBF       0x01            /* output buffer full: a byte to read */
@@ -23,49 +22,11 @@
 #define TICK_CYCLES     (1ull << 30)
 #define POLL_CYCLES     (1ull << 22)
 
-static inline void outb(uint16_t port, uint8_t value)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t value;
-    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
-    return value;
-}
-
 static inline uint64_t rdtsc(void)
 {
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
     return ((uint64_t)hi << 32) | lo;
-}
-
-static void putc(char c)
-{
-    while (!(inb(COM1_LSR) & LSR_THRE))
-        ;
-    outb(COM1_THR, (uint8_t)c);
-}
-
-static void puts(const char *s)
-{
-    while (*s)
-        putc(*s++);
-}
-
-static void put_u32(uint32_t n)
-{
-    char digits[10];
-    int i = 0;
-
-    do {
-        digits[i++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    while (i)
-        putc(digits[--i]);
 }
 
 /* Feeds one scancode to the Ctrl/Alt/Delete tracker; returns 1 on Ctrl-Alt-Del. */
