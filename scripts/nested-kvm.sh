@@ -14,6 +14,9 @@
 #   guest's. The working directory is the caller's $PWD. stdout+stderr of the command (merged,
 #   stdin is /dev/null) are streamed to this script's stdout; guest console (kernel log, init
 #   errors) goes to stderr. The script exits with the command's exit status.
+#   With TCG_INTERACTIVE=1 the command's stdin, stdout and stderr are instead a serial terminal
+#   (the VM's ttyS1) on this script's own stdin and stdout, for interactive programs (`./vessel run`
+#   on a host without /dev/kvm); QEMU passes every key through, Ctrl-C included.
 #
 # Environment knobs:
 #   TCG_RW_DIRS="dir1 dir2"  host directories to share READ-WRITE (at the same path)
@@ -22,6 +25,7 @@
 #   TCG_TIMEOUT=1800         seconds before the VM is killed (exit status 124)
 #   TCG_ENV="A=1 B=2"        extra environment for the command (PATH/HOME/JAVA_HOME are passed)
 #   TCG_VERBOSE=1            show full kernel log + init messages on stderr
+#   TCG_INTERACTIVE=1        the command on a terminal (see above)
 #   TCG_WORKDIR=<repo>/.cache/nested-kvm   cache dir (kernel + initramfs)
 #
 # Requires (Debian 12): qemu-system-x86 busybox-static cpio kmod (apt-get install ...), and
@@ -96,7 +100,11 @@ done
 mkdir /host/tmp/.nested-kvm; mount --bind /xfer /host/tmp/.nested-kvm
 # output goes to a file on the xfer share (~1 MB/s; the emulated 16550 does ~40-90 KB/s);
 # the host streams it with tail -f
-chroot /host /bin/sh /tmp/.nested-kvm/cmd.sh </dev/null >/xfer/out 2>&1 &
+if [ -e /xfer/interactive ]; then
+  chroot /host /bin/sh /tmp/.nested-kvm/cmd.sh </dev/ttyS1 >/dev/ttyS1 2>&1 &
+else
+  chroot /host /bin/sh /tmp/.nested-kvm/cmd.sh </dev/null >/xfer/out 2>&1 &
+fi
 wait $!
 echo $? > /xfer/status
 sync; umount /host/tmp/.nested-kvm; umount /xfer
@@ -109,7 +117,7 @@ EOF
   rm -rf "$rd" "$kdir"
 }
 # bump when build_initramfs/init changes
-INITRD_VERSION=7
+INITRD_VERSION=8
 if [ ! -s "$WORK/initrd.gz" ] || [ ! -s "$WORK/vmlinuz" ] || [ "$(cat "$WORK/initrd.version" 2>/dev/null)" != "$INITRD_VERSION" ]; then
   echo "[nested-kvm] building kernel+initramfs in $WORK ..." >&2
   build_initramfs
@@ -131,6 +139,17 @@ trap 'exit 130' INT TERM
   printf 'exec'; printf ' %q' "$@"; printf '\n'
 } > "$XFER/cmd.sh"
 : > "$XFER/rwdirs"
+# The command's terminal: the VM's second serial port on this script's stdin/stdout (raw, keys passed
+# through); otherwise its output goes through the xfer share and stdin is /dev/null.
+TERMARGS=()
+QEMU_STDIN=/dev/null
+TIMEOUT_ARGS=(-k 5)
+if [ -n "${TCG_INTERACTIVE:-}" ]; then
+  : > "$XFER/interactive"
+  TERMARGS=(-chardev stdio,id=term,signal=off -serial chardev:term)
+  QEMU_STDIN=/dev/stdin
+  TIMEOUT_ARGS+=(--foreground) # timeout would otherwise move QEMU out of the terminal's foreground group
+fi
 RWARGS=()
 i=0
 for d in ${TCG_RW_DIRS:-}; do
@@ -146,14 +165,14 @@ APPEND="console=ttyS0 panic=-1 tcgverbose=$VERB"
 log "kernel $(cat "$WORK/kernel.pkg"), cpu=$CPU smp=$SMP mem=$MEM"
 : > "$XFER/out"
 set +e
-timeout -k 5 "$TIMEOUT" qemu-system-x86_64 \
+timeout "${TIMEOUT_ARGS[@]}" "$TIMEOUT" qemu-system-x86_64 \
   -accel tcg,thread=multi -M q35 -cpu "$CPU" -smp "$SMP" -m "$MEM" \
   -nodefaults -no-user-config -display none -monitor none -no-reboot \
-  -chardev file,id=ser,path=/dev/fd/2,append=on -serial chardev:ser \
+  -chardev file,id=ser,path=/dev/fd/2,append=on -serial chardev:ser "${TERMARGS[@]}" \
   -kernel "$WORK/vmlinuz" -initrd "$WORK/initrd.gz" -append "$APPEND" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$XFER,mount_tag=xfer,security_model=none" \
-  "${RWARGS[@]}" </dev/null &
+  "${RWARGS[@]}" <"$QEMU_STDIN" &
 qpid=$!
 tail -c +1 -f --pid=$qpid "$XFER/out" &
 tpid=$!
