@@ -173,6 +173,12 @@ public final class VirtualMachine implements AutoCloseable {
         };
     }
 
+    /** Logs (at debug) how far the VM's assembly got, in milliseconds since the process started: bench/boot reads it. */
+    private static void phase(String what) {
+        LOG.log(System.Logger.Level.DEBUG, () -> "assembly: " + what + " at " + ProcessHandle.current().info().startInstant()
+                .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis() + " ms").orElse("?"));
+    }
+
     /** Builds the VM from {@code config}, with the serial console written to {@code console}. */
     public static VirtualMachine create(VmConfig config, OutputStream console) throws ConfigException, IOException {
         config.validate();
@@ -192,8 +198,10 @@ public final class VirtualMachine implements AutoCloseable {
             // Device backends first: a bad drive path is the user's mistake and is reported before KVM is touched.
             List<VirtioDevices.Made> virtio = VirtioDevices.create(config);
             virtio.forEach(d -> made.add(d.resource()));
+            phase("inputs read, device backends open");
             Kvm kvm = Kvm.open();
             made.add(kvm);
+            phase("KVM open");
             int maxVcpus = Math.max(kvm.checkExtension(Cap.MAX_VCPUS), kvm.checkExtension(Cap.NR_VCPUS));
             if (maxVcpus > 0 && config.cpus() > maxVcpus) {
                 throw new ConfigException("cpu count " + config.cpus() + " is more than this host's KVM allows (" + maxVcpus + ")");
@@ -214,10 +222,12 @@ public final class VirtualMachine implements AutoCloseable {
                         r.host().address(), r.host().address() + r.size()));
             }
 
+            phase("VM and guest memory made");
             boolean linux = config.entry() == null && KernelLoader.isLinux(kernelImage);
             HostProbe.Result probe = linux ? HostProbe.probe(kvm) : null;
             String cmdline = linux ? linuxCmdline(config.cmdline(), probe.kernelOptions()) : config.cmdline();
             X86Cpu.CpuidLimits limits = linux ? probe.cpuidLimits() : X86Cpu.CpuidLimits.NONE;
+            phase("host probed");
 
             // PCI: bus 0 with a virtio function per drive (and the entropy device), served by the event loop.
             Bus pio = new Bus("port I/O");
@@ -248,6 +258,7 @@ public final class VirtualMachine implements AutoCloseable {
                 rsdp = acpi.rsdpAddress();
             }
 
+            phase("devices and ACPI tables made");
             BootEntry entry;
             try {
                 entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
@@ -256,6 +267,7 @@ public final class VirtualMachine implements AutoCloseable {
                 throw new ConfigException(e.getMessage());
             }
 
+            phase("kernel loaded");
             // Port 0x80 is Linux's I/O delay: written constantly, read never. An ioeventfd absorbs the
             // writes in the kernel instead of an exit each.
             EventFd ioDelay = new EventFd(0);
