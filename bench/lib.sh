@@ -1,10 +1,12 @@
-# Sourced by the benchmarks (bash): sets top, JAVA_HOME (JDK 25, found as the project's scripts find it)
-# and image (the default guest's folder), and gives them bench_in_kvm.
+# Sourced by the benchmarks (bash): sets top, JAVA_HOME (JDK 25, found as the project's scripts find it),
+# image (the default guest's folder) and JVM_OPTIONS, and gives them bench_in_kvm.
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$top/scripts/find-jdk.sh"
 JAVA_HOME="$(find_jdk)"
 export JAVA_HOME
 image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
+# JVM_OPTIONS: the options ./vessel runs with, so a benchmark measures what a user gets.
+. "$top/scripts/jvm-options.sh"
 
 # -c first: a bare <> redirection would create /dev/kvm as a file when it is missing.
 kvm_usable() { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }

@@ -12,7 +12,6 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/../lib.sh"
-. "$top/scripts/jvm-options.sh"
 rounds="${1:-10}"
 kvm_rounds=$(( (rounds + 2) / 3 ))
 jar="$top/target/vessel.jar"

@@ -46,8 +46,7 @@ measure() {
 }
 
 vessel() {
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-    -XX:+UseSerialGC -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" --initrd "$out/initrd" \
+  "$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" --initrd "$out/initrd" \
     --memory 512M --cpus 1 --cmdline "$cmdline" --drive "path=$out/disk.img"
 }
 

@@ -20,7 +20,7 @@ trap 'rm -rf "$out"' EXIT
 phases() {
   local label="$1" decompress="$2" cmdline="$3" start
   start=$(date +%s%N)
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC \
+  "$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" \
     -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" --initrd "$image/initramfs.cpio.gz" --memory 512M \
     --cpus 1 --kernel-decompress "$decompress" --cmdline "$cmdline vessel.check" --log-level info 2>&1 |
     while IFS= read -r line; do printf '%d %s\n' $(( ($(date +%s%N) - start) / 1000000 )) "$line"; done > "$out/$label"

@@ -52,8 +52,7 @@ time_to_marker() {
 
 # Both run in the background only; exec makes $! the VMM process itself (for /proc/PID/smaps).
 vessel() {
-  exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" \
+  exec "$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" \
     --initrd "$image/initramfs.cpio.gz" --memory 512M --cpus 1 --cmdline "$cmdline" "$@"
 }
 

@@ -73,8 +73,7 @@ c.close()' "$((mib << 20))" & sink=$!
 }
 
 vessel() {
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-    -XX:+UseSerialGC -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" --initrd "$out/initrd" \
+  "$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" -jar "$top/target/vessel.jar" run --kernel "$image/vmlinuz" --initrd "$out/initrd" \
     --memory 512M --cpus 1 --cmdline "$cmdline" --net tap=vtap0,mac=52:54:00:12:34:56
 }
 

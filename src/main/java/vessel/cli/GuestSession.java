@@ -39,12 +39,25 @@ final class GuestSession {
                 ConsoleInput.start(current, terminal.interactive());
                 inputStarted = true;
             }
+            releaseBootGarbage();
             return vm;
         } catch (RuntimeException e) {
             current.set(null);
             vm.close();
             throw e;
         }
+    }
+
+    /**
+     * Booting leaves the kernel and initrd files and the kernel's decompressed copy (60-80 MiB for
+     * Debian's) as garbage in the heap's old generation, which the JVM keeps committed and resident
+     * for the whole life of the VM. One full collection now, under scripts/jvm-options.sh's heap
+     * options (-XX:-ShrinkHeapInSteps, MaxHeapFreeRatio), hands those pages back to the OS at once:
+     * measured in the nested VM, the process's anonymous memory went from 205 to 136 MiB. The process
+     * belongs to Vessel here (CLI and API); embedders of the library decide for themselves.
+     */
+    private static void releaseBootGarbage() {
+        System.gc();
     }
 
     /**
