@@ -85,23 +85,17 @@ public final class DescriptorChain {
         return writableLength;
     }
 
+    /*
+     * read and write keep a loop each on purpose: one shared walk with a direction flag grew past what
+     * the JIT inlines into the device's request path, and guest-memory slices it used to scalar-replace
+     * were allocated again (bench/blk: 120 -> 176-280 bytes per 4 KiB request, batch 32).
+     */
+
     /** Copies {@code len} bytes from offset {@code offset} of the readable part into {@code dst}. */
     public void read(long offset, byte[] dst, int off, int len) {
         Objects.checkFromIndexSize(off, len, dst.length);
         checkRange(offset, len, readableLength);
-        copy(0, offset, dst, off, len, false);
-    }
-
-    /** Copies {@code len} bytes of {@code src} to offset {@code offset} of the writable part. */
-    public void write(long offset, byte[] src, int off, int len) {
-        Objects.checkFromIndexSize(off, len, src.length);
-        checkRange(offset, len, writableLength);
-        copy(readableCount, offset, src, off, len, true);
-    }
-
-    /** Walks the buffers from index {@code first}, skipping {@code offset} bytes, copying to or from guest memory. */
-    private void copy(int first, long offset, byte[] buf, int off, int len, boolean toGuest) {
-        int i = first;
+        int i = 0;
         while (len > 0) {
             long segLen = length(i);
             if (offset >= segLen) {
@@ -110,11 +104,28 @@ public final class DescriptorChain {
                 continue;
             }
             int n = (int) Math.min(len, segLen - offset);
-            if (toGuest) {
-                memory.write(addresses[i] + offset, buf, off, n);
-            } else {
-                memory.read(addresses[i] + offset, buf, off, n);
+            memory.read(addresses[i] + offset, dst, off, n);
+            off += n;
+            len -= n;
+            offset = 0;
+            i++;
+        }
+    }
+
+    /** Copies {@code len} bytes of {@code src} to offset {@code offset} of the writable part. */
+    public void write(long offset, byte[] src, int off, int len) {
+        Objects.checkFromIndexSize(off, len, src.length);
+        checkRange(offset, len, writableLength);
+        int i = readableCount;
+        while (len > 0) {
+            long segLen = length(i);
+            if (offset >= segLen) {
+                offset -= segLen;
+                i++;
+                continue;
             }
+            int n = (int) Math.min(len, segLen - offset);
+            memory.write(addresses[i] + offset, src, off, n);
             off += n;
             len -= n;
             offset = 0;
