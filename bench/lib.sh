@@ -31,3 +31,13 @@ bench_in_kvm() {
   fi
   export VESSEL_BENCH_INNER=1
 }
+
+# bench_initrd ROOT INITRD: writes INITRD, the default guest's initramfs followed by the tree ROOT as one
+# more cpio archive (ROOT/etc/vessel-checks.d/*.sh are sourced by /init with its checks).
+bench_initrd() {
+  local root="$1" initrd="$2"
+  cp "$image/initramfs.cpio.gz" "$initrd"
+  # Linux looks for the next archive at a 4-byte boundary (zero bytes in between are skipped).
+  truncate -s $(( ($(stat -c %s "$initrd") + 3) / 4 * 4 )) "$initrd"
+  (cd "$root" && find . | cpio -o -H newc --quiet) >> "$initrd"
+}

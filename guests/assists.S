@@ -22,13 +22,11 @@
  */
 
 #include "console.inc"
+#include "idt64.inc"
 #define ASSIST_PROBE 0xe0           /* GuestRunTest's VirtualMachine.installAssistProbe port */
 
-#define NVEC         32             /* the architecturally defined exceptions */
 #define SOFT_VECTOR  0x40           /* the vector of the int n case */
 #define IDT_ENTRIES  (SOFT_VECTOR + 1)
-#define GATE_SIZE    16             /* a long-mode IDT gate descriptor */
-#define GATE_INTR    0x8e           /* present, DPL 0, 64-bit interrupt gate */
 
 #define RFLAGS_CF    0x1
 #define RFLAGS_ZF    0x40
@@ -37,10 +35,6 @@
 #define CR0_TS       0x8
 #define CR4_OSFXSR   0x200
 #define MXCSR_SLOT   24             /* MXCSR in the fxsave area */
-
-#define ERRCODE_VECTORS ((1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | \
-                         (1 << 13) | (1 << 14) | (1 << 17) | (1 << 21) | \
-                         (1 << 29) | (1 << 30))
 
 /* The instruction after this one is completed by the VMM's assist. */
 .macro ASSIST
@@ -69,15 +63,7 @@ _start:
     mov     %rax, %cr4
 
     /* One interrupt gate per exception vector, and one for SOFT_VECTOR. */
-    lea     idt(%rip), %rdi
-    lea     stub_table(%rip), %rsi
-    mov     %cs, %bx
-    mov     $NVEC, %ecx
-1:  lodsq
-    call    set_gate
-    add     $GATE_SIZE, %rdi
-    dec     %ecx
-    jnz     1b
+    exception_gates
     lea     idt + SOFT_VECTOR * GATE_SIZE(%rip), %rdi
     lea     stub_soft(%rip), %rax
     call    set_gate
@@ -271,38 +257,11 @@ read_mxcsr:
     mov     fx_area + MXCSR_SLOT(%rip), %eax
     ret
 
-/* set_gate: the interrupt gate at RDI goes to RAX on selector BX.  Clobbers RAX. */
-set_gate:
-    mov     %ax, 0(%rdi)
-    mov     %bx, 2(%rdi)
-    movb    $0, 4(%rdi)
-    movb    $GATE_INTR, 5(%rdi)
-    shr     $16, %rax
-    mov     %ax, 6(%rdi)
-    shr     $16, %rax
-    mov     %eax, 8(%rdi)
-    movl    $0, 12(%rdi)
-    ret
-
 /*
- * Entry stubs: each leaves 0(%rsp) vector, 8(%rsp) error code (0 if the
- * CPU pushed none), 16(%rsp) RIP for common_handler.
+ * Entry stubs (idt64.inc), and one more for SOFT_VECTOR in the same frame:
+ * 0(%rsp) vector, 8(%rsp) error code, 16(%rsp) RIP for common_handler.
  */
-    .section .rodata
-    .balign 8
-stub_table:
-    .text
-    .irp vec, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-stub_\vec:
-    .if ((ERRCODE_VECTORS >> \vec) & 1) == 0
-    pushq   $0
-    .endif
-    pushq   $\vec
-    jmp     common_handler
-    .pushsection .rodata
-    .quad   stub_\vec
-    .popsection
-    .endr
+    idt64_routines
 stub_soft:
     pushq   $0
     pushq   $SOFT_VECTOR

@@ -24,18 +24,7 @@
  */
 
 #include "console.inc"
-
-#define NVEC        32              /* the architecturally defined exceptions */
-#define GATE_SIZE   16              /* a long-mode IDT gate descriptor */
-#define GATE_INTR   0x8e            /* present, DPL 0, 64-bit interrupt gate */
-
-/*
- * Vectors for which the CPU pushes an error code: #DF, #TS, #NP, #SS, #GP,
- * #PF, #AC, #CP, #VC, #SX.  Their stubs do not push a dummy one.
- */
-#define ERRCODE_VECTORS ((1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | \
-                         (1 << 13) | (1 << 14) | (1 << 17) | (1 << 21) | \
-                         (1 << 29) | (1 << 30))
+#include "idt64.inc"
 
     .code64
     .section .text.entry, "ax"
@@ -43,24 +32,8 @@
 _start:
     cld
 
-    /* Fill in one interrupt gate per vector from stub_table. */
-    lea     idt(%rip), %rdi
-    lea     stub_table(%rip), %rsi
-    mov     %cs, %bx                /* the selector we run on (0x08) */
-    mov     $NVEC, %ecx
-1:  lodsq                           /* RAX = stub address */
-    mov     %ax, 0(%rdi)            /* offset 15:0 */
-    mov     %bx, 2(%rdi)            /* code selector */
-    movb    $0, 4(%rdi)             /* IST 0: stay on the current stack */
-    movb    $GATE_INTR, 5(%rdi)
-    shr     $16, %rax
-    mov     %ax, 6(%rdi)            /* offset 31:16 */
-    shr     $16, %rax
-    mov     %eax, 8(%rdi)           /* offset 63:32 */
-    movl    $0, 12(%rdi)            /* reserved */
-    add     $GATE_SIZE, %rdi
-    dec     %ecx
-    jnz     1b
+    /* One interrupt gate per exception vector. */
+    exception_gates
     lidt    idtr(%rip)
 
     int3                            /* 0xCC, not `int $3` (0xCD 0x03) */
@@ -70,28 +43,8 @@ after_int3:                         /* where #BP must return to */
     mov     $0x13, %al
     jmp     exit
 
-/*
- * One entry stub per vector.  Each leaves the same frame for
- * common_handler:
- *     0(%rsp) vector, 8(%rsp) error code (0 if the CPU pushed none),
- *    16(%rsp) RIP, then CS, RFLAGS, RSP, SS as pushed by the CPU.
- * Its address goes into stub_table, in vector order.
- */
-    .section .rodata
-    .balign 8
-stub_table:
-    .text
-    .irp vec, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-stub_\vec:
-    .if ((ERRCODE_VECTORS >> \vec) & 1) == 0
-    pushq   $0
-    .endif
-    pushq   $\vec
-    jmp     common_handler
-    .pushsection .rodata
-    .quad   stub_\vec
-    .popsection
-    .endr
+/* The entry stubs (idt64.inc) jump here with the vector on top of the CPU's frame. */
+    idt64_routines
 
 common_handler:
     cmpq    $3, (%rsp)

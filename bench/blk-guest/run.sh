@@ -25,11 +25,7 @@ a=\$(up); dd if=/dev/zero of=/dev/vda bs=1M count=$mib oflag=direct conv=fsync 2
 dd if=/dev/vda of=/dev/null bs=1M count=$mib iflag=direct 2>/dev/null; c=\$(up)
 echo "VESSEL-BENCH write \$a \$b read \$b \$c"
 SCRIPT
-(cd "$out/root" && find . | cpio -o -H newc --quiet) > "$out/bench.cpio"
-# Linux looks for the next archive at a 4-byte boundary (zero bytes in between are skipped).
-cp "$image/initramfs.cpio.gz" "$out/initrd"
-truncate -s $(( ($(stat -c %s "$out/initrd") + 3) / 4 * 4 )) "$out/initrd"
-cat "$out/bench.cpio" >> "$out/initrd"
+bench_initrd "$out/root" "$out/initrd"
 cmdline="$(cat "$image/cmdline") vessel.check"
 export top image out cmdline
 

@@ -44,11 +44,7 @@ dd if=/dev/zero bs=64k count=$((mib * 16)) 2>/dev/null | nc 10.0.2.2 9000; c=\$(
 ping -A -q -c $pings 10.0.2.2 >/dev/null 2>&1; d=\$(up)
 echo "VESSEL-BENCH rx \$a \$b tx \$b \$c ping \$c \$d"
 SCRIPT
-(cd "$out/root" && find . | cpio -o -H newc --quiet) > "$out/bench.cpio"
-# Linux looks for the next archive at a 4-byte boundary (zero bytes in between are skipped).
-cp "$image/initramfs.cpio.gz" "$out/initrd"
-truncate -s $(( ($(stat -c %s "$out/initrd") + 3) / 4 * 4 )) "$out/initrd"
-cat "$out/bench.cpio" >> "$out/initrd"
+bench_initrd "$out/root" "$out/initrd"
 cmdline="$(cat "$image/cmdline") vessel.check"
 export top image out cmdline
 
