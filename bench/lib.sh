@@ -8,8 +8,7 @@ image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
 # JVM_OPTIONS: the options ./vessel runs with, so a benchmark measures what a user gets.
 . "$top/scripts/jvm-options.sh"
 
-# -c first: a bare <> redirection would create /dev/kvm as a file when it is missing.
-kvm_usable() { [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; }
+. "$top/scripts/kvm-usable.sh"
 
 # bench_in_kvm TCG_SECONDS "NAME=VALUE ..." SCRIPT [ARGS...]
 # On the first pass (VESSEL_BENCH_INNER unset) builds the default guest and vessel.jar. Then, on a host

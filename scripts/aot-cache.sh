@@ -24,9 +24,9 @@ export JAVA_HOME
 jar="$here/target/vessel.jar"
 out="$here/target/vessel.aot"
 [ -f "$jar" ] || { echo "aot-cache: $jar missing (mvn -DskipTests package)" >&2; exit 1; }
-# -c first: a bare <> redirection would create /dev/kvm as a file when it is missing.
+. "$here/scripts/kvm-usable.sh"
 kvm=false
-{ [ -c /dev/kvm ] && ( exec 3<>/dev/kvm ) 2>/dev/null; } && kvm=true
+kvm_usable && kvm=true
 if ! $kvm && [ -z "${VESSEL_AOT_INNER:-}" ] && [ "${VESSEL_NESTED_KVM:-1}" != 0 ] && command -v qemu-system-x86_64 >/dev/null; then
   say "no usable /dev/kvm here: training inside the nested-KVM VM, where ./vessel run runs"
   exec env TCG_RW_DIRS="$here" TCG_TIMEOUT=1800 TCG_ENV="VESSEL_AOT_INNER=1" "$here/scripts/nested-kvm.sh" "$0" "$@"

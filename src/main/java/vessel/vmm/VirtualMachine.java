@@ -173,10 +173,16 @@ public final class VirtualMachine implements AutoCloseable {
         };
     }
 
-    /** Logs (at debug) how far the VM's assembly got, in milliseconds since the process started: bench/boot reads it. */
+    /** Logs (at debug) how far the VM's assembly got, to see where a cold start spends its time. */
     private static void phase(String what) {
-        LOG.log(System.Logger.Level.DEBUG, () -> "assembly: " + what + " at " + ProcessHandle.current().info().startInstant()
-                .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis() + " ms").orElse("?"));
+        LOG.log(System.Logger.Level.DEBUG, () -> "assembly: " + what + " at " + sinceProcessStart());
+    }
+
+    /** "N ms after process start", or "" where the OS does not say when the process started. */
+    private static String sinceProcessStart() {
+        return ProcessHandle.current().info().startInstant()
+                .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis() + " ms after process start")
+                .orElse("");
     }
 
     /** Builds the VM from {@code config}, with the serial console written to {@code console}. */
@@ -353,9 +359,7 @@ public final class VirtualMachine implements AutoCloseable {
             throw new IllegalStateException("VM already started");
         }
         state = State.RUNNING;
-        LOG.log(System.Logger.Level.INFO, () -> "starting vCPUs " + ProcessHandle.current().info().startInstant()
-                .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis() + " ms after process start")
-                .orElse(""));
+        LOG.log(System.Logger.Level.INFO, () -> "starting vCPUs " + sinceProcessStart());
         if (!eventLoop.isEmpty()) {
             try {
                 eventLoop.start("devices");
