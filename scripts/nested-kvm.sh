@@ -134,6 +134,8 @@ trap 'exit 130' INT TERM
   echo '#!/bin/sh'
   printf 'export PATH=%q HOME=%q\n' "$PATH" "${HOME:-/root}"
   [ -n "${JAVA_HOME:-}" ] && printf 'export JAVA_HOME=%q\n' "$JAVA_HOME"
+  # Inside, /dev/kvm is the nested one: Vessel must run there, not look for another nested VM.
+  echo 'export VESSEL_NESTED_KVM=0'
   for kv in ${TCG_ENV:-}; do printf 'export %q\n' "$kv"; done
   printf 'cd %q 2>/dev/null || cd /\n' "$PWD"
   printf 'exec'; printf ' %q' "$@"; printf '\n'

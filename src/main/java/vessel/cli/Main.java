@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import vessel.vmm.ConfigException;
+import vessel.vmm.GuestSpeed;
 import vessel.vmm.VmConfig;
 import vessel.vmm.VmExit;
 
@@ -25,6 +26,8 @@ public final class Main {
               run       boot a guest (vessel run --help for options)
               api       serve Firecracker's REST API for one microVM (vessel api --help);
                         Firecracker's own options (vessel --api-sock PATH ...) do the same
+              host      what this host's KVM gives guests, measured: "fast", "emulated"
+                        (guest code runs in KVM's instruction emulator) or "none", then why
               help      this text
 
             Vessel is a virtual machine monitor on Linux KVM.""";
@@ -47,6 +50,7 @@ public final class Main {
             return switch (command) {
                 case "run" -> runVm(rest);
                 case "api" -> ApiCommand.run(rest);
+                case "host" -> host(rest);
                 default -> {
                     if (command.startsWith("--")) {
                         yield ApiCommand.run(args); // invoked as Firecracker is: options only
@@ -77,6 +81,27 @@ public final class Main {
         GuestSession session = new GuestSession(new FileOutputStream(FileDescriptor.out));
         session.start(config);
         return exitStatus(session.awaitEnd());
+    }
+
+    /**
+     * {@code vessel host}: one line, {@code KIND: why}, KIND being fast, emulated or none. The
+     * launcher and scripts/test read the first word to choose where guests run; exit status 0 whenever
+     * the question was answered (none included).
+     */
+    private static int host(List<String> args) throws UsageException, IOException {
+        if (!args.isEmpty()) {
+            throw new UsageException("vessel host takes no options");
+        }
+        String unavailable = vessel.kvm.Kvm.unavailableReason();
+        if (unavailable != null) {
+            System.out.println("none: " + unavailable);
+            return 0;
+        }
+        try (vessel.kvm.Kvm kvm = vessel.kvm.Kvm.open()) {
+            GuestSpeed speed = GuestSpeed.measure(kvm);
+            System.out.println(speed.hostKvm().name().toLowerCase(java.util.Locale.ROOT) + ": " + speed.describe());
+        }
+        return 0;
     }
 
     /** The process status for how the guest ended; an error is also reported on stderr. */

@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code waiter.elf} (guests/multiboot/waiter.c), which ticks until Ctrl-Alt-Del; one test boots the default
  * Linux guest from Firecracker's example config file.
  */
-@vessel.testkit.KvmTest
+@vessel.testkit.LinuxGuestTest
 @Timeout(900)
 class ApiKvmTest {
     @TempDir
@@ -74,7 +74,7 @@ class ApiKvmTest {
 
     @BeforeEach
     void kvm() {
-        RequiresKvm.assumeKvm();
+        RequiresKvm.assumeLinuxGuests();
     }
 
     @AfterEach

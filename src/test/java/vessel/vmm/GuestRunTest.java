@@ -68,6 +68,14 @@ class GuestRunTest {
     }
 
     @Test
+    void theGuestSpeedProbeRunsItsLoopToThePortWrite() throws Exception {
+        try (vessel.kvm.Kvm kvm = vessel.kvm.Kvm.open()) {
+            GuestSpeed speed = GuestSpeed.measure(kvm);
+            assertTrue(speed.nanos() > 0 && speed.mips() > 0.01, "measured " + speed);
+        }
+    }
+
+    @Test
     void withoutTheDebugPortTheGuestsResetEndsTheVmWithZero() throws Exception {
         Console console = new Console();
         VmExit exit = run(VmConfig.builder().kernel(TestGuests.get("long.bin")).entry(EntryMode.LONG)

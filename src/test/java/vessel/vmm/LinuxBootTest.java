@@ -24,11 +24,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * guest code, so everything Linux-level is checked in one boot: the guest's /init runs the checks
  * ("vessel.check" on the command line) and prints the results, then the test types into its shell.
  */
-@vessel.testkit.KvmTest
+@vessel.testkit.LinuxGuestTest
 class LinuxBootTest {
     @BeforeEach
     void kvm() {
-        RequiresKvm.assumeKvm();
+        RequiresKvm.assumeLinuxGuests();
     }
 
     private static String cmdline() throws Exception {
