@@ -91,6 +91,18 @@ final class GuestSession {
         }
     }
 
+    /** KVM exits of the running guest so far, summed over its vCPUs and exit reasons; 0 between guests. */
+    long exitCount() {
+        VirtualMachine vm = current.get();
+        long sum = 0;
+        if (vm != null) {
+            for (long c : vm.exitCounts()) {
+                sum += c;
+            }
+        }
+        return sum;
+    }
+
     /** Asks the running guest, if any, to stop; {@link #awaitEnd()} then returns. */
     void stop() {
         VirtualMachine vm = current.get();

@@ -3,9 +3,11 @@ package vessel.cli;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.util.Arrays;
 import java.util.List;
 
+import vessel.sys.Libc;
 import vessel.vmm.ConfigException;
 import vessel.vmm.GuestSpeed;
 import vessel.vmm.VmConfig;
@@ -78,9 +80,15 @@ public final class Main {
         }
         Logging.configure(options.logLevel);
         // The console is written unbuffered: a prompt without a newline must show at once.
-        GuestSession session = new GuestSession(new FileOutputStream(FileDescriptor.out));
-        session.start(config);
-        return exitStatus(session.awaitEnd());
+        OutputStream console = new FileOutputStream(FileDescriptor.out);
+        try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {
+            GuestSession session = new GuestSession(progress == null ? console : progress.console(console));
+            session.start(config);
+            if (progress != null) {
+                progress.running(session::exitCount);
+            }
+            return exitStatus(session.awaitEnd());
+        }
     }
 
     /**

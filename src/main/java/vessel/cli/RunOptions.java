@@ -42,11 +42,13 @@ final class RunOptions {
                                    connections to host port P go to PATH_P
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --log-level LEVEL    error, warning (default), info or debug
+              --quiet              no progress line on stderr while the guest's console is silent
 
             On an interactive terminal the console is raw; press Ctrl-A then x to quit,
             Ctrl-A Ctrl-A to send a Ctrl-A.""";
 
     boolean help;
+    boolean quiet;
     String logLevel = "warning";
 
     private boolean sawKernel;
@@ -67,6 +69,7 @@ final class RunOptions {
             }
             switch (opt) {
                 case "-h", "--help" -> help = true;
+                case "--quiet" -> quiet = true;
                 case "--debug-exit" -> b.debugExit(true);
                 case "--kernel" -> {
                     b.kernel(Path.of(value(opt, value, rest)));

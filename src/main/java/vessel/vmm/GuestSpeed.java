@@ -49,6 +49,30 @@ public record GuestSpeed(long instructions, long nanos) {
         EMULATED
     }
 
+    private static final System.Logger LOG = System.getLogger("vessel.vmm");
+    private static volatile GuestSpeed host;
+
+    /**
+     * This host's speed, measured once per process; the first measurement that finds guest code emulated
+     * says so in one warning, with what to expect, before a Linux guest's silent minutes begin.
+     */
+    public static GuestSpeed ofHost(Kvm kvm) throws IOException {
+        GuestSpeed s = host;
+        if (s == null) {
+            synchronized (GuestSpeed.class) {
+                if (host == null) {
+                    host = measure(kvm);
+                    if (host.hostKvm() == HostKvm.EMULATED) {
+                        LOG.log(System.Logger.Level.WARNING, host.describe()
+                                + " (./vessel boots Linux in a faster nested-KVM VM where QEMU is installed)");
+                    }
+                }
+                s = host;
+            }
+        }
+        return s;
+    }
+
     public double mips() {
         return nanos <= 0 ? Double.POSITIVE_INFINITY : instructions * 1000.0 / nanos;
     }

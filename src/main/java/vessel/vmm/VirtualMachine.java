@@ -231,6 +231,9 @@ public final class VirtualMachine implements AutoCloseable {
             phase("VM and guest memory made");
             boolean linux = config.entry() == null && KernelLoader.isLinux(kernelImage);
             HostProbe.Result probe = linux ? HostProbe.probe(kvm) : null;
+            if (linux) {
+                GuestSpeed.ofHost(kvm); // says once where a Linux boot will take many minutes
+            }
             String cmdline = linux ? linuxCmdline(config.cmdline(), probe.kernelOptions()) : config.cmdline();
             X86Cpu.CpuidLimits limits = linux ? probe.cpuidLimits() : X86Cpu.CpuidLimits.NONE;
             phase("host probed");

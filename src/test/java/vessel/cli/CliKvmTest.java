@@ -46,4 +46,32 @@ class CliKvmTest {
             p.waitFor(10, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    void aSilentGuestGetsAProgressLineOnStderrWithinSecondsAndQuietHidesIt() throws Exception {
+        RequiresKvm.assumeKvm();
+        // spin.bin never prints: the line must come on its own, and stdout (the console) stay empty.
+        for (boolean quiet : new boolean[] {false, true}) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(
+                    "run", "--kernel", TestGuests.get("spin.bin").toString(), "--entry", "long"));
+            if (quiet) {
+                args.add("--quiet");
+            }
+            Process p = new ProcessBuilder(VesselProcess.command(args.toArray(String[]::new))).start();
+            try (var err = new java.io.BufferedReader(new java.io.InputStreamReader(p.getErrorStream()))) {
+                if (!quiet) {
+                    String line = err.readLine();
+                    assertTrue(line != null && line.matches("vessel: \\d+ s: .*silent.*KVM exits/s \\(--quiet hides this\\)"),
+                            "progress line: " + line);
+                } else {
+                    Thread.sleep(5000); // more than the 2 s after which the line would come
+                    assertEquals(0, p.getErrorStream().available(), "--quiet printed something on stderr");
+                }
+                assertEquals(0, p.getInputStream().available(), "a silent guest's console stays empty");
+            } finally {
+                p.destroy();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
 }
