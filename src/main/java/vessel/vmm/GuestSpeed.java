@@ -64,7 +64,7 @@ public record GuestSpeed(long instructions, long nanos) {
                     host = measure(kvm);
                     if (host.hostKvm() == HostKvm.EMULATED) {
                         LOG.log(System.Logger.Level.WARNING, host.describe()
-                                + " (./vessel boots Linux in a faster nested-KVM VM where QEMU is installed)");
+                                + " (with qemu-system-x86 busybox-static cpio kmod installed, ./vessel boots it in a faster nested-KVM VM)");
                     }
                 }
                 s = host;
