@@ -13,6 +13,11 @@ import vessel.memory.GuestMemory;
  * address fields) with a multiboot header in its first 8 KiB, entered in flat 32-bit protected mode with
  * EAX = 0x2BADB002 and EBX pointing at the multiboot information: memory sizes and map, the command
  * line, and the initrd files as modules. Modules and the information block go after the kernel.
+ *
+ * <p>The kernel owns all of RAM but what the multiboot information occupies, low memory included (a kernel
+ * linked at 0x8000 loads as it does under QEMU). The one structure of Vessel's that a multiboot entry
+ * needs below the kernel is the GDT its flat selectors index ({@link #ENTRY_GDT}); a segment over it is
+ * refused, naming both ranges.
  */
 public final class MultibootLoader {
     public static final int HEADER_MAGIC = 0x1BADB002;
@@ -28,6 +33,10 @@ public final class MultibootLoader {
     static final int INFO_MMAP = 1 << 6;
     static final int INFO_LOADER_NAME = 1 << 9;
     static final int INFO_BYTES = 88;
+
+    /** The GDT of the protected-mode entry (X86Cpu writes it after loading): null, code 0x08, data 0x10. */
+    static final long ENTRY_GDT = GuestLayout.GDT;
+    static final long ENTRY_GDT_BYTES = 24;
 
     /** A file given to the kernel as a module; {@code string} is what the kernel sees as its name. */
     public record Module(byte[] data, String string) { }
@@ -155,13 +164,20 @@ public final class MultibootLoader {
         return new BootEntry(EntryMode.PROTECTED, entry, 0, BOOTLOADER_MAGIC, info, 0, BootEntry.FLAT_CODE, BootEntry.FLAT_DATA);
     }
 
-    /** Checks that {@code [addr, addr+len)} is RAM below 4 GiB and clear of Vessel's own boot structures. */
+    /** Checks that {@code [addr, addr+len)} is RAM below 4 GiB and clear of the entry's GDT. */
     private static void place(GuestMemory memory, long addr, long len, String name, String what) throws ImageException {
-        if (addr < GuestLayout.FLAT_LOAD_ADDRESS || addr + len > GuestLayout.FOUR_GIB || !memory.contains(addr, len)) {
-            throw new ImageException(name + ": " + what + " at 0x" + Long.toHexString(addr) + " (" + len
-                    + " bytes) does not fit in guest RAM" + (addr < GuestLayout.FLAT_LOAD_ADDRESS ? " above 64 KiB" : "")
-                    + "; give more --memory or check the image");
+        if (addr < 0 || len < 0 || addr + len > GuestLayout.FOUR_GIB || !memory.contains(addr, len)) {
+            throw new ImageException(name + ": " + what + " " + range(addr, len)
+                    + " does not fit in guest RAM; give more --memory or check the image");
         }
+        if (addr < ENTRY_GDT + ENTRY_GDT_BYTES && ENTRY_GDT < addr + len) {
+            throw new ImageException(name + ": " + what + " " + range(addr, len) + " overlaps the GDT of the "
+                    + "multiboot entry " + range(ENTRY_GDT, ENTRY_GDT_BYTES) + "; link the kernel elsewhere");
+        }
+    }
+
+    private static String range(long addr, long len) {
+        return "at 0x" + Long.toHexString(addr) + "-0x" + Long.toHexString(addr + len) + " (" + len + " bytes)";
     }
 
     private static long alignUp(long v) {

@@ -50,6 +50,36 @@ class MultibootLoaderTest {
     }
 
     @Test
+    void aKernelLinkedLowLoadsThereAndItsInformationGoesAfterIt() throws Exception {
+        byte[] image = Files.readAllBytes(TestGuests.get("multiboot-low.elf"));
+        try (Arena arena = Arena.ofConfined()) {
+            GuestMemory mem = TestMemory.of(arena, 16L << 20);
+            BootEntry entry = MultibootLoader.load(mem, image, "k", "k", List.of());
+            ElfFile elf = ElfFile.parse(image, "k");
+            assertEquals(0x8000, elf.segments().getFirst().physAddr(), "the test kernel is linked at 0x8000");
+            ElfFile.LoadSegment text = elf.segments().getFirst();
+            assertEquals(-1, java.util.Arrays.mismatch(
+                    java.util.Arrays.copyOfRange(image, (int) text.fileOffset(), (int) (text.fileOffset() + text.fileSize())),
+                    mem.read(text.physAddr(), (int) text.fileSize())), "the segment's bytes are at 0x8000");
+            assertTrue(entry.rbx() >= elf.physEnd(), "the information lies after the kernel, not over it");
+        }
+    }
+
+    @Test
+    void aSegmentOverTheEntrysGdtIsRefusedNamingBothRanges() throws Exception {
+        byte[] image = Files.readAllBytes(TestGuests.get("multiboot-low.elf"));
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(image).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int phdr = b.getInt(28); // e_phoff; the first program header is the text segment
+        b.putInt(phdr + 8, 0x400).putInt(phdr + 12, 0x400); // p_vaddr, p_paddr: over 0x500
+        try (Arena arena = Arena.ofConfined()) {
+            GuestMemory mem = TestMemory.of(arena, 16L << 20);
+            ImageException e = assertThrows(ImageException.class, () -> MultibootLoader.load(mem, image, "k", "", List.of()));
+            assertTrue(e.getMessage().contains("ELF segment at 0x400-0x9f0 (1520 bytes) overlaps the GDT of the multiboot "
+                    + "entry at 0x500-0x518 (24 bytes)"), e.getMessage());
+        }
+    }
+
+    @Test
     void kernelThatDoesNotFitInRamIsRefused() throws Exception {
         byte[] image = Files.readAllBytes(TestGuests.get("multiboot.elf"));
         try (Arena arena = Arena.ofConfined()) {

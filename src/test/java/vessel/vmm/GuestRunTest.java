@@ -120,6 +120,15 @@ class GuestRunTest {
     private static final int ASSIST_PROBE_PORT = 0xe0;
 
     @Test
+    void multibootKernelLinkedBelowSixtyFourKibBootsAsUnderQemu() throws Exception {
+        Console console = new Console();
+        VmExit exit = run(VmConfig.builder().kernel(TestGuests.get("multiboot-low.elf")).memory("128M")
+                .debugExit(true).build(), console);
+        assertTrue(console.text().startsWith("multiboot ok\n"), console.text());
+        assertEquals(85, exit.status(), exit.detail());
+    }
+
+    @Test
     void multibootKernelGetsCmdlineModulesAndMemoryMap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Path initrd = dir.resolve("initrd.txt");
         Files.writeString(initrd, "first module\nmore");
