@@ -17,6 +17,13 @@ final class QueueServer {
         int handle(DescriptorChain chain) throws VirtQueueException;
     }
 
+    /**
+     * The most chains one pass over a queue serves. A device that hits it re-arms itself and yields, so a
+     * driver that keeps its queue full neither starves the VM's other devices nor holds the transport lock
+     * without a break.
+     */
+    static final int CHAINS_PER_PASS = 64;
+
     private final String name;
     private final int index;
     private final RequestHandler handler;

@@ -773,8 +773,13 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         if (rxQueue == null || rxStopped || memory == null) {
             return;
         }
+        int budget = QueueServer.CHAINS_PER_PASS;
         try {
             while (!control.isEmpty() || !ready.isEmpty()) {
+                if (budget-- == 0) {
+                    selector.wakeup(); // more to send: the device's thread goes on after the others had a turn
+                    break;
+                }
                 DescriptorChain chain = heldRx != null ? heldRx : rxQueue.pop();
                 heldRx = null;
                 if (chain == null) {
@@ -782,6 +787,12 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
                 }
                 if (chain.writableLength() < HDR) {
                     drop("rx buffer of " + chain.writableLength() + " bytes is shorter than the header");
+                    rxQueue.addUsed(chain.head(), 0);
+                    continue;
+                }
+                if (chain.writableLength() == HDR && control.isEmpty()) {
+                    // Holding a buffer with no room for data would pop it again for the same data forever.
+                    drop("rx buffer of " + HDR + " bytes with no room for data");
                     rxQueue.addUsed(chain.head(), 0);
                     continue;
                 }
