@@ -11,12 +11,19 @@ import vessel.sys.SysException;
  * One thread per VM that waits on eventfds (queue notifications KVM signals through ioeventfds) and
  * runs their handlers, so device work happens off the vCPU threads. Handlers are registered before
  * {@link #start}; each one drains its eventfd before running, so no notification is lost between a
- * run and the next wait.
+ * run and the next wait. A handler that stopped at its per-pass budget says so, and its eventfd is
+ * signalled again: the loop serves the other ready sources first, then it once more.
  */
 final class EventLoop implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.vmm");
 
-    private record Source(EventFd fd, Runnable handler) {
+    /** Serves one source's notification; returns true when it left work for another pass. */
+    @FunctionalInterface
+    interface Handler {
+        boolean run();
+    }
+
+    private record Source(EventFd fd, Handler handler) {
     }
 
     private final List<Source> sources = new ArrayList<>();
@@ -34,7 +41,7 @@ final class EventLoop implements AutoCloseable {
     }
 
     /** Runs {@code handler} on the loop's thread each time {@code fd} is signalled. */
-    void add(EventFd fd, Runnable handler) throws SysException {
+    void add(EventFd fd, Handler handler) throws SysException {
         if (thread != null) {
             throw new IllegalStateException("event sources are registered before the loop starts");
         }
@@ -64,7 +71,9 @@ final class EventLoop implements AutoCloseable {
                     enterHandler();
                     try {
                         s.fd().drain();
-                        s.handler().run();
+                        if (s.handler().run()) {
+                            s.fd().signal();
+                        }
                     } catch (RuntimeException e) {
                         // A device bug must not take the other devices' notifications down with it.
                         LOG.log(System.Logger.Level.ERROR, "device handler failed", e);

@@ -104,7 +104,7 @@ final class PciDevices implements AutoCloseable {
             int queue = q;
             loop.add(fd, () -> {
                 synchronized (function) {
-                    function.queueNotified(queue);
+                    return function.queueNotified(queue);
                 }
             });
         }

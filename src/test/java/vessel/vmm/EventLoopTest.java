@@ -24,6 +24,7 @@ class EventLoopTest {
                 assertTrue(Thread.currentThread().getName().equals("test-loop"));
                 runs.incrementAndGet();
                 ran.release();
+                return false;
             });
             loop.start("test-loop");
             fd.signal();
@@ -37,6 +38,34 @@ class EventLoopTest {
             loop.resume();
             assertTrue(ran.tryAcquire(10, TimeUnit.SECONDS), "the held notification was lost");
             assertEquals(2, runs.get(), "two signals while paused are one notification, as an eventfd counts");
+        }
+    }
+
+    @Test
+    void aHandlerThatLeftWorkRunsAgainAfterTheOthers() throws Exception {
+        java.util.List<String> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        Semaphore done = new Semaphore(0);
+        AtomicInteger passesLeft = new AtomicInteger(3);
+        try (EventLoop loop = new EventLoop(); EventFd busy = new EventFd(Libc.EFD_NONBLOCK);
+             EventFd other = new EventFd(Libc.EFD_NONBLOCK)) {
+            loop.add(busy, () -> {
+                order.add("busy");
+                boolean more = passesLeft.decrementAndGet() > 0;
+                if (!more) {
+                    done.release();
+                }
+                return more;
+            });
+            loop.add(other, () -> {
+                order.add("other");
+                return false;
+            });
+            busy.signal();
+            other.signal();
+            loop.start("test-loop");
+            assertTrue(done.tryAcquire(10, TimeUnit.SECONDS), "the busy source was not served again: " + order);
+            assertEquals(3, order.stream().filter("busy"::equals).count(), order.toString());
+            assertTrue(order.indexOf("other") < order.lastIndexOf("busy"), "other waited for all of busy: " + order);
         }
     }
 }

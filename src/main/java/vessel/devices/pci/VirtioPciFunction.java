@@ -217,10 +217,13 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
                 device.writeConfig(at, size, value);
             }
         } else if (offset >= NOTIFY && offset < NOTIFY + REGION) {
-            // Reached only where no ioeventfd covers the register.
+            // Reached only where no ioeventfd covers the register. The notifying vCPU serves the queue
+            // to the end, pass by pass: its own time, spent on requests its guest made.
             long index = (offset - NOTIFY) / NOTIFY_MULTIPLIER;
             if (index < queues.size()) {
-                queueNotified((int) index);
+                while (queueNotified((int) index)) {
+                    Thread.onSpinWait();
+                }
             }
         } else if (offset >= MSIX_TABLE && offset < MSIX_PBA) {
             msix.writeTable(offset - MSIX_TABLE, size, value);
@@ -377,12 +380,16 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
         intx.level(false);
     }
 
-    /** The driver notified queue {@code index} (through an ioeventfd, on the event loop, or an MMIO exit). */
-    public void queueNotified(int index) {
+    /**
+     * The driver notified queue {@code index} (through an ioeventfd, on the event loop, or an MMIO exit).
+     * Returns true when the device stopped at its per-pass budget: call again after other work.
+     */
+    public boolean queueNotified(int index) {
         if (active && (status & STATUS_NEEDS_RESET) == 0 && index >= 0 && index < queues.size()
                 && queues.get(index).ready()) {
-            device.queueNotified(index);
+            return device.queueNotified(index);
         }
+        return false;
     }
 
     public boolean active() {

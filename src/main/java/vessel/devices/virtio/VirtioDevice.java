@@ -42,8 +42,12 @@ public interface VirtioDevice {
      */
     void activate(GuestMemory memory, List<VirtQueue> queues, long ackedFeatures, VirtioInterrupt interrupt);
 
-    /** The driver notified queue {@code index}: there are buffers to consume. Runs off the vCPU threads. */
-    void queueNotified(int index);
+    /**
+     * The driver notified queue {@code index}: there are buffers to consume. Runs off the vCPU threads.
+     * Serves at most a pass's worth of chains; returns true when it stopped there with chains left, and
+     * the caller calls again once the VM's other devices have had their turn.
+     */
+    boolean queueNotified(int index);
 
     /** The driver reset the device: drop every queue and return to the state before activation. */
     void reset();

@@ -63,6 +63,8 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private volatile boolean closed;
     /** Set when receive stopped for want of buffers: the thread then waits for a kick, not the backend. */
     private volatile boolean stalled = true;
+    /** Set when receive stopped at its per-pass budget: the thread goes on without waiting. */
+    private volatile boolean rxAgain;
 
     // Guarded by lock.
     private VirtQueue rxQueue;
@@ -215,16 +217,17 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     }
 
     @Override
-    public void queueNotified(int index) {
+    public boolean queueNotified(int index) {
         synchronized (lock) {
             if (index == TX) {
-                txServer.serve();
+                return txServer.serve();
             } else if (index == RX && rxQueue != null) {
                 pumpRx();
                 if (!stalled) {
                     kick.release(); // buffers again: the thread goes back to waiting on the backend
                 }
             }
+            return false;
         }
     }
 
@@ -288,7 +291,9 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private void run() {
         while (!closed) {
             try {
-                if (stalled) {
+                if (rxAgain) {
+                    rxAgain = false;
+                } else if (stalled) {
                     kick.acquire();
                 } else {
                     backend.awaitReadable();
@@ -312,15 +317,28 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
         }
     }
 
-    /** Moves frames from the backend into receive buffers until either runs out. */
+    /**
+     * Moves frames from the backend into receive buffers until either runs out, or until the pass has
+     * moved {@link QueueServer#CHAINS_PER_PASS} frames: then the device's thread goes on with the rest.
+     */
     private void pumpRx() {
         if (rxQueue == null || rxStopped) {
             stalled = true;
             return;
         }
         boolean more = true;
+        int budget = QueueServer.CHAINS_PER_PASS;
         try {
             while (more) {
+                if (budget-- == 0) {
+                    stalled = false;
+                    rxAgain = true;
+                    if (Thread.currentThread() != thread) {
+                        kick.release();
+                        backend.wakeup();
+                    }
+                    break;
+                }
                 if (pendingLength == 0) {
                     // Read only with a buffer in hand: otherwise the frame stays in the backend.
                     if (heldRx == null && (heldRx = rxQueue.pop()) == null) {

@@ -279,18 +279,17 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     }
 
     @Override
-    public void queueNotified(int index) {
+    public boolean queueNotified(int index) {
         synchronized (lock) {
             if (memory == null) {
-                return;
+                return false;
             }
-            if (index == TX) {
-                txServer.serve();
-            }
+            boolean more = index == TX && txServer.serve();
             // RX: new buffers; TX: the guest's packets may have queued replies or granted credit.
             if (index == RX || index == TX) {
                 pumpRx();
             }
+            return more;
         }
     }
 

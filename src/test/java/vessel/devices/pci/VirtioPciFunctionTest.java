@@ -89,8 +89,9 @@ class VirtioPciFunctionTest {
         }
 
         @Override
-        public void queueNotified(int index) {
+        public boolean queueNotified(int index) {
             events.add("notify " + index);
+            return false;
         }
 
         @Override
