@@ -74,8 +74,10 @@ final class EventLoop implements AutoCloseable {
                         if (s.handler().run()) {
                             s.fd().signal();
                         }
-                    } catch (RuntimeException e) {
-                        // A device bug must not take the other devices' notifications down with it.
+                    } catch (RuntimeException | Error e) {
+                        // A device bug (an Error too: a stack overflow on hostile input, say) must not
+                        // take the other devices' notifications down with it. The transport already
+                        // failed the device itself; this catches what escapes even that.
                         LOG.log(System.Logger.Level.ERROR, "device handler failed", e);
                     } finally {
                         leaveHandler();
@@ -84,6 +86,8 @@ final class EventLoop implements AutoCloseable {
             }
         } catch (SysException e) {
             LOG.log(System.Logger.Level.ERROR, "event loop stopped: " + e.getMessage());
+        } catch (RuntimeException | Error e) {
+            LOG.log(System.Logger.Level.ERROR, "event loop stopped", e); // never silently
         }
     }
 

@@ -42,6 +42,36 @@ class EventLoopTest {
     }
 
     @Test
+    void aHandlerThatThrowsAnErrorDoesNotStopTheLoop() throws Exception {
+        Semaphore ran = new Semaphore(0);
+        AtomicInteger failures = new AtomicInteger();
+        try (EventLoop loop = new EventLoop(); EventFd failing = new EventFd(Libc.EFD_NONBLOCK);
+             EventFd healthy = new EventFd(Libc.EFD_NONBLOCK)) {
+            loop.add(failing, () -> {
+                failures.incrementAndGet();
+                throw new StackOverflowError("device recursed on hostile input");
+            });
+            loop.add(healthy, () -> {
+                ran.release();
+                return false;
+            });
+            loop.start("test-loop");
+            failing.signal();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (failures.get() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals(1, failures.get());
+            healthy.signal();
+            assertTrue(ran.tryAcquire(10, TimeUnit.SECONDS), "the loop died with the failing handler");
+            failing.signal();
+            healthy.signal();
+            assertTrue(ran.tryAcquire(10, TimeUnit.SECONDS));
+            assertEquals(2, failures.get(), "the failing source is still served: the transport decides to stop it");
+        }
+    }
+
+    @Test
     void aHandlerThatLeftWorkRunsAgainAfterTheOthers() throws Exception {
         java.util.List<String> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
         Semaphore done = new Semaphore(0);

@@ -387,9 +387,28 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
     public boolean queueNotified(int index) {
         if (active && (status & STATUS_NEEDS_RESET) == 0 && index >= 0 && index < queues.size()
                 && queues.get(index).ready()) {
-            return device.queueNotified(index);
+            try {
+                return device.queueNotified(index);
+            } catch (RuntimeException | Error e) {
+                failed("queue " + index, e);
+            }
         }
         return false;
+    }
+
+    /**
+     * The device threw (a bug, or an Error such as a stack overflow on hostile input): its state is
+     * unknown, so it stops (the device-side reset drops its queues, and a thread of its own stops
+     * touching them) and the driver hears DEVICE_NEEDS_RESET; the VM's other devices go on.
+     */
+    private void failed(String where, Throwable e) {
+        LOG.log(System.Logger.Level.ERROR, name + ": device failed on " + where, e);
+        interrupt.needsReset("device failed on " + where + ": " + e);
+        try {
+            device.reset();
+        } catch (RuntimeException | Error again) {
+            LOG.log(System.Logger.Level.ERROR, name + ": device failed again while stopping", again);
+        }
     }
 
     public boolean active() {
