@@ -3,6 +3,7 @@ package vessel.vmm;
 import java.util.ArrayList;
 import java.util.List;
 
+import vessel.devices.PauseGate;
 import vessel.sys.Epoll;
 import vessel.sys.EventFd;
 import vessel.sys.SysException;
@@ -30,10 +31,8 @@ final class EventLoop implements AutoCloseable {
     private final EventFd stop;
     private final Epoll epoll;
     private Thread thread;
-    /** Guards {@link #paused} and {@link #inHandler}: pausing waits for the handler in progress. */
-    private final Object gate = new Object();
-    private boolean paused;
-    private boolean inHandler;
+    /** Each handler run is a pass through it; devices with threads of their own share it. */
+    private final PauseGate gate = new PauseGate();
 
     EventLoop() throws SysException {
         this.stop = new EventFd(0);
@@ -68,7 +67,10 @@ final class EventLoop implements AutoCloseable {
                         return;
                     }
                     Source s = sources.get((int) token);
-                    enterHandler();
+                    if (!gate.enter()) {
+                        LOG.log(System.Logger.Level.ERROR, "event loop interrupted while paused; stopped");
+                        return;
+                    }
                     try {
                         s.fd().drain();
                         if (s.handler().run()) {
@@ -80,7 +82,7 @@ final class EventLoop implements AutoCloseable {
                         // failed the device itself; this catches what escapes even that.
                         LOG.log(System.Logger.Level.ERROR, "device handler failed", e);
                     } finally {
-                        leaveHandler();
+                        gate.leave();
                     }
                 }
             }
@@ -91,45 +93,22 @@ final class EventLoop implements AutoCloseable {
         }
     }
 
-    private void enterHandler() {
-        synchronized (gate) {
-            while (paused) {
-                try {
-                    gate.wait();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-            inHandler = true;
-        }
-    }
-
-    private void leaveHandler() {
-        synchronized (gate) {
-            inHandler = false;
-            gate.notifyAll();
-        }
+    /** The gate every pass of device work goes through, this loop's handlers and device threads alike. */
+    PauseGate gate() {
+        return gate;
     }
 
     /**
-     * Stops device work: returns once no handler runs, and none starts until {@link #resume}. A
-     * notification that arrives meanwhile stays in its eventfd and is served after resuming.
+     * Stops device work: returns once no handler runs and no device thread is in a pass, and none starts
+     * until {@link #resume}. A notification that arrives meanwhile stays in its eventfd (a device
+     * thread's work in its socket or TAP) and is served after resuming.
      */
     void pause() throws InterruptedException {
-        synchronized (gate) {
-            paused = true;
-            while (inHandler) {
-                gate.wait();
-            }
-        }
+        gate.pause();
     }
 
     void resume() {
-        synchronized (gate) {
-            paused = false;
-            gate.notifyAll();
-        }
+        gate.resume();
     }
 
     @Override

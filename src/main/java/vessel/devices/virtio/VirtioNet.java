@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 
 /**
@@ -25,6 +26,7 @@ import vessel.memory.GuestMemory;
  * holding the transport's lock ({@link #transportLock}). When the driver has posted no receive buffers
  * the device stops reading: frames wait in the backend (the TAP's kernel queue, which drops and counts
  * beyond its length) until the next receive notification. At most one frame is held by the device.
+ * Each receive pass goes through the VM's {@link PauseGate}: paused, frames wait in the backend.
  */
 public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
@@ -59,6 +61,8 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private final byte[] rxFrame = new byte[MAX_FRAME];
     private final Semaphore kick = new Semaphore(0);
     private Object lock = this;
+    /** Each pass of the device's thread goes through it (see VirtioDevice.pauseGate); never shut until given. */
+    private PauseGate gate = new PauseGate();
     private Thread thread;
     private volatile boolean closed;
     /** Set when receive stopped for want of buffers: the thread then waits for a kick, not the backend. */
@@ -150,6 +154,11 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     @Override
     public void transportLock(Object transportLock) {
         this.lock = transportLock;
+    }
+
+    @Override
+    public void pauseGate(PauseGate pauseGate) {
+        this.gate = pauseGate;
     }
 
     @Override
@@ -306,13 +315,17 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
                 }
                 return;
             }
-            if (closed) {
+            if (closed || !gate.enter()) {
                 return;
             }
-            synchronized (lock) {
-                if (rxQueue != null) {
-                    pumpRx();
+            try {
+                synchronized (lock) {
+                    if (rxQueue != null && !closed) {
+                        pumpRx();
+                    }
                 }
+            } finally {
+                gate.leave();
             }
         }
     }

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 
 /**
@@ -48,6 +49,7 @@ import vessel.memory.GuestMemory;
  * its lock ({@link #transportLock}); the device's own thread ("virtio-vsock", started at the first
  * activation) waits on the sockets with a {@link Selector} and does its queue work holding the same lock,
  * so a reset never races it. Nothing it does blocks while holding the lock: every socket is non-blocking.
+ * Each of its passes goes through the VM's {@link PauseGate}: paused, socket news waits until resume.
  */
 public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
@@ -88,6 +90,8 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     private final ServerSocketChannel listener;
     private final Selector selector;
     private Object lock = this;
+    /** Each pass of the device's thread goes through it (see VirtioDevice.pauseGate); never shut until given. */
+    private PauseGate gate = new PauseGate();
     private Thread thread;
     private volatile boolean closed;
 
@@ -229,6 +233,11 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     }
 
     @Override
+    public void pauseGate(PauseGate pauseGate) {
+        this.gate = pauseGate;
+    }
+
+    @Override
     public int deviceType() {
         return DEVICE_TYPE;
     }
@@ -347,16 +356,24 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         try {
             while (!closed) {
                 selector.select();
-                synchronized (lock) {
-                    for (SelectionKey k : selector.selectedKeys()) {
-                        try {
-                            ready(k);
-                        } catch (RuntimeException e) {
-                            LOG.log(Level.ERROR, "virtio-vsock: socket event failed", e);
+                // Paused, the sockets' news waits here and is acted on after resuming.
+                if (closed || !gate.enter()) {
+                    return;
+                }
+                try {
+                    synchronized (lock) {
+                        for (SelectionKey k : selector.selectedKeys()) {
+                            try {
+                                ready(k);
+                            } catch (RuntimeException e) {
+                                LOG.log(Level.ERROR, "virtio-vsock: socket event failed", e);
+                            }
                         }
+                        selector.selectedKeys().clear();
+                        pumpRx();
                     }
-                    selector.selectedKeys().clear();
-                    pumpRx();
+                } finally {
+                    gate.leave();
                 }
             }
         } catch (ClosedSelectorException e) {

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import vessel.devices.virtio.TestDriver.Buf;
 import vessel.devices.virtio.TestDriver.Used;
+import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 import vessel.testkit.TestMemory;
 
@@ -52,6 +53,7 @@ class VirtioVsockTest {
     private final RecordingInterrupt irq = new RecordingInterrupt();
     private final Map<Integer, Long> rxBuffers = new HashMap<>();
     private final List<AutoCloseable> closing = new ArrayList<>();
+    private final PauseGate gate = new PauseGate();
     private VirtioVsock vsock;
 
     record Packet(long srcCid, long dstCid, int srcPort, int dstPort, int type, int op, int flags, int bufAlloc,
@@ -74,6 +76,7 @@ class VirtioVsockTest {
 
     private VirtioVsock start() throws Exception {
         vsock = new VirtioVsock(GUEST_CID, uds());
+        vsock.pauseGate(gate);
         VirtQueue rq = rx.configure(new VirtQueue(VirtioVsock.QUEUE_SIZE));
         VirtQueue tq = tx.configure(new VirtQueue(VirtioVsock.QUEUE_SIZE));
         rq.activate(memory, false, false);
@@ -510,6 +513,32 @@ class VirtioVsockTest {
         assertEquals(1, vsock.dropped());
         postRx(1, RX_BUF);
         assertEquals("waiting", new String(awaitPacket().data(), StandardCharsets.US_ASCII));
+    }
+
+    @Test
+    void pausedTheDeviceThreadLeavesGuestMemoryAloneAndServesTheNewsOnResume() throws Exception {
+        start();
+        postRx(8, RX_BUF);
+        SocketChannel host = hostConnect();
+        establishFromHost(host, 1234, 65536);
+        Thread.sleep(50); // the device's thread settles after the handshake
+        gate.pause();
+        int usedBefore = rx.usedIdx();
+        int interruptsBefore = irq.queues.size();
+        write(host, "while paused");
+        SocketChannel second = hostConnect();
+        write(second, "CONNECT 99\n");
+        Thread.sleep(300);
+        assertEquals(usedBefore, rx.usedIdx(), "a receive buffer was used while paused");
+        assertEquals(interruptsBefore, irq.queues.size(), "an interrupt while paused");
+        assertEquals(0, vsock.bytesToGuest());
+        gate.resume();
+        Packet a = awaitPacket();
+        Packet b = awaitPacket();
+        List<Packet> both = List.of(a, b);
+        assertTrue(both.stream().anyMatch(p -> p.op() == VirtioVsock.OP_RW
+                && new String(p.data(), StandardCharsets.US_ASCII).equals("while paused")), both.toString());
+        assertTrue(both.stream().anyMatch(p -> p.op() == VirtioVsock.OP_REQUEST && p.dstPort() == 99), both.toString());
     }
 
     @Test
