@@ -3,6 +3,7 @@ package vessel.vmm;
 import java.util.ArrayList;
 import java.util.List;
 
+import vessel.devices.PauseGate;
 import vessel.sys.Epoll;
 import vessel.sys.EventFd;
 import vessel.sys.SysException;
@@ -11,22 +12,27 @@ import vessel.sys.SysException;
  * One thread per VM that waits on eventfds (queue notifications KVM signals through ioeventfds) and
  * runs their handlers, so device work happens off the vCPU threads. Handlers are registered before
  * {@link #start}; each one drains its eventfd before running, so no notification is lost between a
- * run and the next wait.
+ * run and the next wait. A handler that stopped at its per-pass budget says so, and its eventfd is
+ * signalled again: the loop serves the other ready sources first, then it once more.
  */
 final class EventLoop implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.vmm");
 
-    private record Source(EventFd fd, Runnable handler) {
+    /** Serves one source's notification; returns true when it left work for another pass. */
+    @FunctionalInterface
+    interface Handler {
+        boolean run();
+    }
+
+    private record Source(EventFd fd, Handler handler) {
     }
 
     private final List<Source> sources = new ArrayList<>();
     private final EventFd stop;
     private final Epoll epoll;
     private Thread thread;
-    /** Guards {@link #paused} and {@link #inHandler}: pausing waits for the handler in progress. */
-    private final Object gate = new Object();
-    private boolean paused;
-    private boolean inHandler;
+    /** Each handler run is a pass through it; devices with threads of their own share it. */
+    private final PauseGate gate = new PauseGate();
 
     EventLoop() throws SysException {
         this.stop = new EventFd(0);
@@ -34,7 +40,7 @@ final class EventLoop implements AutoCloseable {
     }
 
     /** Runs {@code handler} on the loop's thread each time {@code fd} is signalled. */
-    void add(EventFd fd, Runnable handler) throws SysException {
+    void add(EventFd fd, Handler handler) throws SysException {
         if (thread != null) {
             throw new IllegalStateException("event sources are registered before the loop starts");
         }
@@ -61,62 +67,48 @@ final class EventLoop implements AutoCloseable {
                         return;
                     }
                     Source s = sources.get((int) token);
-                    enterHandler();
+                    if (!gate.enter()) {
+                        LOG.log(System.Logger.Level.ERROR, "event loop interrupted while paused; stopped");
+                        return;
+                    }
                     try {
                         s.fd().drain();
-                        s.handler().run();
-                    } catch (RuntimeException e) {
-                        // A device bug must not take the other devices' notifications down with it.
+                        if (s.handler().run()) {
+                            s.fd().signal();
+                        }
+                    } catch (RuntimeException | Error e) {
+                        // A device bug (an Error too: a stack overflow on hostile input, say) must not
+                        // take the other devices' notifications down with it. The transport already
+                        // failed the device itself; this catches what escapes even that.
                         LOG.log(System.Logger.Level.ERROR, "device handler failed", e);
                     } finally {
-                        leaveHandler();
+                        gate.leave();
                     }
                 }
             }
         } catch (SysException e) {
             LOG.log(System.Logger.Level.ERROR, "event loop stopped: " + e.getMessage());
+        } catch (RuntimeException | Error e) {
+            LOG.log(System.Logger.Level.ERROR, "event loop stopped", e); // never silently
         }
     }
 
-    private void enterHandler() {
-        synchronized (gate) {
-            while (paused) {
-                try {
-                    gate.wait();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-            inHandler = true;
-        }
-    }
-
-    private void leaveHandler() {
-        synchronized (gate) {
-            inHandler = false;
-            gate.notifyAll();
-        }
+    /** The gate every pass of device work goes through, this loop's handlers and device threads alike. */
+    PauseGate gate() {
+        return gate;
     }
 
     /**
-     * Stops device work: returns once no handler runs, and none starts until {@link #resume}. A
-     * notification that arrives meanwhile stays in its eventfd and is served after resuming.
+     * Stops device work: returns once no handler runs and no device thread is in a pass, and none starts
+     * until {@link #resume}. A notification that arrives meanwhile stays in its eventfd (a device
+     * thread's work in its socket or TAP) and is served after resuming.
      */
     void pause() throws InterruptedException {
-        synchronized (gate) {
-            paused = true;
-            while (inHandler) {
-                gate.wait();
-            }
-        }
+        gate.pause();
     }
 
     void resume() {
-        synchronized (gate) {
-            paused = false;
-            gate.notifyAll();
-        }
+        gate.resume();
     }
 
     @Override

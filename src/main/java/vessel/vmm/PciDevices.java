@@ -72,6 +72,7 @@ final class PciDevices implements AutoCloseable {
             irqFds[v] = own(new EventFd(Libc.EFD_NONBLOCK));
             vm.irqfd(new IrqFd(irqFds[v].fd(), gsis[v], 0, 0));
         }
+        device.pauseGate(loop.gate());
         int intx = FIRST_INTX_GSI + (slot - 1) % 8;
         intxGsi[slot] = intx;
         MsiXTable.MsiSink sink = new MsiXTable.MsiSink() {
@@ -104,7 +105,7 @@ final class PciDevices implements AutoCloseable {
             int queue = q;
             loop.add(fd, () -> {
                 synchronized (function) {
-                    function.queueNotified(queue);
+                    return function.queueNotified(queue);
                 }
             });
         }

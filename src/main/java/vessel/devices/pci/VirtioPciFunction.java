@@ -217,10 +217,13 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
                 device.writeConfig(at, size, value);
             }
         } else if (offset >= NOTIFY && offset < NOTIFY + REGION) {
-            // Reached only where no ioeventfd covers the register.
+            // Reached only where no ioeventfd covers the register. The notifying vCPU serves the queue
+            // to the end, pass by pass: its own time, spent on requests its guest made.
             long index = (offset - NOTIFY) / NOTIFY_MULTIPLIER;
             if (index < queues.size()) {
-                queueNotified((int) index);
+                while (queueNotified((int) index)) {
+                    Thread.onSpinWait();
+                }
             }
         } else if (offset >= MSIX_TABLE && offset < MSIX_PBA) {
             msix.writeTable(offset - MSIX_TABLE, size, value);
@@ -377,11 +380,34 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
         intx.level(false);
     }
 
-    /** The driver notified queue {@code index} (through an ioeventfd, on the event loop, or an MMIO exit). */
-    public void queueNotified(int index) {
+    /**
+     * The driver notified queue {@code index} (through an ioeventfd, on the event loop, or an MMIO exit).
+     * Returns true when the device stopped at its per-pass budget: call again after other work.
+     */
+    public boolean queueNotified(int index) {
         if (active && (status & STATUS_NEEDS_RESET) == 0 && index >= 0 && index < queues.size()
                 && queues.get(index).ready()) {
-            device.queueNotified(index);
+            try {
+                return device.queueNotified(index);
+            } catch (RuntimeException | Error e) {
+                failed("queue " + index, e);
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The device threw (a bug, or an Error such as a stack overflow on hostile input): its state is
+     * unknown, so it stops (the device-side reset drops its queues, and a thread of its own stops
+     * touching them) and the driver hears DEVICE_NEEDS_RESET; the VM's other devices go on.
+     */
+    private void failed(String where, Throwable e) {
+        LOG.log(System.Logger.Level.ERROR, name + ": device failed on " + where, e);
+        interrupt.needsReset("device failed on " + where + ": " + e);
+        try {
+            device.reset();
+        } catch (RuntimeException | Error again) {
+            LOG.log(System.Logger.Level.ERROR, name + ": device failed again while stopping", again);
         }
     }
 

@@ -17,6 +17,13 @@ final class QueueServer {
         int handle(DescriptorChain chain) throws VirtQueueException;
     }
 
+    /**
+     * The most chains one pass over a queue serves. A device that hits it re-arms itself and yields, so a
+     * driver that keeps its queue full neither starves the VM's other devices nor holds the transport lock
+     * without a break.
+     */
+    static final int CHAINS_PER_PASS = 64;
+
     private final String name;
     private final int index;
     private final RequestHandler handler;
@@ -50,18 +57,24 @@ final class QueueServer {
     }
 
     /**
-     * Serves every chain the driver has made available. pop() serves at most the avail idx it read, and a
-     * driver only gets a slot back when a chain completes, so a driver that keeps adding keeps the device
-     * busy with real requests but cannot make it loop without one.
+     * Serves the chains the driver has made available, at most {@link #CHAINS_PER_PASS}; returns true when
+     * it stopped at that budget and the caller should call again (a driver that keeps adding keeps the
+     * device busy with real requests, but only a pass at a time).
      */
-    void serve() {
+    boolean serve() {
         if (queue == null || stopped) {
-            return;
+            return false;
         }
+        boolean more = false;
         try {
             DescriptorChain chain;
+            int budget = CHAINS_PER_PASS;
             while ((chain = queue.pop()) != null) {
                 queue.addUsed(chain.head(), handler.handle(chain));
+                if (--budget == 0) {
+                    more = true;
+                    break;
+                }
             }
         } catch (VirtQueueException e) {
             stop(e.getMessage());
@@ -72,6 +85,7 @@ final class QueueServer {
         if (queue.needsNotification()) {
             interrupt.queue(index);
         }
+        return more && !stopped;
     }
 
     private void stop(String why) {

@@ -280,10 +280,8 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     }
 
     @Override
-    public void queueNotified(int index) {
-        if (index == 0) {
-            server.serve();
-        }
+    public boolean queueNotified(int index) {
+        return index == 0 && server.serve();
     }
 
     @Override

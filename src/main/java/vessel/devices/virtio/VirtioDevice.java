@@ -2,6 +2,7 @@ package vessel.devices.virtio;
 
 import java.util.List;
 
+import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 
 /**
@@ -42,8 +43,12 @@ public interface VirtioDevice {
      */
     void activate(GuestMemory memory, List<VirtQueue> queues, long ackedFeatures, VirtioInterrupt interrupt);
 
-    /** The driver notified queue {@code index}: there are buffers to consume. Runs off the vCPU threads. */
-    void queueNotified(int index);
+    /**
+     * The driver notified queue {@code index}: there are buffers to consume. Runs off the vCPU threads.
+     * Serves at most a pass's worth of chains; returns true when it stopped there with chains left, and
+     * the caller calls again once the VM's other devices have had their turn.
+     */
+    boolean queueNotified(int index);
 
     /** The driver reset the device: drop every queue and return to the state before activation. */
     void reset();
@@ -56,5 +61,14 @@ public interface VirtioDevice {
      * devices driven only by notifications ignore it.
      */
     default void transportLock(Object lock) {
+    }
+
+    /**
+     * The VM's pause gate, given once before the device is used. A device with a thread of its own does
+     * each pass of that thread's queue work inside it ({@link PauseGate#enter}, then the transport lock),
+     * so a paused VM sees no guest memory touched and no interrupt from it; devices driven only by
+     * notifications ignore it (the event loop that notifies them goes through the same gate).
+     */
+    default void pauseGate(PauseGate gate) {
     }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 
 /**
@@ -25,6 +26,7 @@ import vessel.memory.GuestMemory;
  * holding the transport's lock ({@link #transportLock}). When the driver has posted no receive buffers
  * the device stops reading: frames wait in the backend (the TAP's kernel queue, which drops and counts
  * beyond its length) until the next receive notification. At most one frame is held by the device.
+ * Each receive pass goes through the VM's {@link PauseGate}: paused, frames wait in the backend.
  */
 public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
@@ -59,10 +61,14 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private final byte[] rxFrame = new byte[MAX_FRAME];
     private final Semaphore kick = new Semaphore(0);
     private Object lock = this;
+    /** Each pass of the device's thread goes through it (see VirtioDevice.pauseGate); never shut until given. */
+    private PauseGate gate = new PauseGate();
     private Thread thread;
     private volatile boolean closed;
     /** Set when receive stopped for want of buffers: the thread then waits for a kick, not the backend. */
     private volatile boolean stalled = true;
+    /** Set when receive stopped at its per-pass budget: the thread goes on without waiting. */
+    private volatile boolean rxAgain;
 
     // Guarded by lock.
     private VirtQueue rxQueue;
@@ -151,6 +157,11 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     }
 
     @Override
+    public void pauseGate(PauseGate pauseGate) {
+        this.gate = pauseGate;
+    }
+
+    @Override
     public int deviceType() {
         return DEVICE_TYPE;
     }
@@ -215,16 +226,17 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     }
 
     @Override
-    public void queueNotified(int index) {
+    public boolean queueNotified(int index) {
         synchronized (lock) {
             if (index == TX) {
-                txServer.serve();
+                return txServer.serve();
             } else if (index == RX && rxQueue != null) {
                 pumpRx();
                 if (!stalled) {
                     kick.release(); // buffers again: the thread goes back to waiting on the backend
                 }
             }
+            return false;
         }
     }
 
@@ -288,7 +300,9 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private void run() {
         while (!closed) {
             try {
-                if (stalled) {
+                if (rxAgain) {
+                    rxAgain = false;
+                } else if (stalled) {
                     kick.acquire();
                 } else {
                     backend.awaitReadable();
@@ -301,26 +315,43 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
                 }
                 return;
             }
-            if (closed) {
+            if (closed || !gate.enter()) {
                 return;
             }
-            synchronized (lock) {
-                if (rxQueue != null) {
-                    pumpRx();
+            try {
+                synchronized (lock) {
+                    if (rxQueue != null && !closed) {
+                        pumpRx();
+                    }
                 }
+            } finally {
+                gate.leave();
             }
         }
     }
 
-    /** Moves frames from the backend into receive buffers until either runs out. */
+    /**
+     * Moves frames from the backend into receive buffers until either runs out, or until the pass has
+     * moved {@link QueueServer#CHAINS_PER_PASS} frames: then the device's thread goes on with the rest.
+     */
     private void pumpRx() {
         if (rxQueue == null || rxStopped) {
             stalled = true;
             return;
         }
         boolean more = true;
+        int budget = QueueServer.CHAINS_PER_PASS;
         try {
             while (more) {
+                if (budget-- == 0) {
+                    stalled = false;
+                    rxAgain = true;
+                    if (Thread.currentThread() != thread) {
+                        kick.release();
+                        backend.wakeup();
+                    }
+                    break;
+                }
                 if (pendingLength == 0) {
                     // Read only with a buffer in hand: otherwise the frame stays in the backend.
                     if (heldRx == null && (heldRx = rxQueue.pop()) == null) {

@@ -115,10 +115,8 @@ public final class VirtioRng implements VirtioDevice {
     }
 
     @Override
-    public void queueNotified(int index) {
-        if (index == 0) {
-            server.serve();
-        }
+    public boolean queueNotified(int index) {
+        return index == 0 && server.serve();
     }
 
     @Override

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 
 /**
@@ -48,6 +49,7 @@ import vessel.memory.GuestMemory;
  * its lock ({@link #transportLock}); the device's own thread ("virtio-vsock", started at the first
  * activation) waits on the sockets with a {@link Selector} and does its queue work holding the same lock,
  * so a reset never races it. Nothing it does blocks while holding the lock: every socket is non-blocking.
+ * Each of its passes goes through the VM's {@link PauseGate}: paused, socket news waits until resume.
  */
 public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
@@ -88,6 +90,8 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     private final ServerSocketChannel listener;
     private final Selector selector;
     private Object lock = this;
+    /** Each pass of the device's thread goes through it (see VirtioDevice.pauseGate); never shut until given. */
+    private PauseGate gate = new PauseGate();
     private Thread thread;
     private volatile boolean closed;
 
@@ -229,6 +233,11 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     }
 
     @Override
+    public void pauseGate(PauseGate pauseGate) {
+        this.gate = pauseGate;
+    }
+
+    @Override
     public int deviceType() {
         return DEVICE_TYPE;
     }
@@ -279,18 +288,17 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     }
 
     @Override
-    public void queueNotified(int index) {
+    public boolean queueNotified(int index) {
         synchronized (lock) {
             if (memory == null) {
-                return;
+                return false;
             }
-            if (index == TX) {
-                txServer.serve();
-            }
+            boolean more = index == TX && txServer.serve();
             // RX: new buffers; TX: the guest's packets may have queued replies or granted credit.
             if (index == RX || index == TX) {
                 pumpRx();
             }
+            return more;
         }
     }
 
@@ -348,16 +356,24 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         try {
             while (!closed) {
                 selector.select();
-                synchronized (lock) {
-                    for (SelectionKey k : selector.selectedKeys()) {
-                        try {
-                            ready(k);
-                        } catch (RuntimeException e) {
-                            LOG.log(Level.ERROR, "virtio-vsock: socket event failed", e);
+                // Paused, the sockets' news waits here and is acted on after resuming.
+                if (closed || !gate.enter()) {
+                    return;
+                }
+                try {
+                    synchronized (lock) {
+                        for (SelectionKey k : selector.selectedKeys()) {
+                            try {
+                                ready(k);
+                            } catch (RuntimeException e) {
+                                LOG.log(Level.ERROR, "virtio-vsock: socket event failed", e);
+                            }
                         }
+                        selector.selectedKeys().clear();
+                        pumpRx();
                     }
-                    selector.selectedKeys().clear();
-                    pumpRx();
+                } finally {
+                    gate.leave();
                 }
             }
         } catch (ClosedSelectorException e) {
@@ -773,8 +789,13 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         if (rxQueue == null || rxStopped || memory == null) {
             return;
         }
+        int budget = QueueServer.CHAINS_PER_PASS;
         try {
             while (!control.isEmpty() || !ready.isEmpty()) {
+                if (budget-- == 0) {
+                    selector.wakeup(); // more to send: the device's thread goes on after the others had a turn
+                    break;
+                }
                 DescriptorChain chain = heldRx != null ? heldRx : rxQueue.pop();
                 heldRx = null;
                 if (chain == null) {
@@ -782,6 +803,12 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
                 }
                 if (chain.writableLength() < HDR) {
                     drop("rx buffer of " + chain.writableLength() + " bytes is shorter than the header");
+                    rxQueue.addUsed(chain.head(), 0);
+                    continue;
+                }
+                if (chain.writableLength() == HDR && control.isEmpty()) {
+                    // Holding a buffer with no room for data would pop it again for the same data forever.
+                    drop("rx buffer of " + HDR + " bytes with no room for data");
                     rxQueue.addUsed(chain.head(), 0);
                     continue;
                 }

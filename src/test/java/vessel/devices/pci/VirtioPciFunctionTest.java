@@ -44,6 +44,7 @@ class VirtioPciFunctionTest {
         long acked;
         int resets;
         List<VirtQueue> queues;
+        Error failure;
 
         @Override
         public int deviceType() {
@@ -89,8 +90,12 @@ class VirtioPciFunctionTest {
         }
 
         @Override
-        public void queueNotified(int index) {
+        public boolean queueNotified(int index) {
             events.add("notify " + index);
+            if (failure != null) {
+                throw failure;
+            }
+            return false;
         }
 
         @Override
@@ -256,6 +261,26 @@ class VirtioPciFunctionTest {
         assertEquals(0x40, f.read(0x14, 1) & 0x40);
         f.queueNotified(0);
         assertEquals(List.of("activate"), events, "no more queue work until the driver resets");
+        f.write(0x14, 1, 0);
+        assertEquals(0L, f.read(0x14, 1));
+    }
+
+    @Test
+    void aDeviceThatThrowsIsStoppedAndNeedsReset() {
+        int control = f.config().read(msixCap(f) + 2, 2);
+        f.config().write(msixCap(f) + 2, 2, control | 0x8000);
+        f.configWritten(msixCap(f) + 2, 2);
+        f.write(0x10, 2, 2); // configuration changes on vector 2
+        f.write(0x4000 + 32 + 12, 4, 0); // unmask it
+        activateWithQueue0();
+        device.failure = new StackOverflowError("hostile recursion");
+        assertEquals(false, f.queueNotified(0), "the Error stays in the transport");
+        assertEquals(0x40, f.read(0x14, 1) & 0x40, "DEVICE_NEEDS_RESET");
+        assertEquals(List.of("activate", "notify 0", "msi 2"), events, "the driver hears it on the config vector");
+        assertEquals(1, device.resets, "the device stopped serving its queues");
+        f.queueNotified(0);
+        assertEquals("msi 2", events.getLast(), "no more queue work until the driver resets");
+        device.failure = null;
         f.write(0x14, 1, 0);
         assertEquals(0L, f.read(0x14, 1));
     }

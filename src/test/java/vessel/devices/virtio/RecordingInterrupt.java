@@ -5,10 +5,10 @@ import java.util.Collections;
 import java.util.List;
 
 /** A VirtioInterrupt that remembers what it was asked to send, from any thread (devices with threads of their own). */
-final class RecordingInterrupt implements VirtioInterrupt {
-    final List<Integer> queues = Collections.synchronizedList(new ArrayList<>());
-    final List<String> resets = Collections.synchronizedList(new ArrayList<>());
-    volatile int configs;
+public final class RecordingInterrupt implements VirtioInterrupt {
+    public final List<Integer> queues = Collections.synchronizedList(new ArrayList<>());
+    public final List<String> resets = Collections.synchronizedList(new ArrayList<>());
+    public volatile int configs;
 
     @Override
     public void queue(int index) {

@@ -10,24 +10,24 @@ import vessel.memory.GuestMemory;
  * guest memory, writes descriptors (well-formed or not), publishes heads and reaps used entries. It
  * speaks only the ring format of virtio 1.x section 2.7, never VirtQueue's internals.
  */
-final class TestDriver {
+public final class TestDriver {
     static final int NEXT = VirtQueue.DESC_F_NEXT;
     static final int WRITE = VirtQueue.DESC_F_WRITE;
     static final int INDIRECT = VirtQueue.DESC_F_INDIRECT;
 
     /** One buffer of a chain the test posts. */
-    record Buf(long address, long length, boolean writable) {
-        static Buf in(long address, long length) {
+    public record Buf(long address, long length, boolean writable) {
+        public static Buf in(long address, long length) {
             return new Buf(address, length, false);
         }
 
-        static Buf out(long address, long length) {
+        public static Buf out(long address, long length) {
             return new Buf(address, length, true);
         }
     }
 
     /** One used-ring entry. */
-    record Used(int head, int length) {}
+    public record Used(int head, int length) {}
 
     final GuestMemory memory;
     final int size;
@@ -43,7 +43,7 @@ final class TestDriver {
     private int usedSeen;
 
     /** Rings for a queue of {@code size} at {@code ringBase}; buffers come from {@code [dataStart, dataEnd)}. */
-    TestDriver(GuestMemory memory, long ringBase, int size, long dataStart, long dataEnd) {
+    public TestDriver(GuestMemory memory, long ringBase, int size, long dataStart, long dataEnd) {
         this.memory = memory;
         this.size = size;
         this.desc = ringBase;
@@ -65,7 +65,7 @@ final class TestDriver {
     }
 
     /** Writes this driver's queue registers into {@code queue}, as the transport would. */
-    VirtQueue configure(VirtQueue queue) {
+    public VirtQueue configure(VirtQueue queue) {
         queue.size(size);
         queue.descTable(desc);
         queue.availRing(avail);
@@ -75,7 +75,7 @@ final class TestDriver {
     }
 
     /** {@code len} bytes of buffer space, 16-byte aligned. */
-    long alloc(long len) {
+    public long alloc(long len) {
         long at = dataNext;
         dataNext = (dataNext + len + 15) & ~15L;
         if (dataNext > dataEnd) {
@@ -84,7 +84,7 @@ final class TestDriver {
         return at;
     }
 
-    long buffer(byte[] content) {
+    public long buffer(byte[] content) {
         long at = alloc(content.length);
         memory.write(at, content);
         return at;
@@ -146,7 +146,7 @@ final class TestDriver {
         memory.writeShort(avail + 2, (short) availIdx);
     }
 
-    int post(Buf... bufs) {
+    public int post(Buf... bufs) {
         int head = chain(bufs);
         publish(head);
         return head;
@@ -169,12 +169,12 @@ final class TestDriver {
         return memory.readShort(used + 4 + 8L * size) & 0xFFFF;
     }
 
-    int usedIdx() {
+    public int usedIdx() {
         return memory.readShort(used + 2) & 0xFFFF;
     }
 
     /** The used entries added since the last reap. */
-    List<Used> reap() {
+    public List<Used> reap() {
         List<Used> out = new ArrayList<>();
         int idx = usedIdx();
         while (usedSeen != idx) {

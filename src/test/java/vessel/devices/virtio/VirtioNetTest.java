@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import vessel.devices.virtio.TestDriver.Buf;
 import vessel.devices.virtio.TestDriver.Used;
+import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 import vessel.testkit.TestMemory;
 
@@ -104,6 +105,7 @@ class VirtioNetTest {
     private final Map<Integer, Long> rxBuffers = new HashMap<>();
     private MemoryBackend backend;
     private VirtioNet net;
+    private final PauseGate gate = new PauseGate();
 
     @AfterEach
     void close() {
@@ -116,6 +118,7 @@ class VirtioNetTest {
     private VirtioNet start(boolean offloads, long acked) throws VirtQueueException {
         backend = new MemoryBackend(offloads);
         net = new VirtioNet(backend, MAC);
+        net.pauseGate(gate);
         VirtQueue rq = rx.configure(new VirtQueue(VirtioNet.QUEUE_SIZE));
         VirtQueue tq = tx.configure(new VirtQueue(VirtioNet.QUEUE_SIZE));
         rq.activate(memory, false, false);
@@ -272,6 +275,23 @@ class VirtioNetTest {
         List<Used> u = awaitUsed(3);
         assertEquals(f.length, u.stream().mapToInt(Used::length).sum());
         assertEquals(List.of(), irq.resets);
+    }
+
+    @Test
+    void pausedTheReceiveThreadLeavesGuestMemoryAloneAndDeliversOnResume() throws Exception {
+        start(false, VirtioNet.F_MRG_RXBUF);
+        postRx(4, 2048);
+        Thread.sleep(50); // the receive thread goes back to waiting on the backend
+        gate.pause();
+        backend.deliver(frame(100, 3));
+        Thread.sleep(300);
+        assertEquals(0, rx.usedIdx(), "a receive buffer was used while paused");
+        assertEquals(List.of(), irq.queues, "an interrupt while paused");
+        assertEquals(1, backend.waiting(), "the frame waits in the backend");
+        gate.resume();
+        List<Used> got = awaitUsed(1);
+        assertEquals(VirtioNet.HDR + 100, got.getFirst().length());
+        assertEquals(1, net.rxFrames());
     }
 
     @Test

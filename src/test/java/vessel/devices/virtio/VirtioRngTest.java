@@ -59,6 +59,24 @@ class VirtioRngTest {
     }
 
     @Test
+    void servesAPassOfRequestsPerNotificationAndSaysWhenMoreWait() throws VirtQueueException {
+        // A driver that keeps its queue full gets a pass at a time, so other devices get their turns.
+        TestDriver big = new TestDriver(memory, 0x1000, 256, 0x10000, RAM);
+        VirtQueue q = big.configure(new VirtQueue(256));
+        q.activate(memory, false, false);
+        VirtioRng rng = new VirtioRng(dst -> Arrays.fill(dst, (byte) 1));
+        rng.activate(memory, List.of(q), 0, irq);
+        for (int i = 0; i < 100; i++) {
+            big.post(Buf.out(big.alloc(8), 8));
+        }
+        assertTrue(rng.queueNotified(0), "a pass stopped at its budget says more is waiting");
+        assertEquals(QueueServer.CHAINS_PER_PASS, big.reap().size());
+        assertFalse(rng.queueNotified(0));
+        assertEquals(100 - QueueServer.CHAINS_PER_PASS, big.reap().size());
+        assertEquals(List.of(0, 0), irq.queues, "each pass interrupts for what it used");
+    }
+
+    @Test
     void capsTheBytesPerRequest() throws VirtQueueException {
         VirtioRng rng = start(new VirtioRng(dst -> Arrays.fill(dst, (byte) 0x42)));
         long big = driver.alloc(100_000);

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import vessel.devices.virtio.TestDriver.Buf;
 import vessel.devices.virtio.TestDriver.Used;
+import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 import vessel.testkit.TestMemory;
 
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 import static vessel.devices.virtio.VirtioVsock.HDR;
 
 /**
@@ -51,6 +53,7 @@ class VirtioVsockTest {
     private final RecordingInterrupt irq = new RecordingInterrupt();
     private final Map<Integer, Long> rxBuffers = new HashMap<>();
     private final List<AutoCloseable> closing = new ArrayList<>();
+    private final PauseGate gate = new PauseGate();
     private VirtioVsock vsock;
 
     record Packet(long srcCid, long dstCid, int srcPort, int dstPort, int type, int op, int flags, int bufAlloc,
@@ -73,6 +76,7 @@ class VirtioVsockTest {
 
     private VirtioVsock start() throws Exception {
         vsock = new VirtioVsock(GUEST_CID, uds());
+        vsock.pauseGate(gate);
         VirtQueue rq = rx.configure(new VirtQueue(VirtioVsock.QUEUE_SIZE));
         VirtQueue tq = tx.configure(new VirtQueue(VirtioVsock.QUEUE_SIZE));
         rq.activate(memory, false, false);
@@ -121,12 +125,17 @@ class VirtioVsockTest {
     }
 
     private final List<Packet> received = new ArrayList<>();
+    private int returnedEmpty;
 
     /** Waits until {@code count} packets have arrived on the rx queue in all. */
     private List<Packet> awaitRx(int count) throws InterruptedException {
         long deadline = System.nanoTime() + 5_000_000_000L;
         do {
             for (Used u : rx.reap()) {
+                if (u.length() == 0) {
+                    returnedEmpty++; // a buffer the device could not use
+                    continue;
+                }
                 long a = rxBuffers.get(u.head());
                 ByteBuffer b = ByteBuffer.wrap(memory.read(a, HDR)).order(ByteOrder.LITTLE_ENDIAN);
                 int len = b.getInt(24);
@@ -476,6 +485,60 @@ class VirtioVsockTest {
         vsock.queueNotified(VirtioVsock.RX);
         send(VirtioVsock.OP_RW, 3, 81, new byte[0], 0); // unknown: an RST goes to the next good buffer
         assertEquals(VirtioVsock.OP_RST, awaitPacket().op());
+    }
+
+    /** Runs the driver's notification of {@code queue} on a thread of its own; fails if it does not return. */
+    private void notifyWithin(int queue, long millis) throws InterruptedException {
+        Thread t = Thread.ofPlatform().daemon(true).start(() -> vsock.queueNotified(queue));
+        t.join(millis);
+        if (t.isAlive()) {
+            vsock = null; // its lock is held for good: closing it would hang too
+            fail("queue " + queue + " notification did not return within " + millis + " ms");
+        }
+    }
+
+    @Test
+    void aReceiveBufferWithRoomForOnlyAHeaderComesBackEmptyWhileDataWaits() throws Exception {
+        start();
+        postRx(1, RX_BUF);
+        SocketChannel host = hostConnect();
+        establishFromHost(host, 1234, 65536);
+        write(host, "waiting");
+        // Room for a header and not one byte of data, while the connection has data for the guest.
+        long small = rx.alloc(HDR);
+        rxBuffers.put(rx.post(Buf.out(small, HDR)), small);
+        notifyWithin(VirtioVsock.RX, 5000);
+        awaitRx(consumed);
+        assertEquals(1, returnedEmpty, "the header-sized buffer comes back used, empty");
+        assertEquals(1, vsock.dropped());
+        postRx(1, RX_BUF);
+        assertEquals("waiting", new String(awaitPacket().data(), StandardCharsets.US_ASCII));
+    }
+
+    @Test
+    void pausedTheDeviceThreadLeavesGuestMemoryAloneAndServesTheNewsOnResume() throws Exception {
+        start();
+        postRx(8, RX_BUF);
+        SocketChannel host = hostConnect();
+        establishFromHost(host, 1234, 65536);
+        Thread.sleep(50); // the device's thread settles after the handshake
+        gate.pause();
+        int usedBefore = rx.usedIdx();
+        int interruptsBefore = irq.queues.size();
+        write(host, "while paused");
+        SocketChannel second = hostConnect();
+        write(second, "CONNECT 99\n");
+        Thread.sleep(300);
+        assertEquals(usedBefore, rx.usedIdx(), "a receive buffer was used while paused");
+        assertEquals(interruptsBefore, irq.queues.size(), "an interrupt while paused");
+        assertEquals(0, vsock.bytesToGuest());
+        gate.resume();
+        Packet a = awaitPacket();
+        Packet b = awaitPacket();
+        List<Packet> both = List.of(a, b);
+        assertTrue(both.stream().anyMatch(p -> p.op() == VirtioVsock.OP_RW
+                && new String(p.data(), StandardCharsets.US_ASCII).equals("while paused")), both.toString());
+        assertTrue(both.stream().anyMatch(p -> p.op() == VirtioVsock.OP_REQUEST && p.dstPort() == 99), both.toString());
     }
 
     @Test
