@@ -218,7 +218,7 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
                 }
             }
             if (thread == null && !closed) {
-                thread = Thread.ofPlatform().name("virtio-net").daemon(true).start(this::run);
+                thread = DeviceThread.start("virtio-net", this::run, lock, () -> interrupt);
             }
             stalled = false;
             kick.release();
@@ -297,6 +297,7 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
 
     // ---- receive ----
 
+    /** The device's thread (started through {@link DeviceThread}, which reports a failure). */
     private void run() {
         while (!closed) {
             try {

@@ -281,7 +281,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
             this.rxStopped = false;
             txServer.start(queues.get(TX), interrupt);
             if (thread == null && !closed) {
-                thread = Thread.ofPlatform().name("virtio-vsock").daemon(true).start(this::run);
+                thread = DeviceThread.start("virtio-vsock", this::run, lock, () -> interrupt);
             }
             pumpRx();
         }
@@ -352,6 +352,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
 
     // ---- the device's thread ----
 
+    /** The device's thread (started through {@link DeviceThread}, which reports a failure). */
     private void run() {
         try {
             while (!closed) {

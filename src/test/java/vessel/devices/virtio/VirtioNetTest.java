@@ -34,6 +34,8 @@ class VirtioNetTest {
         final List<byte[]> sent = new ArrayList<>();
         final boolean offloads;
         volatile String enabled = "";
+        /** Thrown by the next read, for a backend that breaks under the device's thread. */
+        volatile RuntimeException readFailure;
         private boolean woken;
 
         MemoryBackend(boolean offloads) {
@@ -51,6 +53,9 @@ class VirtioNetTest {
 
         @Override
         public synchronized int read(byte[] dst) {
+            if (readFailure != null && !incoming.isEmpty()) {
+                throw readFailure;
+            }
             byte[] f = incoming.poll();
             if (f == null) {
                 return 0;
@@ -160,6 +165,17 @@ class VirtioNetTest {
             assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
             Thread.sleep(5);
         }
+    }
+
+    @Test
+    void aFailureOnTheDevicesOwnThreadMarksItNeedingResetInsteadOfStoppingSilently() throws Exception {
+        start(false, VirtioNet.F_MRG_RXBUF);
+        postRx(2, 2048);
+        backend.readFailure = new IllegalStateException("backend broke");
+        backend.deliver(frame(100, 1)); // read on the device's receive thread, not this one
+        await(() -> !irq.resets.isEmpty(), "a needs-reset report from the receive thread");
+        assertTrue(irq.resets.getFirst().contains("device thread failed: java.lang.IllegalStateException: backend broke"),
+                irq.resets.getFirst());
     }
 
     @Test
