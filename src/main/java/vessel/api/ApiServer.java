@@ -68,6 +68,12 @@ public final class ApiServer implements AutoCloseable {
      * takes microseconds on a Unix socket.
      */
     static final Duration BODY_DEADLINE = Duration.ofSeconds(10);
+    /**
+     * How long a new connection may take to deliver its first request's headers: one that sends a header
+     * byte now and then never trips {@link #READ_TIMEOUT}, so past this it is closed. (Later requests on a
+     * keep-alive connection are bounded by the read timeout and the header size only.)
+     */
+    static final Duration FIRST_HEADERS_DEADLINE = Duration.ofSeconds(10);
     /** Header block limit: a larger one gets a 431. Firecracker's requests carry a handful of headers. */
     static final int MAX_HEADER_BYTES = 8 * 1024;
     /**
@@ -112,7 +118,7 @@ public final class ApiServer implements AutoCloseable {
         UnixDomainServerConnector connector = new UnixDomainServerConnector(server, 1, 1, new HttpConnectionFactory(http));
         connector.setUnixDomainPath(socket);
         connector.setIdleTimeout(READ_TIMEOUT.toMillis());
-        OpenConnections open = new OpenConnections(MAX_CONNECTIONS);
+        OpenConnections open = new OpenConnections(MAX_CONNECTIONS, server.getScheduler());
         connector.addEventListener(open);
         server.addConnector(connector);
         server.setHandler(new ApiHandler(new Router(vmm), maxPayload, open));
@@ -176,17 +182,22 @@ public final class ApiServer implements AutoCloseable {
     }
 
     /**
-     * Counts open connections and marks each one opened beyond the limit, whose requests are refused.
+     * Counts open connections and marks each one opened beyond the limit, whose requests are refused;
+     * closes a connection that has not delivered a request's headers by {@link #FIRST_HEADERS_DEADLINE}.
      * Marking at open (not counting at request time) means a connection once served is never refused
      * later; of connections opened at the same moment, which one is past the limit is a race.
      */
     private static final class OpenConnections implements Connection.Listener {
         private final int limit;
         private final AtomicInteger open = new AtomicInteger();
+        private final Scheduler scheduler;
         private final Set<Connection> overLimit = ConcurrentHashMap.newKeySet();
+        /** Connections whose first request has not reached the handler yet. */
+        private final Set<Connection> awaitingHeaders = ConcurrentHashMap.newKeySet();
 
-        OpenConnections(int limit) {
+        OpenConnections(int limit, Scheduler scheduler) {
             this.limit = limit;
+            this.scheduler = scheduler;
         }
 
         @Override
@@ -194,12 +205,25 @@ public final class ApiServer implements AutoCloseable {
             if (open.incrementAndGet() > limit) {
                 overLimit.add(connection);
             }
+            awaitingHeaders.add(connection);
+            scheduler.schedule(() -> {
+                if (awaitingHeaders.remove(connection)) {
+                    connection.getEndPoint().close(new TimeoutException(
+                            "no request headers within " + FIRST_HEADERS_DEADLINE));
+                }
+            }, FIRST_HEADERS_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
         }
 
         @Override
         public void onClosed(Connection connection) {
             open.decrementAndGet();
             overLimit.remove(connection);
+            awaitingHeaders.remove(connection);
+        }
+
+        /** A request's headers are in: its connection is past the first-headers deadline. */
+        void headersReceived(Request request) {
+            awaitingHeaders.remove(request.getConnectionMetaData().getConnection());
         }
 
         boolean refused(Request request) {
@@ -245,6 +269,7 @@ public final class ApiServer implements AutoCloseable {
         private record Answer(Router.Reply reply, boolean close) { }
 
         private Answer answer(Request request) {
+            open.headersReceived(request);
             if (open.refused(request)) {
                 return new Answer(Router.Reply.fault(503, "Too many open connections to the API socket (the limit is "
                         + MAX_CONNECTIONS + ")."), true);

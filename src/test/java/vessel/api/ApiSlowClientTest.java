@@ -208,6 +208,29 @@ class ApiSlowClientTest {
         }
     }
 
+    /** Header bytes a second apart never trip the idle bound; the first-headers deadline closes it. */
+    @Test
+    void dribbledHeadersAreClosedAtTheHeaderDeadline() throws Exception {
+        try (SocketChannel ch = connect()) {
+            send(ch, "PUT /machine-config HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
+            long t0 = System.nanoTime();
+            long limit = ApiServer.FIRST_HEADERS_DEADLINE.plusSeconds(10).toNanos();
+            try {
+                while (System.nanoTime() - t0 < limit) {
+                    Thread.sleep(1000);
+                    send(ch, "a");
+                }
+                fail("headers dribbled for " + Duration.ofNanos(limit) + " are still being read");
+            } catch (IOException closed) {
+                // the server closed the connection: writing to it fails
+            }
+            long took = System.nanoTime() - t0;
+            assertTrue(took >= ApiServer.FIRST_HEADERS_DEADLINE.toNanos() - 1_000_000_000L,
+                    "closed after only " + took / 1_000_000 + " ms");
+            stillServing();
+        }
+    }
+
     @Test
     void stalledHeadersDelayNobodyAndAreClosedAfterTheReadBound() throws Exception {
         List<SocketChannel> stalled = new ArrayList<>();
