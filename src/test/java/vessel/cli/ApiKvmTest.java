@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code waiter.elf} (guests/multiboot/waiter.c), which ticks until Ctrl-Alt-Del; one test boots the default
  * Linux guest from Firecracker's example config file.
  */
-@vessel.testkit.LinuxGuestTest
+@vessel.testkit.KvmTest
 @Timeout(900)
 class ApiKvmTest {
     @TempDir
@@ -74,7 +74,7 @@ class ApiKvmTest {
 
     @BeforeEach
     void kvm() {
-        RequiresKvm.assumeLinuxGuests();
+        RequiresKvm.assumeKvm();
     }
 
     @AfterEach
@@ -236,7 +236,9 @@ class ApiKvmTest {
     }
 
     @Test
+    @vessel.testkit.LinuxGuestTest
     void firecrackersExampleConfigWithItsRootDriveBootsTheDefaultGuest() throws Exception {
+        RequiresKvm.assumeLinuxGuests();
         // One stock boot only (each takes minutes where KVM emulates guest code): the example as its
         // docs give it, root drive included, with only the paths pointed at the default guest.
         Vessel v = bootToInit(firecrackerExampleConfig("""
