@@ -9,21 +9,30 @@ image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
 . "$top/scripts/jvm-options.sh"
 
 . "$top/scripts/kvm-usable.sh"
+. "$top/scripts/host-kvm.sh"
 
 # bench_in_kvm TCG_SECONDS "NAME=VALUE ..." SCRIPT [ARGS...]
 # On the first pass (VESSEL_BENCH_INNER unset) builds the default guest and vessel.jar. Then, on a host
 # without a usable /dev/kvm, re-runs SCRIPT ARGS inside scripts/nested-kvm.sh with VESSEL_BENCH_INNER=1
 # and the given variables, for at most TCG_SECONDS, and does not return: the figures are then those of
 # KVM nested under QEMU's software emulation, comparable side by side only. Otherwise it returns and the
-# benchmark runs here; VESSEL_BENCH_INNER is set from then on.
+# benchmark runs here; VESSEL_BENCH_INNER is set from then on. A host whose KVM emulates guest code
+# (kvm_pvm, scripts/host-kvm.sh) measures in the nested VM too, where Linux boots in a minute instead of
+# many, unless the benchmark sets BENCH_ON_EMULATED_HOST=1 (bench/exits: the host's exit path is its point).
 bench_in_kvm() {
   local tcg_seconds="$1" inner_env="$2" script="$3"
   shift 3
   if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
     "$top/scripts/image.sh" --quiet
     (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
+    local why=""
     if ! kvm_usable; then
-      echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh)"
+      why="no usable /dev/kvm here"
+    elif [ "${BENCH_ON_EMULATED_HOST:-0}" != 1 ] && [ "$(host_kvm | cut -d: -f1)" = emulated ]; then
+      why="this host's KVM emulates guest code"
+    fi
+    if [ -n "$why" ]; then
+      echo "bench: $why; measuring inside a nested-KVM VM (scripts/nested-kvm.sh)"
       exec env TCG_RW_DIRS="$top" TCG_TIMEOUT="$tcg_seconds" TCG_ENV="VESSEL_BENCH_INNER=1${inner_env:+ $inner_env}" \
         "$top/scripts/nested-kvm.sh" "$script" "$@"
     fi
