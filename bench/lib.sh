@@ -18,7 +18,7 @@ image="${VESSEL_IMAGE_DIR:-$top/.cache/image}"
 # KVM nested under QEMU's software emulation, comparable side by side only. Otherwise it returns and the
 # benchmark runs here; VESSEL_BENCH_INNER is set from then on. A host whose KVM emulates guest code
 # (kvm_pvm, scripts/host-kvm.sh) measures in the nested VM too, where Linux boots in a minute instead of
-# many, unless the benchmark sets BENCH_ON_EMULATED_HOST=1 (bench/exits: the host's exit path is its point).
+# many (bench/exits, which does not boot Linux, decides for itself).
 bench_in_kvm() {
   local tcg_seconds="$1" inner_env="$2" script="$3"
   shift 3
@@ -28,7 +28,7 @@ bench_in_kvm() {
     local why=""
     if ! kvm_usable; then
       why="no usable /dev/kvm here"
-    elif [ "${BENCH_ON_EMULATED_HOST:-0}" != 1 ] && [ "$(host_kvm | cut -d: -f1)" = emulated ]; then
+    elif [ "$(host_kvm | cut -d: -f1)" = emulated ]; then
       why="this host's KVM emulates guest code"
     fi
     if [ -n "$why" ]; then

@@ -3,8 +3,6 @@
 # Prints both rates and the Java/C ratio (goal: 1.05 or better, i.e. Java within 5% of C).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# The host's own exit path is the point here, emulated guest code or not.
-BENCH_ON_EMULATED_HOST=1
 . "$here/../lib.sh"
 out="$top/target/bench-exits"
 if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
