@@ -100,15 +100,7 @@ public final class Main {
         if (!args.isEmpty()) {
             throw new UsageException("vessel host takes no options");
         }
-        String unavailable = vessel.kvm.Kvm.unavailableReason();
-        if (unavailable != null) {
-            System.out.println("none: " + unavailable);
-            return 0;
-        }
-        try (vessel.kvm.Kvm kvm = vessel.kvm.Kvm.open()) {
-            GuestSpeed speed = GuestSpeed.measure(kvm);
-            System.out.println(speed.hostKvm().name().toLowerCase(java.util.Locale.ROOT) + ": " + speed.describe());
-        }
+        System.out.println(GuestSpeed.hostLine());
         return 0;
     }
 

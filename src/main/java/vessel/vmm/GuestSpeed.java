@@ -73,6 +73,21 @@ public record GuestSpeed(long instructions, long nanos) {
         return s;
     }
 
+    /**
+     * What this host's KVM gives guests, as {@code vessel host} prints it: {@code KIND: why}, KIND being
+     * fast, emulated or none (no usable /dev/kvm).
+     */
+    public static String hostLine() throws IOException {
+        String unavailable = Kvm.unavailableReason();
+        if (unavailable != null) {
+            return "none: " + unavailable;
+        }
+        try (Kvm kvm = Kvm.open()) {
+            GuestSpeed speed = measure(kvm);
+            return speed.hostKvm().name().toLowerCase(java.util.Locale.ROOT) + ": " + speed.describe();
+        }
+    }
+
     public double mips() {
         return nanos <= 0 ? Double.POSITIVE_INFINITY : instructions * 1000.0 / nanos;
     }
