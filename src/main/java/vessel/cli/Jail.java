@@ -128,7 +128,7 @@ final class Jail {
         }
         c.addAll(List.of(tools.get("unshare"), "--mount", "--propagation", "private"));
         if (options.newPidNs) {
-            c.addAll(List.of("--pid", "--fork", "--kill-child"));
+            c.addAll(List.of("--pid", "--fork"));
         }
         if (options.newNetNs) {
             c.add("--net");

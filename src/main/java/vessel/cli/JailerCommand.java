@@ -63,14 +63,33 @@ final class JailerCommand {
             Files.writeString(Path.of(execFile), b, StandardCharsets.UTF_8);
             return 0;
         }
-        ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
-        Process vmm = pb.start();
-        // SIGTERM to this JVM reaches the VMM too (unshare's --kill-child does not survive the uid change)
+        // SIGTERM to this JVM reaches the VMM too. The hook is in place before the VMM starts (a signal in
+        // between would otherwise leave it running); it stops the VMM first, so that its parent (unshare, with
+        // --new-pid-ns) reaps it and ends with its status.
+        java.util.concurrent.atomic.AtomicReference<Process> started = new java.util.concurrent.atomic.AtomicReference<>();
         Thread stop = new Thread(() -> {
+            Process vmm;
+            synchronized (started) { // a start under way completes first
+                vmm = started.get();
+            }
+            if (vmm == null) {
+                return;
+            }
             vmm.descendants().forEach(ProcessHandle::destroy);
-            vmm.destroy();
+            try {
+                if (!vmm.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
+                    vmm.destroy();
+                }
+            } catch (InterruptedException e) {
+                vmm.destroy();
+            }
         }, "jailer-stop");
         Runtime.getRuntime().addShutdownHook(stop);
+        Process vmm;
+        synchronized (started) {
+            vmm = new ProcessBuilder(command).inheritIO().start();
+            started.set(vmm);
+        }
         int status = vmm.waitFor();
         try {
             Runtime.getRuntime().removeShutdownHook(stop);
