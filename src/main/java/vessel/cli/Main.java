@@ -28,6 +28,8 @@ public final class Main {
               run       boot a guest (vessel run --help for options)
               api       serve Firecracker's REST API for one microVM (vessel api --help);
                         Firecracker's own options (vessel --api-sock PATH ...) do the same
+              jailer    start a VMM as Firecracker's jailer starts Firecracker: chroot, namespaces,
+                        cgroup, limits, unprivileged (vessel jailer --help)
               host      what this host's KVM gives guests, measured: "fast", "emulated"
                         (guest code runs in KVM's instruction emulator) or "none", then why
               help      this text
@@ -53,6 +55,7 @@ public final class Main {
                 case "run" -> runVm(rest);
                 case "api" -> ApiCommand.run(rest);
                 case "host" -> host(rest);
+                case "jailer" -> JailerCommand.run(rest);
                 default -> {
                     if (command.startsWith("--")) {
                         yield ApiCommand.run(args); // invoked as Firecracker is: options only
