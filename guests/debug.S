@@ -23,9 +23,9 @@
  *   the counts then "debug counts wrong\n"                      debug-exit 0x7c (status 249)
  *   "unexpected vector N\n"                                     debug-exit 0x7f (status 255)
  *
- * BP_ADDR and the `bp_target` symbol are where a debugger (tests with gdb)
- * can put its own breakpoint: bp_target is a function that sets RAX to
- * 0x5eed and returns.
+ * gdb_target is where a host debugger (the GDB stub's test) puts its own
+ * breakpoint: a function, called once before the counts are printed, that
+ * sets RAX to 0x5eed and returns.  The guest uses no debug register there.
  */
 
 #include "console.inc"
@@ -83,6 +83,7 @@ _start:
     /* 4. icebp. */
     .byte   0xf1
 after_icebp:
+    call    gdb_target
 
     lea     hw_msg(%rip), %rsi
     call    puts
@@ -127,6 +128,11 @@ wrong:
 
     .globl bp_target
 bp_target:
+    nop
+    ret
+
+    .globl gdb_target
+gdb_target:
     mov     $0x5eed, %eax
     ret
 
