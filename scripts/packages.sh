@@ -8,9 +8,10 @@
 # gzip lz4 zstd xz-utils bzip2 lzop: the kernel decompression tests compress with the real tools;
 # libzstd1: zstd kernels are decompressed through it (vessel.sys.LibZstd); e2fsprogs: e2fsck and debugfs
 # check the disk a guest wrote; curl: the API tests drive the API socket with it, as Firecracker's guide
-# does; iproute2: the network test makes its TAP with ip; cpio: the default guest's initramfs.
+# does; iproute2: the network test makes its TAP with ip; cpio: the default guest's initramfs; gdb: the
+# GDB stub's test drives Debian's gdb against `vessel run --gdb`.
 TEST_PACKAGES=(maven gcc libc6-dev make binutils linux-libc-dev acpica-tools gzip lz4 zstd xz-utils bzip2
-  lzop libzstd1 e2fsprogs curl iproute2 cpio)
+  lzop libzstd1 e2fsprogs curl iproute2 cpio gdb)
 # The nested-KVM VM (scripts/nested-kvm.sh): QEMU, and busybox-static, cpio and kmod for its initramfs.
 NESTED_KVM_PACKAGES=(qemu-system-x86 busybox-static cpio kmod)
 

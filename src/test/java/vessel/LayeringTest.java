@@ -26,7 +26,8 @@ class LayeringTest {
             "boot", Set.of("kvm", "memory", "sys"),
             "vmm", Set.of("boot", "devices", "kvm", "memory", "sys"),
             "api", Set.of("vmm", "boot", "devices", "kvm", "memory", "sys"),
-            "cli", Set.of("api", "vmm", "boot", "sys"));
+            "gdb", Set.of("vmm", "kvm", "memory", "sys"),
+            "cli", Set.of("api", "gdb", "vmm", "boot", "sys"));
     private static final Pattern USE = Pattern.compile("\\bvessel\\.([a-z]+)\\.");
     /** A use of a class, naming its whole package: vessel.boot.acpi.Aml gives boot.acpi. */
     private static final Pattern PACKAGE_USE = Pattern.compile("\\bvessel\\.((?:[a-z]+\\.)*[a-z]+)\\.[A-Z*]");

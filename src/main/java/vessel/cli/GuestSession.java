@@ -28,13 +28,18 @@ final class GuestSession {
 
     /** Creates and starts the guest; its console input starts with the first guest of the process. */
     synchronized VirtualMachine start(VmConfig config) throws ConfigException, IOException {
+        return start(config, false);
+    }
+
+    /** As {@link #start(VmConfig)}; with {@code paused}, the vCPUs wait before their first instruction. */
+    synchronized VirtualMachine start(VmConfig config, boolean paused) throws ConfigException, IOException {
         VirtualMachine vm = VirtualMachine.create(config, console);
         try {
             if (terminal == null) {
                 terminal = Terminal.rawIfInteractive();
             }
             current.set(vm);
-            vm.start();
+            vm.start(paused);
             if (!inputStarted) {
                 ConsoleInput.start(current, terminal.interactive());
                 inputStarted = true;

@@ -7,9 +7,11 @@ import java.io.OutputStream;
 import java.util.Arrays;
 import java.util.List;
 
+import vessel.gdb.GdbServer;
 import vessel.sys.Libc;
 import vessel.vmm.ConfigException;
 import vessel.vmm.GuestSpeed;
+import vessel.vmm.VirtualMachine;
 import vessel.vmm.VmConfig;
 import vessel.vmm.VmExit;
 
@@ -86,11 +88,20 @@ public final class Main {
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {
             GuestSession session = new GuestSession(progress == null ? console : progress.console(console));
-            session.start(config);
-            if (progress != null) {
-                progress.running(session::exitCount);
+            if (options.gdb != null && config.onReboot() == vessel.vmm.VmConfig.RebootAction.RESTART) {
+                throw new UsageException("--gdb follows one boot: use it with --reboot stop");
             }
-            return exitStatus(session.awaitEnd());
+            VirtualMachine vm = session.start(config, options.gdbWait);
+            try (GdbServer gdb = options.gdb == null ? null : GdbServer.start(options.gdb, vm.debugger())) {
+                if (gdb != null) {
+                    System.err.println("vessel: gdb stub listening on " + options.gdb.getHostString() + ":" + gdb.port()
+                            + (options.gdbWait ? " (guest stopped until gdb continues)" : ""));
+                }
+                if (progress != null) {
+                    progress.running(session::exitCount);
+                }
+                return exitStatus(session.awaitEnd());
+            }
         }
     }
 

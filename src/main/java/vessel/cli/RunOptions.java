@@ -41,6 +41,12 @@ final class RunOptions {
                                    connect to the Unix socket PATH and send "CONNECT <port>\n", guest
                                    connections to host port P go to PATH_P
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
+              --gdb [HOST:]PORT    serve the GDB remote protocol on HOST (default 127.0.0.1):
+                                   (gdb) target remote HOST:PORT stops the guest; breakpoints are
+                                   hardware ones (4 at most), registers and memory those of the
+                                   vCPU that stopped. Like QEMU's -gdb tcp::PORT (-s for 1234)
+              --gdb-wait           with --gdb: start with the vCPUs stopped until gdb attaches
+                                   and continues (QEMU's -S)
               --log-level LEVEL    error, warning (default), info or debug
               --quiet              no progress line on stderr while the guest's console is silent
 
@@ -50,6 +56,9 @@ final class RunOptions {
     boolean help;
     boolean quiet;
     String logLevel = "warning";
+    /** --gdb: where to listen for GDB, or null. */
+    java.net.InetSocketAddress gdb;
+    boolean gdbWait;
 
     private boolean sawKernel;
     private boolean sawCmdline;
@@ -107,6 +116,8 @@ final class RunOptions {
                 case "--net" -> b.net(parseNet(value(opt, value, rest)));
                 case "--vsock" -> b.vsock(parseVsock(value(opt, value, rest)));
                 case "--log-level" -> logLevel = value(opt, value, rest);
+                case "--gdb" -> gdb = parseGdbAddress(value(opt, value, rest));
+                case "--gdb-wait" -> gdbWait = true;
                 case "--kernel-decompress" -> b.decompress(choice(opt, value(opt, value, rest), VmConfig.KernelDecompress.class));
                 case "--reboot" -> b.onReboot(choice(opt, value(opt, value, rest), VmConfig.RebootAction.class));
                 default -> throw new UsageException("unknown option '" + opt + "' (see vessel run --help)");
@@ -115,10 +126,34 @@ final class RunOptions {
         if (help) {
             return null;
         }
+        if (gdbWait && gdb == null) {
+            throw new UsageException("--gdb-wait needs --gdb [HOST:]PORT");
+        }
         if (!sawKernel) {
             defaultGuest(b, !sawCmdline, !sawInitrd, !sawDrive);
         }
         return b.build();
+    }
+
+    /** "[HOST:]PORT", QEMU's "tcp::PORT" too; the host defaults to loopback (the stub has no authentication). */
+    static java.net.InetSocketAddress parseGdbAddress(String s) throws UsageException {
+        String v = s.startsWith("tcp:") ? s.substring(4) : s;
+        int colon = v.lastIndexOf(':');
+        String host = colon < 0 || colon == 0 ? "127.0.0.1" : v.substring(0, colon);
+        String port = colon < 0 ? v : v.substring(colon + 1);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        int p;
+        try {
+            p = Integer.parseInt(port);
+        } catch (NumberFormatException e) {
+            p = -1;
+        }
+        if (p < 0 || p > 65535) {
+            throw new UsageException("--gdb takes [HOST:]PORT with a port from 0 to 65535, not '" + s + "'");
+        }
+        return new java.net.InetSocketAddress(host, p);
     }
 
     /**

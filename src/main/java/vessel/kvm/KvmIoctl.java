@@ -40,8 +40,11 @@ public enum KvmIoctl {
     GET_CPUID2(iowr(KVMIO.T, 0x91, CpuidEntry.HEADER_BYTES)),
     GET_MP_STATE(ior(KVMIO.T, 0x98, 4)),
     SET_MP_STATE(iow(KVMIO.T, 0x99, 4)),
+    SET_GUEST_DEBUG(iow(KVMIO.T, 0x9b, GuestDebug.LAYOUT.byteSize())),
     GET_VCPU_EVENTS(ior(KVMIO.T, 0x9f, VcpuEvents.LAYOUT.byteSize())),
     SET_VCPU_EVENTS(iow(KVMIO.T, 0xa0, VcpuEvents.LAYOUT.byteSize())),
+    GET_DEBUGREGS(ior(KVMIO.T, 0xa1, DebugRegs.LAYOUT.byteSize())),
+    SET_DEBUGREGS(iow(KVMIO.T, 0xa2, DebugRegs.LAYOUT.byteSize())),
     GET_XSAVE(ior(KVMIO.T, 0xa4, VcpuFd.XSAVE_BYTES)),
     SET_XSAVE(iow(KVMIO.T, 0xa5, VcpuFd.XSAVE_BYTES));
 

@@ -41,6 +41,10 @@ public final class KvmRun {
     public static final long SYSTEM_EVENT_TYPE = EXIT;
     public static final long SYSTEM_EVENT_NDATA = EXIT + 4;
     public static final long SYSTEM_EVENT_DATA = EXIT + 8;
+    public static final long DEBUG_EXCEPTION = EXIT;
+    public static final long DEBUG_PC = EXIT + 8;
+    public static final long DEBUG_DR6 = EXIT + 16;
+    public static final long DEBUG_DR7 = EXIT + 24;
     public static final int IO_IN = 0;
     public static final int IO_OUT = 1;
 
@@ -119,6 +123,21 @@ public final class KvmRun {
         }
         int n = Math.min(15, run.get(JAVA_BYTE, EMULATION_INSN_SIZE) & 0xff);
         return run.asSlice(EMULATION_INSN_BYTES, n).toArray(JAVA_BYTE);
+    }
+
+    /** KVM_EXIT_DEBUG: the exception vector (1 for #DB, 3 for #BP). */
+    public int debugException() {
+        return run.get(JAVA_INT, DEBUG_EXCEPTION);
+    }
+
+    /** KVM_EXIT_DEBUG: the linear address of the instruction where the vCPU stopped. */
+    public long debugPc() {
+        return run.get(JAVA_LONG, DEBUG_PC);
+    }
+
+    /** KVM_EXIT_DEBUG: DR6 as the debug event set it (B0-B3 for a breakpoint, BS for a step). */
+    public long debugDr6() {
+        return run.get(JAVA_LONG, DEBUG_DR6);
     }
 
     public int systemEventType() {

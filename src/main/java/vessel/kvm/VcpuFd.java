@@ -168,6 +168,20 @@ public final class VcpuFd implements AutoCloseable {
         set(KvmIoctl.SET_VCPU_EVENTS, VcpuEvents.LAYOUT.byteSize(), events::write);
     }
 
+    /** KVM_GET_DEBUGREGS: the guest's own debug registers. */
+    public DebugRegs getDebugRegs() throws KvmException {
+        return get(KvmIoctl.GET_DEBUGREGS, DebugRegs.LAYOUT.byteSize(), DebugRegs::read);
+    }
+
+    public void setDebugRegs(DebugRegs regs) throws KvmException {
+        set(KvmIoctl.SET_DEBUGREGS, DebugRegs.LAYOUT.byteSize(), regs::write);
+    }
+
+    /** KVM_SET_GUEST_DEBUG: a host debugger's breakpoints and single-step ({@link GuestDebug#OFF} to stop). */
+    public void setGuestDebug(GuestDebug debug) throws KvmException {
+        set(KvmIoctl.SET_GUEST_DEBUG, GuestDebug.LAYOUT.byteSize(), debug::write);
+    }
+
     public static final int MP_STATE_RUNNABLE = 0;
     public static final int MP_STATE_UNINITIALIZED = 1;
     public static final int MP_STATE_INIT_RECEIVED = 2;

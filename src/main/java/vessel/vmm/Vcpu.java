@@ -31,6 +31,8 @@ final class Vcpu implements Runnable {
 
         EmulationAssist assist();
 
+        GuestDebugger debugger();
+
         /** Ends the VM with {@code exit} (the first caller wins) and kicks every vCPU. */
         void exit(VmExit exit);
 
@@ -126,6 +128,15 @@ final class Vcpu implements Runnable {
                     EmulationAssist.Result result = host.assist().handle(fd, run);
                     if (!result.handled()) {
                         host.exit(VmExit.error("vCPU " + fd.id() + ": " + result.failure()));
+                        return;
+                    }
+                    host.debugger().afterAssist(fd.id());
+                }
+                case ExitReason.DEBUG -> {
+                    // KVM exits for debug events only when a debugger set KVM_SET_GUEST_DEBUG.
+                    if (!host.debugger().debugExit(fd.id(), run.debugDr6())) {
+                        host.exit(VmExit.error("vCPU " + fd.id() + ": debug exit at 0x" + Long.toHexString(run.debugPc())
+                                + " with no debugger attached"));
                         return;
                     }
                 }

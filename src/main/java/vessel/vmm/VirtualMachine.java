@@ -78,6 +78,7 @@ public final class VirtualMachine implements AutoCloseable {
     private final I8042 i8042;
     private final RunControl control;
     private final EmulationAssist assist;
+    private final GuestDebugger debugger;
     private final AtomicReference<VmExit> exit = new AtomicReference<>();
     private final CompletableFuture<VmExit> ended = new CompletableFuture<>();
     private volatile State state = State.CREATED;
@@ -106,6 +107,7 @@ public final class VirtualMachine implements AutoCloseable {
         this.eventFds = eventFds;
         this.control = new RunControl(vcpuFds.size());
         this.assist = new EmulationAssist(memory);
+        this.debugger = new GuestDebugger(this, vcpuFds, memory);
         this.serial = new Uart16550(irq(eventFds.get(0)), console, new Uart16550.Events() {
             @Override
             public void outputFailed(IOException e) {
@@ -146,6 +148,11 @@ public final class VirtualMachine implements AutoCloseable {
             @Override
             public EmulationAssist assist() {
                 return assist;
+            }
+
+            @Override
+            public GuestDebugger debugger() {
+                return debugger;
             }
 
             @Override
@@ -357,11 +364,22 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     /** Starts every vCPU thread. */
-    public synchronized void start() {
+    public void start() {
+        start(false);
+    }
+
+    /**
+     * Starts every vCPU thread; with {@code paused}, each parks before its first instruction and the VM
+     * is {@link State#PAUSED} until {@link #resume()} (a debugger attaching first, like QEMU's -S).
+     */
+    public synchronized void start(boolean paused) {
         if (state != State.CREATED) {
             throw new IllegalStateException("VM already started");
         }
         state = State.RUNNING;
+        if (paused) {
+            control.requestPause();
+        }
         LOG.log(System.Logger.Level.INFO, () -> "starting vCPUs " + sinceProcessStart());
         if (!eventLoop.isEmpty()) {
             try {
@@ -374,6 +392,29 @@ public final class VirtualMachine implements AutoCloseable {
             Thread t = Thread.ofPlatform().name("vcpu-" + v.index()).daemon(true).unstarted(v);
             threads.add(t);
             t.start();
+        }
+        if (paused) {
+            try {
+                pause();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** The VM as a host debugger sees it (the GDB stub); inert until a debugger attaches. */
+    public GuestDebugger debugger() {
+        return debugger;
+    }
+
+    /**
+     * A vCPU thread asks every vCPU, itself included, to park at its next exit (a debug stop); the
+     * debugger's own thread then completes the pause with {@link #pause()}.
+     */
+    void requestPauseFromVcpu() {
+        control.requestPause();
+        for (Vcpu v : vcpus) {
+            v.kick();
         }
     }
 
@@ -577,6 +618,7 @@ public final class VirtualMachine implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.DEBUG, () -> "exits: " + describeExits(exitCounts()));
         ended.complete(exit.get());
+        debugger.vmEnded();
     }
 
     static String describeExits(long[] counts) {

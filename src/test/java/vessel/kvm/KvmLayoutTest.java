@@ -30,7 +30,7 @@ class KvmLayoutTest {
     static {
         for (StructLayout l : new StructLayout[] {Regs.LAYOUT, Sregs.LAYOUT, Segment.LAYOUT, DescriptorTable.LAYOUT,
                 Fpu.LAYOUT, MsrEntry.LAYOUT, CpuidEntry.LAYOUT, VcpuEvents.LAYOUT, UserMemoryRegion.LAYOUT,
-                IrqFd.LAYOUT, IoEventFd.LAYOUT, Translation.LAYOUT, GsiRoute.LAYOUT}) {
+                IrqFd.LAYOUT, IoEventFd.LAYOUT, Translation.LAYOUT, GsiRoute.LAYOUT, DebugRegs.LAYOUT, GuestDebug.LAYOUT}) {
             STRUCTS.put(l.name().orElseThrow(), l);
         }
         KVM_RUN.put("request_interrupt_window", KvmRun.REQUEST_INTERRUPT_WINDOW);
@@ -57,6 +57,10 @@ class KvmLayoutTest {
         KVM_RUN.put("emulation_failure.flags", KvmRun.EMULATION_FLAGS);
         KVM_RUN.put("emulation_failure.insn_size", KvmRun.EMULATION_INSN_SIZE);
         KVM_RUN.put("emulation_failure.insn_bytes", KvmRun.EMULATION_INSN_BYTES);
+        KVM_RUN.put("debug.arch.exception", KvmRun.DEBUG_EXCEPTION);
+        KVM_RUN.put("debug.arch.pc", KvmRun.DEBUG_PC);
+        KVM_RUN.put("debug.arch.dr6", KvmRun.DEBUG_DR6);
+        KVM_RUN.put("debug.arch.dr7", KvmRun.DEBUG_DR7);
         KVM_RUN.put("system_event.type", KvmRun.SYSTEM_EVENT_TYPE);
         KVM_RUN.put("system_event.ndata", KvmRun.SYSTEM_EVENT_NDATA);
         KVM_RUN.put("system_event.data", KvmRun.SYSTEM_EVENT_DATA);
@@ -102,6 +106,11 @@ class KvmLayoutTest {
                 P("kvm_irq_routing", sizeof(struct kvm_irq_routing));
                 P("kvm_irq_routing_entry.u.msi.data", offsetof(struct kvm_irq_routing_entry, u.msi.data));
                 P("kvm_irq_routing_entry.u.irqchip.pin", offsetof(struct kvm_irq_routing_entry, u.irqchip.pin));
+                P("KVM_GUESTDBG_ENABLE", KVM_GUESTDBG_ENABLE);
+                P("KVM_GUESTDBG_SINGLESTEP", KVM_GUESTDBG_SINGLESTEP);
+                P("KVM_GUESTDBG_USE_SW_BP", KVM_GUESTDBG_USE_SW_BP);
+                P("KVM_GUESTDBG_USE_HW_BP", KVM_GUESTDBG_USE_HW_BP);
+                P("KVM_GUESTDBG_BLOCKIRQ", KVM_GUESTDBG_BLOCKIRQ);
                 P("sigset_t", sizeof(sigset_t));
                 P("termios", sizeof(struct termios));
                 P("termios.c_oflag", offsetof(struct termios, c_oflag));
@@ -163,6 +172,11 @@ class KvmLayoutTest {
         // GsiRoute.write puts the MSI data and the irqchip pin at these offsets.
         assertEquals(c("kvm_irq_routing_entry.u.msi.data"), 24);
         assertEquals(c("kvm_irq_routing_entry.u.irqchip.pin"), 20);
+        assertEquals(c("KVM_GUESTDBG_ENABLE"), GuestDebug.ENABLE);
+        assertEquals(c("KVM_GUESTDBG_SINGLESTEP"), GuestDebug.SINGLESTEP);
+        assertEquals(c("KVM_GUESTDBG_USE_SW_BP"), GuestDebug.USE_SW_BP);
+        assertEquals(c("KVM_GUESTDBG_USE_HW_BP"), GuestDebug.USE_HW_BP);
+        assertEquals(c("KVM_GUESTDBG_BLOCKIRQ"), GuestDebug.BLOCKIRQ);
         assertEquals(c("sigset_t"), Libc.SIGSET_BYTES);
         assertEquals(c("termios"), Libc.TERMIOS_BYTES);
         assertEquals(c("termios.c_oflag"), 4);

@@ -95,6 +95,21 @@ class GuestRunTest {
     }
 
     /**
+     * The guest's own debug registers, TF and icebp reach its #DB handler (guests/debug.S): Vessel sets
+     * no guest debug state of its own, and completes icebp where the host's KVM stops on it. A data
+     * watchpoint is reported, not required: a host that emulates guest code (kvm_pvm) checks none.
+     */
+    @Test
+    void debugExceptionsReachTheGuestsOwnHandler() throws Exception {
+        Console console = new Console();
+        VmExit exit = run(VmConfig.builder().kernel(TestGuests.get("debug.bin")).entry(EntryMode.LONG)
+                .memory("16M").debugExit(true).build(), console);
+        assertTrue(console.text().matches("debug hw 1 watch [01] step 6 icebp 1\nvessel debug ok\n"),
+                console.text() + " / " + exit.detail());
+        assertEquals(41, exit.status());
+    }
+
+    /**
      * Every emulation assist completes its instruction in a real guest. The host CPU runs these natively,
      * so the guest (guests/assists.S) sends each one to the assist through the test-only assist probe, the
      * path a KVM emulation failure there takes; the guest checks each result, and the per-kind counts show

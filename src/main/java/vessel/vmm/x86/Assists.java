@@ -10,7 +10,17 @@ import vessel.kvm.Sregs;
  */
 public final class Assists {
     /** The assist kinds, counted per VM. */
-    public enum Kind { INT3, INT_N, CLAC, STAC, FWAIT, LDMXCSR, STMXCSR, POPCNT, MOVBE }
+    public enum Kind {
+        INT3(false), INT_N(false), ICEBP(false), CLAC(true), STAC(true), FWAIT(true), LDMXCSR(true), STMXCSR(true),
+        POPCNT(true), MOVBE(true);
+
+        /** Whether the instruction completes like any other, so RFLAGS.TF makes it trap after it. */
+        final boolean stepTraps;
+
+        Kind(boolean stepTraps) {
+            this.stepTraps = stepTraps;
+        }
+    }
 
     /** What happened: the kind completed, or why nothing was done. */
     public record Outcome(Kind kind, String unsupported) {
@@ -33,7 +43,9 @@ public final class Assists {
     static final long RFLAGS_ZF = 1L << 6;
     static final long RFLAGS_SF = 1L << 7;
     static final long RFLAGS_OF = 1L << 11;
+    static final long RFLAGS_TF = 1L << 8;
     static final long RFLAGS_AC = 1L << 18;
+    static final int VECTOR_DB = 1;
     static final int VECTOR_BP = 3;
     static final int VECTOR_UD = 6;
     static final int VECTOR_GP = 13;
@@ -53,6 +65,17 @@ public final class Assists {
     public static Outcome complete(Instruction insn, CpuAccess cpu) throws Exception {
         Regs regs = cpu.regs();
         long next = regs.rip + insn.length();
+        Outcome outcome = semantics(insn, cpu, regs, next);
+        // With TF set as the instruction began, the CPU traps once it completes (not when it faulted:
+        // then RIP is still on it). int3, int n and icebp clear TF as they enter their handler.
+        if (outcome.completed() && outcome.kind().stepTraps && (regs.rflags & RFLAGS_TF) != 0
+                && cpu.regs().rip == next) {
+            cpu.raiseSingleStep();
+        }
+        return outcome;
+    }
+
+    private static Outcome semantics(Instruction insn, CpuAccess cpu, Regs regs, long next) throws Exception {
         switch (insn.opcodeMap()) {
             case 0 -> {
                 switch (insn.opcode()) {
@@ -61,6 +84,12 @@ public final class Assists {
                         cpu.setRegs(regs);
                         cpu.injectException(VECTOR_BP, null);
                         return Outcome.done(Kind.INT3);
+                    }
+                    case 0xf1 -> {
+                        regs.rip = next; // icebp (int1): a #DB trap, the handler sees the address after it
+                        cpu.setRegs(regs);
+                        cpu.injectException(VECTOR_DB, null);
+                        return Outcome.done(Kind.ICEBP);
                     }
                     case 0xcd -> {
                         regs.rip = next;

@@ -32,6 +32,12 @@ public interface CpuAccess {
     /** Delivers exception {@code vector} on the next entry ({@code errorCode} null for none). */
     void injectException(int vector, Integer errorCode) throws Exception;
 
+    /**
+     * Delivers the single-step trap that RFLAGS.TF asks for after an instruction: #DB with DR6.BS set, as
+     * the CPU records it.
+     */
+    void raiseSingleStep() throws Exception;
+
     /** Delivers {@code vector} like an external interrupt: what {@code int n} does once RIP is past it. */
     void injectInterrupt(int vector) throws Exception;
 }

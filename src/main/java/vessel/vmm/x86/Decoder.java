@@ -129,7 +129,7 @@ public final class Decoder {
     private static Shape shape(int map, int op) {
         return switch (map) {
             case 0 -> switch (op) {
-                case 0xcc, 0x9b, 0xf4 -> Shape.NONE; // int3, fwait, hlt
+                case 0xcc, 0xf1, 0x9b, 0xf4 -> Shape.NONE; // int3, icebp, fwait, hlt
                 case 0xcd -> Shape.IMM8; // int n
                 default -> null;
             };

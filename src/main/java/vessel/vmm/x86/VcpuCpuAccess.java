@@ -1,5 +1,6 @@
 package vessel.vmm.x86;
 
+import vessel.kvm.DebugRegs;
 import vessel.kvm.Regs;
 import vessel.kvm.Sregs;
 import vessel.kvm.Translation;
@@ -110,6 +111,14 @@ public final class VcpuCpuAccess implements CpuAccess {
         VcpuEvents events = vcpu.getVcpuEvents();
         events.injectException(vector, errorCode);
         vcpu.setVcpuEvents(events);
+    }
+
+    @Override
+    public void raiseSingleStep() throws Exception {
+        // Without KVM_CAP_EXCEPTION_PAYLOAD in use, KVM delivers an injected #DB with DR6 as it stands.
+        DebugRegs dr = vcpu.getDebugRegs();
+        vcpu.setDebugRegs(dr.withDr6(dr.dr6() | DebugRegs.DR6_BS));
+        injectException(Assists.VECTOR_DB, null);
     }
 
     @Override

@@ -58,6 +58,7 @@ class AssistsTest {
         @Override public void writeLinear(long a, byte[] d) { System.arraycopy(d, 0, ram, (int) a, d.length); }
         @Override public void injectException(int v, Integer ec) { injected.add("exception " + v + (ec == null ? "" : "/" + ec)); }
         @Override public void injectInterrupt(int v) { injected.add("interrupt " + v); }
+        @Override public void raiseSingleStep() { injected.add("single-step"); }
 
         private static Regs copy(Regs r) {
             Regs c = new Regs();
@@ -88,6 +89,39 @@ class AssistsTest {
         assertEquals(Assists.Kind.INT3, run("cc").kind());
         assertEquals(0x1001, cpu.regs.rip);
         assertEquals(List.of("exception 3"), cpu.injected);
+    }
+
+    @Test
+    void icebpAdvancesPastItselfAndRaisesDebugTrap() throws Exception {
+        assertEquals(Assists.Kind.ICEBP, run("f1").kind());
+        assertEquals(0x1001, cpu.regs.rip);
+        assertEquals(List.of("exception 1"), cpu.injected);
+    }
+
+    @Test
+    void withTrapFlagSetACompletedInstructionTrapsAfterwards() throws Exception {
+        cpu.regs.rflags = 0x2 | Assists.RFLAGS_TF | Assists.RFLAGS_AC;
+        assertEquals(Assists.Kind.CLAC, run("0f 01 ca").kind());
+        assertEquals(0x1003, cpu.regs.rip);
+        assertEquals(List.of("single-step"), cpu.injected);
+    }
+
+    @Test
+    void withTrapFlagSetExceptionsAndFaultsDoNotAlsoStep() throws Exception {
+        cpu.regs.rflags = 0x2 | Assists.RFLAGS_TF;
+        run("cc");
+        assertEquals(List.of("exception 3"), cpu.injected);
+        cpu.injected.clear();
+        cpu.regs.rax = 0x3000;
+        cpu.writeLinear(0x3000, new byte[] {0, 0, 1, 0});
+        run("0f ae 10"); // ldmxcsr with a reserved bit: #GP, RIP stays, no step trap
+        assertEquals(List.of("exception 13/0"), cpu.injected);
+    }
+
+    @Test
+    void withoutTrapFlagNoStepTrap() throws Exception {
+        run("0f 01 ca");
+        assertTrue(cpu.injected.isEmpty(), cpu.injected.toString());
     }
 
     @Test
