@@ -24,6 +24,15 @@ public interface CpuAccess {
      */
     int mxcsrMask() throws Exception;
 
+    /** XMM register {@code n} (0-15). */
+    Xmm xmm(int n) throws Exception;
+
+    /**
+     * Sets XMM register {@code n} (0-15) as a legacy-SSE instruction writes it: bits 255-128 of the
+     * YMM register, where there is one, keep their value.
+     */
+    void setXmm(int n, Xmm value) throws Exception;
+
     /** Reads {@code len} bytes at a linear (guest-virtual) address; throws if any byte is not mapped. */
     byte[] readLinear(long address, int len) throws Exception;
 

@@ -13,6 +13,7 @@ public final class VcpuCpuAccess implements CpuAccess {
     private final VcpuFd vcpu;
     private final GuestMemory memory;
     private Sregs sregs;
+    private byte[] xsave;
 
     public VcpuCpuAccess(VcpuFd vcpu, GuestMemory memory) {
         this.vcpu = vcpu;
@@ -38,34 +39,64 @@ public final class VcpuCpuAccess implements CpuAccess {
     }
 
     /*
-     * MXCSR goes through the XSAVE area: x86 KVM_GET_FPU leaves kvm_fpu.mxcsr zero and KVM_SET_FPU
-     * ignores it (found by guests/assists.S, whose ldmxcsr had no effect and whose stmxcsr stored 0).
+     * MXCSR and the XMM registers go through the XSAVE area: x86 KVM_GET_FPU leaves kvm_fpu.mxcsr zero
+     * and KVM_SET_FPU ignores it (found by guests/assists.S, whose ldmxcsr had no effect and whose
+     * stmxcsr stored 0). KVM_SET_FPU does write the XMM registers into the legacy area, but leaves the
+     * header's XSTATE_BV alone; with the SSE bit clear there, the next XRSTOR puts the XMM registers
+     * back to their initial zeros. Setting the area through KVM_SET_XSAVE with the bit set avoids that.
+     * The area is read once per stopped instruction and written back on every change.
      */
-    @Override
-    public int mxcsr() throws Exception {
-        byte[] xsave = vcpu.getXsave();
-        return (int) Assists.fromLe(java.util.Arrays.copyOfRange(xsave, XSAVE_MXCSR, XSAVE_MXCSR + 4));
+    private byte[] xsave() throws Exception {
+        if (xsave == null) {
+            xsave = vcpu.getXsave();
+        }
+        return xsave;
     }
 
-    @Override
-    public void setMxcsr(int mxcsr) throws Exception {
-        byte[] xsave = vcpu.getXsave();
-        System.arraycopy(Assists.le(mxcsr & 0xffff_ffffL, 4), 0, xsave, XSAVE_MXCSR, 4);
-        // KVM takes MXCSR from the area only when XSTATE_BV says SSE (or AVX) state is in use. Marking
-        // SSE in use changes nothing else: with the bit clear the area already holds the XMM registers'
-        // initial (zero) values, which is what they are.
+    private void storeXsave() throws Exception {
+        // KVM takes MXCSR and the XMM registers from the area only when XSTATE_BV says SSE state is in
+        // use. With the bit clear the area already holds their initial values (zeros, and the MXCSR
+        // KVM reports), which is what they are, so marking SSE in use changes nothing else.
         xsave[XSAVE_XSTATE_BV] |= XSTATE_SSE;
         vcpu.setXsave(xsave);
     }
 
     @Override
+    public int mxcsr() throws Exception {
+        return (int) Assists.fromLe(java.util.Arrays.copyOfRange(xsave(), XSAVE_MXCSR, XSAVE_MXCSR + 4));
+    }
+
+    @Override
+    public void setMxcsr(int mxcsr) throws Exception {
+        System.arraycopy(Assists.le(mxcsr & 0xffff_ffffL, 4), 0, xsave(), XSAVE_MXCSR, 4);
+        storeXsave();
+    }
+
+    @Override
     public int mxcsrMask() throws Exception {
-        byte[] xsave = vcpu.getXsave();
-        return (int) Assists.fromLe(java.util.Arrays.copyOfRange(xsave, XSAVE_MXCSR_MASK, XSAVE_MXCSR_MASK + 4));
+        return (int) Assists.fromLe(java.util.Arrays.copyOfRange(xsave(), XSAVE_MXCSR_MASK, XSAVE_MXCSR_MASK + 4));
+    }
+
+    @Override
+    public Xmm xmm(int n) throws Exception {
+        return Xmm.fromBytes(xsave(), xmmOffset(n));
+    }
+
+    @Override
+    public void setXmm(int n, Xmm value) throws Exception {
+        value.toBytes(xsave(), xmmOffset(n));
+        storeXsave();
+    }
+
+    private static int xmmOffset(int n) {
+        java.util.Objects.checkIndex(n, 16);
+        return XSAVE_XMM0 + 16 * n;
     }
 
     private static final int XSAVE_MXCSR = 24;
     private static final int XSAVE_MXCSR_MASK = 28;
+    /** XMM0-15 in the FXSAVE layout, 16 bytes each. */
+    static final int XSAVE_XMM0 = 160;
     private static final int XSAVE_XSTATE_BV = 512;
     private static final byte XSTATE_SSE = 1 << 1;
 

@@ -27,6 +27,7 @@ class AssistsTest {
         final byte[] ram = new byte[0x10000];
         int mxcsr = 0x1f80;
         int mxcsrMask = 0xffff;
+        final Xmm[] xmm = new Xmm[16];
         final List<String> injected = new ArrayList<>();
 
         FakeCpu(int mode) {
@@ -39,7 +40,9 @@ class AssistsTest {
             sregs.gdt = sregs.idt = new DescriptorTable(0, 0);
             sregs.cr0 = mode == 16 ? 0 : Sregs.CR0_PE;
             sregs.efer = mode == 64 ? Sregs.EFER_LMA | Sregs.EFER_LME : 0;
+            sregs.cr4 = Sregs.CR4_OSFXSR;
             regs.rip = 0x1000;
+            java.util.Arrays.fill(xmm, Xmm.ZERO);
         }
 
         @Override public Regs regs() { return copy(regs); }
@@ -52,6 +55,8 @@ class AssistsTest {
         @Override public int mxcsr() { return mxcsr; }
         @Override public void setMxcsr(int v) { mxcsr = v; }
         @Override public int mxcsrMask() { return mxcsrMask; }
+        @Override public Xmm xmm(int n) { return xmm[n]; }
+        @Override public void setXmm(int n, Xmm v) { xmm[n] = v; }
         @Override public byte[] readLinear(long a, int len) {
             return java.util.Arrays.copyOfRange(ram, (int) a, (int) a + len);
         }
