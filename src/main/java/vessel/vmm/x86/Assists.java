@@ -10,7 +10,24 @@ import vessel.kvm.Sregs;
  */
 public final class Assists {
     /** The assist kinds, counted per VM. */
-    public enum Kind { INT3, INT_N, CLAC, STAC, FWAIT, LDMXCSR, STMXCSR, POPCNT, MOVBE }
+    public enum Kind {
+        INT3, INT_N, CLAC, STAC, FWAIT, LDMXCSR, STMXCSR, POPCNT, MOVBE,
+        /** SSE2 register forms: movd/movq between a general register and XMM (66 0F 6E/7E). */
+        MOVD,
+        /** movq between XMM registers (F3 0F 7E, 66 0F D6). */
+        MOVQ,
+        /** movdqa/movdqu between XMM registers (66/F3 0F 6F/7F). */
+        MOVDQ,
+        /** paddd, paddq. */
+        PADD,
+        /** pand, por, pxor. */
+        PLOGIC,
+        /** punpckldq, punpckhdq, punpcklqdq, punpckhqdq. */
+        PUNPCK,
+        /** Shifts by immediate: psrlw/d/q, psraw/d, psllw/d/q, psrldq, pslldq. */
+        PSHIFT,
+        PSHUFD
+    }
 
     /** What happened: the kind completed, or why nothing was done. */
     public record Outcome(Kind kind, String unsupported) {
@@ -36,6 +53,7 @@ public final class Assists {
     static final long RFLAGS_AC = 1L << 18;
     static final int VECTOR_BP = 3;
     static final int VECTOR_UD = 6;
+    static final int VECTOR_NM = 7;
     static final int VECTOR_GP = 13;
     /** The MXCSR bits of a CPU that reports MXCSR_MASK 0: all of the low 16 but DAZ (bit 6). */
     public static final int MXCSR_DEFAULT_MASK = 0xffbf;
@@ -100,6 +118,10 @@ public final class Assists {
                 if (insn.opcode() == 0xb8 && insn.rep() && !insn.repne()) {
                     return popcnt(insn, cpu, regs, next);
                 }
+                Kind sse2 = sse2Kind(insn);
+                if (sse2 != null) {
+                    return sse2(insn, sse2, cpu, regs, next);
+                }
                 return Outcome.unsupported("no assist for this instruction");
             }
             case 2 -> {
@@ -155,6 +177,168 @@ public final class Assists {
         regs.rip = next;
         cpu.setRegs(regs);
         return Outcome.done(Kind.MOVBE);
+    }
+
+    /**
+     * Which SSE2 integer instruction this is, by opcode and mandatory prefix (66, or F3 for movq and
+     * movdqu); null for anything else, the MMX forms without a prefix included.
+     */
+    private static Kind sse2Kind(Instruction insn) {
+        if (insn.repne()) {
+            return null;
+        }
+        if (insn.rep()) {
+            return switch (insn.opcode()) {
+                case 0x7e -> Kind.MOVQ;
+                case 0x6f, 0x7f -> Kind.MOVDQ;
+                default -> null;
+            };
+        }
+        if (!insn.opsizePrefix()) {
+            return null;
+        }
+        return switch (insn.opcode()) {
+            case 0x6e, 0x7e -> Kind.MOVD;
+            case 0xd6 -> Kind.MOVQ;
+            case 0x6f, 0x7f -> Kind.MOVDQ;
+            case 0xfe, 0xd4 -> Kind.PADD;
+            case 0xdb, 0xeb, 0xef -> Kind.PLOGIC;
+            case 0x62, 0x6a, 0x6c, 0x6d -> Kind.PUNPCK;
+            case 0x71, 0x72, 0x73 -> Kind.PSHIFT;
+            case 0x70 -> Kind.PSHUFD;
+            default -> null;
+        };
+    }
+
+    /**
+     * An SSE2 register-to-register instruction. The CPU's checks come first: LOCK, CR0.EM or CR4.OSFXSR
+     * clear are #UD, CR0.TS is #NM (the guest's lazy FPU switch); then the operation on the XMM
+     * registers (and a general register for movd/movq), exactly as the SDM gives it.
+     */
+    private static Outcome sse2(Instruction insn, Kind kind, CpuAccess cpu, Regs regs, long next) throws Exception {
+        if (insn.memoryOperand()) {
+            return Outcome.unsupported("SSE2 with a memory operand: only register forms are completed");
+        }
+        Sregs s = cpu.sregs();
+        if (insn.lock() || (s.cr0 & Sregs.CR0_EM) != 0 || (s.cr4 & Sregs.CR4_OSFXSR) == 0) {
+            cpu.injectException(VECTOR_UD, null);
+            return Outcome.done(kind);
+        }
+        if ((s.cr0 & Sregs.CR0_TS) != 0) {
+            cpu.injectException(VECTOR_NM, null);
+            return Outcome.done(kind);
+        }
+        int reg = insn.reg();
+        int rm = insn.rm();
+        switch (kind) {
+            case MOVD -> {
+                boolean wide = insn.operandSize() == 8; // REX.W: movq
+                if (insn.opcode() == 0x6e) {
+                    long v = regs.gpr(rm);
+                    cpu.setXmm(reg, new Xmm(wide ? v : v & 0xffff_ffffL, 0));
+                } else {
+                    writeRegister(regs, rm, wide ? 8 : 4, cpu.xmm(reg).lo());
+                }
+            }
+            case MOVQ -> {
+                // F3 0F 7E: xmm(reg) <- xmm(rm); 66 0F D6: xmm(rm) <- xmm(reg); the upper half cleared.
+                boolean load = insn.opcode() == 0x7e;
+                cpu.setXmm(load ? reg : rm, new Xmm(cpu.xmm(load ? rm : reg).lo(), 0));
+            }
+            case MOVDQ -> {
+                boolean load = insn.opcode() == 0x6f;
+                cpu.setXmm(load ? reg : rm, cpu.xmm(load ? rm : reg));
+            }
+            case PADD -> {
+                int bits = insn.opcode() == 0xfe ? 32 : 64;
+                long[] a = cpu.xmm(reg).lanes(bits);
+                long[] b = cpu.xmm(rm).lanes(bits);
+                for (int i = 0; i < a.length; i++) {
+                    a[i] += b[i];
+                }
+                cpu.setXmm(reg, Xmm.ofLanes(a, bits));
+            }
+            case PLOGIC -> {
+                Xmm a = cpu.xmm(reg);
+                Xmm b = cpu.xmm(rm);
+                cpu.setXmm(reg, switch (insn.opcode()) {
+                    case 0xdb -> new Xmm(a.lo() & b.lo(), a.hi() & b.hi());
+                    case 0xeb -> new Xmm(a.lo() | b.lo(), a.hi() | b.hi());
+                    default -> new Xmm(a.lo() ^ b.lo(), a.hi() ^ b.hi());
+                });
+            }
+            case PUNPCK -> {
+                long[] a = cpu.xmm(reg).lanes(32);
+                long[] b = cpu.xmm(rm).lanes(32);
+                cpu.setXmm(reg, Xmm.ofLanes(switch (insn.opcode()) {
+                    case 0x62 -> new long[] {a[0], b[0], a[1], b[1]}; // punpckldq
+                    case 0x6a -> new long[] {a[2], b[2], a[3], b[3]}; // punpckhdq
+                    case 0x6c -> new long[] {a[0], a[1], b[0], b[1]}; // punpcklqdq
+                    default -> new long[] {a[2], a[3], b[2], b[3]}; // punpckhqdq
+                }, 32));
+            }
+            case PSHIFT -> {
+                Xmm shifted = shiftByImmediate(insn.opcode(), insn.reg() & 7, cpu.xmm(rm), insn.imm8());
+                if (shifted == null) {
+                    return Outcome.unsupported("no such shift in groups 12-14 (#UD on the CPU)");
+                }
+                cpu.setXmm(rm, shifted);
+            }
+            case PSHUFD -> {
+                long[] src = cpu.xmm(rm).lanes(32);
+                long[] out = new long[4];
+                for (int i = 0; i < 4; i++) {
+                    out[i] = src[(insn.imm8() >> (2 * i)) & 3];
+                }
+                cpu.setXmm(reg, Xmm.ofLanes(out, 32));
+            }
+            default -> throw new IllegalStateException("not an SSE2 kind: " + kind);
+        }
+        regs.rip = next;
+        cpu.setRegs(regs);
+        return Outcome.done(kind);
+    }
+
+    /**
+     * Groups 12-14 (66 0F 71/72/73 /op ib) on {@code v}: logical shifts by more than the lane width give
+     * zero, arithmetic ones fill with the sign; psrldq/pslldq shift whole bytes, more than 15 give zero.
+     * Null for an /op the group does not define.
+     */
+    static Xmm shiftByImmediate(int opcode, int op, Xmm v, int count) {
+        if (opcode == 0x73 && (op == 3 || op == 7)) {
+            if (count > 15) {
+                return Xmm.ZERO;
+            }
+            byte[] in = v.bytes();
+            byte[] out = new byte[16];
+            for (int i = 0; i < 16; i++) {
+                int from = op == 3 ? i + count : i - count; // psrldq moves bytes down, pslldq up
+                out[i] = from >= 0 && from < 16 ? in[from] : 0;
+            }
+            return Xmm.fromBytes(out, 0);
+        }
+        int bits = switch (opcode) {
+            case 0x71 -> 16;
+            case 0x72 -> 32;
+            default -> 64;
+        };
+        boolean arithmetic = op == 4 && bits != 64;
+        if (op != 2 && op != 6 && !arithmetic) {
+            return null;
+        }
+        long[] lanes = v.lanes(bits);
+        for (int i = 0; i < lanes.length; i++) {
+            long x = lanes[i];
+            if (arithmetic) {
+                long signed = (x << (64 - bits)) >> (64 - bits);
+                lanes[i] = signed >> Math.min(count, bits - 1);
+            } else if (count >= bits) {
+                lanes[i] = 0;
+            } else {
+                lanes[i] = op == 2 ? x >>> count : x << count;
+            }
+        }
+        return Xmm.ofLanes(lanes, bits);
     }
 
     /** The linear address of a memory operand: segment base + base + index * scale + displacement. */

@@ -252,4 +252,178 @@ class AssistsTest {
         assertEquals(-1, abs.index());
         assertEquals(0x1000, abs.displacement());
     }
+
+    // SSE2 register forms. The expected values were computed by the host CPU running the same
+    // instruction on the same inputs (a C program with inline asm), not by hand.
+
+    private static final Xmm A = new Xmm(0x0123456789abcdefL, 0xfedcba9876543210L);
+    private static final Xmm B = new Xmm(0xf0e1d2c3b4a59687L, 0x7f6e5d4c3b2a1908L);
+
+    private static Xmm xmm(String hiUnderscoreLo) {
+        String[] halves = hiUnderscoreLo.split("_");
+        return new Xmm(Long.parseUnsignedLong(halves[1], 16), Long.parseUnsignedLong(halves[0], 16));
+    }
+
+    @Test
+    void movdFromAGeneralRegisterAsTheKernelsBlake2sEncodesIt() throws Exception {
+        cpu.regs.rcx = 0xffff_ffff_1234_5678L;
+        cpu.xmm[15] = new Xmm(-1, -1);
+        // movd %ecx,%xmm15: the instruction a Debian 6.1 kernel stopped on (REX.R for xmm15)
+        assertEquals(Assists.Kind.MOVD, run("66 44 0f 6e f9").kind());
+        assertEquals(new Xmm(0x1234_5678L, 0), cpu.xmm[15], "zero-extended to 128 bits");
+        assertEquals(0x1005, cpu.regs.rip);
+        run("66 48 0f 6e c9"); // movq %rcx,%xmm1
+        assertEquals(new Xmm(0xffff_ffff_1234_5678L, 0), cpu.xmm[1]);
+    }
+
+    @Test
+    void movdToAGeneralRegisterZeroExtendsAndMovqTakesAll64Bits() throws Exception {
+        cpu.regs.rax = -1;
+        cpu.xmm[2] = new Xmm(0x1122_3344_5566_7788L, 0x99);
+        run("66 0f 7e d0"); // movd %xmm2,%eax
+        assertEquals(0x5566_7788L, cpu.regs.rax);
+        cpu.xmm[9] = new Xmm(0x1122_3344_5566_7788L, 0x99);
+        assertEquals(Assists.Kind.MOVD, run("66 4d 0f 7e ca").kind()); // movq %xmm9,%r10
+        assertEquals(0x1122_3344_5566_7788L, cpu.regs.r10);
+    }
+
+    @Test
+    void movqBetweenXmmRegistersClearsTheUpperHalf() throws Exception {
+        cpu.xmm[3] = A;
+        cpu.xmm[4] = B;
+        assertEquals(Assists.Kind.MOVQ, run("f3 0f 7e e3").kind()); // movq %xmm3,%xmm4
+        assertEquals(new Xmm(A.lo(), 0), cpu.xmm[4]);
+        assertEquals(0x1004, cpu.regs.rip);
+        cpu.xmm[4] = B;
+        cpu.xmm[3] = A;
+        assertEquals(Assists.Kind.MOVQ, run("66 0f d6 e3").kind()); // movq %xmm4,%xmm3 (the store form)
+        assertEquals(new Xmm(B.lo(), 0), cpu.xmm[3]);
+    }
+
+    @Test
+    void movdqaAndMovdquCopyWholeRegistersBothDirections() throws Exception {
+        cpu.xmm[8] = A;
+        assertEquals(Assists.Kind.MOVDQ, run("66 41 0f 6f c0").kind()); // movdqa %xmm8,%xmm0
+        assertEquals(A, cpu.xmm[0]);
+        cpu.xmm[0] = B;
+        run("f3 44 0f 6f c8"); // movdqu %xmm0,%xmm9
+        assertEquals(B, cpu.xmm[9]);
+        cpu.xmm[8] = A;
+        run("f3 44 0f 7f c1"); // movdqu %xmm8,%xmm1 (7F: the destination is ModRM.rm)
+        assertEquals(A, cpu.xmm[1]);
+        run("66 41 0f 7f d2"); // movdqa %xmm2,%xmm10
+        assertEquals(cpu.xmm[2], cpu.xmm[10]);
+    }
+
+    @Test
+    void packedAddsAndLogicMatchTheCpu() throws Exception {
+        String[][] cases = {
+            {"66 0f fe c1", "7e4b17e4b17e4b18_f205182a3e516476"}, // paddd %xmm1,%xmm0: each dword wraps
+            {"66 0f d4 c1", "7e4b17e4b17e4b18_f205182b3e516476"}, // paddq: the carry crosses dwords
+            {"66 0f ef c1", "81b2e7d44d7e2b18_f1c297a43d0e5b68"}, // pxor
+            {"66 0f eb c1", "fffeffdc7f7e3b18_f1e3d7e7bdafdfef"}, // por
+            {"66 0f db c1", "7e4c180832001000_0021404380a18487"}, // pand
+            {"66 0f 62 c1", "f0e1d2c301234567_b4a5968789abcdef"}, // punpckldq
+            {"66 0f 6a c1", "7f6e5d4cfedcba98_3b2a190876543210"}, // punpckhdq
+            {"66 0f 6c c1", "f0e1d2c3b4a59687_0123456789abcdef"}, // punpcklqdq
+            {"66 0f 6d c1", "7f6e5d4c3b2a1908_fedcba9876543210"}, // punpckhqdq
+        };
+        for (String[] c : cases) {
+            cpu.xmm[0] = A;
+            cpu.xmm[1] = B;
+            assertTrue(run(c[0]).completed(), c[0]);
+            assertEquals(xmm(c[1]), cpu.xmm[0], c[0]);
+            assertEquals(B, cpu.xmm[1], c[0] + ": the source is not written");
+        }
+        cpu.xmm[15] = A;
+        cpu.xmm[1] = B;
+        assertEquals(Assists.Kind.PADD, run("66 44 0f fe f9").kind()); // paddd %xmm1,%xmm15 (REX.R)
+        assertEquals(xmm("7e4b17e4b17e4b18_f205182a3e516476"), cpu.xmm[15]);
+        cpu.xmm[1] = A;
+        cpu.xmm[15] = B;
+        assertEquals(Assists.Kind.PLOGIC, run("66 41 0f ef cf").kind()); // pxor %xmm15,%xmm1 (REX.B)
+        assertEquals(xmm("81b2e7d44d7e2b18_f1c297a43d0e5b68"), cpu.xmm[1]);
+    }
+
+    @Test
+    void shiftsByImmediateMatchTheCpuIncludingCountsPastTheLaneWidth() throws Exception {
+        String[][] cases = {
+            {"66 0f 72 d1 07", "01fdb97500eca864_0002468a0113579b"}, // psrld $7
+            {"66 0f 72 f1 19", "3000000020000000_ce000000de000000"}, // pslld $25
+            {"66 0f 72 e1 03", "ffdb97530eca8642_002468acf13579bd"}, // psrad $3
+            {"66 0f 72 e1 28", "ffffffff00000000_00000000ffffffff"}, // psrad $40: the sign fills
+            {"66 0f 73 d1 21", "000000007f6e5d4c_000000000091a2b3"}, // psrlq $33
+            {"66 0f 73 f1 21", "eca8642000000000_13579bde00000000"}, // psllq $33
+            {"66 0f 73 d9 04", "00000000fedcba98_7654321001234567"}, // psrldq $4 (bytes)
+            {"66 0f 73 f9 08", "0123456789abcdef_0000000000000000"}, // pslldq $8
+            {"66 0f 73 d9 10", "0000000000000000_0000000000000000"}, // psrldq $16
+            {"66 0f 71 d1 14", "0000000000000000_0000000000000000"}, // psrlw $20
+            {"66 0f 71 e1 14", "ffffffff00000000_00000000ffffffff"}, // psraw $20
+            {"66 0f 71 e1 03", "ffdbf7530eca0642_002408acf135f9bd"}, // psraw $3
+            {"66 0f 71 f1 04", "edc0a98065402100_123056709ab0def0"}, // psllw $4
+        };
+        for (String[] c : cases) {
+            cpu.xmm[1] = A;
+            assertEquals(Assists.Kind.PSHIFT, run(c[0]).kind(), c[0]);
+            assertEquals(xmm(c[1]), cpu.xmm[1], c[0]);
+        }
+        cpu.xmm[11] = A;
+        run("66 41 0f 71 f3 04"); // psllw $4,%xmm11: REX.B extends ModRM.rm, the shifted register
+        assertEquals(xmm("edc0a98065402100_123056709ab0def0"), cpu.xmm[11]);
+        assertEquals(0x1000 + 5 * cases.length + 6, cpu.regs.rip, "each shift is 5 bytes, the REX one 6");
+    }
+
+    @Test
+    void pshufdPicksDwordsByTheImmediate() throws Exception {
+        cpu.xmm[1] = A;
+        cpu.xmm[2] = B;
+        assertEquals(Assists.Kind.PSHUFD, run("66 0f 70 d1 93").kind()); // pshufd $0x93,%xmm1,%xmm2
+        assertEquals(xmm("7654321001234567_89abcdeffedcba98"), cpu.xmm[2]);
+        assertEquals(A, cpu.xmm[1]);
+        assertEquals(0x1005, cpu.regs.rip);
+    }
+
+    @Test
+    void sse2FaultsAsTheCpuWouldWithoutSseEnabledOrWithTheFpuSwitchedOut() throws Exception {
+        cpu.xmm[1] = A;
+        cpu.sregs.cr4 = 0; // no OSFXSR: #UD
+        run("66 0f ef c1");
+        assertEquals(List.of("exception 6"), cpu.injected);
+        cpu.injected.clear();
+        cpu.sregs.cr4 = Sregs.CR4_OSFXSR;
+        cpu.sregs.cr0 |= Sregs.CR0_TS; // lazy FPU switch pending: #NM
+        run("66 0f ef c1");
+        assertEquals(List.of("exception 7"), cpu.injected);
+        cpu.injected.clear();
+        cpu.sregs.cr0 &= ~Sregs.CR0_TS;
+        run("f0 66 0f ef c1"); // lock pxor: #UD
+        assertEquals(List.of("exception 6"), cpu.injected);
+        assertEquals(0x1000, cpu.regs.rip, "a fault leaves RIP on the instruction");
+        assertEquals(A, cpu.xmm[1]);
+    }
+
+    @Test
+    void sse2MemoryFormsAndMmxFormsAreReportedNotCompleted() throws Exception {
+        cpu.xmm[1] = A;
+        cpu.regs.rdi = 0x2000;
+        Assists.Outcome memory = run("66 0f 6e 0f"); // movd (%rdi),%xmm1
+        assertFalse(memory.completed());
+        assertTrue(memory.unsupported().contains("memory operand"), memory.unsupported());
+        assertFalse(run("0f 6e c8").completed(), "movd %eax,%mm1: MMX, no 66 prefix");
+        assertFalse(run("f2 0f 7e c1").completed(), "F2 0F 7E is no SSE2 instruction");
+        assertFalse(run("66 0f 72 c1 03").completed(), "group 13 /0 is undefined");
+        assertEquals(A, cpu.xmm[1]);
+        assertEquals(0x1000, cpu.regs.rip);
+        assertEquals(List.of(), cpu.injected);
+    }
+
+    @Test
+    void sse2DecodedLengths() throws Exception {
+        String[][] cases = {{"66 44 0f 6e f9", "5"}, {"66 0f 7e d0", "4"}, {"66 0f 72 d1 07", "5"},
+            {"66 41 0f 71 f3 04", "6"}, {"66 0f 70 d1 93", "5"}, {"f3 44 0f 6f c8", "5"},
+            {"66 0f 6e 44 24 08", "6"}, {"66 0f 70 05 00 01 00 00 93", "9"}};
+        for (String[] c : cases) {
+            assertEquals(Integer.parseInt(c[1]), Decoder.decode(HexFormat.ofDelimiter(" ").parseHex(c[0]), 64).length(), c[0]);
+        }
+    }
 }
