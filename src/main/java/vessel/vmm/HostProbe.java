@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.ToIntFunction;
 import java.util.stream.Collectors;
 
 import vessel.boot.BootEntry;
@@ -168,15 +169,20 @@ public final class HostProbe {
 
         /**
          * Kernel options for what CPUID cannot hide on such hosts (they pass most of CPUID through from
-         * the host regardless of the table the VMM sets), each once.
+         * the host regardless of the table the VMM sets), each once, numbered by the kernel's word layout.
          */
         public List<String> kernelOptions() {
+            return kernelOptions(LinuxCpuFeature::linuxNumber);
+        }
+
+        /** {@link #kernelOptions()} with the feature numbers of a given kernel. */
+        public List<String> kernelOptions(ToIntFunction<LinuxCpuFeature> number) {
             Set<String> options = new LinkedHashSet<>();
             if (fails(Candidate.XSAVE)) {
                 options.add("noxsave");
             }
             for (List<LinuxCpuFeature> features : hiddenFeatures().values()) {
-                features.forEach(f -> options.add(f.clearOption()));
+                features.forEach(f -> options.add("clearcpuid=" + number.applyAsInt(f)));
             }
             return List.copyOf(options);
         }

@@ -120,6 +120,22 @@ class HostProbeTest {
         assertEquals(List.of(), r.explanations());
     }
 
+    /** The numbering a boot uses, taken from the default guest's kernel (where built) through its own table. */
+    @Test
+    void optionsForTheDefaultKernelAreNumberedByItsOwnTable() throws Exception {
+        java.nio.file.Path vmlinuz = vessel.testkit.DefaultImage.dir().resolve("vmlinuz");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isRegularFile(vmlinuz),
+                "default guest image not built: " + vmlinuz);
+        byte[] image = java.nio.file.Files.readAllBytes(vmlinuz);
+        var numbers = VirtualMachine.featureNumbers(image, vmlinuz.toString(),
+                vessel.boot.linux.BackgroundDecompression.start(image, vmlinuz.toString()));
+        assertEquals(List.of("clearcpuid=137", "clearcpuid=147", "clearcpuid=148"),
+                failing(Candidate.SSSE3).kernelOptions(numbers));
+        assertEquals(LinuxCpuFeature.SHA_NI.linuxNumber(), numbers.applyAsInt(LinuxCpuFeature.SHA_NI));
+        // A kernel booted through its own decompressor is not searched: the word layout numbers it.
+        assertEquals(137, VirtualMachine.featureNumbers(image, vmlinuz.toString(), null).applyAsInt(LinuxCpuFeature.SSSE3));
+    }
+
     @Test
     void hostOptionsAreAddedOnceToTheUsersCommandLine() {
         assertEquals("console=ttyS0 noxsave quiet clearcpuid=308",
