@@ -50,10 +50,13 @@ public final class Assists {
     static final long RFLAGS_ZF = 1L << 6;
     static final long RFLAGS_SF = 1L << 7;
     static final long RFLAGS_OF = 1L << 11;
+    static final long RFLAGS_IOPL = 3L << 12;
     static final long RFLAGS_AC = 1L << 18;
+    static final long RFLAGS_VM = 1L << 17;
     static final int VECTOR_BP = 3;
     static final int VECTOR_UD = 6;
     static final int VECTOR_NM = 7;
+    static final int VECTOR_NP = 11;
     static final int VECTOR_GP = 13;
     /** The MXCSR bits of a CPU that reports MXCSR_MASK 0: all of the low 16 but DAZ (bit 6). */
     public static final int MXCSR_DEFAULT_MASK = 0xffbf;
@@ -75,12 +78,18 @@ public final class Assists {
             case 0 -> {
                 switch (insn.opcode()) {
                     case 0xcc -> {
+                        if (gateFault(VECTOR_BP, cpu, regs)) {
+                            return Outcome.done(Kind.INT3);
+                        }
                         regs.rip = next; // a trap: the guest's handler sees the address after int3
                         cpu.setRegs(regs);
                         cpu.injectException(VECTOR_BP, null);
                         return Outcome.done(Kind.INT3);
                     }
                     case 0xcd -> {
+                        if (gateFault(insn.imm8(), cpu, regs)) {
+                            return Outcome.done(Kind.INT_N);
+                        }
                         regs.rip = next;
                         cpu.setRegs(regs);
                         cpu.injectInterrupt(insn.imm8());
@@ -100,6 +109,10 @@ public final class Assists {
             case 1 -> {
                 if (insn.opcode() == 0x01 && insn.mod() == 3 && insn.reg() == 1 && (insn.rm() & 7) >= 2 && (insn.rm() & 7) <= 3) {
                     boolean stac = (insn.rm() & 7) == 3;
+                    if (cpl(cpu.sregs(), regs) > 0 || insn.lock()) {
+                        cpu.injectException(VECTOR_UD, null); // CLAC/STAC are ring-0 only
+                        return Outcome.done(stac ? Kind.STAC : Kind.CLAC);
+                    }
                     regs.rflags = stac ? regs.rflags | RFLAGS_AC : regs.rflags & ~RFLAGS_AC;
                     regs.rip = next;
                     cpu.setRegs(regs);
@@ -177,6 +190,52 @@ public final class Assists {
         regs.rip = next;
         cpu.setRegs(regs);
         return Outcome.done(Kind.MOVBE);
+    }
+
+    /**
+     * The vCPU's current privilege level: 0 in real mode, 3 in virtual-8086 mode, else SS.DPL, where
+     * KVM keeps it (VMX reads the CPL from SS's access rights, SVM keeps it equal to SS.DPL).
+     */
+    static int cpl(Sregs s, Regs r) {
+        if ((s.cr0 & Sregs.CR0_PE) == 0) {
+            return 0;
+        }
+        return (r.rflags & RFLAGS_VM) != 0 ? 3 : s.ss.dpl();
+    }
+
+    /**
+     * The checks the CPU makes on a software interrupt's (int n, int3) IDT gate before delivering it,
+     * which an interrupt injected by KVM skips: past the IDT limit is #GP, a gate whose DPL is below the
+     * CPL is #GP (user mode may only use the gates the kernel opened to it), a gate not present is #NP;
+     * each with the gate as error code ({@code vector << 3 | 2}, IDT bit) and RIP left on the
+     * instruction. In virtual-8086 mode with IOPL below 3, int n is #GP(0). Returns whether it faulted
+     * (and injected the fault); real mode has no gates to check.
+     */
+    private static boolean gateFault(int vector, CpuAccess cpu, Regs regs) throws Exception {
+        Sregs s = cpu.sregs();
+        if ((s.cr0 & Sregs.CR0_PE) == 0) {
+            return false;
+        }
+        int gateCode = vector << 3 | 2;
+        if ((regs.rflags & RFLAGS_VM) != 0 && (regs.rflags & RFLAGS_IOPL) != RFLAGS_IOPL && vector != VECTOR_BP) {
+            cpu.injectException(VECTOR_GP, 0);
+            return true;
+        }
+        int size = (s.efer & Sregs.EFER_LMA) != 0 ? 16 : 8;
+        if ((long) vector * size + size - 1 > (s.idt.limit() & 0xffffL)) {
+            cpu.injectException(VECTOR_GP, gateCode);
+            return true;
+        }
+        int access = cpu.readLinear(s.idt.base() + (long) vector * size + 5, 1)[0] & 0xff;
+        if (((access >> 5) & 3) < cpl(s, regs)) {
+            cpu.injectException(VECTOR_GP, gateCode);
+            return true;
+        }
+        if ((access & 0x80) == 0) {
+            cpu.injectException(VECTOR_NP, gateCode);
+            return true;
+        }
+        return false;
     }
 
     /**

@@ -37,12 +37,34 @@ class AssistsTest {
             sregs.cs = code;
             sregs.ds = sregs.es = sregs.ss = sregs.fs = sregs.gs = data;
             sregs.tr = sregs.ldt = data;
-            sregs.gdt = sregs.idt = new DescriptorTable(0, 0);
+            sregs.gdt = new DescriptorTable(0, 0);
+            // 256 present interrupt gates of DPL 0, as a kernel sets them (16-byte gates in long mode).
+            int gate = mode == 64 ? 16 : 8;
+            sregs.idt = new DescriptorTable(IDT, 256 * gate - 1);
+            for (int v = 0; v < 256; v++) {
+                setGate(v, 0, true);
+            }
             sregs.cr0 = mode == 16 ? 0 : Sregs.CR0_PE;
             sregs.efer = mode == 64 ? Sregs.EFER_LMA | Sregs.EFER_LME : 0;
             sregs.cr4 = Sregs.CR4_OSFXSR;
             regs.rip = 0x1000;
             java.util.Arrays.fill(xmm, Xmm.ZERO);
+        }
+
+        static final int IDT = 0x8000;
+
+        /** Gate {@code vector}'s access byte: present, DPL, a 64- or 32-bit interrupt gate. */
+        void setGate(int vector, int dpl, boolean present) {
+            int gate = (sregs.efer & Sregs.EFER_LMA) != 0 ? 16 : 8;
+            ram[IDT + vector * gate + 5] = (byte) ((present ? 0x80 : 0) | dpl << 5 | 0xe);
+        }
+
+        /** Runs at CPL {@code cpl}: SS.DPL (and CS's) as KVM reports it. */
+        void setCpl(int cpl) {
+            Segment c = sregs.cs;
+            Segment d = sregs.ss;
+            sregs.cs = new Segment(c.base(), c.limit(), c.selector() | cpl, c.type(), true, cpl, c.db(), true, c.l(), c.g(), false, false);
+            sregs.ss = new Segment(d.base(), d.limit(), d.selector() | cpl, d.type(), true, cpl, d.db(), true, false, d.g(), false, false);
         }
 
         @Override public Regs regs() { return copy(regs); }
@@ -425,5 +447,67 @@ class AssistsTest {
         for (String[] c : cases) {
             assertEquals(Integer.parseInt(c[1]), Decoder.decode(HexFormat.ofDelimiter(" ").parseHex(c[0]), 64).length(), c[0]);
         }
+    }
+
+    // Privilege: an assisted instruction faults where the CPU would.
+
+    @Test
+    void clacAndStacOutsideRing0RaiseInvalidOpcode() throws Exception {
+        cpu.setCpl(3);
+        cpu.regs.rflags = 0x2;
+        run("0f 01 cb"); // stac
+        assertEquals(List.of("exception 6"), cpu.injected);
+        assertEquals(0x2, cpu.regs.rflags, "AC not set from user mode");
+        assertEquals(0x1000, cpu.regs.rip);
+    }
+
+    @Test
+    void intNThroughAGateOfLowerPrivilegeIsAGeneralProtectionFault() throws Exception {
+        cpu.setCpl(3);
+        cpu.setGate(0x80, 3, true);
+        run("cd 20"); // the gate is DPL 0: #GP with the IDT entry as error code (vector << 3 | IDT bit)
+        assertEquals(List.of("exception 13/" + (0x20 << 3 | 2)), cpu.injected);
+        assertEquals(0x1000, cpu.regs.rip, "a fault leaves RIP on the int");
+        cpu.injected.clear();
+        assertEquals(Assists.Kind.INT_N, run("cd 80").kind()); // a DPL 3 gate lets user mode in
+        assertEquals(List.of("interrupt 128"), cpu.injected);
+        assertEquals(0x1002, cpu.regs.rip);
+    }
+
+    @Test
+    void int3FromUserModeNeedsADpl3GateToo() throws Exception {
+        cpu.setCpl(3);
+        run("cc");
+        assertEquals(List.of("exception 13/" + (3 << 3 | 2)), cpu.injected);
+        assertEquals(0x1000, cpu.regs.rip);
+        cpu.injected.clear();
+        cpu.setGate(3, 3, true); // Linux's int3 gate is DPL 3
+        run("cc");
+        assertEquals(List.of("exception 3"), cpu.injected);
+        assertEquals(0x1001, cpu.regs.rip);
+    }
+
+    @Test
+    void intNThroughANotPresentGateOrPastTheIdtLimitFaults() throws Exception {
+        cpu.setGate(0x21, 0, false);
+        run("cd 21");
+        assertEquals(List.of("exception 11/" + (0x21 << 3 | 2)), cpu.injected, "#NP");
+        cpu.injected.clear();
+        cpu.sregs.idt = new DescriptorTable(FakeCpu.IDT, 0x40 * 16 - 1);
+        run("cd 40");
+        assertEquals(List.of("exception 13/" + (0x40 << 3 | 2)), cpu.injected, "beyond the limit: #GP");
+        assertEquals(0x1000, cpu.regs.rip);
+    }
+
+    @Test
+    void protectedModeGatesAreEightBytes() throws Exception {
+        FakeCpu p = new FakeCpu(32);
+        p.setCpl(3);
+        p.setGate(0x80, 3, true);
+        assertEquals(Assists.Kind.INT_N, run(p, "cd 80", 32).kind());
+        assertEquals(List.of("interrupt 128"), p.injected);
+        p.injected.clear();
+        run(p, "cd 81", 32);
+        assertEquals(List.of("exception 13/" + (0x81 << 3 | 2)), p.injected);
     }
 }
