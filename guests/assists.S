@@ -16,7 +16,7 @@
  * per-kind counts, the guest checks that what ran got the result right.
  *
  *   "vessel assists ok\n"                     debug-exit 0x15 (status 43)
- *   "assist case failed: N\n"                 debug-exit N, 0x21..0x44 but 0x3f
+ *   "assist case failed: N\n"                 debug-exit N, 0x21..0x46 but 0x3f
  *   "unexpected vector N\n"                   debug-exit 0x3f (status 127)
  *
  * and after the debug-exit write, an i8042 reset.
@@ -34,6 +34,8 @@
 #define RFLAGS_AC    0x40000
 #define CR0_EM       0x4
 #define CR0_TS       0x8
+#define CR0_WP       0x10000
+#define PF_PAGE      0x400000       /* a 2 MiB page of the VMM's identity map, unused here */
 #define CR4_OSFXSR   0x200
 #define MXCSR_SLOT   24             /* MXCSR in the fxsave area */
 
@@ -341,10 +343,77 @@ case_punpck:
     punpckldq %xmm5, %xmm4
     EXPECT_XMM %xmm4, 0xb4a5968789abcdef, 0xf0e1d2c301234567, 0x3e
 
+/*
+ * An assisted instruction's memory operand gets the page fault the CPU
+ * would raise.  stmxcsr into a read-only page with CR0.WP set: #PF with
+ * error code 3 (present, write), CR2 the address, nothing written.
+ */
+case_pf_read_only:
+    mov     %cr0, %rax
+    or      $CR0_WP, %rax
+    mov     %rax, %cr0
+    call    pf_page_pde             /* RDI = its page-directory entry */
+    andq    $~2, (%rdi)             /* R/W clear */
+    invlpg  PF_PAGE
+    movq    $14, expected_vector(%rip)
+    movq    $-1, seen_vector(%rip)
+    movq    $-1, seen_error(%rip)
+    lea     after_pf_read_only(%rip), %rax
+    mov     %rax, resume_rip(%rip)
+    ASSIST
+    stmxcsr PF_PAGE + 0x10
+after_pf_read_only:
+    movq    $0, resume_rip(%rip)
+    cmpq    $14, seen_vector(%rip)
+    EXPECT_EQ 0x45
+    cmpq    $3, seen_error(%rip)
+    EXPECT_EQ 0x45
+    mov     %cr2, %rax
+    cmp     $PF_PAGE + 0x10, %rax
+    EXPECT_EQ 0x45
+    orq     $2, (%rdi)
+    invlpg  PF_PAGE
+    cmpl    $0, PF_PAGE + 0x10
+    EXPECT_EQ 0x45
+
+/* ldmxcsr from a page not present: #PF with error code 0 (read, supervisor). */
+case_pf_not_present:
+    andq    $~1, (%rdi)             /* P clear */
+    invlpg  PF_PAGE
+    movq    $14, expected_vector(%rip)
+    movq    $-1, seen_vector(%rip)
+    movq    $-1, seen_error(%rip)
+    lea     after_pf_not_present(%rip), %rax
+    mov     %rax, resume_rip(%rip)
+    ASSIST
+    ldmxcsr PF_PAGE + 0x20
+after_pf_not_present:
+    movq    $0, resume_rip(%rip)
+    orq     $1, (%rdi)
+    invlpg  PF_PAGE
+    cmpq    $14, seen_vector(%rip)
+    EXPECT_EQ 0x46
+    cmpq    $0, seen_error(%rip)
+    EXPECT_EQ 0x46
+    mov     %cr2, %rax
+    cmp     $PF_PAGE + 0x20, %rax
+    EXPECT_EQ 0x46
+
     lea     ok_msg(%rip), %rsi
     call    puts
     mov     $0x15, %al
     jmp     exit
+
+/* pf_page_pde: RDI = the address of PF_PAGE's 2 MiB page-directory entry, from CR3. */
+pf_page_pde:
+    mov     %cr3, %rdi
+    and     $~0xfff, %rdi
+    mov     (%rdi), %rdi            /* PML4[0] */
+    and     $~0xfff, %rdi
+    mov     (%rdi), %rdi            /* PDPT[0] */
+    and     $~0xfff, %rdi
+    add     $(PF_PAGE >> 21) * 8, %rdi
+    ret
 
 /* read_mxcsr: EAX = MXCSR, through fxsave.  Clobbers nothing else. */
 read_mxcsr:

@@ -26,7 +26,9 @@ public final class Assists {
         PUNPCK,
         /** Shifts by immediate: psrlw/d/q, psraw/d, psllw/d/q, psrldq, pslldq. */
         PSHIFT,
-        PSHUFD
+        PSHUFD,
+        /** An instruction whose memory operand the CPU would have refused: #PF given to the guest instead. */
+        PAGE_FAULT
     }
 
     /** What happened: the kind completed, or why nothing was done. */
@@ -57,6 +59,7 @@ public final class Assists {
     static final int VECTOR_UD = 6;
     static final int VECTOR_NM = 7;
     static final int VECTOR_NP = 11;
+    static final int VECTOR_PF = 14;
     static final int VECTOR_GP = 13;
     /** The MXCSR bits of a CPU that reports MXCSR_MASK 0: all of the low 16 but DAZ (bit 6). */
     public static final int MXCSR_DEFAULT_MASK = 0xffbf;
@@ -71,7 +74,20 @@ public final class Assists {
         return (s.cr0 & Sregs.CR0_PE) != 0 && s.cs.db() ? 32 : 16;
     }
 
+    /**
+     * Completes {@code insn} on {@code cpu}, or says why not. An operand the CPU would have refused with
+     * a page fault gets the guest that #PF instead (counted as {@link Kind#PAGE_FAULT}), RIP unchanged.
+     */
     public static Outcome complete(Instruction insn, CpuAccess cpu) throws Exception {
+        try {
+            return completeOrFault(insn, cpu);
+        } catch (PageFault f) {
+            cpu.injectPageFault(f.address(), f.errorCode());
+            return Outcome.done(Kind.PAGE_FAULT);
+        }
+    }
+
+    private static Outcome completeOrFault(Instruction insn, CpuAccess cpu) throws Exception {
         Regs regs = cpu.regs();
         long next = regs.rip + insn.length();
         switch (insn.opcodeMap()) {
@@ -109,7 +125,7 @@ public final class Assists {
             case 1 -> {
                 if (insn.opcode() == 0x01 && insn.mod() == 3 && insn.reg() == 1 && (insn.rm() & 7) >= 2 && (insn.rm() & 7) <= 3) {
                     boolean stac = (insn.rm() & 7) == 3;
-                    if (cpl(cpu.sregs(), regs) > 0 || insn.lock()) {
+                    if (cpl(cpu.sregs(), regs.rflags) > 0 || insn.lock()) {
                         cpu.injectException(VECTOR_UD, null); // CLAC/STAC are ring-0 only
                         return Outcome.done(stac ? Kind.STAC : Kind.CLAC);
                     }
@@ -196,11 +212,11 @@ public final class Assists {
      * The vCPU's current privilege level: 0 in real mode, 3 in virtual-8086 mode, else SS.DPL, where
      * KVM keeps it (VMX reads the CPL from SS's access rights, SVM keeps it equal to SS.DPL).
      */
-    static int cpl(Sregs s, Regs r) {
+    static int cpl(Sregs s, long rflags) {
         if ((s.cr0 & Sregs.CR0_PE) == 0) {
             return 0;
         }
-        return (r.rflags & RFLAGS_VM) != 0 ? 3 : s.ss.dpl();
+        return (rflags & RFLAGS_VM) != 0 ? 3 : s.ss.dpl();
     }
 
     /**
@@ -226,8 +242,8 @@ public final class Assists {
             cpu.injectException(VECTOR_GP, gateCode);
             return true;
         }
-        int access = cpu.readLinear(s.idt.base() + (long) vector * size + 5, 1)[0] & 0xff;
-        if (((access >> 5) & 3) < cpl(s, regs)) {
+        int access = cpu.readSystem(s.idt.base() + (long) vector * size + 5, 1)[0] & 0xff;
+        if (((access >> 5) & 3) < cpl(s, regs.rflags)) {
             cpu.injectException(VECTOR_GP, gateCode);
             return true;
         }

@@ -2,11 +2,9 @@ package vessel.vmm.x86;
 
 import vessel.kvm.Regs;
 import vessel.kvm.Sregs;
-import vessel.kvm.Translation;
 import vessel.kvm.VcpuEvents;
 import vessel.kvm.VcpuFd;
 import vessel.memory.GuestMemory;
-import vessel.memory.GuestMemoryException;
 
 /** {@link CpuAccess} over a stopped vCPU's KVM state and guest memory, translating through KVM_TRANSLATE. */
 public final class VcpuCpuAccess implements CpuAccess {
@@ -14,6 +12,7 @@ public final class VcpuCpuAccess implements CpuAccess {
     private final GuestMemory memory;
     private Sregs sregs;
     private byte[] xsave;
+    private Long rflags;
 
     public VcpuCpuAccess(VcpuFd vcpu, GuestMemory memory) {
         this.vcpu = vcpu;
@@ -100,40 +99,74 @@ public final class VcpuCpuAccess implements CpuAccess {
     private static final int XSAVE_XSTATE_BV = 512;
     private static final byte XSTATE_SSE = 1 << 1;
 
-    /** Guest-physical address of a linear one, page by page; throws when unmapped. */
-    private long physical(long linear) throws Exception {
-        if ((sregs().cr0 & Sregs.CR0_PG) == 0) {
-            return linear;
+    /** Guest-physical address of a linear one for {@code access}, or the page fault the CPU would raise. */
+    private long physical(long linear, PageWalker.Access access) throws Exception {
+        if (rflags == null) {
+            rflags = vcpu.getRegs().rflags; // for CPL (VM flag) and SMAP (AC); no assist changes them first
         }
-        Translation t = vcpu.translate(linear);
-        if (!t.valid()) {
-            throw new GuestMemoryException(linear, 1);
-        }
-        return t.physicalAddress();
+        Sregs s = sregs();
+        return PageWalker.translate(linear, access, s, rflags, Assists.cpl(s, rflags), pageTables);
     }
 
-    @Override
-    public byte[] readLinear(long address, int len) throws Exception {
+    private final PageWalker.PhysicalMemory pageTables = new PageWalker.PhysicalMemory() {
+        @Override
+        public long readLong(long address) {
+            return memory.readLong(address);
+        }
+
+        @Override
+        public int readInt(long address) {
+            return memory.readInt(address);
+        }
+    };
+
+    private byte[] read(long address, int len, PageWalker.Access access) throws Exception {
         byte[] out = new byte[len];
         int done = 0;
         while (done < len) {
             long la = address + done;
             int chunk = (int) Math.min(len - done, 4096 - (la & 4095));
-            memory.read(physical(la), out, done, chunk);
+            memory.read(physical(la, access), out, done, chunk);
             done += chunk;
         }
         return out;
     }
 
     @Override
+    public byte[] readLinear(long address, int len) throws Exception {
+        return read(address, len, PageWalker.Access.READ);
+    }
+
+    @Override
+    public byte[] readSystem(long address, int len) throws Exception {
+        return read(address, len, PageWalker.Access.IMPLICIT_READ);
+    }
+
+    @Override
     public void writeLinear(long address, byte[] data) throws Exception {
+        // Every page is translated (and may fault) before any byte is written, as on the CPU.
+        int pages = (int) (((address + Math.max(data.length, 1) - 1) >>> 12) - (address >>> 12) + 1);
+        long[] physical = new long[pages];
+        for (int i = 0; i < pages; i++) {
+            long la = i == 0 ? address : ((address >>> 12) + i) << 12;
+            physical[i] = physical(la, PageWalker.Access.WRITE);
+        }
         int done = 0;
-        while (done < data.length) {
+        for (int i = 0; done < data.length; i++) {
             long la = address + done;
             int chunk = (int) Math.min(data.length - done, 4096 - (la & 4095));
-            memory.write(physical(la), data, done, chunk);
+            memory.write(physical[i], data, done, chunk);
             done += chunk;
         }
+    }
+
+    @Override
+    public void injectPageFault(long address, int errorCode) throws Exception {
+        Sregs s = vcpu.getSregs();
+        s.cr2 = address;
+        vcpu.setSregs(s);
+        sregs = s;
+        injectException(Assists.VECTOR_PF, errorCode);
     }
 
     @Override

@@ -67,6 +67,10 @@ class AssistsTest {
             sregs.ss = new Segment(d.base(), d.limit(), d.selector() | cpl, d.type(), true, cpl, d.db(), true, false, d.g(), false, false);
         }
 
+        void writeLinearRaw(long physical, long value) {
+            System.arraycopy(Assists.le(value, 8), 0, ram, (int) physical, 8);
+        }
+
         @Override public Regs regs() { return copy(regs); }
         @Override public void setRegs(Regs r) {
             for (int i = 0; i < 16; i++) regs.setGpr(i, r.gpr(i));
@@ -79,10 +83,29 @@ class AssistsTest {
         @Override public int mxcsrMask() { return mxcsrMask; }
         @Override public Xmm xmm(int n) { return xmm[n]; }
         @Override public void setXmm(int n, Xmm v) { xmm[n] = v; }
-        @Override public byte[] readLinear(long a, int len) {
-            return java.util.Arrays.copyOfRange(ram, (int) a, (int) a + len);
+        /** Through the page tables in {@link #ram} once CR0.PG is set, byte by byte (tests are small). */
+        private int physical(long a, PageWalker.Access access) throws Exception {
+            return (int) PageWalker.translate(a, access, sregs, regs.rflags, Assists.cpl(sregs, regs.rflags), new PageWalker.PhysicalMemory() {
+                @Override public long readLong(long p) { return Assists.fromLe(java.util.Arrays.copyOfRange(ram, (int) p, (int) p + 8)); }
+                @Override public int readInt(long p) { return (int) Assists.fromLe(java.util.Arrays.copyOfRange(ram, (int) p, (int) p + 4)); }
+            });
         }
-        @Override public void writeLinear(long a, byte[] d) { System.arraycopy(d, 0, ram, (int) a, d.length); }
+        private byte[] read(long a, int len, PageWalker.Access access) throws Exception {
+            byte[] out = new byte[len];
+            for (int i = 0; i < len; i++) out[i] = ram[physical(a + i, access)];
+            return out;
+        }
+        @Override public byte[] readLinear(long a, int len) throws Exception { return read(a, len, PageWalker.Access.READ); }
+        @Override public byte[] readSystem(long a, int len) throws Exception { return read(a, len, PageWalker.Access.IMPLICIT_READ); }
+        @Override public void writeLinear(long a, byte[] d) throws Exception {
+            int[] p = new int[d.length];
+            for (int i = 0; i < d.length; i++) p[i] = physical(a + i, PageWalker.Access.WRITE); // all first, as the CPU
+            for (int i = 0; i < d.length; i++) ram[p[i]] = d[i];
+        }
+        @Override public void injectPageFault(long address, int code) {
+            sregs.cr2 = address;
+            injected.add("page fault 0x" + Long.toHexString(address) + "/" + code);
+        }
         @Override public void injectException(int v, Integer ec) { injected.add("exception " + v + (ec == null ? "" : "/" + ec)); }
         @Override public void injectInterrupt(int v) { injected.add("interrupt " + v); }
 
@@ -509,5 +532,91 @@ class AssistsTest {
         p.injected.clear();
         run(p, "cd 81", 32);
         assertEquals(List.of("exception 13/" + (0x81 << 3 | 2)), p.injected);
+    }
+
+    /**
+     * Long-mode page tables in the fake CPU's RAM: PML4 0xa000, PDPT 0xb000, PD 0xc000, PT 0xd000;
+     * linear page N below 2 MiB maps to physical page N with {@code flags} (P|RW|US given per test).
+     */
+    private void pageTables(long defaultFlags) {
+        long[][] entries = {{0xa000, 0xb000 | 7}, {0xb000, 0xc000 | 7}, {0xc000, 0xd000 | 7}};
+        for (long[] e : entries) {
+            cpu.writeLinearRaw(e[0], e[1]);
+        }
+        for (int page = 0; page < 16; page++) {
+            cpu.writeLinearRaw(0xd000 + 8L * page, (long) page << 12 | defaultFlags);
+        }
+        cpu.sregs.cr3 = 0xa000;
+        cpu.sregs.cr4 |= Sregs.CR4_PAE;
+        cpu.sregs.cr0 |= Sregs.CR0_PG;
+    }
+
+    private static final long P = 1, RW = 2, US = 4;
+
+    @Test
+    void stmxcsrToAReadOnlyPageFaultsUnderWriteProtectAndWritesNothing() throws Exception {
+        pageTables(P | RW);
+        cpu.writeLinearRaw(0xd000 + 8 * 5, 0x5000 | P); // page 5 read-only
+        cpu.sregs.cr0 |= 1L << 16; // CR0.WP
+        cpu.regs.rdi = 0x5010;
+        assertEquals(Assists.Kind.PAGE_FAULT, run("0f ae 1f").kind()); // stmxcsr (%rdi)
+        assertEquals(List.of("page fault 0x5010/3"), cpu.injected, "present, write, supervisor");
+        assertEquals(0x5010, cpu.sregs.cr2);
+        assertArrayEquals(new byte[4], java.util.Arrays.copyOfRange(cpu.ram, 0x5010, 0x5014));
+        assertEquals(0x1000, cpu.regs.rip, "a fault leaves RIP on the instruction");
+        cpu.injected.clear();
+        cpu.sregs.cr0 &= ~(1L << 16); // without WP the kernel may write read-only pages
+        assertEquals(Assists.Kind.STMXCSR, run("0f ae 1f").kind());
+        assertArrayEquals(new byte[] {(byte) 0x80, 0x1f, 0, 0}, java.util.Arrays.copyOfRange(cpu.ram, 0x5010, 0x5014));
+    }
+
+    @Test
+    void aStoreAcrossIntoAReadOnlyPageWritesNoByteOfEitherPage() throws Exception {
+        pageTables(P | RW);
+        cpu.writeLinearRaw(0xd000 + 8 * 6, 0x6000 | P);
+        cpu.sregs.cr0 |= 1L << 16;
+        cpu.regs.rdi = 0x5ffc;
+        cpu.regs.rdx = 0x1122334455667788L;
+        run("48 0f 38 f1 17"); // movbe %rdx,(%rdi): 4 bytes on page 5, 4 on read-only page 6
+        assertEquals(List.of("page fault 0x6000/3"), cpu.injected);
+        assertArrayEquals(new byte[8], java.util.Arrays.copyOfRange(cpu.ram, 0x5ffc, 0x6004));
+    }
+
+    @Test
+    void userModeOperandsNeedUserPagesAndNotPresentIsAFaultToo() throws Exception {
+        pageTables(P | RW | US);
+        cpu.writeLinearRaw(0xd000 + 8 * 4, 0x4000 | P | RW); // page 4: supervisor only
+        cpu.setCpl(3);
+        cpu.setGate(0x80, 3, true);
+        cpu.regs.rsi = 0x4000;
+        run("f3 48 0f b8 06"); // popcnt (%rsi),%rax from user mode
+        assertEquals(List.of("page fault 0x4000/5"), cpu.injected, "present, read, user");
+        cpu.injected.clear();
+        cpu.writeLinearRaw(0xd000 + 8 * 4, 0); // not present
+        run("f3 48 0f b8 06");
+        assertEquals(List.of("page fault 0x4000/4"), cpu.injected, "not present, read, user");
+        cpu.injected.clear();
+        cpu.regs.rsi = 0x3000; // a user page reads fine
+        cpu.ram[0x3000] = 7;
+        assertEquals(Assists.Kind.POPCNT, run("f3 48 0f b8 06").kind());
+        assertEquals(3, cpu.regs.rax);
+    }
+
+    @Test
+    void smapKeepsTheKernelOutOfUserPagesUnlessAcIsSet() throws Exception {
+        pageTables(P | RW | US);
+        cpu.sregs.cr4 |= 1L << 21; // CR4.SMAP
+        cpu.regs.rax = 0x3000;
+        run("0f ae 10"); // ldmxcsr (%rax) at CPL 0 from a user page, AC clear
+        assertEquals(List.of("page fault 0x3000/1"), cpu.injected);
+        cpu.injected.clear();
+        cpu.ram[0x3000] = (byte) 0x80;
+        cpu.ram[0x3001] = 0x1f;
+        cpu.regs.rflags |= Assists.RFLAGS_AC; // stac'd: allowed
+        assertEquals(Assists.Kind.LDMXCSR, run("0f ae 10").kind());
+        assertEquals(List.of(), cpu.injected);
+        // The IDT is read as the CPU's own (implicit) access: AC does not open user pages to it.
+        run("cd 20");
+        assertEquals(List.of("page fault 0x8205/1"), cpu.injected);
     }
 }
