@@ -4,8 +4,9 @@
  * Entered like long.S: 64-bit long mode, identity-mapped, code selector
  * 0x08, RIP=0x10000, RSP=0xFFF0, interrupts off, no IDT.
  *
- * The VMM completes int n, clac, stac, fwait, ldmxcsr, stmxcsr, popcnt and
- * movbe itself when the host's KVM fails on them (KVM_EXIT_INTERNAL_ERROR).
+ * The VMM completes int n, clac, stac, fwait, ldmxcsr, stmxcsr, popcnt,
+ * movbe and the SSE2 register forms (movd/movq, movdqa/movdqu, paddd/paddq,
+ * pand/por/pxor, punpck*dq, shifts by immediate, pshufd) itself when the host's KVM fails on them (KVM_EXIT_INTERNAL_ERROR).
  * A host CPU that runs them natively never gets there, so every case here
  * is preceded by an `out` to the assist probe port (ASSIST below): a test
  * hook of the VMM, present only when a test installs it, that has the
@@ -15,7 +16,7 @@
  * per-kind counts, the guest checks that what ran got the result right.
  *
  *   "vessel assists ok\n"                     debug-exit 0x15 (status 43)
- *   "assist case failed: N\n"                 debug-exit N, 0x21..0x37
+ *   "assist case failed: N\n"                 debug-exit N, 0x21..0x46 but 0x3f
  *   "unexpected vector N\n"                   debug-exit 0x3f (status 127)
  *
  * and after the debug-exit write, an i8042 reset.
@@ -33,12 +34,29 @@
 #define RFLAGS_AC    0x40000
 #define CR0_EM       0x4
 #define CR0_TS       0x8
+#define CR0_WP       0x10000
+#define PF_PAGE      0x400000       /* a 2 MiB page of the VMM's identity map, unused here */
 #define CR4_OSFXSR   0x200
 #define MXCSR_SLOT   24             /* MXCSR in the fxsave area */
 
 /* The instruction after this one is completed by the VMM's assist. */
 .macro ASSIST
     outb    %al, $ASSIST_PROBE
+.endm
+
+/*
+ * XMM register \reg holds \hi:\lo, else fail with \code.  Read back with
+ * movdqu to memory and 64-bit compares: the only SSE instruction here that
+ * is not assisted is movdqu, which every KVM emulator met so far runs.
+ */
+.macro EXPECT_XMM reg, lo, hi, code
+    movdqu  \reg, xmm_out(%rip)
+    movabs  $\lo, %rax
+    cmp     %rax, xmm_out(%rip)
+    EXPECT_EQ \code
+    movabs  $\hi, %rax
+    cmp     %rax, xmm_out + 8(%rip)
+    EXPECT_EQ \code
 .endm
 
 /* After a cmp: go on if equal, else fail with \code. */
@@ -246,10 +264,156 @@ case_movbe_load16:
     cmp     %rax, %rbx
     EXPECT_EQ 0x37
 
+/*
+ * SSE2 register forms, on the inputs A and B below; the expected values
+ * are what a CPU gives (AssistsTest has the same ones).
+ */
+/* movd %ecx,%xmm15, as the kernel's BLAKE2s has it: zero-extended to 128 bits. */
+case_movd_in:
+    movdqu  ones(%rip), %xmm15
+    movabs  $0xffffffff12345678, %rcx
+    ASSIST
+    movd    %ecx, %xmm15
+    EXPECT_XMM %xmm15, 0x12345678, 0, 0x38
+
+/* movq %xmm9,%r10 and movd %xmm2,%eax. */
+case_movq_out:
+    movdqu  xmm_a(%rip), %xmm9
+    ASSIST
+    movq    %xmm9, %r10
+    movabs  $0x0123456789abcdef, %rax
+    cmp     %rax, %r10
+    EXPECT_EQ 0x39
+    movdqu  xmm_a(%rip), %xmm2
+    mov     $-1, %rax
+    ASSIST
+    movd    %xmm2, %eax
+    mov     $0x89abcdef, %ecx
+    cmp     %rcx, %rax
+    EXPECT_EQ 0x39
+
+/* paddd %xmm1,%xmm15, then pxor %xmm15,%xmm1 (REX.R, then REX.B). */
+case_padd_pxor:
+    movdqu  xmm_a(%rip), %xmm15
+    movdqu  xmm_b(%rip), %xmm1
+    ASSIST
+    paddd   %xmm1, %xmm15
+    EXPECT_XMM %xmm15, 0xf205182a3e516476, 0x7e4b17e4b17e4b18, 0x3a
+    movdqu  xmm_a(%rip), %xmm1
+    movdqu  xmm_b(%rip), %xmm15
+    ASSIST
+    pxor    %xmm15, %xmm1
+    EXPECT_XMM %xmm1, 0xf1c297a43d0e5b68, 0x81b2e7d44d7e2b18, 0x3a
+
+/* psrld $7, then psrldq $4, each on A. */
+case_shifts:
+    movdqu  xmm_a(%rip), %xmm1
+    ASSIST
+    psrld   $7, %xmm1
+    EXPECT_XMM %xmm1, 0x0002468a0113579b, 0x01fdb97500eca864, 0x3b
+    movdqu  xmm_a(%rip), %xmm12
+    ASSIST
+    psrldq  $4, %xmm12
+    EXPECT_XMM %xmm12, 0x7654321001234567, 0x00000000fedcba98, 0x3b
+
+/* pshufd $0x93,%xmm1,%xmm2. */
+case_pshufd:
+    movdqu  xmm_a(%rip), %xmm1
+    ASSIST
+    pshufd  $0x93, %xmm1, %xmm2
+    EXPECT_XMM %xmm2, 0x89abcdeffedcba98, 0x7654321001234567, 0x3c
+
+/* movdqa %xmm8,%xmm0 and movq %xmm0,%xmm4 (upper half cleared). */
+case_moves:
+    movdqu  xmm_a(%rip), %xmm8
+    movdqu  xmm_b(%rip), %xmm0
+    ASSIST
+    movdqa  %xmm8, %xmm0
+    EXPECT_XMM %xmm0, 0x0123456789abcdef, 0xfedcba9876543210, 0x3d
+    movdqu  xmm_b(%rip), %xmm4
+    ASSIST
+    movq    %xmm0, %xmm4
+    EXPECT_XMM %xmm4, 0x0123456789abcdef, 0, 0x3d
+
+/* punpckldq %xmm5,%xmm4. */
+case_punpck:
+    movdqu  xmm_a(%rip), %xmm4
+    movdqu  xmm_b(%rip), %xmm5
+    ASSIST
+    punpckldq %xmm5, %xmm4
+    EXPECT_XMM %xmm4, 0xb4a5968789abcdef, 0xf0e1d2c301234567, 0x3e
+
+/*
+ * An assisted instruction's memory operand gets the page fault the CPU
+ * would raise.  stmxcsr into a read-only page with CR0.WP set: #PF with
+ * error code 3 (present, write), CR2 the address, nothing written.
+ */
+case_pf_read_only:
+    mov     %cr0, %rax
+    or      $CR0_WP, %rax
+    mov     %rax, %cr0
+    call    pf_page_pde             /* RDI = its page-directory entry */
+    andq    $~2, (%rdi)             /* R/W clear */
+    invlpg  PF_PAGE
+    movq    $14, expected_vector(%rip)
+    movq    $-1, seen_vector(%rip)
+    movq    $-1, seen_error(%rip)
+    lea     after_pf_read_only(%rip), %rax
+    mov     %rax, resume_rip(%rip)
+    ASSIST
+    stmxcsr PF_PAGE + 0x10
+after_pf_read_only:
+    movq    $0, resume_rip(%rip)
+    cmpq    $14, seen_vector(%rip)
+    EXPECT_EQ 0x45
+    cmpq    $3, seen_error(%rip)
+    EXPECT_EQ 0x45
+    mov     %cr2, %rax
+    cmp     $PF_PAGE + 0x10, %rax
+    EXPECT_EQ 0x45
+    orq     $2, (%rdi)
+    invlpg  PF_PAGE
+    cmpl    $0, PF_PAGE + 0x10
+    EXPECT_EQ 0x45
+
+/* ldmxcsr from a page not present: #PF with error code 0 (read, supervisor). */
+case_pf_not_present:
+    andq    $~1, (%rdi)             /* P clear */
+    invlpg  PF_PAGE
+    movq    $14, expected_vector(%rip)
+    movq    $-1, seen_vector(%rip)
+    movq    $-1, seen_error(%rip)
+    lea     after_pf_not_present(%rip), %rax
+    mov     %rax, resume_rip(%rip)
+    ASSIST
+    ldmxcsr PF_PAGE + 0x20
+after_pf_not_present:
+    movq    $0, resume_rip(%rip)
+    orq     $1, (%rdi)
+    invlpg  PF_PAGE
+    cmpq    $14, seen_vector(%rip)
+    EXPECT_EQ 0x46
+    cmpq    $0, seen_error(%rip)
+    EXPECT_EQ 0x46
+    mov     %cr2, %rax
+    cmp     $PF_PAGE + 0x20, %rax
+    EXPECT_EQ 0x46
+
     lea     ok_msg(%rip), %rsi
     call    puts
     mov     $0x15, %al
     jmp     exit
+
+/* pf_page_pde: RDI = the address of PF_PAGE's 2 MiB page-directory entry, from CR3. */
+pf_page_pde:
+    mov     %cr3, %rdi
+    and     $~0xfff, %rdi
+    mov     (%rdi), %rdi            /* PML4[0] */
+    and     $~0xfff, %rdi
+    mov     (%rdi), %rdi            /* PDPT[0] */
+    and     $~0xfff, %rdi
+    add     $(PF_PAGE >> 21) * 8, %rdi
+    ret
 
 /* read_mxcsr: EAX = MXCSR, through fxsave.  Clobbers nothing else. */
 read_mxcsr:
@@ -341,6 +505,11 @@ mx_out:         .long 0
 pop_data:       .long 0, 0xffff0001
 be_data:        .long 0x11223344
 pop_zero:       .word 0
+    .balign 16
+xmm_a:          .quad 0x0123456789abcdef, 0xfedcba9876543210
+xmm_b:          .quad 0xf0e1d2c3b4a59687, 0x7f6e5d4c3b2a1908
+ones:           .quad -1, -1
+xmm_out:        .quad 0, 0
 
     .bss
     .balign 16

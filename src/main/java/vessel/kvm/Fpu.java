@@ -29,6 +29,21 @@ public final class Fpu {
     public byte[] xmm = new byte[256];
     public int mxcsr = MXCSR_DEFAULT;
 
+    /** XMM register {@code n} (0-15): 16 bytes, least significant first. */
+    public byte[] xmm(int n) {
+        java.util.Objects.checkIndex(n, 16);
+        return java.util.Arrays.copyOfRange(xmm, 16 * n, 16 * n + 16);
+    }
+
+    /** Sets XMM register {@code n} (0-15) from 16 bytes, least significant first. */
+    public void setXmm(int n, byte[] value) {
+        java.util.Objects.checkIndex(n, 16);
+        if (value.length != 16) {
+            throw new IllegalArgumentException("an XMM register is 16 bytes, not " + value.length);
+        }
+        System.arraycopy(value, 0, xmm, 16 * n, 16);
+    }
+
     static Fpu read(MemorySegment m) {
         Fpu f = new Fpu();
         f.fpr = m.asSlice(0, 128).toArray(JAVA_BYTE);

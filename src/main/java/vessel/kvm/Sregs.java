@@ -20,6 +20,8 @@ public final class Sregs {
 
     public static final long CR0_PE = 1L;
     public static final long CR0_MP = 1L << 1;
+    public static final long CR0_EM = 1L << 2;
+    public static final long CR0_TS = 1L << 3;
     public static final long CR0_ET = 1L << 4;
     public static final long CR0_NE = 1L << 5;
     public static final long CR0_WP = 1L << 16;

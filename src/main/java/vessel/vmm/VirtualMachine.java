@@ -8,17 +8,23 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.ToIntFunction;
 
 import vessel.boot.BootEntry;
+import vessel.boot.ElfFile;
 import vessel.boot.GuestLayout;
 import vessel.boot.ImageException;
 import vessel.boot.KernelLoader;
+import vessel.boot.LinuxCpuFeature;
 import vessel.boot.linux.BackgroundDecompression;
+import vessel.boot.linux.CapFlagTable;
+import vessel.boot.linux.DecompressedKernel;
 import vessel.boot.MultibootLoader;
 import vessel.boot.X86Cpu;
 import vessel.boot.acpi.AcpiPlatform;
@@ -241,7 +247,6 @@ public final class VirtualMachine implements AutoCloseable {
             if (linux) {
                 GuestSpeed.ofHost(kvm); // says once where a Linux boot will take many minutes
             }
-            String cmdline = linux ? linuxCmdline(config.cmdline(), probe.kernelOptions()) : config.cmdline();
             X86Cpu.CpuidLimits limits = linux ? probe.cpuidLimits() : X86Cpu.CpuidLimits.NONE;
             phase("host probed");
 
@@ -277,6 +282,10 @@ public final class VirtualMachine implements AutoCloseable {
             phase("devices and ACPI tables made");
             BootEntry entry;
             try {
+                // The kernel's feature table is looked up only when something is to be hidden (~20-90 ms).
+                String cmdline = !linux ? config.cmdline() : linuxCmdline(config.cmdline(), probe.hiddenFeatures().isEmpty()
+                        ? probe.kernelOptions()
+                        : probe.kernelOptions(featureNumbers(kernelImage, config.kernel().toString(), hostKernel)));
                 entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
                         config.entry(), cmdline, modules, hostKernel, rsdp));
             } catch (ImageException e) {
@@ -319,6 +328,37 @@ public final class VirtualMachine implements AutoCloseable {
             closeAll(made);
             throw e;
         }
+    }
+
+    /**
+     * How the kernel being booted numbers CPU features for clearcpuid=: by its own x86_cap_flags table
+     * where its vmlinux is at hand (decompressed on the host, or given as an ELF file), else by the
+     * word layout Linux has kept since those words existed. Waiting for the host decompression here
+     * costs nothing: the loader waits for it right after.
+     */
+    static ToIntFunction<LinuxCpuFeature> featureNumbers(byte[] kernelImage, String name, BackgroundDecompression hostKernel)
+            throws ImageException {
+        Optional<CapFlagTable> table = Optional.empty();
+        if (hostKernel != null) {
+            DecompressedKernel kernel = hostKernel.await();
+            table = CapFlagTable.find(kernel.elf(), kernel.vmlinux());
+        } else if (KernelLoader.detect(kernelImage) == KernelLoader.Format.LINUX_VMLINUX) {
+            table = CapFlagTable.find(ElfFile.parse(kernelImage, name), kernelImage);
+        }
+        if (table.isEmpty()) {
+            LOG.log(System.Logger.Level.DEBUG, "CPU feature numbers for clearcpuid= from Linux's word layout"
+                    + " (the kernel's own table is not at hand)");
+            return LinuxCpuFeature::linuxNumber;
+        }
+        CapFlagTable t = table.get();
+        return f -> {
+            int n = f.numberIn(t);
+            if (n != f.linuxNumber()) {
+                LOG.log(System.Logger.Level.INFO, "this kernel numbers CPU feature " + f.cpuinfoName + " " + n
+                        + ", not " + f.linuxNumber() + " as Linux's word layout has it: using " + n);
+            }
+            return n;
+        };
     }
 
     /**

@@ -181,4 +181,16 @@ class KvmLayoutTest {
         assertEquals(c("termios"), Libc.TERMIOS_BYTES);
         assertEquals(c("termios.c_oflag"), 4);
     }
+
+    @Test
+    void fpuXmmAccessorsAddressSixteenBytesPerRegisterOfKvmFpuXmm() {
+        Fpu fpu = new Fpu();
+        byte[] value = java.util.HexFormat.of().parseHex("0102030405060708090a0b0c0d0e0f10");
+        fpu.setXmm(15, value);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(value, java.util.Arrays.copyOfRange(fpu.xmm, 240, 256));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(value, fpu.xmm(15));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[16], fpu.xmm(14));
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class, () -> fpu.xmm(16));
+        assertEquals(256, Fpu.LAYOUT.select(MemoryLayout.PathElement.groupElement("xmm")).byteSize(), "kvm_fpu.xmm[16][16]");
+    }
 }

@@ -24,10 +24,29 @@ public interface CpuAccess {
      */
     int mxcsrMask() throws Exception;
 
-    /** Reads {@code len} bytes at a linear (guest-virtual) address; throws if any byte is not mapped. */
+    /** XMM register {@code n} (0-15). */
+    Xmm xmm(int n) throws Exception;
+
+    /**
+     * Sets XMM register {@code n} (0-15) as a legacy-SSE instruction writes it: bits 255-128 of the
+     * YMM register, where there is one, keep their value.
+     */
+    void setXmm(int n, Xmm value) throws Exception;
+
+    /**
+     * Reads {@code len} bytes at a linear (guest-virtual) address as an instruction's data operand at
+     * the current CPL; throws {@link PageFault} where the CPU would have faulted.
+     */
     byte[] readLinear(long address, int len) throws Exception;
 
+    /** Writes an instruction's data operand; checks every page before writing any byte. */
     void writeLinear(long address, byte[] data) throws Exception;
+
+    /** Reads as the CPU does for itself (the IDT): a supervisor access whatever the CPL. */
+    byte[] readSystem(long address, int len) throws Exception;
+
+    /** Delivers #PF on the next entry: CR2 = {@code address}, the error code pushed. */
+    void injectPageFault(long address, int errorCode) throws Exception;
 
     /** Delivers exception {@code vector} on the next entry ({@code errorCode} null for none). */
     void injectException(int vector, Integer errorCode) throws Exception;

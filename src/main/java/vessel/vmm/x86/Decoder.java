@@ -114,7 +114,7 @@ public final class Decoder {
             rm = mod == 3 ? rm : rm | ((rex & 1) << 3);
         }
         int imm8 = shape.imm8 ? in.next() : 0;
-        return new Instruction(in.position(), map, op, lock, rep, repne, operandSize, addressSize, segment,
+        return new Instruction(in.position(), map, op, lock, rep, repne, opsizeOverride, operandSize, addressSize, segment,
                 shape.modrm, mod, reg, rm, base, index, scale, disp, ripRelative, imm8);
     }
 
@@ -123,6 +123,7 @@ public final class Decoder {
         static final Shape NONE = new Shape(false, false);
         static final Shape MODRM = new Shape(true, false);
         static final Shape IMM8 = new Shape(false, true);
+        static final Shape MODRM_IMM8 = new Shape(true, true);
     }
 
     /** The opcodes the assists handle or must recognise to report; null for anything else. */
@@ -135,6 +136,9 @@ public final class Decoder {
             };
             case 1 -> switch (op) {
                 case 0x01, 0xae, 0xb8, 0xc7 -> Shape.MODRM; // group 7 (clac/stac...), group 15, popcnt, cmpxchg16b
+                // SSE2 integer forms: movd/movq, movdqa/movdqu, movq, paddd/paddq, pand/por/pxor, punpck*
+                case 0x6e, 0x7e, 0x6f, 0x7f, 0xd6, 0xfe, 0xd4, 0xdb, 0xeb, 0xef, 0x62, 0x6a, 0x6c, 0x6d -> Shape.MODRM;
+                case 0x70, 0x71, 0x72, 0x73 -> Shape.MODRM_IMM8; // pshufd, shift groups 12-14 by immediate
                 case 0x0b -> Shape.NONE; // ud2
                 default -> null;
             };
