@@ -79,6 +79,7 @@ public final class Main {
             return 0;
         }
         Logging.configure(options.logLevel);
+        SeccompOption.install(options.seccomp);
         // The console is written unbuffered: a prompt without a newline must show at once.
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {

@@ -43,6 +43,9 @@ final class RunOptions {
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --log-level LEVEL    error, warning (default), info or debug
               --quiet              no progress line on stderr while the guest's console is silent
+              --seccomp-level N    system call filters: 2 (default) kill Vessel on a call its
+                                   thread may not make, 1 only log it (kernel log), 0 none
+              --no-seccomp         the same as --seccomp-level 0
 
             On an interactive terminal the console is raw; press Ctrl-A then x to quit,
             Ctrl-A Ctrl-A to send a Ctrl-A.""";
@@ -50,6 +53,7 @@ final class RunOptions {
     boolean help;
     boolean quiet;
     String logLevel = "warning";
+    vessel.sys.Seccomp.Level seccomp = vessel.sys.Seccomp.Level.KILL;
 
     private boolean sawKernel;
     private boolean sawCmdline;
@@ -70,6 +74,8 @@ final class RunOptions {
             switch (opt) {
                 case "-h", "--help" -> help = true;
                 case "--quiet" -> quiet = true;
+                case "--no-seccomp" -> seccomp = vessel.sys.Seccomp.Level.OFF;
+                case "--seccomp-level" -> seccomp = SeccompOption.level(value(opt, value, rest));
                 case "--debug-exit" -> b.debugExit(true);
                 case "--kernel" -> {
                     b.kernel(Path.of(value(opt, value, rest)));

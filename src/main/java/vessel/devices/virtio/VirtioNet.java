@@ -298,6 +298,7 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     // ---- receive ----
 
     private void run() {
+        vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.DEVICE);
         while (!closed) {
             try {
                 if (rxAgain) {

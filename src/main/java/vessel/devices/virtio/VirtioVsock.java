@@ -353,6 +353,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     // ---- the device's thread ----
 
     private void run() {
+        vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.DEVICE);
         try {
             while (!closed) {
                 selector.select();
