@@ -72,11 +72,11 @@ final class EventLoop implements AutoCloseable {
     }
 
     private void run() {
-        Seccomp.enterThread(Seccomp.ThreadKind.EVENT_LOOP);
-        if (Boolean.getBoolean(FORBIDDEN_CALL_PROPERTY)) {
-            forbiddenCall();
-        }
         try {
+            Seccomp.enterThread(Seccomp.ThreadKind.EVENT_LOOP);
+            if (Boolean.getBoolean(FORBIDDEN_CALL_PROPERTY)) {
+                forbiddenCall();
+            }
             while (true) {
                 int n = epoll.await(-1);
                 for (int i = 0; i < n; i++) {

@@ -352,8 +352,16 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
 
     // ---- the device's thread ----
 
+    /** Runs first on the device's own thread: the VMM stacks that thread's seccomp filter there. */
+    private volatile Runnable threadStart = () -> { };
+
+    /** What the device's thread runs before anything else; set before the guest can activate the device. */
+    public void onThreadStart(Runnable hook) {
+        this.threadStart = java.util.Objects.requireNonNull(hook);
+    }
+
     private void run() {
-        vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.DEVICE);
+        threadStart.run();
         try {
             while (!closed) {
                 selector.select();
