@@ -38,6 +38,7 @@ final class ApiCommand {
         }
         Logging.configure(o.level, o.logPath, o.showLevel, o.showOrigin);
         byte[] configFile = o.configFile == null ? null : readConfigFile(o.configFile);
+        SeccompOption.install(o.seccomp);
         GuestSession session = new GuestSession(new FileOutputStream(FileDescriptor.out));
         Launcher launcher = new Launcher() {
             @Override

@@ -28,7 +28,9 @@ final class ApiOptions {
               --metrics-path FILE  write metrics lines to FILE (a file or FIFO)
               --http-api-max-payload-size BYTES
                                    largest request body accepted (default 51200)
-              --no-seccomp         accepted for compatibility (Vessel installs no filters)
+              --seccomp-level N    system call filters: 2 (default) kill Vessel on a call its
+                                   thread may not make, 1 only log it (kernel log), 0 none
+              --no-seccomp         the same as --seccomp-level 0
               --version            print Vessel's version""";
 
     boolean help;
@@ -43,6 +45,7 @@ final class ApiOptions {
     boolean showOrigin;
     Path metricsPath;
     int maxPayload = ApiServer.MAX_PAYLOAD;
+    vessel.sys.Seccomp.Level seccomp = vessel.sys.Seccomp.Level.KILL;
 
     static ApiOptions parse(List<String> args) throws UsageException {
         ApiOptions o = new ApiOptions();
@@ -78,7 +81,10 @@ final class ApiOptions {
                         throw new UsageException(opt + " must be at least 1");
                     }
                 }
-                case "--no-seccomp" -> { }
+                case "--no-seccomp" -> o.seccomp = vessel.sys.Seccomp.Level.OFF;
+                case "--seccomp-level" -> o.seccomp = SeccompOption.level(value(opt, inline, rest));
+                case "--seccomp-filter" -> throw new UsageException(
+                        "--seccomp-filter is not supported: Vessel builds its filters itself (--seccomp-level 0|1|2)");
                 default -> throw new UsageException("unknown option '" + opt + "' (see vessel api --help)");
             }
         }

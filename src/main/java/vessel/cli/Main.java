@@ -83,14 +83,15 @@ public final class Main {
             System.out.println(RunOptions.HELP);
             return 0;
         }
+        if (options.gdb != null && config.onReboot() == vessel.vmm.VmConfig.RebootAction.RESTART) {
+            throw new UsageException("--gdb follows one boot: use it with --reboot stop");
+        }
         Logging.configure(options.logLevel);
+        SeccompOption.install(options.seccomp);
         // The console is written unbuffered: a prompt without a newline must show at once.
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {
             GuestSession session = new GuestSession(progress == null ? console : progress.console(console));
-            if (options.gdb != null && config.onReboot() == vessel.vmm.VmConfig.RebootAction.RESTART) {
-                throw new UsageException("--gdb follows one boot: use it with --reboot stop");
-            }
             VirtualMachine vm = session.start(config, options.gdbWait);
             try (GdbServer gdb = options.gdb == null ? null : GdbServer.start(options.gdb, vm.debugger())) {
                 if (gdb != null) {

@@ -49,6 +49,9 @@ final class RunOptions {
                                    and continues (QEMU's -S)
               --log-level LEVEL    error, warning (default), info or debug
               --quiet              no progress line on stderr while the guest's console is silent
+              --seccomp-level N    system call filters: 2 (default) kill Vessel on a call its
+                                   thread may not make, 1 only log it (kernel log), 0 none
+              --no-seccomp         the same as --seccomp-level 0
 
             On an interactive terminal the console is raw; press Ctrl-A then x to quit,
             Ctrl-A Ctrl-A to send a Ctrl-A.""";
@@ -59,6 +62,7 @@ final class RunOptions {
     /** --gdb: where to listen for GDB, or null. */
     java.net.InetSocketAddress gdb;
     boolean gdbWait;
+    vessel.sys.Seccomp.Level seccomp = vessel.sys.Seccomp.Level.KILL;
 
     private boolean sawKernel;
     private boolean sawCmdline;
@@ -79,6 +83,8 @@ final class RunOptions {
             switch (opt) {
                 case "-h", "--help" -> help = true;
                 case "--quiet" -> quiet = true;
+                case "--no-seccomp" -> seccomp = vessel.sys.Seccomp.Level.OFF;
+                case "--seccomp-level" -> seccomp = SeccompOption.level(value(opt, value, rest));
                 case "--debug-exit" -> b.debugExit(true);
                 case "--kernel" -> {
                     b.kernel(Path.of(value(opt, value, rest)));

@@ -94,6 +94,14 @@ public final class Libc {
     private static final MethodHandle TCSETATTR = errnoCall("tcsetattr",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle CFMAKERAW = call("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle PRCTL = errnoCall("prctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    // seccomp(2) has no glibc wrapper: syscall(SYS_seccomp, op, flags, args).
+    private static final MethodHandle SYSCALL_SECCOMP = errnoCall("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle SYSCALL_3 = errnoCall("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
 
     private Libc() {}
 
@@ -371,6 +379,39 @@ public final class Libc {
         checkNative(termios, TERMIOS_BYTES);
         try {
             CFMAKERAW.invokeExact(termios);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** prctl(2) with one argument (the rest zero); returns the result or {@code -errno}. */
+    public static int prctlRaw(int option, long arg) {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            int r = (int) PRCTL.invokeExact(cap, option, arg, 0L, 0L, 0L);
+            return r < 0 ? -errno(cap) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** seccomp(2); returns the result (0, or a thread id that TSYNC could not synchronise) or {@code -errno}. */
+    public static long seccompRaw(int operation, int flags, MemorySegment args) {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            long r = (long) SYSCALL_SECCOMP.invokeExact(cap, (long) Syscall.SECCOMP.number(), operation, flags, args);
+            return r < 0 ? -errno(cap) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A system call by number with three arguments, for tests of what a filter lets through; returns it or {@code -errno}. */
+    public static long syscallRaw(int number, long a0, long a1, long a2) {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            long r = (long) SYSCALL_3.invokeExact(cap, (long) number, a0, a1, a2);
+            return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -6,6 +6,7 @@ import java.util.List;
 import vessel.devices.PauseGate;
 import vessel.sys.Epoll;
 import vessel.sys.EventFd;
+import vessel.sys.Seccomp;
 import vessel.sys.SysException;
 
 /**
@@ -39,6 +40,19 @@ final class EventLoop implements AutoCloseable {
         this.epoll = new Epoll(16);
     }
 
+    /**
+     * Test hook: with this system property set, the loop's thread makes a call its seccomp table refuses
+     * (a KVM ioctl) as it starts, so a test can see the filter end the process. Nothing else reads it.
+     */
+    static final String FORBIDDEN_CALL_PROPERTY = "vessel.test.eventLoopForbiddenCall";
+
+    /** ioctl(-1, KVM_CREATE_VM): the process filter lets any ioctl through, the event loop's none of KVM's. */
+    private static void forbiddenCall() {
+        long r = vessel.sys.Libc.syscallRaw(vessel.sys.Syscall.IOCTL.number(), -1,
+                vessel.kvm.KvmIoctl.CREATE_VM.request(), 0);
+        LOG.log(System.Logger.Level.WARNING, "test hook: the forbidden ioctl returned " + r);
+    }
+
     /** Runs {@code handler} on the loop's thread each time {@code fd} is signalled. */
     void add(EventFd fd, Handler handler) throws SysException {
         if (thread != null) {
@@ -59,6 +73,10 @@ final class EventLoop implements AutoCloseable {
 
     private void run() {
         try {
+            Seccomp.enterThread(Seccomp.ThreadKind.EVENT_LOOP);
+            if (Boolean.getBoolean(FORBIDDEN_CALL_PROPERTY)) {
+                forbiddenCall();
+            }
             while (true) {
                 int n = epoll.await(-1);
                 for (int i = 0; i < n; i++) {

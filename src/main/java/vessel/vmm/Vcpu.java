@@ -59,6 +59,7 @@ final class Vcpu implements Runnable {
     @Override
     public void run() {
         try {
+            vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.VCPU);
             long self = VcpuKick.armCurrentThread(fd);
             synchronized (kickLock) {
                 pthread = self;

@@ -19,6 +19,10 @@ import vessel.sys.Tap;
 
 /** The virtio devices a configuration asks for, with the host resources (images, TAPs, sockets) they hold. */
 final class VirtioDevices {
+    /** Device threads stack their seccomp table (a no-op unless the CLI or API process installed filters). */
+    private static final Runnable DEVICE_THREAD_FILTER =
+            () -> vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.DEVICE);
+
     /**
      * A device, its configured id (for metrics and updates), the name it goes by in logs and on the bus,
      * and what must be closed when the VM ends.
@@ -45,6 +49,7 @@ final class VirtioDevices {
             }
             for (NetConfig n : config.net()) {
                 VirtioNet net = new VirtioNet(new TapBackend(openTap(n)), n.macBytes());
+                net.onThreadStart(DEVICE_THREAD_FILTER);
                 made.add(new Made(n.id(), "virtio-net " + n.id(), net, net));
             }
             if (config.vsock() != null) {
@@ -126,7 +131,9 @@ final class VirtioDevices {
             throw new ConfigException(what + " is a directory");
         }
         try {
-            return new VirtioVsock(v.cid(), v.uds());
+            VirtioVsock vsock = new VirtioVsock(v.cid(), v.uds());
+            vsock.onThreadStart(DEVICE_THREAD_FILTER);
+            return vsock;
         } catch (java.net.BindException e) {
             throw new ConfigException(what + " is in use (another VMM listens there, or a file is in the way)");
         } catch (AccessDeniedException e) {

@@ -35,6 +35,14 @@ class CliTest {
     }
 
     @Test
+    void badSeccompOptionsAreOneLineEach() throws Exception {
+        assertOneLineError(vessel("run", "--kernel", "k.bin", "--seccomp-level", "3"), 2, "0 (off), 1 (log) or 2 (kill)");
+        assertOneLineError(vessel("run", "--kernel", "k.bin", "--seccomp-level"), 2, "--seccomp-level needs a value");
+        assertOneLineError(vessel("--api-sock", "x.sock", "--seccomp-level", "kill"), 2, "not 'kill'");
+        assertOneLineError(vessel("--api-sock", "x.sock", "--seccomp-filter", "f.bpf"), 2, "--seccomp-filter is not supported");
+    }
+
+    @Test
     void missingKernelIsOneLineNamingTheFile() throws Exception {
         assertOneLineError(vessel("run", "--kernel", "/nonexistent"), 2, "/nonexistent");
     }

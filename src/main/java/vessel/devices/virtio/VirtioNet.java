@@ -297,8 +297,17 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
 
     // ---- receive ----
 
+    /** Runs first on the device's own thread: the VMM stacks that thread's seccomp filter there. */
+    private volatile Runnable threadStart = () -> { };
+
+    /** What the device's thread runs before anything else; set before the guest can activate the device. */
+    public void onThreadStart(Runnable hook) {
+        this.threadStart = java.util.Objects.requireNonNull(hook);
+    }
+
     /** The device's thread (started through {@link DeviceThread}, which reports a failure). */
     private void run() {
+        threadStart.run();
         while (!closed) {
             try {
                 if (rxAgain) {
