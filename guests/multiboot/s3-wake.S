@@ -3,7 +3,8 @@
  * (0x7008: CS = 0x700, IP = 8).  Position-independent: only relative jumps
  * and calls, and immediates.  Prints "woke at <cs>:<ip>\n" and ends through the
  * debug-exit port: 0x2a if CS = 0x700, IP = 8 and PM1 status (port 0x600,
- * as the FADT says; s3.c checked) has WAK_STS set, else 0x7c.
+ * as the FADT says; s3.c checked) has WAK_STS set, else 0x7c; without a
+ * debug-exit device, through an i8042 reset.
  */
 #define COM1        0x3f8
 #define DEBUG_EXIT  0xf4
@@ -52,6 +53,8 @@ s3_wake_start:
     jz      2f
     mov     $0x2a, %al
 2:  out     %al, $DEBUG_EXIT
+    mov     $0xfe, %al              /* still here: no debug-exit device; an i8042 reset ends the VM */
+    out     %al, $0x64
 3:  hlt
     jmp     3b
 
