@@ -207,6 +207,9 @@ public final class X86Cpu {
             s.ds = s.es = s.fs = s.gs = s.ss = Segment.realMode(0, false);
             s.cr0 = WAKE_CR0;
         }
+        // TR and LDTR as after reset: a long-mode kernel's 64-bit TSS stays out of real mode.
+        s.tr = new Segment(0, 0xffff, 0, 0xb, true, 0, false, false, false, false, false, false);
+        s.ldt = new Segment(0, 0xffff, 0, 0x2, true, 0, false, false, false, false, false, false);
         s.cr2 = 0;
         s.cr3 = 0;
         s.cr4 = 0;
