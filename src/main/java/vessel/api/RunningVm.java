@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
+import vessel.devices.RateLimiter;
+import vessel.devices.TokenBucket;
 import vessel.vmm.ConfigException;
 import vessel.vmm.DeviceMetrics;
 import vessel.vmm.VirtualMachine;
@@ -27,6 +29,12 @@ interface RunningVm {
 
     /** Swaps drive {@code id}'s image; on failure the old one stays. */
     void replaceDrive(String id, Path image) throws ConfigException, IOException;
+
+    /** Changes drive {@code id}'s rate limiter: each bucket given replaces the drive's, a null one stays. */
+    void updateDriveRateLimiter(String id, TokenBucket.Config bandwidth, TokenBucket.Config ops) throws ConfigException;
+
+    /** Changes interface {@code id}'s rate limiters; null leaves that direction alone. */
+    void updateNetRateLimiters(String id, RateLimiter.Config rx, RateLimiter.Config tx) throws ConfigException;
 
     /** The VirtualMachine behind it, or null for a fake. */
     VirtualMachine machine();
@@ -62,6 +70,18 @@ interface RunningVm {
             @Override
             public void replaceDrive(String id, Path image) throws ConfigException, IOException {
                 vm.replaceDrive(id, image);
+            }
+
+            @Override
+            public void updateDriveRateLimiter(String id, TokenBucket.Config bandwidth, TokenBucket.Config ops)
+                    throws ConfigException {
+                vm.updateDriveRateLimiter(id, bandwidth, ops);
+            }
+
+            @Override
+            public void updateNetRateLimiters(String id, RateLimiter.Config rx, RateLimiter.Config tx)
+                    throws ConfigException {
+                vm.updateNetRateLimiters(id, rx, tx);
             }
 
             @Override

@@ -130,7 +130,7 @@ final class VmResources {
             throw new ApiException(d.ioEngine().equals("Async") ? e + "the Async io_engine is not supported by Vessel"
                     : e + "unknown variant `" + d.ioEngine() + "` for io_engine, expected `Async`, `Sync`");
         }
-        noRateLimits(d.rateLimiter(), e + "drive rate limiters are not supported by Vessel yet");
+        limiterConfig(d.rateLimiter(), e, "rate_limiter");
         if (d.isRootDevice()) {
             for (Drive other : drives.values()) {
                 if (other.isRootDevice() && !other.driveId().equals(d.driveId())) {
@@ -147,15 +147,15 @@ final class VmResources {
     }
 
     /**
-     * Checks a post-boot PATCH /drives/{id}: the drive exists, no rate limiting is asked for, and a new
-     * path_on_host is a readable file. Returns that path, or null when there is nothing to change.
+     * Checks a post-boot PATCH /drives/{id}: the drive exists, its rate limiter (if given) is well formed,
+     * and a new path_on_host is a readable file. Returns that path, or null when it stays.
      */
     String checkDriveUpdate(Model.PartialDrive d) throws ApiException {
         String e = "Drive config error: ";
         if (!drives.containsKey(d.driveId())) {
             throw new ApiException(e + "no drive with id " + d.driveId());
         }
-        noRateLimits(d.rateLimiter(), e + "drive rate limiters are not supported by Vessel yet");
+        limiterConfig(d.rateLimiter(), e, "rate_limiter");
         if (d.pathOnHost() == null) {
             return null;
         }
@@ -170,6 +170,67 @@ final class VmResources {
                 d.rateLimiter(), d.ioEngine(), d.socket()));
     }
 
+    /** The running drive's rate limiter changed by {@code patch} (the buckets it gives); GET /vm/config reports it. */
+    void driveRateLimiterChanged(String id, RateLimiter patch) {
+        Drive d = drives.get(id);
+        drives.put(id, new Drive(d.driveId(), d.partuuid(), d.isRootDevice(), d.cacheType(), d.isReadOnly(),
+                d.pathOnHost(), merged(d.rateLimiter(), patch), d.ioEngine(), d.socket()));
+    }
+
+    /** The running interface's rate limiters changed by {@code rx} and {@code tx} (null: unchanged). */
+    void netRateLimitersChanged(String id, RateLimiter rx, RateLimiter tx) {
+        NetworkInterface n = nets.get(id);
+        nets.put(id, new NetworkInterface(n.ifaceId(), n.guestMac(), n.hostDevName(), n.mtu(),
+                merged(n.rxRateLimiter(), rx), merged(n.txRateLimiter(), tx)));
+    }
+
+    /** A limiter after PATCH: each bucket the patch gives replaces the old one, the others stay. */
+    private static RateLimiter merged(RateLimiter old, RateLimiter patch) {
+        if (patch == null) {
+            return old;
+        }
+        if (old == null) {
+            return patch;
+        }
+        return new RateLimiter(patch.bandwidth() != null ? patch.bandwidth() : old.bandwidth(),
+                patch.ops() != null ? patch.ops() : old.ops());
+    }
+
+    /**
+     * Firecracker's RateLimiter body as the devices' config, checked: every number a u64 (serde's message
+     * for one that is not), refill_time within what Vessel can count in nanoseconds. Null for no body.
+     */
+    static vessel.devices.RateLimiter.Config limiterConfig(RateLimiter r, String prefix, String field)
+            throws ApiException {
+        if (r == null) {
+            return null;
+        }
+        return new vessel.devices.RateLimiter.Config(bucket(r.bandwidth(), prefix, field + ".bandwidth"),
+                bucket(r.ops(), prefix, field + ".ops"));
+    }
+
+    private static vessel.devices.TokenBucket.Config bucket(Model.TokenBucket b, String prefix, String field)
+            throws ApiException {
+        if (b == null) {
+            return null;
+        }
+        long burst = b.oneTimeBurst() == null ? 0 : b.oneTimeBurst();
+        u64(b.size(), prefix, field + ".size");
+        u64(burst, prefix, field + ".one_time_burst");
+        u64(b.refillTime(), prefix, field + ".refill_time");
+        if (b.refillTime() > vessel.devices.TokenBucket.Config.MAX_REFILL_TIME_MS) {
+            throw new ApiException(prefix + field + ".refill_time " + b.refillTime() + " ms is too long (at most "
+                    + vessel.devices.TokenBucket.Config.MAX_REFILL_TIME_MS + ")");
+        }
+        return new vessel.devices.TokenBucket.Config(b.size(), burst, b.refillTime());
+    }
+
+    private static void u64(long value, String prefix, String field) throws ApiException {
+        if (value < 0) {
+            throw new ApiException(prefix + "invalid value: integer `" + value + "`, expected u64 (" + field + ")");
+        }
+    }
+
     void putNetworkInterface(NetworkInterface n) throws ApiException {
         String e = "Network config error: ";
         if (n.guestMac() != null && !MAC.matcher(n.guestMac()).matches()) {
@@ -178,7 +239,8 @@ final class VmResources {
         if (n.mtu() != null && (n.mtu() < 68 || n.mtu() > 65535)) {
             throw new ApiException(e + "mtu " + n.mtu() + " is out of range (68 to 65535)");
         }
-        noNetRateLimits(n.rxRateLimiter(), n.txRateLimiter(), e);
+        limiterConfig(n.rxRateLimiter(), e, "rx_rate_limiter");
+        limiterConfig(n.txRateLimiter(), e, "tx_rate_limiter");
         for (NetworkInterface other : nets.values()) {
             if (!other.ifaceId().equals(n.ifaceId()) && other.hostDevName().equals(n.hostDevName())) {
                 throw new ApiException(e + "host_dev_name " + n.hostDevName() + " is already used by " + other.ifaceId());
@@ -191,19 +253,17 @@ final class VmResources {
         return nets.containsKey(id);
     }
 
-    /** Checks a post-boot PATCH /network-interfaces/{id}: the interface exists and no rate limiting is asked for. */
-    void checkNetworkUpdate(Model.PartialNetworkInterface n) throws ApiException {
+    /**
+     * Checks a post-boot PATCH /network-interfaces/{id}: the interface exists and its rate limiters are
+     * well formed. Returns them as the devices' configs (each null when not given).
+     */
+    vessel.devices.RateLimiter.Config[] checkNetworkUpdate(Model.PartialNetworkInterface n) throws ApiException {
         String e = "Network config error: ";
         if (!nets.containsKey(n.ifaceId())) {
             throw new ApiException(e + "no network interface with id " + n.ifaceId());
         }
-        noNetRateLimits(n.rxRateLimiter(), n.txRateLimiter(), e);
-    }
-
-    /** Network rate limiters, at PUT as at PATCH: one that limits is refused rather than ignored. */
-    private static void noNetRateLimits(RateLimiter rx, RateLimiter tx, String e) throws ApiException {
-        noRateLimits(rx, e + "rate limiters are not supported by Vessel (rx_rate_limiter)");
-        noRateLimits(tx, e + "rate limiters are not supported by Vessel (tx_rate_limiter)");
+        return new vessel.devices.RateLimiter.Config[] {limiterConfig(n.rxRateLimiter(), e, "rx_rate_limiter"),
+                limiterConfig(n.txRateLimiter(), e, "tx_rate_limiter")};
     }
 
     void setVsock(Vsock v) throws ApiException {
@@ -217,7 +277,7 @@ final class VmResources {
     }
 
     void setEntropy(Entropy e) throws ApiException {
-        noRateLimits(e.rateLimiter(), "Entropy device error: rate limiters are not supported by Vessel yet");
+        limiterConfig(e.rateLimiter(), "Entropy device error: ", "rate_limiter");
         entropy = e;
     }
 
@@ -255,7 +315,8 @@ final class VmResources {
                 .kernel(Path.of(bootSource.kernelImagePath()))
                 .memory(machine.memSizeMib() << 20)
                 .cpus(machine.vcpuCount())
-                .entropy(entropy != null);
+                .entropy(entropy != null)
+                .entropyRateLimit(entropy == null ? null : limiterConfig(entropy.rateLimiter(), e, "rate_limiter"));
         if (bootSource.initrdPath() != null) {
             b.initrd(Path.of(bootSource.initrdPath()));
         }
@@ -265,10 +326,13 @@ final class VmResources {
                 cmdline.append(d.partuuid() != null ? " root=PARTUUID=" + d.partuuid() : " root=/dev/vda")
                         .append(readOnly ? " ro" : " rw");
             }
-            b.drive(new DriveConfig(d.driveId(), Path.of(d.pathOnHost()), readOnly));
+            b.drive(new DriveConfig(d.driveId(), Path.of(d.pathOnHost()), readOnly,
+                    limiterConfig(d.rateLimiter(), e, "rate_limiter")));
         }
         for (NetworkInterface n : nets.values()) {
-            b.net(new vessel.vmm.NetConfig(n.ifaceId(), n.hostDevName(), n.guestMac()));
+            b.net(new vessel.vmm.NetConfig(n.ifaceId(), n.hostDevName(), n.guestMac(),
+                    limiterConfig(n.rxRateLimiter(), e, "rx_rate_limiter"),
+                    limiterConfig(n.txRateLimiter(), e, "tx_rate_limiter")));
         }
         if (vsock != null) {
             b.vsock(new vessel.vmm.VsockConfig(vsock.guestCid(), Path.of(vsock.udsPath())));
@@ -287,12 +351,6 @@ final class VmResources {
         drives.values().stream().filter(Drive::isRootDevice).forEach(out::add);
         drives.values().stream().filter(d -> !d.isRootDevice()).forEach(out::add);
         return out;
-    }
-
-    private static void noRateLimits(RateLimiter r, String message) throws ApiException {
-        if (r != null && r.limits()) {
-            throw new ApiException(message);
-        }
     }
 
     /** A host file that Vessel will read at boot must be a readable regular file now. */

@@ -116,12 +116,21 @@ public final class Vmm implements AutoCloseable {
 
     /**
      * PATCH /drives/{id} after boot, as Firecracker: a new path_on_host swaps the running drive's image
-     * (same read-only mode; the guest is told to reread its capacity); a rate limiter is refused, as at
-     * PUT time. On any failure the drive keeps its image.
+     * (same read-only mode; the guest is told to reread its capacity); a rate_limiter replaces the drive's
+     * buckets it names. The limiter changes first, and an image that fails to swap keeps the old one.
      */
     synchronized void patchDrive(PartialDrive d) throws ApiException {
         lifecycle.check(Operation.UPDATE_DEVICE);
         String path = resources.checkDriveUpdate(d);
+        vessel.devices.RateLimiter.Config limit = VmResources.limiterConfig(d.rateLimiter(), "", "rate_limiter");
+        if (limit != null) {
+            try {
+                vm.updateDriveRateLimiter(d.driveId(), limit.bandwidth(), limit.ops());
+            } catch (ConfigException e) {
+                throw new ApiException("Drive config error: " + e.getMessage());
+            }
+            resources.driveRateLimiterChanged(d.driveId(), d.rateLimiter());
+        }
         if (path == null) {
             return;
         }
@@ -140,12 +149,21 @@ public final class Vmm implements AutoCloseable {
     }
 
     /**
-     * PATCH /network-interfaces/{id} after boot: Firecracker's only updatable fields are the rate
-     * limiters, which Vessel does not have, so one that limits is refused; without one nothing changes.
+     * PATCH /network-interfaces/{id} after boot: Firecracker's only updatable fields, the rate limiters;
+     * each one given replaces the buckets it names.
      */
     synchronized void patchNetworkInterface(PartialNetworkInterface n) throws ApiException {
         lifecycle.check(Operation.UPDATE_DEVICE);
-        resources.checkNetworkUpdate(n);
+        vessel.devices.RateLimiter.Config[] rxTx = resources.checkNetworkUpdate(n);
+        if (rxTx[0] == null && rxTx[1] == null) {
+            return;
+        }
+        try {
+            vm.updateNetRateLimiters(n.ifaceId(), rxTx[0], rxTx[1]);
+        } catch (ConfigException e) {
+            throw new ApiException("Network config error: " + e.getMessage());
+        }
+        resources.netRateLimitersChanged(n.ifaceId(), n.rxRateLimiter(), n.txRateLimiter());
     }
 
     synchronized void putVsock(Vsock v) throws ApiException {

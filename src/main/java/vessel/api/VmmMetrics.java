@@ -24,7 +24,7 @@ import vessel.vmm.DeviceMetrics;
  * {@code put_api_requests}, {@code patch_api_requests}, {@code vcpu} (KVM exits by reason), and from the
  * devices' own counters {@code block_<drive_id>} and {@code net_<iface_id>} per device with {@code block}
  * and {@code net} summing them, {@code vsock} and {@code entropy}. Device groups carry only the Firecracker
- * counters Vessel's devices keep (no rate limiter or latency fields); the aggregate groups are always
+ * counters Vessel's devices keep (rate limiter throttling, no latency fields); the aggregate groups are always
  * there, zero when no such device exists, as Firecracker's are.
  */
 final class VmmMetrics implements AutoCloseable {
@@ -37,11 +37,13 @@ final class VmmMetrics implements AutoCloseable {
     private static final List<String> PATCH = List.of("drive_count", "drive_fails", "machine_cfg_count",
             "machine_cfg_fails", "network_count", "network_fails", "vm_count", "vm_fails");
     private static final List<String> BLOCK_COUNTERS = List.of("execute_fails", "invalid_reqs_count", "flush_count",
-            "update_count", "update_fails", "read_bytes", "write_bytes", "read_count", "write_count");
+            "update_count", "update_fails", "read_bytes", "write_bytes", "read_count", "write_count", "rate_limiter_throttled_events");
     private static final List<String> NET_COUNTERS = List.of("rx_bytes_count", "rx_packets_count", "rx_fails",
-            "tap_read_fails", "tap_write_fails", "tx_bytes_count", "tx_malformed_frames", "tx_packets_count");
+            "tap_read_fails", "tap_write_fails", "tx_bytes_count", "tx_malformed_frames", "tx_packets_count",
+            "rx_rate_limiter_throttled", "tx_rate_limiter_throttled");
     private static final List<String> VSOCK_COUNTERS = List.of("rx_bytes_count", "tx_bytes_count");
-    private static final List<String> ENTROPY_COUNTERS = List.of("entropy_bytes", "host_rng_fails");
+    private static final List<String> ENTROPY_COUNTERS = List.of("entropy_bytes", "host_rng_fails",
+            "entropy_rate_limiter_throttled");
 
     /** "group/name" to its running total. */
     private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
@@ -145,7 +147,8 @@ final class VmmMetrics implements AutoCloseable {
                 case DeviceMetrics.Vsock v -> deltas("vsock", Map.of("rx_bytes_count", v.rxBytes(),
                         "tx_bytes_count", v.txBytes())).forEach((k, x) -> vsock.merge(k, x, Long::sum));
                 case DeviceMetrics.Entropy e -> deltas("entropy", Map.of("entropy_bytes", e.bytes(),
-                        "host_rng_fails", e.hostFails())).forEach((k, x) -> entropy.merge(k, x, Long::sum));
+                        "host_rng_fails", e.hostFails(), "entropy_rate_limiter_throttled", e.rateLimiterThrottled()))
+                        .forEach((k, x) -> entropy.merge(k, x, Long::sum));
             }
         }
         line.put("block", block);
@@ -165,14 +168,15 @@ final class VmmMetrics implements AutoCloseable {
         return Map.of("execute_fails", b.executeFails(), "invalid_reqs_count", b.invalidRequests(),
                 "flush_count", b.flushCount(), "update_count", b.updateCount(), "update_fails", b.updateFails(),
                 "read_bytes", b.readBytes(), "write_bytes", b.writeBytes(), "read_count", b.readCount(),
-                "write_count", b.writeCount());
+                "write_count", b.writeCount(), "rate_limiter_throttled_events", b.rateLimiterThrottled());
     }
 
     private static Map<String, Long> netTotals(DeviceMetrics.Net n) {
         return Map.of("rx_bytes_count", n.rxBytes(), "rx_packets_count", n.rxPackets(), "rx_fails", n.rxFails(),
                 "tap_read_fails", n.tapReadFails(), "tap_write_fails", n.tapWriteFails(),
                 "tx_bytes_count", n.txBytes(), "tx_malformed_frames", n.txMalformedFrames(),
-                "tx_packets_count", n.txPackets());
+                "tx_packets_count", n.txPackets(), "rx_rate_limiter_throttled", n.rxRateLimiterThrottled(),
+                "tx_rate_limiter_throttled", n.txRateLimiterThrottled());
     }
 
     /** Each total's change since the previous line, by name; remembers the totals for the next. */

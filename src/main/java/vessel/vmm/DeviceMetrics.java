@@ -17,12 +17,26 @@ public sealed interface DeviceMetrics {
 
     /** A drive: successful requests and bytes; failed requests split by cause; backend replacements. */
     record Block(String id, long readCount, long writeCount, long flushCount, long readBytes, long writeBytes,
-                 long invalidRequests, long executeFails, long updateCount, long updateFails) implements DeviceMetrics {
+                 long invalidRequests, long executeFails, long updateCount, long updateFails,
+                 long rateLimiterThrottled) implements DeviceMetrics {
+        /** A drive without rate limiting. */
+        public Block(String id, long readCount, long writeCount, long flushCount, long readBytes, long writeBytes,
+                     long invalidRequests, long executeFails, long updateCount, long updateFails) {
+            this(id, readCount, writeCount, flushCount, readBytes, writeBytes, invalidRequests, executeFails,
+                    updateCount, updateFails, 0);
+        }
     }
 
     /** A network interface; bytes count the virtio-net header, as exchanged with the TAP. */
     record Net(String id, long rxBytes, long rxPackets, long rxFails, long tapReadFails, long txBytes,
-               long txPackets, long txMalformedFrames, long tapWriteFails) implements DeviceMetrics {
+               long txPackets, long txMalformedFrames, long tapWriteFails, long rxRateLimiterThrottled,
+               long txRateLimiterThrottled) implements DeviceMetrics {
+        /** An interface without rate limiting. */
+        public Net(String id, long rxBytes, long rxPackets, long rxFails, long tapReadFails, long txBytes,
+                   long txPackets, long txMalformedFrames, long tapWriteFails) {
+            this(id, rxBytes, rxPackets, rxFails, tapReadFails, txBytes, txPackets, txMalformedFrames, tapWriteFails,
+                    0, 0);
+        }
     }
 
     /** The vsock device: stream bytes to the guest (rx) and from it (tx). */
@@ -30,7 +44,11 @@ public sealed interface DeviceMetrics {
     }
 
     /** The entropy device: bytes handed to the guest, and requests the host source failed. */
-    record Entropy(String id, long bytes, long hostFails) implements DeviceMetrics {
+    record Entropy(String id, long bytes, long hostFails, long rateLimiterThrottled) implements DeviceMetrics {
+        /** An entropy device without rate limiting. */
+        public Entropy(String id, long bytes, long hostFails) {
+            this(id, bytes, hostFails, 0);
+        }
     }
 
     /** The sample for {@code device}, or null for a kind without metrics. */
@@ -40,12 +58,13 @@ public sealed interface DeviceMetrics {
                 VirtioBlock.Counters c = b.counters();
                 yield new Block(id, c.reads(), c.writes() + c.writeZeroes(), c.flushes(), c.bytesRead(),
                         c.bytesWritten(), c.ioErrors() - c.executeFails() + c.unsupported(), c.executeFails(),
-                        c.updates(), c.updateFails());
+                        c.updates(), c.updateFails(), b.rateLimiterThrottled());
             }
             case VirtioNet n -> new Net(id, n.rxBytes(), n.rxFrames(), n.rxDropped(), n.backendReadFails(),
-                    n.txBytes(), n.txFrames(), n.txMalformed(), n.backendWriteFails());
+                    n.txBytes(), n.txFrames(), n.txMalformed(), n.backendWriteFails(), n.rxRateLimiterThrottled(),
+                    n.txRateLimiterThrottled());
             case VirtioVsock v -> new Vsock(id, v.bytesToGuest(), v.bytesToHost());
-            case VirtioRng r -> new Entropy(id, r.bytes(), r.failures());
+            case VirtioRng r -> new Entropy(id, r.bytes(), r.failures(), r.rateLimiterThrottled());
             default -> null;
         };
     }

@@ -1,17 +1,29 @@
 package vessel.vmm;
 
+import vessel.devices.RateLimiter;
+
 /**
  * A virtio-net interface backed by a host TAP device.
  *
  * @param id  the interface's name in logs (Firecracker's iface_id)
  * @param tap the TAP interface to attach to (made beforehand: {@code ip tuntap add NAME mode tap})
  * @param mac the guest's MAC address, {@code aa:bb:cc:dd:ee:ff}; null for one derived from the TAP name
+ * @param rxRateLimit Firecracker's rate limiter on frames to the guest ({@link RateLimiter.Config#NONE}: none)
+ * @param txRateLimit the same on frames from the guest
  */
-public record NetConfig(String id, String tap, String mac) {
+public record NetConfig(String id, String tap, String mac, RateLimiter.Config rxRateLimit,
+                        RateLimiter.Config txRateLimit) {
     public NetConfig {
         if (tap == null) {
             throw new IllegalArgumentException("network interface has no TAP device");
         }
+        rxRateLimit = rxRateLimit == null ? RateLimiter.Config.NONE : rxRateLimit;
+        txRateLimit = txRateLimit == null ? RateLimiter.Config.NONE : txRateLimit;
+    }
+
+    /** An interface without rate limiting. */
+    public NetConfig(String id, String tap, String mac) {
+        this(id, tap, mac, RateLimiter.Config.NONE, RateLimiter.Config.NONE);
     }
 
     /** The six bytes of {@code mac}, or null when it is not six hex pairs separated by colons. */

@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 import vessel.boot.GuestLayout;
 import vessel.boot.acpi.Mcfg;
@@ -50,7 +52,24 @@ final class PciDevices implements AutoCloseable {
     private long next64;
     private int nextGsi = FIRST_MSI_GSI;
 
+    /**
+     * Resumes rate-limited queues: at the time the limiter says, it signals the queue's notification
+     * eventfd, so the event loop serves the queue as if the driver had notified it, through the pause
+     * gate (a paused VM's guest memory stays untouched; the signal waits in the eventfd). One thread,
+     * made now (the event loop's seccomp table need not allow making threads), parked until needed.
+     */
+    private final ScheduledThreadPoolExecutor timers;
+
     PciDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, EventLoop loop) {
+        this.timers = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().name("queue-timer").daemon(true)
+                .unstarted(() -> {
+                    vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.DEVICE);
+                    r.run();
+                }));
+        timers.setRemoveOnCancelPolicy(true);
+        timers.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        timers.prestartCoreThread();
+        owned.add(timers::shutdownNow);
         this.vm = vm;
         this.memory = memory;
         this.loop = loop;
@@ -110,6 +129,24 @@ final class PciDevices implements AutoCloseable {
             });
         }
         notifyFds.put(function, fds);
+        device.queueTimer((queue, nanos) -> {
+            if (queue < 0 || queue >= fds.size() || timers.isShutdown()) {
+                return;
+            }
+            EventFd fd = fds.get(queue);
+            Runnable wake = () -> {
+                try {
+                    fd.signal();
+                } catch (SysException e) {
+                    LOG.log(System.Logger.Level.WARNING, name + ": queue " + queue + " not resumed: " + e.getMessage());
+                }
+            };
+            try {
+                timers.schedule(wake, Math.max(0, nanos), TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // the VM is closing
+            }
+        });
         long size = VirtioPciFunction.BAR_SIZE;
         long address = (next64 + size - 1) & -size;
         next64 = address + size;

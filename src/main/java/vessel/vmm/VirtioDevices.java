@@ -41,15 +41,18 @@ final class VirtioDevices {
         try {
             for (DriveConfig d : config.drives()) {
                 VirtioBlock block = openDrive(d);
+                block.updateRateLimiter(d.rateLimit().bandwidth(), d.rateLimit().ops());
                 made.add(new Made(d.id(), "virtio-blk " + d.id(), block, block));
             }
             if (config.entropy()) {
                 VirtioRng rng = new VirtioRng();
+                rng.updateRateLimiter(config.entropyRateLimit().bandwidth(), config.entropyRateLimit().ops());
                 made.add(new Made("entropy", "virtio-rng", rng, () -> { }));
             }
             for (NetConfig n : config.net()) {
                 VirtioNet net = new VirtioNet(new TapBackend(openTap(n)), n.macBytes());
                 net.onThreadStart(DEVICE_THREAD_FILTER);
+                net.updateRateLimiters(n.rxRateLimit(), n.txRateLimit());
                 made.add(new Made(n.id(), "virtio-net " + n.id(), net, net));
             }
             if (config.vsock() != null) {

@@ -761,6 +761,33 @@ public final class VirtualMachine implements AutoCloseable {
         throw new ConfigException("no drive with id " + id);
     }
 
+    /**
+     * Changes drive {@code id}'s rate limiter while the guest runs (PATCH /drives): each bucket given
+     * replaces the drive's, a null one stays; a bucket that does not limit removes that limit.
+     */
+    public void updateDriveRateLimiter(String id, vessel.devices.TokenBucket.Config bandwidth,
+                                       vessel.devices.TokenBucket.Config ops) throws ConfigException {
+        for (VirtioDevices.Made d : virtio) {
+            if (d.device() instanceof vessel.devices.virtio.VirtioBlock block && d.id().equals(id)) {
+                block.updateRateLimiter(bandwidth, ops);
+                return;
+            }
+        }
+        throw new ConfigException("no drive with id " + id);
+    }
+
+    /** Changes interface {@code id}'s rate limiters (PATCH /network-interfaces); null leaves a direction alone. */
+    public void updateNetRateLimiters(String id, vessel.devices.RateLimiter.Config rx,
+                                      vessel.devices.RateLimiter.Config tx) throws ConfigException {
+        for (VirtioDevices.Made d : virtio) {
+            if (d.device() instanceof vessel.devices.virtio.VirtioNet net && d.id().equals(id)) {
+                net.updateRateLimiters(rx, tx);
+                return;
+            }
+        }
+        throw new ConfigException("no network interface with id " + id);
+    }
+
     /** Guest memory, for embedding programs and tests that inspect the guest. */
     public GuestMemory memory() {
         return memory;

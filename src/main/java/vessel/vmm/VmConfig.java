@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import vessel.boot.EntryMode;
+import vessel.devices.RateLimiter;
 
 /**
  * What to run, as data: built by the CLI, the API or a Java program, validated here in one place.
@@ -22,10 +23,12 @@ import vessel.boot.EntryMode;
  * @param entropy   attach a virtio-rng device fed from the host's entropy
  * @param net       virtio-net interfaces, each on a host TAP device
  * @param vsock     a virtio-vsock device, or null
+ * @param entropyRateLimit Firecracker's rate limiter on the entropy device ({@link RateLimiter.Config#NONE}: none)
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
-                       List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock) {
+                       List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
+                       RateLimiter.Config entropyRateLimit) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -53,6 +56,15 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         cmdline = cmdline == null ? "" : cmdline;
         decompress = decompress == null ? KernelDecompress.HOST : decompress;
         onReboot = onReboot == null ? RebootAction.STOP : onReboot;
+        entropyRateLimit = entropyRateLimit == null ? RateLimiter.Config.NONE : entropyRateLimit;
+    }
+
+    /** A VM whose entropy device (if any) is not rate limited. */
+    public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
+                    boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
+                    boolean entropy, List<NetConfig> net, VsockConfig vsock) {
+        this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
+                vsock, RateLimiter.Config.NONE);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -111,6 +123,9 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                 }
             }
         }
+        if (!entropy && entropyRateLimit.limits()) {
+            throw new ConfigException("an entropy rate limit is given but no entropy device");
+        }
         if (vsock != null && (vsock.cid() < 3 || vsock.cid() > 0xFFFF_FFFEL)) {
             throw new ConfigException("vsock CID " + vsock.cid() + " is out of range (3 to 4294967294; 0-2 are reserved)");
         }
@@ -134,12 +149,14 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private RebootAction onReboot = RebootAction.STOP;
         private final List<DriveConfig> drives = new ArrayList<>();
         private boolean entropy;
+        private RateLimiter.Config entropyRateLimit;
         private final List<NetConfig> net = new ArrayList<>();
         private VsockConfig vsock;
 
         /** Adds a network interface; a null id becomes "net" + its position, from 0. */
         public Builder net(NetConfig iface) {
-            net.add(iface.id() != null ? iface : new NetConfig("net" + net.size(), iface.tap(), iface.mac()));
+            net.add(iface.id() != null ? iface : new NetConfig("net" + net.size(), iface.tap(), iface.mac(),
+                    iface.rxRateLimit(), iface.txRateLimit()));
             return this;
         }
 
@@ -155,12 +172,19 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         /** Adds a drive; a null id becomes "drive" + its position, from 0. */
         public Builder drive(DriveConfig drive) {
-            drives.add(drive.id() != null ? drive : new DriveConfig("drive" + drives.size(), drive.path(), drive.readOnly()));
+            drives.add(drive.id() != null ? drive
+                    : new DriveConfig("drive" + drives.size(), drive.path(), drive.readOnly(), drive.rateLimit()));
             return this;
         }
 
         public Builder entropy(boolean on) {
             this.entropy = on;
+            return this;
+        }
+
+        /** Rate-limits the entropy device (which {@link #entropy} must attach). */
+        public Builder entropyRateLimit(RateLimiter.Config limit) {
+            this.entropyRateLimit = limit;
             return this;
         }
 
@@ -216,7 +240,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         public VmConfig build() throws ConfigException {
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
-                    drives, entropy, net, vsock)
+                    drives, entropy, net, vsock, entropyRateLimit)
                     .validate();
         }
     }

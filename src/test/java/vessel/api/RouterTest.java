@@ -84,6 +84,23 @@ class RouterTest {
             drives.put(id, image);
         }
 
+        final java.util.Map<String, String> limits = new java.util.LinkedHashMap<>();
+
+        @Override
+        public void updateDriveRateLimiter(String id, vessel.devices.TokenBucket.Config bandwidth,
+                                           vessel.devices.TokenBucket.Config ops) throws vessel.vmm.ConfigException {
+            if (!drives.containsKey(id)) {
+                throw new vessel.vmm.ConfigException("no drive with id " + id);
+            }
+            limits.put("drive " + id, bandwidth + " " + ops);
+        }
+
+        @Override
+        public void updateNetRateLimiters(String id, vessel.devices.RateLimiter.Config rx,
+                                          vessel.devices.RateLimiter.Config tx) {
+            limits.put("net " + id, rx + " " + tx);
+        }
+
         @Override
         public VirtualMachine machine() {
             return null;
@@ -240,9 +257,17 @@ class RouterTest {
                 + "\"is_root_device\": true}").contains("A root block device already exists!"));
         assertTrue(fault("PUT", "/drives/x", "{\"drive_id\": \"x\", \"path_on_host\": \"" + disk + "\", "
                 + "\"is_root_device\": false, \"io_engine\": \"Async\"}").contains("Async"));
-        assertTrue(fault("PUT", "/drives/x", "{\"drive_id\": \"x\", \"path_on_host\": \"" + disk + "\", "
-                + "\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}")
-                .contains("rate limiters"));
+        ok("PUT", "/drives/second", "{\"drive_id\": \"second\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}");
+        assertEquals("Drive config error: invalid value: integer `-1`, expected u64 (rate_limiter.bandwidth.size)",
+                fault("PUT", "/drives/second", "{\"drive_id\": \"second\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": {\"size\": -1, \"refill_time\": 100}}}"));
+        assertTrue(fault("PUT", "/drives/second", "{\"drive_id\": \"second\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 10}}}")
+                .contains("missing field `refill_time`"));
+        assertTrue(fault("PUT", "/drives/second", "{\"drive_id\": \"second\", \"path_on_host\": \"" + disk + "\", "
+                + "\"is_root_device\": false, \"rate_limiter\": {\"iops\": {\"size\": 10, \"refill_time\": 1}}}")
+                .contains("unknown field `iops`"));
     }
 
     @Test
@@ -293,7 +318,7 @@ class RouterTest {
     }
 
     @Test
-    void afterBootPatchDriveSwapsItsImageAndRefusesRateLimiters() throws IOException {
+    void afterBootPatchDriveSwapsItsImageAndChangesItsRateLimiter() throws IOException {
         FakeVm vm = bootFake(null);
         Path next = Files.write(dir.resolve("next.ext4"), new byte[8192]);
         ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + next + "\"}");
@@ -302,8 +327,18 @@ class RouterTest {
                 .getFirst()).get("path_on_host"));
         ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}"); // nothing to change
 
-        assertTrue(fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": "
-                + "{\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}").contains("rate limiters are not supported"));
+        ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": "
+                + "{\"bandwidth\": {\"size\": 1000, \"one_time_burst\": 5, \"refill_time\": 100}}}");
+        assertEquals("Config[size=1000, oneTimeBurst=5, refillTimeMs=100] null", vm.limits.get("drive rootfs"));
+        ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": "
+                + "{\"ops\": {\"size\": 7, \"refill_time\": 50}}}");
+        assertEquals(Map.of("bandwidth", Map.of("size", 1000, "one_time_burst", 5, "refill_time", 100),
+                        "ops", Map.of("size", 7, "refill_time", 50)),
+                ((Map<?, ?>) ((List<?>) json(call("GET", "/vm/config", null)).get("drives")).getFirst()).get("rate_limiter"),
+                "the second PATCH replaced ops and kept bandwidth");
+        assertEquals("Drive config error: invalid value: integer `-3`, expected u64 (rate_limiter.ops.refill_time)",
+                fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": "
+                + "{\"ops\": {\"size\": 7, \"refill_time\": -3}}}"));
         assertTrue(fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/no/disk\"}")
                 .contains("/no/disk cannot be opened: it does not exist"));
         assertTrue(fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"" + dir + "\"}")
@@ -320,28 +355,51 @@ class RouterTest {
         assertEquals(Lifecycle.NOT_SUPPORTED_POST_BOOT, fault("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", "
                 + "\"path_on_host\": \"" + next + "\", \"is_root_device\": true}"));
         Map<String, Object> line = vmm.metrics().snapshot(null, null, null, null);
-        assertEquals(8L, ((Map<?, ?>) line.get("patch_api_requests")).get("drive_count"));
+        assertEquals(10L, ((Map<?, ?>) line.get("patch_api_requests")).get("drive_count"));
         assertEquals(6L, ((Map<?, ?>) line.get("patch_api_requests")).get("drive_fails"));
     }
 
     @Test
-    void putNetworkInterfaceRefusesARateLimiterThatLimits() throws IOException {
-        assertEquals("Network config error: rate limiters are not supported by Vessel (tx_rate_limiter)",
-                fault("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
-                        + "\"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}"));
+    void putNetworkInterfaceTakesRateLimitersAndGetVmConfigShowsThem() throws IOException {
         ok("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+                + "\"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}");
+        assertEquals(Map.of("bandwidth", Map.of("size", 1000, "refill_time", 100)),
+                ((Map<?, ?>) ((List<?>) json(call("GET", "/vm/config", null)).get("network-interfaces")).getFirst())
+                        .get("tx_rate_limiter"));
+        ok("PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
                 + "\"rx_rate_limiter\": null, \"tx_rate_limiter\": {}}");
+        assertEquals("Network config error: invalid value: integer `-2`, expected u64 (rx_rate_limiter.ops.one_time_burst)",
+                fault("PUT", "/network-interfaces/eth2", "{\"iface_id\": \"eth2\", \"host_dev_name\": \"tap2\", "
+                        + "\"rx_rate_limiter\": {\"ops\": {\"size\": 1, \"one_time_burst\": -2, \"refill_time\": 1}}}"));
+        assertTrue(fault("PUT", "/network-interfaces/eth2", "{\"iface_id\": \"eth2\", \"host_dev_name\": \"tap2\", "
+                + "\"rx_rate_limiter\": {\"ops\": {\"size\": \"many\", \"refill_time\": 1}}}").contains("size"));
     }
 
     @Test
-    void afterBootPatchNetworkInterfaceRefusesRateLimitersAndUnknownInterfaces() throws IOException {
-        bootFake(null);
+    void entropyTakesARateLimiterThatReachesTheVmConfig() throws IOException {
+        ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
+        ok("PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": 64, \"refill_time\": 10}}}");
+        assertEquals("Entropy device error: invalid value: integer `-64`, expected u64 (rate_limiter.bandwidth.size)",
+                fault("PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": -64, \"refill_time\": 10}}}"));
+        fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"); // the recording launcher boots nothing
+        assertEquals(new vessel.devices.RateLimiter.Config(new vessel.devices.TokenBucket.Config(64, 0, 10), null),
+                launcher.launched.entropyRateLimit());
+    }
+
+    @Test
+    void afterBootPatchNetworkInterfaceChangesRateLimiters() throws IOException {
+        FakeVm vm = bootFake(null);
         ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}");
-        assertEquals("Network config error: rate limiters are not supported by Vessel (rx_rate_limiter)",
-                fault("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": "
-                        + "{\"ops\": {\"size\": 10, \"refill_time\": 100}}}"));
+        assertNull(vm.limits.get("net eth0"), "nothing given, nothing changed");
+        ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": "
+                + "{\"ops\": {\"size\": 10, \"refill_time\": 100}}}");
+        assertEquals("Config[bandwidth=null, ops=Config[size=10, oneTimeBurst=0, refillTimeMs=100]] null",
+                vm.limits.get("net eth0"));
+        assertEquals(Map.of("ops", Map.of("size", 10, "refill_time", 100)),
+                ((Map<?, ?>) ((List<?>) json(call("GET", "/vm/config", null)).get("network-interfaces")).getFirst())
+                        .get("rx_rate_limiter"));
         assertTrue(fault("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": "
-                + "{\"bandwidth\": {\"size\": 10, \"refill_time\": 100}}}").contains("tx_rate_limiter"));
+                + "{\"bandwidth\": {\"size\": -10, \"refill_time\": 100}}}").contains("tx_rate_limiter.bandwidth.size"));
         assertTrue(fault("PATCH", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\"}")
                 .contains("no network interface with id eth1"));
     }

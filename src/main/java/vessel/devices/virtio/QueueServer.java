@@ -24,12 +24,28 @@ final class QueueServer {
      */
     static final int CHAINS_PER_PASS = 64;
 
+    /**
+     * Asks whether a popped chain may be served now (a rate limiter's say): 0 to serve it, else the
+     * nanoseconds until it may be, and the chain goes back to the driver's ring until then.
+     */
+    @FunctionalInterface
+    interface Admission {
+        long delay(DescriptorChain chain, long now);
+    }
+
+    /** Not waiting for a timer. */
+    private static final long NOT_WAITING = Long.MIN_VALUE;
+
     private final String name;
     private final int index;
     private final RequestHandler handler;
     private VirtQueue queue;
     private VirtioInterrupt interrupt;
     private boolean stopped;
+    private Admission admission;
+    private QueueTimer timer = QueueTimer.NONE;
+    /** When a refused chain may be served (System.nanoTime), or NOT_WAITING; set from the API thread too. */
+    private volatile long waitingUntil = NOT_WAITING;
 
     QueueServer(String name, int index, RequestHandler handler) {
         this.name = name;
@@ -37,11 +53,26 @@ final class QueueServer {
         this.handler = handler;
     }
 
+    /** Each chain is admitted by {@code admission} before it is served; a refused one resumes by {@code timer}. */
+    void limit(Admission admission, QueueTimer timer) {
+        this.admission = admission;
+        this.timer = timer;
+    }
+
+    /** The limit changed (PATCH): a queue waiting for its timer is served again now. */
+    void limitChanged() {
+        if (waitingUntil != NOT_WAITING) {
+            waitingUntil = NOT_WAITING;
+            timer.wakeAfter(index, 0);
+        }
+    }
+
     /** Starts serving an activated queue; {@code queue} null (the driver did not enable it) serves nothing. */
     void start(VirtQueue queue, VirtioInterrupt interrupt) {
         this.queue = queue;
         this.interrupt = interrupt;
         this.stopped = false;
+        this.waitingUntil = NOT_WAITING;
     }
 
     /** Drops the queue (device reset). */
@@ -49,6 +80,7 @@ final class QueueServer {
         queue = null;
         interrupt = null;
         stopped = false;
+        waitingUntil = NOT_WAITING;
     }
 
     /** Whether a broken ring stopped the queue until the next reset. */
@@ -65,11 +97,28 @@ final class QueueServer {
         if (queue == null || stopped) {
             return false;
         }
+        long until = waitingUntil;
+        if (until != NOT_WAITING) {
+            if (System.nanoTime() - until < 0) {
+                return false; // a driver notification while the limiter holds the queue: its timer is set
+            }
+            waitingUntil = NOT_WAITING;
+        }
         boolean more = false;
         try {
             DescriptorChain chain;
             int budget = CHAINS_PER_PASS;
             while ((chain = queue.pop()) != null) {
+                if (admission != null) {
+                    long now = System.nanoTime();
+                    long wait = admission.delay(chain, now);
+                    if (wait > 0) {
+                        queue.undoPop();
+                        waitingUntil = now + wait;
+                        timer.wakeAfter(index, wait);
+                        break;
+                    }
+                }
                 queue.addUsed(chain.head(), handler.handle(chain));
                 if (--budget == 0) {
                     more = true;

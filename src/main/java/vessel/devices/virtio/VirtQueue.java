@@ -227,6 +227,15 @@ public final class VirtQueue {
         return walk(head);
     }
 
+    /**
+     * Puts the chain {@link #pop} returned last back, to be popped (and walked, so checked, again) next:
+     * a rate-limited device that may not serve it yet leaves it with the driver.
+     */
+    public void undoPop() {
+        requireActive();
+        nextAvail = (nextAvail - 1) & 0xFFFF;
+    }
+
     /** Reads the driver's avail idx; true when there are entries to serve. */
     private boolean refreshAvail() throws VirtQueueException {
         int idx = availIdx();

@@ -14,6 +14,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.RateLimiter;
+import vessel.devices.TokenBucket;
 import vessel.memory.GuestMemory;
 
 /**
@@ -107,6 +109,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     private VirtioInterrupt interrupt;
     private final Counters counters = new Counters();
     private final QueueServer server;
+    private final RateLimiter limiter = RateLimiter.unlimited();
     // Per-request scratch; the device serves one request at a time.
     private final byte[] header = new byte[HEADER_BYTES];
     private final byte[] statusByte = new byte[1];
@@ -123,6 +126,53 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         useSize(image, file.size());
         this.id = Arrays.copyOf((id == null ? "" : id).getBytes(StandardCharsets.UTF_8), ID_BYTES);
         this.server = new QueueServer("virtio-blk", 0, this::handle);
+        server.limit(this::admit, QueueTimer.NONE);
+    }
+
+    /**
+     * Changes the drive's rate limiter (at boot, and on PATCH): each bucket given replaces the one there
+     * (a config that does not limit removes it), a null one stays. A queue waiting for tokens is served
+     * again at once under the new buckets.
+     */
+    public void updateRateLimiter(TokenBucket.Config bandwidth, TokenBucket.Config ops) {
+        limiter.update(bandwidth, ops, System.nanoTime());
+        server.limitChanged();
+    }
+
+    /** The rate limiter's buckets now. */
+    public RateLimiter.Config rateLimiter() {
+        return limiter.config();
+    }
+
+    /** Requests the rate limiter held back (Firecracker's rate_limiter_throttled_events). */
+    public long rateLimiterThrottled() {
+        return limiter.throttled();
+    }
+
+    @Override
+    public void queueTimer(QueueTimer timer) {
+        server.limit(this::admit, timer);
+    }
+
+    /**
+     * Firecracker's block accounting: every request is one op; reads and writes take their data length
+     * from the bandwidth bucket. A request too short to parse is let through to fail as it would.
+     */
+    private long admit(DescriptorChain chain, long now) {
+        if (!limiter.limits()) {
+            return 0;
+        }
+        long bytes = 0;
+        if (chain.readableLength() >= HEADER_BYTES) {
+            chain.read(0, header, 0, HEADER_BYTES);
+            int type = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+            if (type == T_IN) {
+                bytes = Math.max(0, chain.writableLength() - 1);
+            } else if (type == T_OUT) {
+                bytes = chain.readableLength() - HEADER_BYTES;
+            }
+        }
+        return limiter.tryConsume(bytes, 1, now);
     }
 
     /** Opens an image as the device will use it, and closes it again if its size cannot be read. */

@@ -71,4 +71,11 @@ public interface VirtioDevice {
      */
     default void pauseGate(PauseGate gate) {
     }
+
+    /**
+     * How the device's rate-limited queues resume (see {@link QueueTimer}), given once before the device
+     * is used; devices without rate limiters ignore it.
+     */
+    default void queueTimer(QueueTimer timer) {
+    }
 }

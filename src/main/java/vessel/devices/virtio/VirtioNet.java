@@ -8,6 +8,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
 import vessel.devices.PauseGate;
+import vessel.devices.RateLimiter;
 import vessel.memory.GuestMemory;
 
 /**
@@ -91,6 +92,17 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private final AtomicLong txMalformed = new AtomicLong();
     private final AtomicLong backendWriteFails = new AtomicLong();
     private final AtomicLong backendReadFails = new AtomicLong();
+    private final RateLimiter rxLimiter = RateLimiter.unlimited();
+    private final RateLimiter txLimiter = RateLimiter.unlimited();
+    private volatile QueueTimer timer = QueueTimer.NONE;
+    /**
+     * Set while the pending frame waits for the receive limiter (until that System.nanoTime): the thread
+     * stops reading and the timer notifies RX. Guarded by lock.
+     */
+    private boolean rxWaiting;
+    private long rxWaitingUntil;
+    /** The pending frame has been let through by the receive limiter. Guarded by lock. */
+    private boolean pendingAdmitted;
     private boolean loggedTxError;
 
     public VirtioNet(NetBackend backend, byte[] mac) {
@@ -106,6 +118,7 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
         }
         this.features = f;
         this.txServer = new QueueServer("virtio-net", TX, this::transmit);
+        txServer.limit(this::admitTx, QueueTimer.NONE);
     }
 
     public long rxFrames() {
@@ -117,6 +130,57 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     }
 
     /** Received frames dropped: too big for a buffer without MRG_RXBUF, or shorter than a header. */
+    /**
+     * Changes the interface's rate limiters (at boot, and on PATCH): null leaves that direction alone, and
+     * within one each bucket given replaces the one there (see {@link RateLimiter#update}). A direction
+     * waiting for tokens goes on at once under the new buckets.
+     */
+    public void updateRateLimiters(RateLimiter.Config rx, RateLimiter.Config tx) {
+        long now = System.nanoTime();
+        if (tx != null) {
+            txLimiter.update(tx.bandwidth(), tx.ops(), now);
+            txServer.limitChanged();
+        }
+        if (rx != null) {
+            rxLimiter.update(rx.bandwidth(), rx.ops(), now);
+            synchronized (lock) {
+                if (rxWaiting) {
+                    rxWaiting = false;
+                    timer.wakeAfter(RX, 0);
+                }
+            }
+        }
+    }
+
+    public RateLimiter.Config rxRateLimiter() {
+        return rxLimiter.config();
+    }
+
+    public RateLimiter.Config txRateLimiter() {
+        return txLimiter.config();
+    }
+
+    /** Frames the receive limiter held back (Firecracker's rx_rate_limiter_throttled). */
+    public long rxRateLimiterThrottled() {
+        return rxLimiter.throttled();
+    }
+
+    /** Frames the transmit limiter held back (Firecracker's tx_rate_limiter_throttled). */
+    public long txRateLimiterThrottled() {
+        return txLimiter.throttled();
+    }
+
+    @Override
+    public void queueTimer(QueueTimer timer) {
+        this.timer = timer;
+        txServer.limit(this::admitTx, timer);
+    }
+
+    /** A frame to send is one op and its length in bytes, header included (Firecracker counts the same). */
+    private long admitTx(DescriptorChain chain, long now) {
+        return txLimiter.limits() ? txLimiter.tryConsume(Math.min(chain.readableLength(), MAX_FRAME), 1, now) : 0;
+    }
+
     public long rxDropped() {
         return rxDropped.get();
     }
@@ -251,6 +315,8 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
             fillingLengths.clear();
             pendingLength = 0;
             pendingOffset = 0;
+            pendingAdmitted = false;
+            rxWaiting = false;
             stalled = true;
         }
     }
@@ -349,6 +415,13 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
             stalled = true;
             return;
         }
+        if (rxWaiting) {
+            if (System.nanoTime() - rxWaitingUntil < 0) {
+                stalled = true; // the timer notifies RX when the limiter has the tokens
+                return;
+            }
+            rxWaiting = false;
+        }
         boolean more = true;
         int budget = QueueServer.CHAINS_PER_PASS;
         try {
@@ -386,7 +459,21 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
                     }
                     pendingLength = n;
                     pendingOffset = 0;
+                    pendingAdmitted = false;
                 }
+                if (!pendingAdmitted && rxLimiter.limits()) {
+                    long now = System.nanoTime();
+                    long wait = rxLimiter.tryConsume(pendingLength, 1, now);
+                    if (wait > 0) {
+                        // The frame stays pending (the rest in the TAP); the thread waits for a kick.
+                        rxWaiting = true;
+                        rxWaitingUntil = now + wait;
+                        stalled = true;
+                        timer.wakeAfter(RX, wait);
+                        break;
+                    }
+                }
+                pendingAdmitted = true;
                 more = deliver();
             }
         } catch (VirtQueueException e) {

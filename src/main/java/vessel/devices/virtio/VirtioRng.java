@@ -7,6 +7,8 @@ import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.RateLimiter;
+import vessel.devices.TokenBucket;
 import vessel.memory.GuestMemory;
 
 /**
@@ -32,6 +34,7 @@ public final class VirtioRng implements VirtioDevice {
 
     private final EntropySource source;
     private final QueueServer server;
+    private final RateLimiter limiter = RateLimiter.unlimited();
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
@@ -47,6 +50,32 @@ public final class VirtioRng implements VirtioDevice {
     public VirtioRng(EntropySource source) {
         this.source = source;
         this.server = new QueueServer("virtio-rng", 0, this::handle);
+        server.limit(this::admit, QueueTimer.NONE);
+    }
+
+    /** Changes the rate limiter: each bucket given replaces the one there, a null one stays (as VirtioBlock). */
+    public void updateRateLimiter(TokenBucket.Config bandwidth, TokenBucket.Config ops) {
+        limiter.update(bandwidth, ops, System.nanoTime());
+        server.limitChanged();
+    }
+
+    public RateLimiter.Config rateLimiter() {
+        return limiter.config();
+    }
+
+    /** Requests the rate limiter held back (Firecracker's entropy_rate_limiter_throttled). */
+    public long rateLimiterThrottled() {
+        return limiter.throttled();
+    }
+
+    @Override
+    public void queueTimer(QueueTimer timer) {
+        server.limit(this::admit, timer);
+    }
+
+    /** One op per request, and the bytes it will get from the bandwidth bucket. */
+    private long admit(DescriptorChain chain, long now) {
+        return limiter.limits() ? limiter.tryConsume(Math.min(chain.writableLength(), MAX_BYTES_PER_REQUEST), 1, now) : 0;
     }
 
     private static EntropySource hostEntropy() {
