@@ -2,14 +2,17 @@ package vessel.vmm;
 
 import java.nio.file.Path;
 
+import vessel.devices.block.DiskFormat;
+
 /**
- * A virtio-blk drive: a raw image file on the host.
+ * A virtio-blk drive: a disk image file on the host, raw or qcow2.
  *
  * @param id       the drive's name: Firecracker's drive_id, and the serial the guest reads (GET_ID)
- * @param path     the raw image file
+ * @param path     the image file
  * @param readOnly the guest may read but not write (the device offers VIRTIO_BLK_F_RO)
+ * @param format   the image's format, or null to probe it from the file's first bytes (logged)
  */
-public record DriveConfig(String id, Path path, boolean readOnly) {
+public record DriveConfig(String id, Path path, boolean readOnly, DiskFormat format) {
     /** Firecracker limits ids to this; the guest's GET_ID returns at most 20 bytes of it. */
     static final String ID_PATTERN = "[A-Za-z0-9_-]{1,64}";
 
@@ -17,5 +20,25 @@ public record DriveConfig(String id, Path path, boolean readOnly) {
         if (path == null) {
             throw new IllegalArgumentException("drive has no path");
         }
+    }
+
+    /**
+     * A drive whose format is named as QEMU names it ({@code raw}, {@code qcow2}), or probed if {@code format}
+     * is null; any other name is an IllegalArgumentException saying so.
+     */
+    public static DriveConfig of(String id, Path path, boolean readOnly, String format) {
+        DiskFormat f = null;
+        if (format != null) {
+            f = DiskFormat.parse(format);
+            if (f == null) {
+                throw new IllegalArgumentException("format is raw or qcow2, not '" + format + "'");
+            }
+        }
+        return new DriveConfig(id, path, readOnly, f);
+    }
+
+    /** A drive whose format is probed. */
+    public DriveConfig(String id, Path path, boolean readOnly) {
+        this(id, path, readOnly, null);
     }
 }
