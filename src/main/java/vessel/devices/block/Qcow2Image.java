@@ -80,6 +80,12 @@ public final class Qcow2Image implements DiskImage {
     private final long[] refcountTable;
     private final long refcountTableOffset;
     private final Map<Long, long[]> l2Cache;
+    /**
+     * Host offsets of the clusters holding metadata (header, L1 and refcount tables, L2 tables, refcount
+     * blocks): a guest write is never let through to one, whatever a hostile L2 entry says (QEMU's
+     * overlap check).
+     */
+    private final java.util.Set<Long> metadata = new java.util.HashSet<>();
     /** The next cluster to try when allocating: never below the file's end when it was opened. */
     private long nextFree;
     private long cachedCompressedEntry = -1;
@@ -110,6 +116,25 @@ public final class Qcow2Image implements DiskImage {
         };
         this.nextFree = alignUp(fileSize);
         this.cachedCompressed = new byte[(int) clusterSize];
+        metadata.add(0L);
+        addClusters(l1Offset, (long) l1.length * 8);
+        addClusters(refcountTableOffset, (long) refcountTable.length * 8);
+        for (long e : l1) {
+            if ((e & OFFSET_MASK) != 0) {
+                metadata.add(e & OFFSET_MASK);
+            }
+        }
+        for (long e : refcountTable) {
+            if ((e & ~511L) != 0) {
+                metadata.add(e & ~511L);
+            }
+        }
+    }
+
+    private void addClusters(long offset, long bytes) {
+        for (long c = offset; c < offset + bytes; c += clusterSize) {
+            metadata.add(c);
+        }
     }
 
     /** Opens {@code image}, read-write unless {@code readOnly}; its backing files are opened read-only. */
@@ -167,6 +192,8 @@ public final class Qcow2Image implements DiskImage {
                 format = DiskFormat.probe(b);
             } catch (java.nio.file.NoSuchFileException e) {
                 throw new DiskImageException(image + ": backing file " + b + " does not exist");
+            } catch (IOException e) {
+                throw new DiskImageException(image + ": backing file " + b + " cannot be read: " + e.getMessage());
             }
         }
         try {
@@ -176,6 +203,10 @@ public final class Qcow2Image implements DiskImage {
             };
         } catch (java.nio.file.NoSuchFileException e) {
             throw new DiskImageException(image + ": backing file " + b + " does not exist");
+        } catch (DiskImageException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new DiskImageException(image + ": backing file " + b + " cannot be opened: " + e.getMessage());
         }
     }
 
@@ -562,6 +593,10 @@ public final class Qcow2Image implements DiskImage {
         long entry = l2Entry(vcluster);
         Kind kind = kind(entry);
         long host = entry & OFFSET_MASK;
+        if ((kind == Kind.NORMAL || kind == Kind.ZERO) && host != 0 && (host > nextFree - clusterSize || metadata.contains(host))) {
+            throw new DiskImageException(path + ": L2 entry for guest cluster " + vcluster + " points at host offset "
+                    + host + ", " + (metadata.contains(host) ? "a metadata cluster" : "past the end of the file"));
+        }
         if (kind == Kind.NORMAL && (entry & COPIED) != 0) {
             writeHost(host + inCluster, src); // allocated and ours alone: in place, no metadata changes
             return;
@@ -599,6 +634,7 @@ public final class Qcow2Image implements DiskImage {
             writeHost(newL2, t);
             setRefcount(newL2, 1);
             l2Cache.put(newL2, table);
+            metadata.add(newL2);
         }
         setRefcount(data, 1);
         file.force(false); // the cluster, its table and their refcounts are durable before anything points at them
@@ -712,6 +748,7 @@ public final class Qcow2Image implements DiskImage {
             ByteBuffer e = ByteBuffer.allocate(8).putLong(0, block);
             writeHost(refcountTableOffset + index * 8, e);
             refcountTable[(int) index] = block;
+            metadata.add(block);
         }
         putBits(block, cluster % perBlock, value);
     }
