@@ -326,7 +326,7 @@ final class VmResources {
                 cmdline.append(d.partuuid() != null ? " root=PARTUUID=" + d.partuuid() : " root=/dev/vda")
                         .append(readOnly ? " ro" : " rw");
             }
-            b.drive(new DriveConfig(d.driveId(), Path.of(d.pathOnHost()), readOnly,
+            b.drive(new DriveConfig(d.driveId(), Path.of(d.pathOnHost()), readOnly, null,
                     limiterConfig(d.rateLimiter(), e, "rate_limiter")));
         }
         for (NetworkInterface n : nets.values()) {

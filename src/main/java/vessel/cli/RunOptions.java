@@ -29,9 +29,10 @@ final class RunOptions {
               --kernel-decompress WHERE
                                    host (default): Vessel unpacks a bzImage's kernel before boot;
                                    guest: the kernel's own decompressor runs in the guest
-              --drive path=FILE[,ro][,id=NAME]
-                                   a virtio-blk disk backed by a raw image file; repeatable
-                                   (the guest sees vda, vdb, ... in this order); ro: read-only
+              --drive path=FILE[,ro][,id=NAME][,format=raw|qcow2]
+                                   a virtio-blk disk backed by a raw or qcow2 image; repeatable
+                                   (the guest sees vda, vdb, ... in this order); ro: read-only;
+                                   format: probed from the file's first bytes unless given
               --entropy            a virtio-rng device fed from the host's /dev/urandom
               --net tap=NAME[,mac=MAC][,id=NAME]
                                    a virtio-net interface on the host TAP device NAME
@@ -190,10 +191,10 @@ final class RunOptions {
         }
     }
 
-    /** {@code path=FILE[,ro][,id=NAME]}, as QEMU's -drive spells its keys. */
+    /** {@code path=FILE[,ro][,id=NAME][,format=raw|qcow2]}, as QEMU's -drive spells its keys. */
     static vessel.vmm.DriveConfig parseDrive(String spec) throws UsageException {
-        java.util.Map<String, String> kv = keyValues("--drive", spec, java.util.Set.of("path", "ro", "id"),
-                "path=FILE, ro, id=NAME");
+        java.util.Map<String, String> kv = keyValues("--drive", spec, java.util.Set.of("path", "ro", "id", "format"),
+                "path=FILE, ro, id=NAME, format=raw|qcow2");
         if (!kv.containsKey("path")) {
             throw new UsageException("--drive needs path=FILE, e.g. --drive path=disk.img,ro");
         }
@@ -201,7 +202,11 @@ final class RunOptions {
         if (!ro.equals("on") && !ro.equals("off")) {
             throw new UsageException("--drive: ro takes no value (or on/off), not '" + ro + "'");
         }
-        return new vessel.vmm.DriveConfig(kv.get("id"), Path.of(kv.get("path")), ro.equals("on"));
+        try {
+            return vessel.vmm.DriveConfig.of(kv.get("id"), Path.of(kv.get("path")), ro.equals("on"), kv.get("format"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--drive: " + e.getMessage());
+        }
     }
 
     /** {@code tap=NAME[,mac=MAC][,id=NAME]}. */

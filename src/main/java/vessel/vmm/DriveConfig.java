@@ -3,16 +3,18 @@ package vessel.vmm;
 import java.nio.file.Path;
 
 import vessel.devices.RateLimiter;
+import vessel.devices.block.DiskFormat;
 
 /**
- * A virtio-blk drive: a raw image file on the host.
+ * A virtio-blk drive: a disk image file on the host, raw or qcow2.
  *
- * @param id       the drive's name: Firecracker's drive_id, and the serial the guest reads (GET_ID)
- * @param path     the raw image file
- * @param readOnly the guest may read but not write (the device offers VIRTIO_BLK_F_RO)
+ * @param id        the drive's name: Firecracker's drive_id, and the serial the guest reads (GET_ID)
+ * @param path      the image file
+ * @param readOnly  the guest may read but not write (the device offers VIRTIO_BLK_F_RO)
+ * @param format    the image's format, or null to probe it from the file's first bytes (logged)
  * @param rateLimit Firecracker's rate limiter on the drive's requests ({@link RateLimiter.Config#NONE}: none)
  */
-public record DriveConfig(String id, Path path, boolean readOnly, RateLimiter.Config rateLimit) {
+public record DriveConfig(String id, Path path, boolean readOnly, DiskFormat format, RateLimiter.Config rateLimit) {
     /** Firecracker limits ids to this; the guest's GET_ID returns at most 20 bytes of it. */
     static final String ID_PATTERN = "[A-Za-z0-9_-]{1,64}";
 
@@ -23,8 +25,28 @@ public record DriveConfig(String id, Path path, boolean readOnly, RateLimiter.Co
         rateLimit = rateLimit == null ? RateLimiter.Config.NONE : rateLimit;
     }
 
-    /** A drive without rate limiting. */
+    /**
+     * A drive whose format is named as QEMU names it ({@code raw}, {@code qcow2}), or probed if {@code format}
+     * is null; any other name is an IllegalArgumentException saying so.
+     */
+    public static DriveConfig of(String id, Path path, boolean readOnly, String format) {
+        DiskFormat f = null;
+        if (format != null) {
+            f = DiskFormat.parse(format);
+            if (f == null) {
+                throw new IllegalArgumentException("format is raw or qcow2, not '" + format + "'");
+            }
+        }
+        return new DriveConfig(id, path, readOnly, f, RateLimiter.Config.NONE);
+    }
+
+    /** A drive whose format is probed, without rate limiting. */
     public DriveConfig(String id, Path path, boolean readOnly) {
-        this(id, path, readOnly, RateLimiter.Config.NONE);
+        this(id, path, readOnly, null, RateLimiter.Config.NONE);
+    }
+
+    /** The same drive with {@code limit} on its requests. */
+    public DriveConfig withRateLimit(RateLimiter.Config limit) {
+        return new DriveConfig(id, path, readOnly, format, limit);
     }
 }

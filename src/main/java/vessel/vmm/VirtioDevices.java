@@ -154,7 +154,9 @@ final class VirtioDevices {
             throw new ConfigException(what + " is a directory, not a disk image");
         }
         try {
-            return new VirtioBlock(d.path(), d.readOnly(), d.id());
+            return new VirtioBlock(d.path(), d.format(), d.readOnly(), d.id());
+        } catch (vessel.devices.block.DiskImageException e) {
+            throw new ConfigException("drive '" + d.id() + "': " + e.getMessage());
         } catch (NoSuchFileException e) {
             throw new ConfigException(what + " does not exist");
         } catch (AccessDeniedException e) {

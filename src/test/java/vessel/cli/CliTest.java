@@ -88,6 +88,11 @@ class CliTest {
         assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "ro"), 2, "needs path=FILE");
         assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=x,cache=none"), 2,
                 "unknown key 'cache'");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=x,format=vmdk"), 2,
+                "format is raw or qcow2, not 'vmdk'");
+        Path hostile = Files.write(dir.resolve("h.qcow2"), new byte[] {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3});
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=" + hostile), 2,
+                "drive 'drive0': " + hostile + ": too short for a qcow2 header");
         assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=a,id=d",
                 "--drive", "path=b,id=d"), 2, "'d' is used twice");
         assertOneLineError(vessel("run", "--kernel"), 2, "needs a value");

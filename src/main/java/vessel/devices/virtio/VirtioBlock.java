@@ -1,27 +1,27 @@
 package vessel.devices.virtio;
 
-import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
+import vessel.devices.block.DiskFormat;
+import vessel.devices.block.DiskImage;
 import vessel.memory.GuestMemory;
 
 /**
- * virtio-blk (device type 2, virtio 1.x section 5.2) over a raw image file: one request queue of up to
- * {@value #QUEUE_SIZE} entries, 512-byte sectors, reads and writes straight between the file and guest
- * memory. The guest sees {@code floor(file size / 512)} sectors; a partial last sector is not visible.
+ * virtio-blk (device type 2, virtio 1.x section 5.2) over a disk image (raw or qcow2, see
+ * {@link DiskImage}): one request queue of up to {@value #QUEUE_SIZE} entries, 512-byte sectors, reads
+ * and writes straight between the image and guest memory. The guest sees {@code floor(disk size / 512)}
+ * sectors; a partial last sector is not visible.
  *
  * <p>Offered: SEG_MAX, BLK_SIZE, FLUSH, and RO for a read-only drive or WRITE_ZEROES for a writable one.
  * DISCARD is left out: Java cannot punch holes (no fallocate), and emulating a discard by writing zeros
@@ -76,7 +76,6 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     static final int SEG_MAX = QUEUE_SIZE - 2;
     /** One FileChannel call moves at most this much (ByteBuffers are int-sized; a descriptor may not be). */
     private static final int MAX_IO_CHUNK = 1 << 30;
-    private static final int ZERO_BUFFER_BYTES = 64 * 1024;
 
     /** Configuration space offsets (struct virtio_blk_config, section 5.2.4). */
     static final int CFG_CAPACITY = 0;
@@ -96,12 +95,14 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     /** Up to write_zeroes_may_unmap and its padding; the secure-erase fields after it are not offered. */
     static final int CONFIG_SIZE = 60;
 
-    // The backing file and what follows from its size; replaced together by replaceBackend, under lock.
-    private FileChannel file;
+    // The image and what follows from its size; replaced together by replaceBackend, under lock.
+    private DiskImage disk;
     private long capacity;
     private long unusedTailBytes;
     private byte[] config;
     private final boolean readOnly;
+    /** The format every image of this drive is opened as; null: probed from each file's first bytes. */
+    private final DiskFormat format;
     private final byte[] id;
     /** The transport's lock (see VirtioDevice.transportLock); this object until one is given. */
     private Object lock = this;
@@ -113,7 +114,6 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     // Per-request scratch; the device serves one request at a time.
     private final byte[] header = new byte[HEADER_BYTES];
     private final byte[] statusByte = new byte[1];
-    private ByteBuffer zeros;
     private boolean loggedIoError;
 
     /**
@@ -121,12 +121,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
      * fails writes). {@code id} is what GET_ID returns: its first {@value #ID_BYTES} bytes of UTF-8.
      */
     public VirtioBlock(Path image, boolean readOnly, String id) throws IOException {
-        this.readOnly = readOnly;
-        this.file = open(image, readOnly);
-        useSize(image, file.size());
-        this.id = Arrays.copyOf((id == null ? "" : id).getBytes(StandardCharsets.UTF_8), ID_BYTES);
-        this.server = new QueueServer("virtio-blk", 0, this::handle);
-        server.limit(this::admit, QueueTimer.NONE);
+        this(image, null, readOnly, id);
     }
 
     /**
@@ -175,17 +170,15 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         return limiter.tryConsume(bytes, 1, now);
     }
 
-    /** Opens an image as the device will use it, and closes it again if its size cannot be read. */
-    private static FileChannel open(Path image, boolean readOnly) throws IOException {
-        FileChannel f = readOnly ? FileChannel.open(image, StandardOpenOption.READ)
-                : FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        try {
-            f.size();
-        } catch (IOException e) {
-            f.close();
-            throw e;
-        }
-        return f;
+    /** As above, with the image's format named ({@code null}: probed from its first bytes, as QEMU does). */
+    public VirtioBlock(Path image, DiskFormat format, boolean readOnly, String id) throws IOException {
+        this.readOnly = readOnly;
+        this.format = format;
+        this.disk = DiskImage.open(image, format, readOnly);
+        useSize(image, disk.size());
+        this.id = Arrays.copyOf((id == null ? "" : id).getBytes(StandardCharsets.UTF_8), ID_BYTES);
+        this.server = new QueueServer("virtio-blk", 0, this::handle);
+        server.limit(this::admit, QueueTimer.NONE);
     }
 
     /** Capacity, unused tail and configuration space for an image of {@code size} bytes. */
@@ -200,27 +193,27 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     }
 
     /**
-     * Swaps the backing file for {@code image} while the guest runs (Firecracker's PATCH /drives
-     * path_on_host), opened with the same read-only mode. The new file is opened first: if that fails the
+     * Swaps the image for {@code image} while the guest runs (Firecracker's PATCH /drives path_on_host),
+     * opened with the same read-only mode and format. The new image is opened first: if that fails the
      * old one stays and the exception says why. Otherwise, under the transport's lock (so no request is
      * half served), the device switches to it, takes its capacity, closes the old file (synced if
      * writable) and, if the driver is active, raises a configuration-change interrupt so it rereads the
      * capacity. Requests after the swap go to the new file.
      */
     public void replaceBackend(Path image) throws IOException {
-        FileChannel next;
+        DiskImage next;
         long size;
         try {
-            next = open(image, readOnly);
+            next = DiskImage.open(image, format, readOnly);
             size = next.size();
         } catch (IOException e) {
             counters.updateFails.incrementAndGet();
             throw e;
         }
-        FileChannel old;
+        DiskImage old;
         synchronized (lock) {
-            old = file;
-            file = next;
+            old = disk;
+            disk = next;
             useSize(image, size);
             if (interrupt != null) {
                 interrupt.config();
@@ -229,7 +222,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         counters.updates.incrementAndGet();
         try {
             if (!readOnly) {
-                old.force(true);
+                old.flush();
             }
         } catch (IOException e) {
             LOG.log(Level.WARNING, "virtio-blk: syncing the replaced image failed: " + e.getMessage());
@@ -343,7 +336,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     @Override
     public void close() throws IOException {
         synchronized (lock) {
-            file.close();
+            disk.close();
         }
     }
 
@@ -429,7 +422,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
 
     private int flush() throws IOException {
         if (!readOnly) {
-            file.force(true);
+            disk.flush();
         }
         counters.flushes.incrementAndGet();
         return S_OK;
@@ -463,25 +456,14 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         if (sectors > MAX_WRITE_ZEROES_SECTORS || !inRange(sector, sectors * SECTOR_SIZE)) {
             return S_IOERR;
         }
-        if (zeros == null) {
-            zeros = ByteBuffer.allocateDirect(ZERO_BUFFER_BYTES);
-        }
-        long position = sector * SECTOR_SIZE;
-        long remaining = sectors * SECTOR_SIZE;
-        while (remaining > 0) {
-            zeros.clear().limit((int) Math.min(remaining, ZERO_BUFFER_BYTES));
-            int n = zeros.remaining();
-            writeFully(zeros, position);
-            position += n;
-            remaining -= n;
-        }
+        disk.writeZeroes(sector * SECTOR_SIZE, sectors * SECTOR_SIZE);
         counters.writeZeroes.incrementAndGet();
         counters.bytesWritten.addAndGet(sectors * SECTOR_SIZE);
         return S_OK;
     }
 
     /**
-     * Moves {@code bytes} between the file at {@code position} and the chain's writable ({@code intoGuest})
+     * Moves {@code bytes} between the disk at {@code position} and the chain's writable ({@code intoGuest})
      * or readable part from {@code partOffset} on, straight through guest memory: a direct ByteBuffer over
      * each segment, so FileChannel reads and writes it without a copy.
      */
@@ -502,31 +484,15 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
                 int chunk = (int) Math.min(n - done, MAX_IO_CHUNK);
                 ByteBuffer buffer = guest.asSlice(skip + done, chunk).asByteBuffer();
                 if (intoGuest) {
-                    readFully(buffer, position);
+                    disk.read(position, buffer);
                 } else {
-                    writeFully(buffer, position);
+                    disk.write(position, buffer);
                 }
                 done += chunk;
                 position += chunk;
             }
             bytes -= n;
             skip = 0;
-        }
-    }
-
-    /** Fills {@code buffer} (position 0) from the file at {@code position}. */
-    private void readFully(ByteBuffer buffer, long position) throws IOException {
-        while (buffer.hasRemaining()) {
-            if (file.read(buffer, position + buffer.position()) < 0) {
-                throw new EOFException("image ends at " + (position + buffer.position()) + " (shrunk since it was opened?)");
-            }
-        }
-    }
-
-    /** Writes all of {@code buffer} (position 0) to the file at {@code position}. */
-    private void writeFully(ByteBuffer buffer, long position) throws IOException {
-        while (buffer.hasRemaining()) {
-            file.write(buffer, position + buffer.position());
         }
     }
 

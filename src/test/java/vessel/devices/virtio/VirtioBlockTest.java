@@ -352,6 +352,59 @@ class VirtioBlockTest {
         assertEquals(1, blk.counters().writeZeroes());
     }
 
+    /** Runs qemu-img (qemu-utils) in the test's folder; returns its exit status, output on failure in {@code out}. */
+    private int qemuImg(StringBuilder out, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new java.util.ArrayList<>(List.of("qemu-img"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        out.append(new String(p.getInputStream().readAllBytes()));
+        return p.waitFor();
+    }
+
+    @Test
+    void servesAQcow2OverlayOverTheRawImageAndLeavesItCheckClean() throws Exception {
+        StringBuilder log = new StringBuilder();
+        assertEquals(0, qemuImg(log, "create", "-q", "-f", "qcow2", "-b", "disk.img", "-F", "raw", "vm.qcow2"), log.toString());
+        image = dir.resolve("vm.qcow2");
+        open(false); // probed: the qcow2 magic
+        assertEquals(SECTORS, blk.capacity());
+
+        Request r = in(3, 1024);
+        byte[] data = new byte[2 * 512];
+        Arrays.fill(data, (byte) 0xa5);
+        Request w = out(7, data);
+        Request z = writeZeroes(20, 2, 0);
+        Request f = simple(T_FLUSH, 0);
+        kick();
+        assertEquals(S_OK, status(r));
+        assertArrayEquals(Arrays.copyOfRange(content, 3 * 512, 5 * 512), memory.read(r.data(), 1024), "from the base");
+        assertEquals(S_OK, status(w));
+        assertEquals(S_OK, status(z));
+        assertEquals(S_OK, status(f));
+        Request back = in(6, 3 * 512);
+        kick();
+        byte[] expected = content.clone();
+        System.arraycopy(data, 0, expected, 7 * 512, data.length);
+        Arrays.fill(expected, 20 * 512, 22 * 512, (byte) 0);
+        assertArrayEquals(Arrays.copyOfRange(expected, 6 * 512, 9 * 512), memory.read(back.data(), 3 * 512));
+        blk.close();
+        blk = new VirtioBlock(dir.resolve("disk.img"), true, "base"); // tearDown closes it
+
+        assertArrayEquals(content, Files.readAllBytes(dir.resolve("disk.img")), "the base is never written");
+        assertEquals(0, qemuImg(log, "check", "vm.qcow2"), log.toString());
+        Files.write(dir.resolve("expected.raw"), expected);
+        assertEquals(0, qemuImg(log, "compare", "-f", "raw", "-F", "qcow2", "expected.raw", "vm.qcow2"), log.toString());
+    }
+
+    @Test
+    void aHostileQcow2HeaderIsRefusedWhenOpened() throws IOException {
+        Path bad = dir.resolve("bad.qcow2");
+        Files.write(bad, new byte[] {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3});
+        IOException e = assertThrows(vessel.devices.block.DiskImageException.class,
+                () -> new VirtioBlock(bad, false, "bad"));
+        assertTrue(e.getMessage().contains("too short for a qcow2 header"), e.getMessage());
+    }
+
     @Test
     void hostIoErrorsGetIoErr() throws IOException {
         blk.close(); // every FileChannel call now fails
