@@ -34,7 +34,9 @@ public sealed interface DiskImage extends AutoCloseable permits RawImage, Qcow2I
 
     /**
      * Opens {@code file} as {@code format}, or as what its first bytes say when {@code format} is null
-     * (logged, so the choice is visible). Read-only images refuse writes.
+     * (logged, so the choice is visible). Read-only images refuse writes. A probed qcow2 image may not name
+     * a backing file: a guest that wrote a qcow2 header into its raw disk would otherwise choose a host
+     * file to read through it on the next boot (QEMU warns of the same; Firecracker has only raw).
      */
     static DiskImage open(Path file, DiskFormat format, boolean readOnly) throws IOException {
         DiskFormat f = format;
@@ -45,7 +47,7 @@ public sealed interface DiskImage extends AutoCloseable permits RawImage, Qcow2I
         }
         return switch (f) {
             case RAW -> RawImage.open(file, readOnly);
-            case QCOW2 -> Qcow2Image.open(file, readOnly);
+            case QCOW2 -> Qcow2Image.open(file, readOnly, format != null);
         };
     }
 }

@@ -139,10 +139,23 @@ public final class Qcow2Image implements DiskImage {
 
     /** Opens {@code image}, read-write unless {@code readOnly}; its backing files are opened read-only. */
     public static Qcow2Image open(Path image, boolean readOnly) throws IOException {
-        return open(image, readOnly, 0);
+        return open(image, readOnly, 0, true);
+    }
+
+    /**
+     * As {@link #open(Path, boolean)}, refusing an image that names a backing file unless
+     * {@code backingAllowed}: a qcow2 header found by probing may have been written by a guest into its
+     * own raw disk, and its backing file would then be any host file the guest chose to read.
+     */
+    public static Qcow2Image open(Path image, boolean readOnly, boolean backingAllowed) throws IOException {
+        return open(image, readOnly, 0, backingAllowed);
     }
 
     private static Qcow2Image open(Path image, boolean readOnly, int depth) throws IOException {
+        return open(image, readOnly, depth, true);
+    }
+
+    private static Qcow2Image open(Path image, boolean readOnly, int depth, boolean backingAllowed) throws IOException {
         FileChannel f = readOnly ? FileChannel.open(image, StandardOpenOption.READ)
                 : FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE);
         DiskImage backing = null;
@@ -155,6 +168,11 @@ public final class Qcow2Image implements DiskImage {
             }
             long[] l1 = readTable(f, h.l1Offset, h.l1Size);
             long[] reftable = readTable(f, h.refcountTableOffset, (int) ((long) h.refcountTableClusters << h.clusterBits >> 3));
+            if (h.backingName != null && !backingAllowed) {
+                throw new DiskImageException(image + ": a qcow2 image found by probing names a backing file ("
+                        + h.backingName + "); name the format (format=qcow2) to use its backing file, or "
+                        + "format=raw if the guest wrote that header");
+            }
             if (h.backingName != null) {
                 backing = openBacking(image, h, depth);
             }

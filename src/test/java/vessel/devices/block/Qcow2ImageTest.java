@@ -126,7 +126,7 @@ class Qcow2ImageTest {
         ok(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", baseFormat, "vm1.qcow2");
         ok(dir, "qemu-io", "-c", "write -P 0x77 1M 4k", "vm1.qcow2");
         byte[] reference = asRaw("vm1.qcow2");
-        try (DiskImage d = DiskImage.open(dir.resolve("vm1.qcow2"), null, false)) {
+        try (DiskImage d = DiskImage.open(dir.resolve("vm1.qcow2"), DiskFormat.QCOW2, false)) {
             Qcow2Image q = (Qcow2Image) d;
             assertEquals(DiskFormat.valueOf(baseFormat.toUpperCase()), q.backing().format());
             assertArrayEquals(reference, readAll(d));
@@ -146,7 +146,7 @@ class Qcow2ImageTest {
     void anOverlayLargerThanItsBaseReadsZerosPastTheBase() throws Exception {
         Files.write(dir.resolve("base.img"), filled(MIB, (byte) 9));
         ok(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.img", "-F", "raw", "vm.qcow2", "2M");
-        try (DiskImage d = DiskImage.open(dir.resolve("vm.qcow2"), null, true)) {
+        try (DiskImage d = DiskImage.open(dir.resolve("vm.qcow2"), DiskFormat.QCOW2, true)) {
             byte[] all = readAll(d);
             assertEquals(9, all[MIB - 1]);
             assertEquals(0, all[MIB]);
@@ -170,6 +170,19 @@ class Qcow2ImageTest {
         Files.write(dir.resolve("ref.raw"), reference);
         assertCheckClean("c.qcow2");
         ok(dir, "qemu-img", "compare", "-f", "raw", "-F", "qcow2", "ref.raw", "c.qcow2");
+    }
+
+    @Test
+    void aProbedImageMayNotNameABackingFileSoAGuestCannotPointItAtHostFiles() throws Exception {
+        // What a guest could write into sector 0 of its raw disk: a qcow2 header whose backing file is a host file.
+        Files.writeString(dir.resolve("secret"), "host data");
+        ok(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "secret", "-F", "raw", "disk.img", "1M");
+        DiskImageException e = assertThrows(DiskImageException.class,
+                () -> DiskImage.open(dir.resolve("disk.img"), null, false));
+        assertTrue(e.getMessage().contains("names a backing file (secret); name the format (format=qcow2)"), e.getMessage());
+        try (DiskImage d = DiskImage.open(dir.resolve("disk.img"), DiskFormat.RAW, false)) {
+            assertInstanceOf(RawImage.class, d, "named raw, it is the guest's bytes and nothing more");
+        }
     }
 
     @Test

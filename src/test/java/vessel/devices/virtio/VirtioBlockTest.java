@@ -72,10 +72,14 @@ class VirtioBlockTest {
     }
 
     private void open(boolean readOnly) throws IOException, VirtQueueException {
+        open(null, readOnly);
+    }
+
+    private void open(vessel.devices.block.DiskFormat format, boolean readOnly) throws IOException, VirtQueueException {
         if (blk != null) {
             blk.close();
         }
-        blk = new VirtioBlock(image, readOnly, "drive0");
+        blk = new VirtioBlock(image, format, readOnly, "drive0");
         start();
     }
 
@@ -366,7 +370,7 @@ class VirtioBlockTest {
         StringBuilder log = new StringBuilder();
         assertEquals(0, qemuImg(log, "create", "-q", "-f", "qcow2", "-b", "disk.img", "-F", "raw", "vm.qcow2"), log.toString());
         image = dir.resolve("vm.qcow2");
-        open(false); // probed: the qcow2 magic
+        open(vessel.devices.block.DiskFormat.QCOW2, false); // an overlay's backing file needs its format named
         assertEquals(SECTORS, blk.capacity());
 
         Request r = in(3, 1024);
