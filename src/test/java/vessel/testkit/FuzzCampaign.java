@@ -113,10 +113,6 @@ public final class FuzzCampaign {
         if (keepGoing) {
             cmd.add("--keep_going=100");
         }
-        Path seeds = target.seeds(projectDir);
-        if (Files.isDirectory(seeds)) {
-            cmd.add(seeds.toString());
-        }
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
