@@ -24,6 +24,13 @@ if ! (cd "$top" && mvn -q -B -DskipTests test-compile dependency:build-classpath
   cat "$log" >&2
   exit 1
 fi
-cp="$top/target/test-classes:$top/target/classes:$(cat "$top/target/test.classpath")"
+# The campaign runs on a copy of the classes, so a build during it cannot pull them from under a target.
+work="${3:-$top/target/fuzz-campaign}"
+mkdir -p "$work" && work="$(cd "$work" && pwd)"
+rm -rf "$work/classes" && mkdir -p "$work/classes"
+cp -r "$top/target/classes" "$work/classes/main"
+cp -r "$top/target/test-classes" "$work/classes/test"
+cp="$work/classes/test:$work/classes/main:$(cat "$top/target/test.classpath")"
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -Dvessel.project.dir="$top" -cp "$cp" vessel.testkit.FuzzCampaign "$1" "${2:-60}" ${3:+"$3"}
+  -Dvessel.project.dir="$top" -Dvessel.fuzz.classes="$work/classes/test" -cp "$cp" \
+  vessel.testkit.FuzzCampaign "$1" "${2:-60}" "$work"

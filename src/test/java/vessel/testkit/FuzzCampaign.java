@@ -166,7 +166,8 @@ public final class FuzzCampaign {
             System.exit(2);
         }
         Path project = NativeTools.projectDir();
-        List<Target> all = discover(project.resolve("target/test-classes"));
+        List<Target> all = discover(Path.of(System.getProperty("vessel.fuzz.classes",
+                project.resolve("target/test-classes").toString())));
         if (args[0].equals("list")) {
             all.forEach(t -> System.out.println(t.name()));
             return;
