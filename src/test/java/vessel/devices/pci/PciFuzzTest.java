@@ -39,8 +39,7 @@ class PciFuzzTest {
         };
         VirtioPciFunction rng = new VirtioPciFunction("rng", new VirtioRng(dst -> Arrays.fill(dst, (byte) 1)), MEMORY,
                 sink, asserted -> { });
-        root.add(0, new PciHostBridge());
-        root.add(1, rng);
+        root.add(1, rng); // the root has put the host bridge in slot 0
         pio.insert(PciConfigIo.PORT, PciConfigIo.LENGTH, "pci-config-io", new PciConfigIo(root));
         mmio.insert(ECAM, PciEcam.BUS_SIZE, "pci-ecam", new PciEcam(root));
         for (int i = 0; i < MAX_ACCESSES && data.remainingBytes() > 0; i++) {
