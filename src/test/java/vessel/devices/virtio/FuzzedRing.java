@@ -2,6 +2,7 @@ package vessel.devices.virtio;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
@@ -129,8 +130,14 @@ final class FuzzedRing {
                 }
             }
         }
+        // Arrays.mismatch skips equal runs outside the instrumented code: a byte loop here cost 20x in exec/s.
         for (int i = 0; i < after.length; i++) {
-            if (after[i] != before[i] && !inside(writable, i)) {
+            int d = Arrays.mismatch(before, i, before.length, after, i, after.length);
+            if (d < 0) {
+                break;
+            }
+            i += d;
+            if (!inside(writable, i)) {
                 throw new AssertionError("device wrote guest byte 0x" + Integer.toHexString(i)
                         + " outside every device-writable buffer and used ring");
             }
