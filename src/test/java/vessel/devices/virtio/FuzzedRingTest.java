@@ -39,4 +39,16 @@ class FuzzedRingTest {
         ring.memory.writeShort(FuzzedRing.USED + 2, (short) 1); // the driver published none
         assertThrows(AssertionError.class, () -> ring.checkDeviceWrites(1));
     }
+
+    @Test
+    void aBufferTheDriverPutOverItsUsedRingMayOverwriteIt() {
+        ring.memory.writeLong(FuzzedRing.DESC, FuzzedRing.USED);
+        ring.memory.writeInt(FuzzedRing.DESC + 8, 64);
+        ring.memory.writeShort(FuzzedRing.DESC + 12, (short) VirtQueue.DESC_F_WRITE);
+        ring.memory.writeShort(FuzzedRing.AVAIL + 2, (short) 1);
+        ring.snapshot();
+        ring.memory.writeShort(FuzzedRing.USED + 2, (short) 1);
+        ring.memory.writeInt(FuzzedRing.USED + 4, 0x5a5a5a5a); // the device's data, not a used element
+        ring.checkDeviceWrites(1);
+    }
 }
