@@ -73,11 +73,17 @@ public record SetupHeader(byte[] raw, int setupSects, int version, int loadflags
             throw new ImageException(name + ": truncated: the setup code claims " + setupSects
                     + " sectors but the file has no kernel after them");
         }
+        long kernelAlignment = version >= 0x0205 ? u32(b, KERNEL_ALIGNMENT) : 0x100000;
+        boolean relocatable = version >= 0x0205 && image[RELOCATABLE_KERNEL] != 0;
+        // The loader rounds a relocatable kernel's address up to this: zero (found by fuzzing) divided by zero.
+        if (relocatable && Long.bitCount(kernelAlignment) != 1) {
+            throw new ImageException(name + ": kernel_alignment 0x" + Long.toHexString(kernelAlignment)
+                    + " of a relocatable kernel is not a power of two");
+        }
         return new SetupHeader(Arrays.copyOfRange(image, START, headerEnd), setupSects, version,
                 image[LOADFLAGS] & 0xff, u32(b, CODE32_START),
                 version >= 0x0203 ? u32(b, INITRD_ADDR_MAX) : 0x37ffffffL,
-                version >= 0x0205 ? u32(b, KERNEL_ALIGNMENT) : 0x100000,
-                version >= 0x0205 && image[RELOCATABLE_KERNEL] != 0,
+                kernelAlignment, relocatable,
                 version >= 0x020c ? Short.toUnsignedInt(b.getShort(XLOADFLAGS)) : 0,
                 version >= 0x0206 ? u32(b, CMDLINE_SIZE) : 255,
                 version >= 0x0208 ? u32(b, PAYLOAD_OFFSET) : 0,
