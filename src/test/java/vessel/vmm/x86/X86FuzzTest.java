@@ -79,21 +79,31 @@ class X86FuzzTest {
             @Override public int mxcsr() { return fake.mxcsr(); }
             @Override public void setMxcsr(int v) { fake.setMxcsr(v); }
             @Override public int mxcsrMask() { return fake.mxcsrMask(); }
+            @Override public Xmm xmm(int n) { return fake.xmm(n); }
+            @Override public void setXmm(int n, Xmm v) { fake.setXmm(n, v); }
 
             @Override
-            public byte[] readLinear(long a, int len) throws OutsideRam {
+            public byte[] readLinear(long a, int len) throws Exception {
                 check(a, len);
-                return Arrays.copyOfRange(fake.ram, (int) a, (int) a + len);
+                return fake.readLinear(a, len);
             }
 
             @Override
-            public void writeLinear(long a, byte[] d) throws OutsideRam {
+            public byte[] readSystem(long a, int len) throws Exception {
+                check(a, len);
+                return fake.readSystem(a, len);
+            }
+
+            @Override
+            public void writeLinear(long a, byte[] d) throws Exception {
                 check(a, d.length);
                 fake.writeLinear(a, d);
             }
 
+            @Override public void injectPageFault(long address, int code) { fake.injectPageFault(address, code); }
             @Override public void injectException(int v, Integer ec) { fake.injectException(v, ec); }
             @Override public void injectInterrupt(int v) { fake.injectInterrupt(v); }
+            @Override public void raiseSingleStep() { fake.raiseSingleStep(); }
 
             private void check(long a, int len) throws OutsideRam {
                 if (len < 0 || a < 0 || a > fake.ram.length - (long) len) {
