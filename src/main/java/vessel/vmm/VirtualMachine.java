@@ -612,14 +612,7 @@ public final class VirtualMachine implements AutoCloseable {
             // The vCPU parked right after an exit, maybe the boot CPU's OUT to PM1 control: KVM completes
             // such an instruction on the next KVM_RUN, which with immediate_exit returns at once. Done
             // now, it cannot land on the waking state below.
-            KvmRun run = fd.kvmRun();
-            run.setImmediateExit(true);
-            int r;
-            try {
-                r = fd.run();
-            } finally {
-                run.setImmediateExit(false);
-            }
+            int r = finishPendingExit(fd);
             if (r != -Errno.EINTR && r != 0) {
                 exit(VmExit.error("waking vCPU " + vcpu.index() + ": KVM_RUN with immediate_exit returned " + r));
                 return;
@@ -708,16 +701,7 @@ public final class VirtualMachine implements AutoCloseable {
             @Override
             public void write(long offset, int size, long value) {
                 try {
-                    // KVM finishes an OUT (RIP past it) on the next KVM_RUN; with immediate_exit set that
-                    // entry returns EINTR before the guest runs another instruction.
-                    KvmRun run = fd.kvmRun();
-                    run.setImmediateExit(true);
-                    int r;
-                    try {
-                        r = fd.run();
-                    } finally {
-                        run.setImmediateExit(false);
-                    }
+                    int r = finishPendingExit(fd);
                     if (r != -Errno.EINTR) {
                         exit(VmExit.error("assist probe: KVM_RUN with immediate_exit returned " + r));
                         return;
@@ -731,6 +715,21 @@ public final class VirtualMachine implements AutoCloseable {
                 }
             }
         });
+    }
+
+    /**
+     * KVM finishes an instruction that exited to user space (an OUT: RIP past it) on the next KVM_RUN;
+     * with immediate_exit set that entry returns EINTR before the guest runs another instruction, so
+     * state set afterwards is not overwritten by the pending completion. Returns KVM_RUN's result.
+     */
+    private static int finishPendingExit(VcpuFd fd) {
+        KvmRun run = fd.kvmRun();
+        run.setImmediateExit(true);
+        try {
+            return fd.run();
+        } finally {
+            run.setImmediateExit(false);
+        }
     }
 
     /** The emulation assists run so far, as "int3=2 clac=40"; for tests. */
