@@ -203,7 +203,7 @@ final class Router {
             }
             default -> { }
         }
-        throw new ApiException("Invalid request method and/or path: " + method + " " + path + ".");
+        throw new ApiException("Invalid request method and/or path: " + printable(method) + " " + printable(path) + ".");
     }
 
     private Reply action(ActionType type) throws ApiException {
@@ -245,5 +245,19 @@ final class Router {
             case "actions", "logger", "metrics", "vsock", "entropy" -> resource;
             default -> null;
         };
+    }
+
+    /** {@code s} with control characters shown as \\uXXXX, so an echoed request stays one line. */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x20 || c == 0x7f) {
+                b.append(String.format("\\u%04x", (int) c));
+            } else {
+                b.append(c);
+            }
+        }
+        return b.toString();
     }
 }
