@@ -7,8 +7,10 @@ import java.util.Locale;
 import java.util.function.LongSupplier;
 
 /**
- * A line on stderr that says Vessel is alive while the guest says nothing: elapsed time, how long the
- * console has been silent, KVM exits per second and the phase. Where KVM emulates guest code a stock
+ * A line on stderr that says Vessel is alive while the guest has said nothing yet: elapsed time, how long
+ * the console has been silent, KVM exits per second and the phase. It ends for good with the guest's first
+ * console output: from then on a silent console is the guest's own business (a shell at its prompt), and
+ * a line rewritten in place would wipe the prompt. Where KVM emulates guest code a stock
  * boot is silent for minutes (the default command line is {@code quiet}), and a person should not have
  * to guess whether anything is happening.
  *
@@ -41,6 +43,8 @@ final class BootProgress implements AutoCloseable {
     private volatile Phase phase = Phase.ASSEMBLING;
     private volatile LongSupplier exits = () -> 0;
     private volatile long lastOutputNanos;
+    /** The guest has written to its console: no more progress lines. */
+    private volatile boolean guestSpoke;
     /** Guarded by this: whether a progress line stands on the terminal now. */
     private boolean shown;
     private long lastExits;
@@ -95,6 +99,7 @@ final class BootProgress implements AutoCloseable {
 
     private void guestSpoke() {
         lastOutputNanos = clock.getAsLong();
+        guestSpoke = true;
         synchronized (this) {
             if (shown) {
                 err.print("\r\033[K");
@@ -123,7 +128,7 @@ final class BootProgress implements AutoCloseable {
         lastExits = count;
         lastTickNanos = now;
         long silent = (now - lastOutputNanos) / 1_000_000_000L;
-        if (silent < SILENT_AFTER_SECONDS) {
+        if (guestSpoke || silent < SILENT_AFTER_SECONDS) {
             return;
         }
         long elapsed = (now - startNanos) / 1_000_000_000L;

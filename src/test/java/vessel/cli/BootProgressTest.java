@@ -65,6 +65,8 @@ class BootProgressTest {
         int before = err().length();
         console.write('x');
         assertEquals(before, err().length(), "nothing to erase twice");
+        tickAt(p, 30 * S);
+        assertEquals(before, err().length(), "once the guest has spoken (a shell at its prompt), no more lines");
         p.close();
     }
 
