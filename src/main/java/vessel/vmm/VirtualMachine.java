@@ -624,16 +624,11 @@ public final class VirtualMachine implements AutoCloseable {
      * told its capacity may have changed. On failure the drive keeps its image.
      */
     public void replaceDrive(String id, Path image) throws ConfigException, IOException {
-        for (VirtioDevices.Made d : virtio) {
-            if (d.device() instanceof vessel.devices.virtio.VirtioBlock block && d.id().equals(id)) {
-                if (Files.isDirectory(image)) {
-                    throw new ConfigException("drive '" + id + "': " + image + " is a directory, not a disk image");
-                }
-                block.replaceBackend(image);
-                return;
-            }
+        vessel.devices.virtio.VirtioBlock block = device(vessel.devices.virtio.VirtioBlock.class, id, "drive");
+        if (Files.isDirectory(image)) {
+            throw new ConfigException("drive '" + id + "': " + image + " is a directory, not a disk image");
         }
-        throw new ConfigException("no drive with id " + id);
+        block.replaceBackend(image);
     }
 
     /**
@@ -642,25 +637,23 @@ public final class VirtualMachine implements AutoCloseable {
      */
     public void updateDriveRateLimiter(String id, vessel.devices.TokenBucket.Config bandwidth,
                                        vessel.devices.TokenBucket.Config ops) throws ConfigException {
-        for (VirtioDevices.Made d : virtio) {
-            if (d.device() instanceof vessel.devices.virtio.VirtioBlock block && d.id().equals(id)) {
-                block.updateRateLimiter(bandwidth, ops);
-                return;
-            }
-        }
-        throw new ConfigException("no drive with id " + id);
+        device(vessel.devices.virtio.VirtioBlock.class, id, "drive").updateRateLimiter(bandwidth, ops);
     }
 
     /** Changes interface {@code id}'s rate limiters (PATCH /network-interfaces); null leaves a direction alone. */
     public void updateNetRateLimiters(String id, vessel.devices.RateLimiter.Config rx,
                                       vessel.devices.RateLimiter.Config tx) throws ConfigException {
+        device(vessel.devices.virtio.VirtioNet.class, id, "network interface").updateRateLimiters(rx, tx);
+    }
+
+    /** The virtio device of {@code type} named {@code id}; "no WHAT with id ID" otherwise. */
+    private <T> T device(Class<T> type, String id, String what) throws ConfigException {
         for (VirtioDevices.Made d : virtio) {
-            if (d.device() instanceof vessel.devices.virtio.VirtioNet net && d.id().equals(id)) {
-                net.updateRateLimiters(rx, tx);
-                return;
+            if (type.isInstance(d.device()) && d.id().equals(id)) {
+                return type.cast(d.device());
             }
         }
-        throw new ConfigException("no network interface with id " + id);
+        throw new ConfigException("no " + what + " with id " + id);
     }
 
     /** Guest memory, for embedding programs and tests that inspect the guest. */
