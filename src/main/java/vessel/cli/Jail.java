@@ -128,7 +128,9 @@ final class Jail {
         }
         c.addAll(List.of(tools.get("unshare"), "--mount", "--propagation", "private"));
         if (options.newPidNs) {
-            c.addAll(List.of("--pid", "--fork"));
+            // the VMM is init of the new namespace: a SIGTERM that reaches it before the JVM has installed its
+            // handlers is dropped by the kernel, so unshare's own end must take it down (SIGKILL)
+            c.addAll(List.of("--pid", "--fork", "--kill-child"));
         }
         if (options.newNetNs) {
             c.add("--net");

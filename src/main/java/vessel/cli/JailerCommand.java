@@ -76,12 +76,17 @@ final class JailerCommand {
                 return;
             }
             vmm.descendants().forEach(ProcessHandle::destroy);
+            boolean ended = false;
             try {
-                if (!vmm.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
-                    vmm.destroy();
-                }
+                ended = vmm.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
             } catch (InterruptedException e) {
-                vmm.destroy();
+                // fall through to the forced stop
+            }
+            if (!ended) {
+                // a VMM that is init of its PID namespace ignores SIGTERM until its JVM installs a handler, and
+                // unshare ignores SIGTERM while it waits: SIGKILL, so that no VMM outlives its jailer
+                vmm.descendants().forEach(ProcessHandle::destroyForcibly);
+                vmm.destroyForcibly();
             }
         }, "jailer-stop");
         Runtime.getRuntime().addShutdownHook(stop);
