@@ -29,7 +29,7 @@ final class RunOptions {
               --kernel-decompress WHERE
                                    host (default): Vessel unpacks a bzImage's kernel before boot;
                                    guest: the kernel's own decompressor runs in the guest
-              --drive path=FILE[,ro][,id=NAME][,format=raw|qcow2]
+              --drive path=FILE[,ro][,id=NAME][,format=raw|qcow2][,num_queues=N]
                                    a virtio-blk disk backed by a raw or qcow2 image; repeatable
                                    (the guest sees vda, vdb, ... in this order); ro: read-only;
                                    format: probed from the file's first bytes unless given
@@ -191,10 +191,14 @@ final class RunOptions {
         }
     }
 
-    /** {@code path=FILE[,ro][,id=NAME][,format=raw|qcow2]}, as QEMU's -drive spells its keys. */
+    /**
+     * {@code path=FILE[,ro][,id=NAME][,format=raw|qcow2][,num_queues=N]}, as QEMU's -drive spells its keys
+     * (num_queues as cloud-hypervisor's --disk does).
+     */
     static vessel.vmm.DriveConfig parseDrive(String spec) throws UsageException {
-        java.util.Map<String, String> kv = keyValues("--drive", spec, java.util.Set.of("path", "ro", "id", "format"),
-                "path=FILE, ro, id=NAME, format=raw|qcow2");
+        java.util.Map<String, String> kv = keyValues("--drive", spec,
+                java.util.Set.of("path", "ro", "id", "format", "num_queues"),
+                "path=FILE, ro, id=NAME, format=raw|qcow2, num_queues=N");
         if (!kv.containsKey("path")) {
             throw new UsageException("--drive needs path=FILE, e.g. --drive path=disk.img,ro");
         }
@@ -203,7 +207,16 @@ final class RunOptions {
             throw new UsageException("--drive: ro takes no value (or on/off), not '" + ro + "'");
         }
         try {
-            return vessel.vmm.DriveConfig.of(kv.get("id"), Path.of(kv.get("path")), ro.equals("on"), kv.get("format"));
+            int queues = 1;
+            if (kv.containsKey("num_queues")) {
+                try {
+                    queues = Integer.parseInt(kv.get("num_queues"));
+                } catch (NumberFormatException e) {
+                    throw new UsageException("--drive: num_queues takes a whole number, not '" + kv.get("num_queues") + "'");
+                }
+            }
+            return vessel.vmm.DriveConfig.of(kv.get("id"), Path.of(kv.get("path")), ro.equals("on"), kv.get("format"))
+                    .withQueues(queues);
         } catch (IllegalArgumentException e) {
             throw new UsageException("--drive: " + e.getMessage());
         }

@@ -31,7 +31,16 @@ public final class PauseGate {
         return true;
     }
 
-    /** Ends the pass {@link #enter} started. */
+    /**
+     * Starts a pass without waiting, for a pass in progress that hands part of its work to another thread
+     * (a block request's I/O on a worker): that thread calls {@link #leave} when the work is done, so
+     * {@link #pause} also waits for it. The caller's own pass keeps a pause from completing meanwhile.
+     */
+    public synchronized void handOff() {
+        passes++;
+    }
+
+    /** Ends the pass {@link #enter} (or {@link #handOff}) started. */
     public synchronized void leave() {
         passes--;
         notifyAll();

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 
 import vessel.devices.RateLimiter;
 import vessel.devices.block.DiskFormat;
+import vessel.devices.virtio.VirtioBlock;
 
 /**
  * A virtio-blk drive: a disk image file on the host, raw or qcow2.
@@ -13,8 +14,11 @@ import vessel.devices.block.DiskFormat;
  * @param readOnly  the guest may read but not write (the device offers VIRTIO_BLK_F_RO)
  * @param format    the image's format, or null to probe it from the file's first bytes (logged)
  * @param rateLimit Firecracker's rate limiter on the drive's requests ({@link RateLimiter.Config#NONE}: none)
+ * @param numQueues request queues the device offers (VIRTIO_BLK_F_MQ; cloud-hypervisor's num_queues), 1 to
+ *                  {@link VirtioBlock#MAX_QUEUES}: Linux uses one per vCPU up to this many
  */
-public record DriveConfig(String id, Path path, boolean readOnly, DiskFormat format, RateLimiter.Config rateLimit) {
+public record DriveConfig(String id, Path path, boolean readOnly, DiskFormat format, RateLimiter.Config rateLimit,
+                          int numQueues) {
     /** Firecracker limits ids to this; the guest's GET_ID returns at most 20 bytes of it. */
     static final String ID_PATTERN = "[A-Za-z0-9_-]{1,64}";
 
@@ -23,6 +27,15 @@ public record DriveConfig(String id, Path path, boolean readOnly, DiskFormat for
             throw new IllegalArgumentException("drive has no path");
         }
         rateLimit = rateLimit == null ? RateLimiter.Config.NONE : rateLimit;
+        if (numQueues < 1 || numQueues > VirtioBlock.MAX_QUEUES) {
+            throw new IllegalArgumentException("num_queues " + numQueues + " is out of range (1 to "
+                    + VirtioBlock.MAX_QUEUES + ")");
+        }
+    }
+
+    /** One request queue. */
+    public DriveConfig(String id, Path path, boolean readOnly, DiskFormat format, RateLimiter.Config rateLimit) {
+        this(id, path, readOnly, format, rateLimit, 1);
     }
 
     /**
@@ -47,6 +60,11 @@ public record DriveConfig(String id, Path path, boolean readOnly, DiskFormat for
 
     /** The same drive with {@code limit} on its requests. */
     public DriveConfig withRateLimit(RateLimiter.Config limit) {
-        return new DriveConfig(id, path, readOnly, format, limit);
+        return new DriveConfig(id, path, readOnly, format, limit, numQueues);
+    }
+
+    /** The same drive with {@code queues} request queues. */
+    public DriveConfig withQueues(int queues) {
+        return new DriveConfig(id, path, readOnly, format, rateLimit, queues);
     }
 }

@@ -41,6 +41,7 @@ final class VirtioDevices {
         try {
             for (DriveConfig d : config.drives()) {
                 VirtioBlock block = openDrive(d);
+                block.onThreadStart(DEVICE_THREAD_FILTER);
                 block.updateRateLimiter(d.rateLimit().bandwidth(), d.rateLimit().ops());
                 made.add(new Made(d.id(), "virtio-blk " + d.id(), block, block));
             }
@@ -154,7 +155,7 @@ final class VirtioDevices {
             throw new ConfigException(what + " is a directory, not a disk image");
         }
         try {
-            return new VirtioBlock(d.path(), d.format(), d.readOnly(), d.id());
+            return new VirtioBlock(d.path(), d.format(), d.readOnly(), d.id(), d.numQueues());
         } catch (vessel.devices.block.DiskImageException e) {
             throw new ConfigException("drive '" + d.id() + "': " + e.getMessage());
         } catch (NoSuchFileException e) {

@@ -173,7 +173,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         /** Adds a drive; a null id becomes "drive" + its position, from 0. */
         public Builder drive(DriveConfig drive) {
             drives.add(drive.id() != null ? drive
-                    : new DriveConfig("drive" + drives.size(), drive.path(), drive.readOnly(), drive.format(), drive.rateLimit()));
+                    : new DriveConfig("drive" + drives.size(), drive.path(), drive.readOnly(), drive.format(), drive.rateLimit(),
+                            drive.numQueues()));
             return this;
         }
 

@@ -2,16 +2,17 @@ package vessel.devices.block;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 
 /**
  * A disk as the guest sees it: {@link #size()} bytes, read and written at byte offsets, whatever the
  * file's format. Offsets and lengths are the caller's to check against {@link #size()}; an image
- * checks them again only where a bad one could touch the wrong part of its file. Not thread-safe: the
- * block device serves one request at a time.
+ * checks them again only where a bad one could touch the wrong part of its file. Not thread-safe unless
+ * {@link #concurrent()} says so: the block device serializes requests to any other image.
  */
-public sealed interface DiskImage extends AutoCloseable permits RawImage, Qcow2Image {
+public interface DiskImage extends AutoCloseable {
     /** The guest-visible size in bytes. */
     long size();
 
@@ -21,8 +22,40 @@ public sealed interface DiskImage extends AutoCloseable permits RawImage, Qcow2I
     /** Writes {@code src} from its position to its limit at {@code offset}. */
     void write(long offset, ByteBuffer src) throws IOException;
 
+    /** Fills {@code dst} with the disk's bytes from {@code offset} on (guest memory, without a copy where it can). */
+    default void read(long offset, MemorySegment dst) throws IOException {
+        read(offset, dst.asByteBuffer());
+    }
+
+    /** Writes {@code src} at {@code offset}. */
+    default void write(long offset, MemorySegment src) throws IOException {
+        write(offset, src.asByteBuffer());
+    }
+
     /** Makes {@code length} bytes from {@code offset} read as zeros. */
     void writeZeroes(long offset, long length) throws IOException;
+
+    /** As above; {@code mayUnmap}: the blocks may be freed too (virtio's WRITE_ZEROES with UNMAP). */
+    default void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
+        writeZeroes(offset, length);
+    }
+
+    /**
+     * The guest no longer needs {@code length} bytes at {@code offset}: free them if the image can. What
+     * they read as afterwards is unspecified (virtio-blk DISCARD); doing nothing is a valid answer.
+     */
+    default void discard(long offset, long length) throws IOException {
+    }
+
+    /** Whether discards and zeroes free blocks in the host file (raw images on most file systems). */
+    default boolean punchesHoles() {
+        return false;
+    }
+
+    /** Whether requests may run on several threads at once (positional I/O and no shared state). */
+    default boolean concurrent() {
+        return false;
+    }
 
     /** Makes every completed write durable (the guest's FLUSH). */
     void flush() throws IOException;

@@ -821,7 +821,7 @@ public final class Qcow2Image implements DiskImage {
     @Override
     public void flush() throws IOException {
         if (!readOnly) {
-            file.force(true);
+            file.force(false); // fdatasync: data and size, not timestamps
         }
     }
 

@@ -11,11 +11,17 @@ import java.lang.System.Logger.Level;
 final class QueueServer {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
 
-    /** Handles one request; returns the bytes it wrote into the chain (the used length). */
+    /**
+     * Handles one request; returns the bytes it wrote into the chain (the used length), or {@link #PENDING}
+     * when it goes on elsewhere and comes back through {@link #complete}.
+     */
     @FunctionalInterface
     interface RequestHandler {
         int handle(DescriptorChain chain) throws VirtQueueException;
     }
+
+    /** A handler's answer for a request it completes later (a block request on an I/O worker). */
+    static final int PENDING = -1;
 
     /**
      * The most chains one pass over a queue serves. A device that hits it re-arms itself and yields, so a
@@ -119,7 +125,10 @@ final class QueueServer {
                         break;
                     }
                 }
-                queue.addUsed(chain.head(), handler.handle(chain));
+                int used = handler.handle(chain);
+                if (used != PENDING) {
+                    queue.addUsed(chain.head(), used);
+                }
                 if (--budget == 0) {
                     more = true;
                     break;
@@ -135,6 +144,20 @@ final class QueueServer {
             interrupt.queue(index);
         }
         return more && !stopped;
+    }
+
+    /**
+     * A request the handler answered {@link #PENDING} is done: returns it as used and interrupts the driver
+     * if it asked to be. Under the same lock as {@link #serve}; a queue reset or stopped since drops it.
+     */
+    void complete(int head, int len) {
+        if (queue == null || stopped) {
+            return;
+        }
+        queue.addUsed(head, len);
+        if (queue.needsNotification()) {
+            interrupt.queue(index);
+        }
     }
 
     private void stop(String why) {

@@ -3,14 +3,13 @@ package vessel.devices.virtio;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.PauseGate;
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
 import vessel.devices.block.DiskFormat;
@@ -19,19 +18,28 @@ import vessel.memory.GuestMemory;
 
 /**
  * virtio-blk (device type 2, virtio 1.x section 5.2) over a disk image (raw or qcow2, see
- * {@link DiskImage}): one request queue of up to {@value #QUEUE_SIZE} entries, 512-byte sectors, reads
- * and writes straight between the image and guest memory. The guest sees {@code floor(disk size / 512)}
- * sectors; a partial last sector is not visible.
+ * {@link DiskImage}): up to {@value #MAX_QUEUES} request queues (VIRTIO_BLK_F_MQ) of up to
+ * {@value #QUEUE_SIZE} entries, 512-byte sectors, reads and writes straight between the image and guest
+ * memory. The guest sees {@code floor(disk size / 512)} sectors; a partial last sector is not visible.
  *
- * <p>Offered: SEG_MAX, BLK_SIZE, FLUSH, and RO for a read-only drive or WRITE_ZEROES for a writable one.
- * DISCARD is left out: Java cannot punch holes (no fallocate), and emulating a discard by writing zeros
- * would allocate every block of a sparse image that the guest trims, the opposite of what a discard is
- * for. WRITE_ZEROES is offered because writing zeros is exactly its meaning; each request is capped at
- * {@value #MAX_WRITE_ZEROES_SECTORS} sectors so one 33-byte request cannot cost unbounded host I/O.
+ * <p>Threads. A notification pops the queue's chains under the transport's lock (ring parsing, the rate
+ * limiter) and hands each request to an I/O worker ({@link IoWorkers}); the worker parses and checks it,
+ * does the I/O with no lock held, writes the status byte, and only then takes the transport lock to return
+ * the chain as used and interrupt the driver. So a vCPU's ISR, MSI-X or configuration access never waits
+ * behind disk I/O, several requests of a queue are in flight at once, and the queues are served in
+ * parallel. Requests complete in the order their I/O ends (virtio-blk does not promise order; FLUSH covers
+ * the writes completed before it, which the guest has seen completed). Each request holds a pass of the
+ * VM's pause gate from its pop to its completion, so a paused VM has no I/O in flight and no request popped
+ * but unanswered; a reset waits for the I/O in flight and drops what completes after it.
+ *
+ * <p>Offered: SEG_MAX, BLK_SIZE, FLUSH (fdatasync), MQ, and RO for a read-only drive or DISCARD and
+ * WRITE_ZEROES for a writable one. On a raw image a discard punches a hole and zeroes are a zero-range (or
+ * hole-punching) fallocate; a qcow2 image ignores discards (allowed: the data is then unspecified) and
+ * writes zeroes as data, so its limit per request stays at {@value #MAX_WRITE_ZEROES_SECTORS} sectors.
  *
  * <p>Malformed requests get VIRTIO_BLK_S_IOERR (or S_UNSUPP for an unknown type), as the spec asks; a
- * request with no writable byte for its status cannot be answered at all and stops the queue, as does
- * any broken ring.
+ * request with no writable byte for its status cannot be answered at all and stops the queue, as do a head
+ * made available again while it is in flight and any broken ring.
  */
 public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
@@ -39,18 +47,29 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     public static final int DEVICE_TYPE = 2;
     public static final int QUEUE_SIZE = 256;
     public static final int SECTOR_SIZE = 512;
+    /** The most request queues a drive may have (each costs an MSI-X vector and a notification eventfd). */
+    public static final int MAX_QUEUES = 16;
     /** The GET_ID answer's length (VIRTIO_BLK_ID_BYTES). */
     public static final int ID_BYTES = 20;
     /**
-     * The most sectors one write-zeroes request may zero (1 MiB): the host writes them as zero buffers,
-     * so this bounds the I/O a single small request can cause.
+     * The most sectors one write-zeroes request may zero (1 MiB) where the image cannot zero by fallocate
+     * (qcow2, or a file system without holes): the host writes zero buffers, so this bounds the I/O a
+     * single small request can cause.
      */
     public static final int MAX_WRITE_ZEROES_SECTORS = 2048;
+    /** Discard and write-zeroes limit per segment on an image that frees and zeroes by fallocate (2 GiB). */
+    public static final int MAX_FALLOCATE_SECTORS = 1 << 22;
+    /** Segments one discard may carry (Linux merges adjacent discards up to this). */
+    public static final int MAX_DISCARD_SEGMENTS = 32;
+    /** Discards are best aligned to 4 KiB, the host file system's block. */
+    static final int DISCARD_ALIGNMENT_SECTORS = 8;
 
     static final long F_SEG_MAX = 1L << 2;
     static final long F_RO = 1L << 5;
     static final long F_BLK_SIZE = 1L << 6;
     static final long F_FLUSH = 1L << 9;
+    static final long F_MQ = 1L << 12;
+    static final long F_DISCARD = 1L << 13;
     static final long F_WRITE_ZEROES = 1L << 14;
 
     static final int T_IN = 0;
@@ -74,8 +93,6 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
      * driver never needs a chain longer than the queue (which a chain may not be).
      */
     static final int SEG_MAX = QUEUE_SIZE - 2;
-    /** One FileChannel call moves at most this much (ByteBuffers are int-sized; a descriptor may not be). */
-    private static final int MAX_IO_CHUNK = 1 << 30;
 
     /** Configuration space offsets (struct virtio_blk_config, section 5.2.4). */
     static final int CFG_CAPACITY = 0;
@@ -95,26 +112,107 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     /** Up to write_zeroes_may_unmap and its padding; the secure-erase fields after it are not offered. */
     static final int CONFIG_SIZE = 60;
 
-    // The image and what follows from its size; replaced together by replaceBackend, under lock.
-    private DiskImage disk;
-    private long capacity;
-    private long unusedTailBytes;
-    private byte[] config;
+    /**
+     * The image and what follows from its size, replaced as a whole by {@link #replaceBackend}. A request
+     * keeps the backend it was checked against; {@code inFlight} (guarded by {@code flight}) lets a
+     * replacement close the old image only once no request uses it.
+     */
+    private static final class Backend {
+        final DiskImage disk;
+        final long capacity;
+        final long unusedTailBytes;
+        final byte[] config;
+        final int maxWriteZeroesSectors;
+        final int maxDiscardSectors;
+        int inFlight;
+
+        Backend(DiskImage disk, long size, int queues, boolean readOnly) {
+            this.disk = disk;
+            this.capacity = size / SECTOR_SIZE;
+            this.unusedTailBytes = size % SECTOR_SIZE;
+            boolean holes = disk.punchesHoles();
+            this.maxWriteZeroesSectors = holes ? MAX_FALLOCATE_SECTORS : MAX_WRITE_ZEROES_SECTORS;
+            this.maxDiscardSectors = MAX_FALLOCATE_SECTORS; // a discard that frees nothing costs nothing
+            byte[] c = new byte[CONFIG_SIZE];
+            putLe(c, CFG_CAPACITY, capacity, 8);
+            putLe(c, CFG_SEG_MAX, SEG_MAX, 4);
+            putLe(c, CFG_BLK_SIZE, SECTOR_SIZE, 4);
+            putLe(c, CFG_NUM_QUEUES, queues, 2);
+            if (!readOnly) {
+                putLe(c, CFG_MAX_DISCARD_SECTORS, maxDiscardSectors, 4);
+                putLe(c, CFG_MAX_DISCARD_SEG, MAX_DISCARD_SEGMENTS, 4);
+                putLe(c, CFG_DISCARD_SECTOR_ALIGNMENT, DISCARD_ALIGNMENT_SECTORS, 4);
+                putLe(c, CFG_MAX_WRITE_ZEROES_SECTORS, maxWriteZeroesSectors, 4);
+                putLe(c, CFG_MAX_WRITE_ZEROES_SEG, 1, 4);
+                c[CFG_WRITE_ZEROES_MAY_UNMAP] = (byte) (holes ? 1 : 0);
+            }
+            this.config = c;
+        }
+
+        /** Whether {@code bytes} at {@code sector} is whole sectors inside the disk, without overflowing. */
+        boolean inRange(long sector, long bytes) {
+            return bytes >= 0 && bytes % SECTOR_SIZE == 0
+                    && Long.compareUnsigned(sector, capacity) <= 0
+                    && bytes / SECTOR_SIZE <= capacity - sector;
+        }
+    }
+
+    /**
+     * One request between its pop and its completion: made once per queue slot (a head is in flight at
+     * most once, so the head indexes it) and reused, so a request allocates nothing of its own.
+     */
+    private static final class Request implements Runnable {
+        final VirtioBlock device;
+        final int queue;
+        final byte[] header = new byte[HEADER_BYTES];
+        final byte[] segment = new byte[ZEROES_SEGMENT_BYTES];
+        final byte[] statusByte = new byte[1];
+        /** Non-null while in flight; set and cleared under the transport lock. */
+        DescriptorChain chain;
+        Backend backend;
+        int generation;
+
+        Request(VirtioBlock device, int queue) {
+            this.device = device;
+            this.queue = queue;
+        }
+
+        @Override
+        public void run() {
+            device.execute(this);
+        }
+    }
+
     private final boolean readOnly;
     /** The format every image of this drive is opened as; null: probed from each file's first bytes. */
     private final DiskFormat format;
     private final byte[] id;
+    private final int numQueues;
+    /** Read by vCPUs (configuration) and workers without the lock; replaced under it. */
+    private volatile Backend backend;
     /** The transport's lock (see VirtioDevice.transportLock); this object until one is given. */
     private Object lock = this;
     /** Set while the device is active, for the configuration-change interrupt of a backend swap. */
     private VirtioInterrupt interrupt;
     private final Counters counters = new Counters();
-    private final QueueServer server;
+    private final QueueServer[] servers;
     private final RateLimiter limiter = RateLimiter.unlimited();
-    // Per-request scratch; the device serves one request at a time.
-    private final byte[] header = new byte[HEADER_BYTES];
-    private final byte[] statusByte = new byte[1];
-    private boolean loggedIoError;
+    private final IoWorkers workers;
+    private volatile Runnable threadStart = () -> { };
+    private PauseGate gate = new PauseGate();
+    /** Requests in flight by queue and head, for this activation (a reset starts a fresh table). */
+    private Request[][] slots;
+    /** Bumped by each reset, under the lock: a request of an older generation is dropped, not completed. */
+    private volatile int generation;
+    /** Guards the counts below, and is what waits for them to fall. */
+    private final Object flight = new Object();
+    /** Requests whose I/O has not ended (a reset waits for 0). */
+    private int ioBusy;
+    /** Requests popped and not yet completed or dropped ({@link #awaitIdle} waits for 0). */
+    private int pending;
+    // Scratch of the lock holder (the rate limiter's look at a header).
+    private final byte[] admitHeader = new byte[HEADER_BYTES];
+    private volatile boolean loggedIoError;
 
     /**
      * Opens {@code image} read-write, or read-only when {@code readOnly} (the device then offers RO and
@@ -124,6 +222,71 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         this(image, null, readOnly, id);
     }
 
+    /** As above, with the image's format named ({@code null}: probed from its first bytes, as QEMU does). */
+    public VirtioBlock(Path image, DiskFormat format, boolean readOnly, String id) throws IOException {
+        this(image, format, readOnly, id, 1);
+    }
+
+    /** As above, with {@code queues} request queues (1 to {@value #MAX_QUEUES}). */
+    public VirtioBlock(Path image, DiskFormat format, boolean readOnly, String id, int queues) throws IOException {
+        this(openChecked(image, format, readOnly, queues), image, format, readOnly, id, queues);
+    }
+
+    /**
+     * A drive over an image opened elsewhere (an embedder's own {@link DiskImage}); {@link #replaceBackend}
+     * then opens files as probed raw or qcow2.
+     */
+    public VirtioBlock(DiskImage disk, boolean readOnly, String id, int queues) {
+        this(disk, null, null, readOnly, id, queues);
+    }
+
+    private static DiskImage openChecked(Path image, DiskFormat format, boolean readOnly, int queues) throws IOException {
+        checkQueues(queues);
+        return DiskImage.open(image, format, readOnly);
+    }
+
+    private static void checkQueues(int queues) {
+        if (queues < 1 || queues > MAX_QUEUES) {
+            throw new IllegalArgumentException("num_queues " + queues + " is out of range (1 to " + MAX_QUEUES + ")");
+        }
+    }
+
+    private VirtioBlock(DiskImage disk, Path image, DiskFormat format, boolean readOnly, String id, int queues) {
+        checkQueues(queues);
+        this.readOnly = readOnly;
+        this.format = format;
+        this.numQueues = queues;
+        this.backend = newBackend(image, disk);
+        this.id = Arrays.copyOf((id == null ? "" : id).getBytes(StandardCharsets.UTF_8), ID_BYTES);
+        this.servers = new QueueServer[queues];
+        for (int q = 0; q < queues; q++) {
+            int queue = q;
+            servers[q] = new QueueServer("virtio-blk", q, chain -> handle(queue, chain));
+            servers[q].limit(this::admit, QueueTimer.NONE);
+        }
+        this.workers = new IoWorkers("virtio-blk-io", ioThreads(queues), queues * QUEUE_SIZE, () -> threadStart.run());
+    }
+
+    /** I/O threads for a drive of {@code queues} queues: a few per queue, so one queue has several requests in flight. */
+    static int ioThreads(int queues) {
+        return Math.min(16, Math.max(4, 2 * queues));
+    }
+
+    private Backend newBackend(Path image, DiskImage disk) {
+        long size = disk.size();
+        if (size % SECTOR_SIZE != 0) {
+            LOG.log(Level.WARNING, (image != null ? image : disk) + ": size " + size + " is not a multiple of "
+                    + SECTOR_SIZE + "; the guest sees " + size / SECTOR_SIZE + " sectors and not the last "
+                    + size % SECTOR_SIZE + " bytes");
+        }
+        return new Backend(disk, size, numQueues, readOnly);
+    }
+
+    /** Runs first on each I/O thread (the VMM stacks the device threads' seccomp table there). */
+    public void onThreadStart(Runnable hook) {
+        this.threadStart = hook;
+    }
+
     /**
      * Changes the drive's rate limiter (at boot, and on PATCH): each bucket given replaces the one there
      * (a config that does not limit removes it), a null one stays. A queue waiting for tokens is served
@@ -131,7 +294,9 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
      */
     public void updateRateLimiter(TokenBucket.Config bandwidth, TokenBucket.Config ops) {
         limiter.update(bandwidth, ops, System.nanoTime());
-        server.limitChanged();
+        for (QueueServer s : servers) {
+            s.limitChanged();
+        }
     }
 
     /** The rate limiter's buckets now. */
@@ -146,12 +311,20 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
 
     @Override
     public void queueTimer(QueueTimer timer) {
-        server.limit(this::admit, timer);
+        for (QueueServer s : servers) {
+            s.limit(this::admit, timer);
+        }
+    }
+
+    @Override
+    public void pauseGate(PauseGate gate) {
+        this.gate = gate;
     }
 
     /**
      * Firecracker's block accounting: every request is one op; reads and writes take their data length
-     * from the bandwidth bucket. A request too short to parse is let through to fail as it would.
+     * from the bandwidth bucket. A request too short to parse is let through to fail as it would. One
+     * limiter for the drive, whichever queue the request came on.
      */
     private long admit(DescriptorChain chain, long now) {
         if (!limiter.limits()) {
@@ -159,8 +332,8 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         }
         long bytes = 0;
         if (chain.readableLength() >= HEADER_BYTES) {
-            chain.read(0, header, 0, HEADER_BYTES);
-            int type = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+            chain.read(0, admitHeader, 0, HEADER_BYTES);
+            int type = le32(admitHeader, 0);
             if (type == T_IN) {
                 bytes = Math.max(0, chain.writableLength() - 1);
             } else if (type == T_OUT) {
@@ -170,64 +343,49 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         return limiter.tryConsume(bytes, 1, now);
     }
 
-    /** As above, with the image's format named ({@code null}: probed from its first bytes, as QEMU does). */
-    public VirtioBlock(Path image, DiskFormat format, boolean readOnly, String id) throws IOException {
-        this.readOnly = readOnly;
-        this.format = format;
-        this.disk = DiskImage.open(image, format, readOnly);
-        useSize(image, disk.size());
-        this.id = Arrays.copyOf((id == null ? "" : id).getBytes(StandardCharsets.UTF_8), ID_BYTES);
-        this.server = new QueueServer("virtio-blk", 0, this::handle);
-        server.limit(this::admit, QueueTimer.NONE);
-    }
-
-    /** Capacity, unused tail and configuration space for an image of {@code size} bytes. */
-    private void useSize(Path image, long size) {
-        capacity = size / SECTOR_SIZE;
-        unusedTailBytes = size % SECTOR_SIZE;
-        if (unusedTailBytes != 0) {
-            LOG.log(Level.WARNING, image + ": size " + size + " is not a multiple of " + SECTOR_SIZE
-                    + "; the guest sees " + capacity + " sectors and not the last " + unusedTailBytes + " bytes");
-        }
-        config = buildConfig();
-    }
-
     /**
      * Swaps the image for {@code image} while the guest runs (Firecracker's PATCH /drives path_on_host),
      * opened with the same read-only mode and format. The new image is opened first: if that fails the
-     * old one stays and the exception says why. Otherwise, under the transport's lock (so no request is
-     * half served), the device switches to it, takes its capacity, closes the old file (synced if
-     * writable) and, if the driver is active, raises a configuration-change interrupt so it rereads the
-     * capacity. Requests after the swap go to the new file.
+     * old one stays and the exception says why. Otherwise, under the transport's lock, the device switches
+     * to it and takes its capacity, and if the driver is active raises a configuration-change interrupt so
+     * it rereads the capacity. Requests popped after the swap go to the new file; the old one is closed
+     * (synced if writable) once the requests still using it are done.
      */
     public void replaceBackend(Path image) throws IOException {
-        DiskImage next;
-        long size;
+        Backend next;
         try {
-            next = DiskImage.open(image, format, readOnly);
-            size = next.size();
+            next = newBackend(image, DiskImage.open(image, format, readOnly));
         } catch (IOException e) {
             counters.updateFails.incrementAndGet();
             throw e;
         }
-        DiskImage old;
+        Backend old;
         synchronized (lock) {
-            old = disk;
-            disk = next;
-            useSize(image, size);
+            old = backend;
+            backend = next;
             if (interrupt != null) {
                 interrupt.config();
             }
         }
         counters.updates.incrementAndGet();
+        synchronized (flight) {
+            while (old.inFlight > 0) {
+                try {
+                    flight.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
         try {
             if (!readOnly) {
-                old.flush();
+                old.disk.flush();
             }
         } catch (IOException e) {
             LOG.log(Level.WARNING, "virtio-blk: syncing the replaced image failed: " + e.getMessage());
         } finally {
-            old.close();
+            old.disk.close();
         }
     }
 
@@ -236,32 +394,14 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         this.lock = transportLock;
     }
 
-    private byte[] buildConfig() {
-        ByteBuffer c = ByteBuffer.allocate(CONFIG_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        c.putLong(CFG_CAPACITY, capacity);
-        c.putInt(CFG_SEG_MAX, SEG_MAX);
-        c.putInt(CFG_BLK_SIZE, SECTOR_SIZE);
-        c.putShort(CFG_NUM_QUEUES, (short) 1);
-        if (!readOnly) {
-            c.putInt(CFG_MAX_WRITE_ZEROES_SECTORS, MAX_WRITE_ZEROES_SECTORS);
-            c.putInt(CFG_MAX_WRITE_ZEROES_SEG, 1);
-            c.put(CFG_WRITE_ZEROES_MAY_UNMAP, (byte) 0);
-        }
-        return c.array();
-    }
-
     /** Sectors the guest sees. */
     public long capacity() {
-        synchronized (lock) {
-            return capacity;
-        }
+        return backend.capacity;
     }
 
     /** Bytes at the end of the image past the last whole sector, which the guest cannot see. */
     public long unusedTailBytes() {
-        synchronized (lock) {
-            return unusedTailBytes;
-        }
+        return backend.unusedTailBytes;
     }
 
     public boolean readOnly() {
@@ -279,12 +419,12 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
 
     @Override
     public long deviceFeatures() {
-        return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | (readOnly ? F_RO : F_WRITE_ZEROES);
+        return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | F_MQ | (readOnly ? F_RO : F_DISCARD | F_WRITE_ZEROES);
     }
 
     @Override
     public int queueCount() {
-        return 1;
+        return numQueues;
     }
 
     @Override
@@ -297,8 +437,10 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         return CONFIG_SIZE;
     }
 
+    /** Lock-free: a vCPU reading the capacity never waits for anything, I/O least of all. */
     @Override
     public long readConfig(int offset, int size) {
+        byte[] config = backend.config;
         // Out of range reads as 0: a driver probing past the end must not get an exception thrown at its vCPU.
         if (offset < 0 || size < 1 || size > 8 || offset > config.length - size) {
             return 0;
@@ -315,114 +457,214 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
     public void writeConfig(int offset, int size, long value) {
     }
 
-    /** {@code queues.get(0)} arrives activated by the transport (or null if the driver left it off). */
+    /** {@code queues} arrive activated by the transport (a null one the driver left off, as without MQ). */
     @Override
     public void activate(GuestMemory memory, List<VirtQueue> queues, long ackedFeatures, VirtioInterrupt interrupt) {
-        this.interrupt = interrupt;
-        server.start(queues.isEmpty() ? null : queues.get(0), interrupt);
+        synchronized (lock) {
+            this.interrupt = interrupt;
+            this.slots = new Request[numQueues][];
+            for (int q = 0; q < numQueues; q++) {
+                servers[q].start(q < queues.size() ? queues.get(q) : null, interrupt);
+            }
+        }
     }
 
     @Override
     public boolean queueNotified(int index) {
-        return index == 0 && server.serve();
+        synchronized (lock) { // the transport's, held already on its paths; a caller of its own (tests) too
+            return index >= 0 && index < numQueues && servers[index].serve();
+        }
     }
 
+    /**
+     * Drops the queues. Waits for the I/O in flight (it writes into guest memory the driver gets back
+     * after the reset); what completes afterwards is dropped, never returned on a new activation's ring.
+     */
     @Override
     public void reset() {
-        interrupt = null;
-        server.clear();
-    }
-
-    @Override
-    public void close() throws IOException {
         synchronized (lock) {
-            disk.close();
-        }
-    }
-
-    /** One request: parse, do, write the status byte; returns the used length. */
-    private int handle(DescriptorChain chain) throws VirtQueueException {
-        long writable = chain.writableLength();
-        if (writable == 0) {
-            throw new VirtQueueException("request at head " + chain.head() + " has no writable byte for its status");
-        }
-        int status;
-        int type = -1;
-        if (chain.readableLength() < HEADER_BYTES) {
-            status = S_IOERR;
-        } else {
-            chain.read(0, header, 0, HEADER_BYTES);
-            ByteBuffer h = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
-            type = h.getInt(0);
-            long sector = h.getLong(8);
-            try {
-                status = switch (type) {
-                    case T_IN -> read(chain, sector);
-                    case T_OUT -> write(chain, sector);
-                    case T_FLUSH -> flush();
-                    case T_GET_ID -> getId(chain);
-                    case T_WRITE_ZEROES -> writeZeroes(chain);
-                    default -> S_UNSUPP;
-                };
-            } catch (IOException e) {
-                if (!loggedIoError) {
-                    loggedIoError = true;
-                    LOG.log(Level.WARNING, "virtio-blk: I/O error (request type " + type + ", sector " + sector
-                            + "); later ones are only counted: " + e);
-                }
-                counters.executeFails.incrementAndGet();
-                status = S_IOERR;
+            generation++;
+            interrupt = null;
+            slots = null;
+            for (QueueServer s : servers) {
+                s.clear();
             }
         }
-        switch (status) {
-            case S_IOERR -> counters.ioErrors.incrementAndGet();
-            case S_UNSUPP -> counters.unsupported.incrementAndGet();
-            default -> { }
+        synchronized (flight) {
+            while (ioBusy > 0) {
+                try {
+                    flight.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
         }
-        statusByte[0] = (byte) status;
-        chain.write(writable - 1, statusByte, 0, 1);
-        if (status != S_OK) {
-            return 1; // the status byte; an underestimate is allowed, and failed data is not to be trusted
-        }
-        return switch (type) {
-            case T_IN -> (int) writable; // data and status; a u32 in the used ring
-            case T_GET_ID -> idLength(chain) + 1;
-            default -> 1;
-        };
     }
 
-    /** Whether {@code bytes} at {@code sector} is whole sectors inside the disk, without overflowing. */
-    private boolean inRange(long sector, long bytes) {
-        return bytes % SECTOR_SIZE == 0
-                && Long.compareUnsigned(sector, capacity) <= 0
-                && bytes / SECTOR_SIZE <= capacity - sector;
+    /**
+     * Waits until every request popped so far has completed (its used entry written) or been dropped:
+     * for tests, benchmarks and an embedder that wants the device quiet. Not under the transport lock.
+     */
+    public void awaitIdle() throws InterruptedException {
+        synchronized (flight) {
+            while (pending > 0) {
+                flight.wait();
+            }
+        }
     }
 
-    private int read(DescriptorChain chain, long sector) throws IOException {
-        long bytes = chain.writableLength() - 1;
-        if (!inRange(sector, bytes)) {
+    /** The I/O threads finish what they were given, then the image is closed. */
+    @Override
+    public void close() throws IOException {
+        workers.close();
+        backend.disk.close();
+    }
+
+    /**
+     * Under the transport lock: takes a popped chain into flight and hands it to a worker. Only what must
+     * be checked before the worker may own the chain is checked here; the request itself is parsed there.
+     */
+    private int handle(int queue, DescriptorChain chain) throws VirtQueueException {
+        if (chain.writableLength() == 0) {
+            throw new VirtQueueException("request at head " + chain.head() + " has no writable byte for its status");
+        }
+        Request[] table = slots[queue];
+        if (table == null) {
+            table = slots[queue] = new Request[QUEUE_SIZE];
+        }
+        int head = chain.head();
+        Request r = table[head];
+        if (r == null) {
+            r = table[head] = new Request(this, queue);
+        } else if (r.chain != null) {
+            throw new VirtQueueException("head " + head + " was made available again while its request is in flight");
+        }
+        Backend b = backend;
+        r.chain = chain;
+        r.backend = b;
+        r.generation = generation;
+        synchronized (flight) {
+            ioBusy++;
+            pending++;
+            b.inFlight++;
+        }
+        gate.handOff();
+        if (!workers.submit(r)) {
+            execute(r); // closing: answer it here rather than leave it in flight
+        }
+        return QueueServer.PENDING;
+    }
+
+    /** On a worker: the request's I/O, with no lock held, then its completion under the transport lock. */
+    private void execute(Request r) {
+        DescriptorChain chain = r.chain;
+        Backend b = r.backend;
+        int used = 1;
+        try {
+            if (r.generation == generation) {
+                int status;
+                if (b.disk.concurrent()) {
+                    status = serve(r, chain, b);
+                } else {
+                    synchronized (b) {
+                        status = serve(r, chain, b);
+                    }
+                }
+                switch (status) {
+                    case S_IOERR -> counters.ioErrors.incrementAndGet();
+                    case S_UNSUPP -> counters.unsupported.incrementAndGet();
+                    default -> { }
+                }
+                long writable = chain.writableLength();
+                r.statusByte[0] = (byte) status;
+                chain.write(writable - 1, r.statusByte, 0, 1);
+                // The status byte; an underestimate is allowed, and failed data is not to be trusted.
+                used = status != S_OK ? 1 : switch (le32(r.header, 0)) {
+                    case T_IN -> (int) writable; // data and status; a u32 in the used ring
+                    case T_GET_ID -> idLength(chain) + 1;
+                    default -> 1;
+                };
+            }
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.ERROR, "virtio-blk: request failed", e); // a bug: answered below, never lost
+        } finally {
+            synchronized (flight) {
+                ioBusy--;
+                b.inFlight--;
+                flight.notifyAll();
+            }
+            try {
+                synchronized (lock) {
+                    if (r.generation == generation) {
+                        r.chain = null;
+                        servers[r.queue].complete(chain.head(), used);
+                    }
+                }
+            } finally {
+                synchronized (flight) {
+                    pending--;
+                    flight.notifyAll();
+                }
+                gate.leave();
+            }
+        }
+    }
+
+    /** Parses and does one request; returns its status. */
+    private int serve(Request r, DescriptorChain chain, Backend b) {
+        if (chain.readableLength() < HEADER_BYTES) {
             return S_IOERR;
         }
-        transfer(chain, true, 0, bytes, sector * SECTOR_SIZE);
+        chain.read(0, r.header, 0, HEADER_BYTES);
+        int type = le32(r.header, 0);
+        long sector = le64(r.header, 8);
+        try {
+            return switch (type) {
+                case T_IN -> read(chain, b, sector);
+                case T_OUT -> write(chain, b, sector);
+                case T_FLUSH -> flush(b);
+                case T_GET_ID -> getId(chain);
+                case T_DISCARD, T_WRITE_ZEROES -> zeroesOrDiscard(r, chain, b, type == T_DISCARD);
+                default -> S_UNSUPP;
+            };
+        } catch (IOException e) {
+            if (!loggedIoError) {
+                loggedIoError = true;
+                LOG.log(Level.WARNING, "virtio-blk: I/O error (request type " + type + ", sector " + sector
+                        + "); later ones are only counted: " + e);
+            }
+            counters.executeFails.incrementAndGet();
+            return S_IOERR;
+        }
+    }
+
+    private int read(DescriptorChain chain, Backend b, long sector) throws IOException {
+        long bytes = chain.writableLength() - 1;
+        if (!b.inRange(sector, bytes)) {
+            return S_IOERR;
+        }
+        transfer(chain, b.disk, true, 0, bytes, sector * SECTOR_SIZE);
         counters.reads.incrementAndGet();
         counters.bytesRead.addAndGet(bytes);
         return S_OK;
     }
 
-    private int write(DescriptorChain chain, long sector) throws IOException {
+    private int write(DescriptorChain chain, Backend b, long sector) throws IOException {
         long bytes = chain.readableLength() - HEADER_BYTES;
-        if (readOnly || !inRange(sector, bytes)) {
+        if (readOnly || !b.inRange(sector, bytes)) {
             return S_IOERR;
         }
-        transfer(chain, false, HEADER_BYTES, bytes, sector * SECTOR_SIZE);
+        transfer(chain, b.disk, false, HEADER_BYTES, bytes, sector * SECTOR_SIZE);
         counters.writes.incrementAndGet();
         counters.bytesWritten.addAndGet(bytes);
         return S_OK;
     }
 
-    private int flush() throws IOException {
+    /** fdatasync: every write completed before the FLUSH was made available is in its page cache, so on disk after. */
+    private int flush(Backend b) throws IOException {
         if (!readOnly) {
-            disk.flush();
+            b.disk.flush();
         }
         counters.flushes.incrementAndGet();
         return S_OK;
@@ -439,36 +681,52 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         return (int) Math.min(ID_BYTES, chain.writableLength() - 1);
     }
 
-    private int writeZeroes(DescriptorChain chain) throws IOException {
+    /**
+     * DISCARD and WRITE_ZEROES: an array of {@code virtio_blk_discard_write_zeroes} segments. Every segment
+     * is checked (count, flags, range, the advertised limits) before any is done, so a bad one fails the
+     * request without half of it done.
+     */
+    private int zeroesOrDiscard(Request r, DescriptorChain chain, Backend b, boolean discard) throws IOException {
         long data = chain.readableLength() - HEADER_BYTES;
-        if (readOnly || data != ZEROES_SEGMENT_BYTES) { // max_write_zeroes_seg is 1
+        int maxSegments = discard ? MAX_DISCARD_SEGMENTS : 1;
+        if (readOnly || data == 0 || data % ZEROES_SEGMENT_BYTES != 0 || data / ZEROES_SEGMENT_BYTES > maxSegments) {
             return S_IOERR;
         }
-        byte[] segment = header; // the header is parsed already; reuse its bytes
-        chain.read(HEADER_BYTES, segment, 0, ZEROES_SEGMENT_BYTES);
-        ByteBuffer s = ByteBuffer.wrap(segment).order(ByteOrder.LITTLE_ENDIAN);
-        long sector = s.getLong(0);
-        long sectors = Integer.toUnsignedLong(s.getInt(8));
-        int flags = s.getInt(12);
-        if ((flags & ~ZEROES_FLAG_UNMAP) != 0) {
-            return S_UNSUPP; // the spec: unknown write-zeroes flags are UNSUPP
+        int segments = (int) (data / ZEROES_SEGMENT_BYTES);
+        long maxSectors = discard ? b.maxDiscardSectors : b.maxWriteZeroesSectors;
+        for (int pass = 0; pass < 2; pass++) { // pass 0 checks them all, pass 1 does them
+            for (int i = 0; i < segments; i++) {
+                chain.read(HEADER_BYTES + (long) i * ZEROES_SEGMENT_BYTES, r.segment, 0, ZEROES_SEGMENT_BYTES);
+                long sector = le64(r.segment, 0);
+                long sectors = Integer.toUnsignedLong(le32(r.segment, 8));
+                int flags = le32(r.segment, 12);
+                if (pass == 0) {
+                    // The spec: DISCARD with any flag, and WRITE_ZEROES with an unknown one, are UNSUPP.
+                    if (discard ? flags != 0 : (flags & ~ZEROES_FLAG_UNMAP) != 0) {
+                        return S_UNSUPP;
+                    }
+                    if (sectors > maxSectors || !b.inRange(sector, sectors * SECTOR_SIZE)) {
+                        return S_IOERR;
+                    }
+                } else if (discard) {
+                    b.disk.discard(sector * SECTOR_SIZE, sectors * SECTOR_SIZE);
+                } else {
+                    b.disk.writeZeroes(sector * SECTOR_SIZE, sectors * SECTOR_SIZE, (flags & ZEROES_FLAG_UNMAP) != 0);
+                    counters.bytesWritten.addAndGet(sectors * SECTOR_SIZE);
+                }
+            }
         }
-        if (sectors > MAX_WRITE_ZEROES_SECTORS || !inRange(sector, sectors * SECTOR_SIZE)) {
-            return S_IOERR;
-        }
-        disk.writeZeroes(sector * SECTOR_SIZE, sectors * SECTOR_SIZE);
-        counters.writeZeroes.incrementAndGet();
-        counters.bytesWritten.addAndGet(sectors * SECTOR_SIZE);
+        (discard ? counters.discards : counters.writeZeroes).incrementAndGet();
         return S_OK;
     }
 
     /**
      * Moves {@code bytes} between the disk at {@code position} and the chain's writable ({@code intoGuest})
-     * or readable part from {@code partOffset} on, straight through guest memory: a direct ByteBuffer over
-     * each segment, so FileChannel reads and writes it without a copy.
+     * or readable part from {@code partOffset} on, straight through guest memory: each segment is handed
+     * to the image as it is, so a raw image preads and pwrites it without a copy.
      */
-    private void transfer(DescriptorChain chain, boolean intoGuest, long partOffset, long bytes, long position)
-            throws IOException {
+    private static void transfer(DescriptorChain chain, DiskImage disk, boolean intoGuest, long partOffset, long bytes,
+                                 long position) throws IOException {
         int first = intoGuest ? chain.readableCount() : 0;
         int end = intoGuest ? chain.segmentCount() : chain.readableCount();
         long skip = partOffset;
@@ -479,20 +737,29 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
                 continue;
             }
             long n = Math.min(length - skip, bytes);
-            MemorySegment guest = chain.segment(i);
-            for (long done = 0; done < n; ) {
-                int chunk = (int) Math.min(n - done, MAX_IO_CHUNK);
-                ByteBuffer buffer = guest.asSlice(skip + done, chunk).asByteBuffer();
-                if (intoGuest) {
-                    disk.read(position, buffer);
-                } else {
-                    disk.write(position, buffer);
-                }
-                done += chunk;
-                position += chunk;
+            MemorySegment guest = chain.segment(i).asSlice(skip, n);
+            if (intoGuest) {
+                disk.read(position, guest);
+            } else {
+                disk.write(position, guest);
             }
+            position += n;
             bytes -= n;
             skip = 0;
+        }
+    }
+
+    static int le32(byte[] b, int at) {
+        return (b[at] & 0xFF) | (b[at + 1] & 0xFF) << 8 | (b[at + 2] & 0xFF) << 16 | (b[at + 3] & 0xFF) << 24;
+    }
+
+    static long le64(byte[] b, int at) {
+        return (le32(b, at) & 0xFFFF_FFFFL) | (long) le32(b, at + 4) << 32;
+    }
+
+    private static void putLe(byte[] b, int at, long v, int bytes) {
+        for (int i = 0; i < bytes; i++) {
+            b[at + i] = (byte) (v >>> (8 * i));
         }
     }
 
@@ -503,6 +770,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
         final AtomicLong flushes = new AtomicLong();
         final AtomicLong getIds = new AtomicLong();
         final AtomicLong writeZeroes = new AtomicLong();
+        final AtomicLong discards = new AtomicLong();
         final AtomicLong bytesRead = new AtomicLong();
         final AtomicLong bytesWritten = new AtomicLong();
         final AtomicLong ioErrors = new AtomicLong();
@@ -531,6 +799,10 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
 
         public long writeZeroes() {
             return writeZeroes.get();
+        }
+
+        public long discards() {
+            return discards.get();
         }
 
         /** Bytes read from the image into the guest. */
