@@ -122,7 +122,7 @@ public final class VirtioBalloon implements VirtioDevice {
     /** The stats buffer the device holds until the next poll, or -1. */
     private int heldStatsHead = -1;
     private long statsDueNanos;
-    private volatile int hintCmd = HINT_CMD_DONE;
+    private volatile int hintCmd = HINT_CMD_STOP; // as Firecracker: no run yet
     private volatile Integer guestHintCmd;
     private boolean ackOnStop;
     private int nextHintCmd = 2;
@@ -481,8 +481,8 @@ public final class VirtioBalloon implements VirtioDevice {
                 interrupt.config();
             }
         }
-        if (hintCmd == HINT_CMD_DONE) {
-            return 0; // hints for a run that is over: the driver may already use those pages again
+        if (hintCmd == HINT_CMD_DONE || hintCmd == HINT_CMD_STOP) {
+            return 0; // no run, or one that is over: the driver may already use those pages again
         }
         for (int i = chain.readableCount(); i < chain.segmentCount(); i++) {
             long gpa = chain.address(i);

@@ -219,7 +219,7 @@ class VirtioBalloonTest {
     void hintingRunsAreAnnouncedInTheConfiguration() throws Exception {
         VirtioBalloon balloon = new VirtioBalloon(0, new VirtioBalloon.Features(false, false, true, false), 0);
         TestDriver hint = start(balloon, 1L << VirtioBalloon.F_FREE_PAGE_HINT).get(2);
-        assertEquals(VirtioBalloon.HINT_CMD_DONE, balloon.readConfig(8, 4));
+        assertEquals(VirtioBalloon.HINT_CMD_STOP, balloon.readConfig(8, 4));
         balloon.startHinting(true);
         int cmd = (int) balloon.readConfig(8, 4);
         assertTrue(cmd >= 2);
