@@ -97,8 +97,11 @@ public final class VirtioBalloon implements VirtioDevice {
     private final Features features;
     private final QueueServer inflate;
     private final QueueServer deflate;
-    private final QueueServer report;
-    private final QueueServer hint;
+    /** Made at activation: a queue's index is known only once the driver has said which features it took. */
+    private QueueServer report = new QueueServer("virtio-balloon reporting_vq", 0, chain -> 0);
+    private QueueServer hint = new QueueServer("virtio-balloon free_page_vq", 0, chain -> 0);
+    private int hintQueueIndex = -1;
+    private int reportQueueIndex = -1;
     private final Role[] roles = new Role[5];
     private final AtomicLong inflates = new AtomicLong();
     private final AtomicLong deflates = new AtomicLong();
@@ -156,8 +159,6 @@ public final class VirtioBalloon implements VirtioDevice {
         if (reportIndex >= 0) {
             roles[reportIndex] = Role.REPORT;
         }
-        this.hint = new QueueServer("virtio-balloon free_page_vq", Math.max(hintIndex, 0), this::hinted);
-        this.report = new QueueServer("virtio-balloon reporting_vq", Math.max(reportIndex, 0), this::reported);
     }
 
     public Features features() {
@@ -244,6 +245,8 @@ public final class VirtioBalloon implements VirtioDevice {
         int next = 2;
         statsQueueIndex = -1;
         statsQueue = null;
+        hintQueueIndex = -1;
+        reportQueueIndex = -1;
         for (Role role : new Role[] {Role.STATS, Role.HINT, Role.REPORT}) {
             int index = -1;
             for (int i = 2; i < roles.length; i++) {
@@ -268,8 +271,16 @@ public final class VirtioBalloon implements VirtioDevice {
                     statsQueueIndex = next;
                     statsQueue = q;
                 }
-                case HINT -> hint.start(q, interrupt);
-                default -> report.start(q, interrupt);
+                case HINT -> {
+                    hintQueueIndex = next;
+                    hint = new QueueServer("virtio-balloon free_page_vq", next, this::hinted);
+                    hint.start(q, interrupt);
+                }
+                default -> {
+                    reportQueueIndex = next;
+                    report = new QueueServer("virtio-balloon reporting_vq", next, this::reported);
+                    report.start(q, interrupt);
+                }
             }
             next++;
         }
@@ -292,10 +303,10 @@ public final class VirtioBalloon implements VirtioDevice {
             serveStats();
             return false;
         }
-        if (index >= 0 && index < roles.length && roles[index] == Role.HINT) {
+        if (index == hintQueueIndex) {
             return hint.serve();
         }
-        if (index >= 0 && index < roles.length && roles[index] == Role.REPORT) {
+        if (index == reportQueueIndex) {
             return report.serve();
         }
         return false;
@@ -307,6 +318,8 @@ public final class VirtioBalloon implements VirtioDevice {
         deflate.clear();
         hint.clear();
         report.clear();
+        hintQueueIndex = -1;
+        reportQueueIndex = -1;
         statsQueue = null;
         statsQueueIndex = -1;
         heldStatsHead = -1;

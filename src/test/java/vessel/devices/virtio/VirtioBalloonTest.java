@@ -216,6 +216,20 @@ class VirtioBalloonTest {
     }
 
     @Test
+    void aDriverThatLeavesStatisticsOffFindsReportingAtTheNextIndex() throws Exception {
+        // Offered: inflate, deflate, stats, reporting. Linux numbers only the queues it sets up, so without
+        // STATS_VQ its reporting queue is queue 2.
+        VirtioBalloon balloon = new VirtioBalloon(0, new VirtioBalloon.Features(false, true, false, true), 1);
+        TestDriver report = start(balloon, 1L << VirtioBalloon.F_REPORTING).get(2);
+        memory.writeLong(BALLOONED, 7);
+        int head = report.post(Buf.out(BALLOONED, 4096));
+        balloon.queueNotified(2);
+        assertEquals(List.of(new Used(head, 0)), report.reap());
+        assertEquals(0, memory.readLong(BALLOONED));
+        assertEquals(List.of(2), irq.queues);
+    }
+
+    @Test
     void hintingRunsAreAnnouncedInTheConfiguration() throws Exception {
         VirtioBalloon balloon = new VirtioBalloon(0, new VirtioBalloon.Features(false, false, true, false), 0);
         TestDriver hint = start(balloon, 1L << VirtioBalloon.F_FREE_PAGE_HINT).get(2);
