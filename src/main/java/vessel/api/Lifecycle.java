@@ -28,11 +28,14 @@ final class Lifecycle {
     enum Operation {
         /** GET of anything. */
         READ(true, true),
-        /** PUT boot-source, machine-config, drives, network-interfaces, vsock, entropy, logger, metrics; PATCH machine-config. */
+        /**
+         * PUT boot-source, machine-config, drives, network-interfaces, vsock, entropy, logger, metrics, balloon,
+         * serial, cpu-config; PATCH machine-config.
+         */
         CONFIGURE(true, false),
         /** PUT /actions InstanceStart. */
         START(true, false),
-        /** PATCH drives and network-interfaces. */
+        /** PATCH drives, network-interfaces, balloon, balloon/statistics; the balloon's statistics and hinting. */
         UPDATE_DEVICE(false, true),
         /** PATCH /vm Paused. */
         PAUSE(false, true),

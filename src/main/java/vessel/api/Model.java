@@ -115,11 +115,114 @@ final class Model {
             @JsonProperty("show_log_origin") Boolean showLogOrigin,
             @JsonProperty("module") String module) { }
 
+    /** Firecracker's MetricsConfig has no deny_unknown_fields: unknown fields are ignored, not refused. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    @com.fasterxml.jackson.annotation.JsonIgnoreProperties(ignoreUnknown = true)
     record Metrics(
             @JsonProperty(value = "metrics_path", required = true) @JsonSetter(nulls = Nulls.FAIL) String metricsPath,
             @JsonProperty("emit_id") Boolean emitId,
             @JsonProperty("properties") Map<String, String> properties) { }
+
+    // ---- balloon, serial and CPU configuration (issue 18) ----
+
+    /** PUT /balloon, GET /balloon. amount_mib is a u32 and the interval a u16 in Firecracker: read wide, checked. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"amount_mib", "deflate_on_oom", "stats_polling_interval_s", "free_page_hinting",
+            "free_page_reporting"})
+    record Balloon(
+            @JsonProperty(value = "amount_mib", required = true) @JsonSetter(nulls = Nulls.FAIL) Long amountMib,
+            @JsonProperty(value = "deflate_on_oom", required = true) @JsonSetter(nulls = Nulls.FAIL) Boolean deflateOnOom,
+            @JsonProperty("stats_polling_interval_s") Long statsPollingIntervalS,
+            @JsonProperty("free_page_hinting") Boolean freePageHinting,
+            @JsonProperty("free_page_reporting") Boolean freePageReporting) { }
+
+    /** PATCH /balloon. */
+    record BalloonUpdate(
+            @JsonProperty(value = "amount_mib", required = true) @JsonSetter(nulls = Nulls.FAIL) Long amountMib) { }
+
+    /** PATCH /balloon/statistics. */
+    record BalloonStatsUpdate(
+            @JsonProperty(value = "stats_polling_interval_s", required = true) @JsonSetter(nulls = Nulls.FAIL)
+            Long statsPollingIntervalS) { }
+
+    /** GET /balloon/statistics: the four counts always, the guest's statistics where it gave them. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"target_pages", "actual_pages", "target_mib", "actual_mib", "swap_in", "swap_out",
+            "major_faults", "minor_faults", "free_memory", "total_memory", "available_memory", "disk_caches",
+            "hugetlb_allocations", "hugetlb_failures", "oom_kill", "alloc_stall", "async_scan", "direct_scan",
+            "async_reclaim", "direct_reclaim"})
+    record BalloonStats(
+            @JsonProperty("target_pages") long targetPages,
+            @JsonProperty("actual_pages") long actualPages,
+            @JsonProperty("target_mib") long targetMib,
+            @JsonProperty("actual_mib") long actualMib,
+            @JsonProperty("swap_in") Long swapIn,
+            @JsonProperty("swap_out") Long swapOut,
+            @JsonProperty("major_faults") Long majorFaults,
+            @JsonProperty("minor_faults") Long minorFaults,
+            @JsonProperty("free_memory") Long freeMemory,
+            @JsonProperty("total_memory") Long totalMemory,
+            @JsonProperty("available_memory") Long availableMemory,
+            @JsonProperty("disk_caches") Long diskCaches,
+            @JsonProperty("hugetlb_allocations") Long hugetlbAllocations,
+            @JsonProperty("hugetlb_failures") Long hugetlbFailures,
+            @JsonProperty("oom_kill") Long oomKill,
+            @JsonProperty("alloc_stall") Long allocStall,
+            @JsonProperty("async_scan") Long asyncScan,
+            @JsonProperty("direct_scan") Long directScan,
+            @JsonProperty("async_reclaim") Long asyncReclaim,
+            @JsonProperty("direct_reclaim") Long directReclaim) { }
+
+    /** PATCH /balloon/hinting/start (the body is optional; Firecracker's StartHintingCmd ignores unknown fields). */
+    @com.fasterxml.jackson.annotation.JsonIgnoreProperties(ignoreUnknown = true)
+    record BalloonStartCmd(@JsonProperty("acknowledge_on_stop") Boolean acknowledgeOnStop) { }
+
+    /** GET /balloon/hinting/status. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record BalloonHintingStatus(
+            @JsonProperty("host_cmd") int hostCmd,
+            @JsonProperty("guest_cmd") Integer guestCmd) { }
+
+    /** PUT /serial. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record SerialDevice(
+            @JsonProperty("serial_out_path") String serialOutPath,
+            @JsonProperty("rate_limiter") TokenBucket rateLimiter) { }
+
+    /** A CPUID register modifier: {@code bitmap} is "0b" and 32 of 0, 1 or x (leave the bit). */
+    record CpuidRegisterModifier(
+            @JsonProperty(value = "register", required = true) @JsonSetter(nulls = Nulls.FAIL) String register,
+            @JsonProperty(value = "bitmap", required = true) @JsonSetter(nulls = Nulls.FAIL) String bitmap) { }
+
+    record CpuidLeafModifier(
+            @JsonProperty(value = "leaf", required = true) @JsonSetter(nulls = Nulls.FAIL) String leaf,
+            @JsonProperty(value = "subleaf", required = true) @JsonSetter(nulls = Nulls.FAIL) String subleaf,
+            @JsonProperty(value = "flags", required = true) @JsonSetter(nulls = Nulls.FAIL) Integer flags,
+            @JsonProperty(value = "modifiers", required = true) @JsonSetter(nulls = Nulls.FAIL)
+            List<CpuidRegisterModifier> modifiers) { }
+
+    /** An MSR modifier: {@code bitmap} is "0b" and 64 of 0, 1 or x. */
+    record MsrModifier(
+            @JsonProperty(value = "addr", required = true) @JsonSetter(nulls = Nulls.FAIL) String addr,
+            @JsonProperty(value = "bitmap", required = true) @JsonSetter(nulls = Nulls.FAIL) String bitmap) { }
+
+    /**
+     * PUT /cpu-config on x86-64: Firecracker's custom CPU template there has these three fields (the
+     * aarch64 ones, reg_modifiers and vcpu_features, are unknown fields on this architecture).
+     */
+    @JsonInclude(JsonInclude.Include.NON_EMPTY)
+    record CpuConfig(
+            @JsonProperty("kvm_capabilities") List<String> kvmCapabilities,
+            @JsonProperty("cpuid_modifiers") List<CpuidLeafModifier> cpuidModifiers,
+            @JsonProperty("msr_modifiers") List<MsrModifier> msrModifiers) {
+        CpuConfig {
+            kvmCapabilities = kvmCapabilities == null ? List.of() : kvmCapabilities;
+            cpuidModifiers = cpuidModifiers == null ? List.of() : cpuidModifiers;
+            msrModifiers = msrModifiers == null ? List.of() : msrModifiers;
+        }
+    }
+
+    // ---- end of issue 18's block ----
 
     enum ActionType { FlushMetrics, InstanceStart, SendCtrlAltDel }
 
@@ -143,16 +246,16 @@ final class Model {
 
     /**
      * Firecracker's config file ({@code --config-file}) and {@code GET /vm/config}. The keys Vessel has no
-     * device for (balloon, cpu-config, mmds-config, pmem, memory-hotplug, serial) are accepted only when
-     * null or empty, so that Firecracker's own example files load unchanged.
+     * device for (mmds-config, pmem, memory-hotplug) are accepted only when null or empty, so that
+     * Firecracker's own example files load unchanged.
      */
     @JsonPropertyOrder({"balloon", "drives", "boot-source", "cpu-config", "logger", "machine-config", "metrics",
             "mmds-config", "network-interfaces", "vsock", "entropy"})
     record FullVmConfiguration(
-            @JsonProperty("balloon") @JsonInclude(JsonInclude.Include.ALWAYS) Object balloon,
+            @JsonProperty("balloon") @JsonInclude(JsonInclude.Include.ALWAYS) Balloon balloon,
             @JsonProperty("drives") List<Drive> drives,
             @JsonProperty("boot-source") BootSource bootSource,
-            @JsonProperty("cpu-config") @JsonInclude(JsonInclude.Include.ALWAYS) Object cpuConfig,
+            @JsonProperty("cpu-config") @JsonInclude(JsonInclude.Include.ALWAYS) CpuConfig cpuConfig,
             @JsonProperty("logger") @JsonInclude(JsonInclude.Include.ALWAYS) Logger logger,
             @JsonProperty("machine-config") MachineConfig machineConfig,
             @JsonProperty("metrics") @JsonInclude(JsonInclude.Include.ALWAYS) Metrics metrics,
@@ -162,7 +265,7 @@ final class Model {
             @JsonProperty("entropy") @JsonInclude(JsonInclude.Include.ALWAYS) Entropy entropy,
             @JsonProperty("pmem") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Object> pmem,
             @JsonProperty("memory-hotplug") @JsonInclude(JsonInclude.Include.NON_NULL) Object memoryHotplug,
-            @JsonProperty("serial") @JsonInclude(JsonInclude.Include.NON_NULL) Object serial) {
+            @JsonProperty("serial") @JsonInclude(JsonInclude.Include.NON_NULL) SerialDevice serial) {
         FullVmConfiguration {
             drives = drives == null ? List.of() : drives;
             networkInterfaces = networkInterfaces == null ? List.of() : networkInterfaces;

@@ -89,6 +89,10 @@ final class Router {
     }
 
     private Reply route(String method, String path, List<String> parts, byte[] body) throws ApiException {
+        Reply balloonOrCpu = routeBalloonSerialCpu(method, parts, body);
+        if (balloonOrCpu != null) {
+            return balloonOrCpu;
+        }
         String resource = parts.getFirst();
         int depth = parts.size();
         switch (method) {
@@ -205,6 +209,76 @@ final class Router {
         }
         throw new ApiException("Invalid request method and/or path: " + printable(method) + " " + printable(path) + ".");
     }
+
+    // ---- balloon, serial and CPU configuration (issue 18) ----
+
+    /**
+     * /balloon (and its statistics and hinting), /serial and /cpu-config; null for any other path. The
+     * hinting commands take an optional body (start) or none (stop), as Firecracker's.
+     */
+    private Reply routeBalloonSerialCpu(String method, List<String> parts, byte[] body) throws ApiException {
+        String path = String.join("/", parts);
+        switch (method + " " + path) {
+            case "PUT balloon" -> {
+                vmm.putBalloon(Json.read(requireBody(body, method), Model.Balloon.class));
+                return Reply.noContent();
+            }
+            case "GET balloon" -> {
+                noBody(body);
+                return Reply.ok(vmm.balloon());
+            }
+            case "PATCH balloon" -> {
+                vmm.patchBalloon(Json.read(requireBody(body, method), Model.BalloonUpdate.class));
+                return Reply.noContent();
+            }
+            case "GET balloon/statistics" -> {
+                noBody(body);
+                return Reply.ok(vmm.balloonStats());
+            }
+            case "PATCH balloon/statistics" -> {
+                vmm.patchBalloonStats(Json.read(requireBody(body, method), Model.BalloonStatsUpdate.class));
+                return Reply.noContent();
+            }
+            case "PATCH balloon/hinting/start" -> {
+                vmm.startBalloonHinting(body == null ? null : Json.read(body, Model.BalloonStartCmd.class));
+                return Reply.noContent();
+            }
+            case "GET balloon/hinting/status" -> {
+                noBody(body);
+                return Reply.ok(vmm.balloonHintingStatus());
+            }
+            case "PATCH balloon/hinting/stop" -> {
+                vmm.stopBalloonHinting();
+                return Reply.noContent();
+            }
+            case "PUT serial" -> {
+                vmm.putSerial(Json.read(requireBody(body, method), Model.SerialDevice.class));
+                return Reply.noContent();
+            }
+            case "PUT cpu-config" -> {
+                vmm.putCpuConfig(Json.read(requireBody(body, method), Model.CpuConfig.class));
+                return Reply.noContent();
+            }
+            default -> {
+                return null;
+            }
+        }
+    }
+
+    private static byte[] requireBody(byte[] body, String method) throws ApiException {
+        if (body == null) {
+            throw new ApiException(method.equals("PUT") ? "Empty PUT request." : "Empty PATCH request.");
+        }
+        return body;
+    }
+
+    private static void noBody(byte[] body) throws ApiException {
+        if (body != null) {
+            throw new ApiException("GET request cannot have a body.");
+        }
+    }
+
+    // ---- end of issue 18's block ----
 
     private Reply action(ActionType type) throws ApiException {
         switch (type) {

@@ -36,6 +36,11 @@ interface RunningVm {
     /** Changes interface {@code id}'s rate limiters; null leaves that direction alone. */
     void updateNetRateLimiters(String id, RateLimiter.Config rx, RateLimiter.Config tx) throws ConfigException;
 
+    /** The balloon device, or null when the VM has none (a fake may give one that no guest drives). */
+    default vessel.devices.virtio.VirtioBalloon balloon() {
+        return machine() == null ? null : machine().balloon();
+    }
+
     /** The VirtualMachine behind it, or null for a fake. */
     VirtualMachine machine();
 

@@ -44,6 +44,9 @@ final class VmResources {
     private Entropy entropy;
     private Logger logger;
     private Metrics metrics;
+    private Model.Balloon balloon;
+    private Model.SerialDevice serial;
+    private Model.CpuConfig cpuConfig;
 
     MachineConfig machineConfig() {
         return machine;
@@ -77,8 +80,9 @@ final class VmResources {
         if (memMib > (Long.MAX_VALUE >> 20)) {
             throw new ApiException(e + "mem_size_mib " + memMib + " is too large");
         }
-        if (Boolean.TRUE.equals(smt)) {
-            throw new ApiException(e + "smt (simultaneous multithreading) is not supported by Vessel");
+        if (Boolean.TRUE.equals(smt) && vcpus > 1 && vcpus % 2 != 0) {
+            throw new ApiException(e + "The vCPU number is invalid! The vCPU number can only be 1 or an even number "
+                    + "when SMT is enabled.");
         }
         if (template != null && !template.equals("None")) {
             throw new ApiException(e + "CPU templates are not supported by Vessel (cpu_template " + template + ")");
@@ -98,7 +102,7 @@ final class VmResources {
         } catch (ConfigException ce) {
             throw new ApiException(e + ce.getMessage());
         }
-        return new MachineConfig(vcpus, memMib, false, dirty != null && dirty, template, pages);
+        return new MachineConfig(vcpus, memMib, smt != null && smt, dirty != null && dirty, template, pages);
     }
 
     BootSource bootSource() {
@@ -293,10 +297,64 @@ final class VmResources {
         metrics = m;
     }
 
+    // ---- balloon, serial and CPU configuration (issue 18) ----
+
+    /** Firecracker's u32 and u16 fields, read as longs: the same message serde gives for one out of range. */
+    static long unsigned(Long value, int bits) throws ApiException {
+        long max = (1L << bits) - 1;
+        if (value < 0 || value > max) {
+            throw new ApiException(Json.PREFIX + "invalid value: integer `" + value + "`, expected u" + bits + ".");
+        }
+        return value;
+    }
+
+    /** PUT /balloon: replaces the balloon's configuration (pre-boot). */
+    void setBalloon(Model.Balloon b) throws ApiException {
+        unsigned(b.amountMib(), 32);
+        if (b.statsPollingIntervalS() != null) {
+            unsigned(b.statsPollingIntervalS(), 16);
+        }
+        if (b.amountMib() > vessel.vmm.BalloonConfig.MAX_TARGET_MIB) {
+            throw new ApiException("Balloon config error: Amount of pages requested is too large.");
+        }
+        balloon = new Model.Balloon(b.amountMib(), b.deflateOnOom(),
+                b.statsPollingIntervalS() == null ? 0L : b.statsPollingIntervalS(),
+                Boolean.TRUE.equals(b.freePageHinting()), Boolean.TRUE.equals(b.freePageReporting()));
+    }
+
+    /** The balloon as configured (and as PATCHed since), or Firecracker's error when there is none. */
+    Model.Balloon balloon() throws ApiException {
+        if (balloon == null) {
+            throw new ApiException("Balloon config error: No balloon device found.");
+        }
+        return balloon;
+    }
+
+    void balloonChanged(Model.Balloon b) {
+        balloon = b;
+    }
+
+    /** PUT /serial (pre-boot): where the guest's serial output also goes, and its optional rate limit. */
+    void setSerial(Model.SerialDevice s) throws ApiException {
+        if (s.serialOutPath() != null && s.serialOutPath().isEmpty()) {
+            throw new ApiException("Serial config error: serial_out_path is empty");
+        }
+        if (s.rateLimiter() != null) {
+            limiterConfig(new RateLimiter(s.rateLimiter(), null), "Serial config error: ", "rate_limiter");
+        }
+        serial = s;
+    }
+
+    /** PUT /cpu-config (pre-boot): checked now, applied to every vCPU at boot. */
+    void setCpuConfig(Model.CpuConfig c) throws ApiException {
+        CpuConfigParser.parse(c);
+        cpuConfig = c;
+    }
+
     /** {@code GET /vm/config}: everything configured, in the config file's format. */
     FullVmConfiguration export() {
-        return new FullVmConfiguration(null, orderedDrives(), bootSource, null, logger, machine, metrics, null,
-                List.copyOf(nets.values()), vsock, entropy, null, null, null);
+        return new FullVmConfiguration(balloon, orderedDrives(), bootSource, cpuConfig, logger, machine, metrics, null,
+                List.copyOf(nets.values()), vsock, entropy, null, null, serial);
     }
 
     /**
@@ -337,6 +395,20 @@ final class VmResources {
         if (vsock != null) {
             b.vsock(new vessel.vmm.VsockConfig(vsock.guestCid(), Path.of(vsock.udsPath())));
         }
+        if (balloon != null) {
+            b.balloon(new vessel.vmm.BalloonConfig(balloon.amountMib(), balloon.deflateOnOom(),
+                    (int) (long) balloon.statsPollingIntervalS(), balloon.freePageHinting(), balloon.freePageReporting()));
+        }
+        if (serial != null && serial.serialOutPath() != null) {
+            b.serialOutput(Path.of(serial.serialOutPath()));
+        }
+        if (serial != null && serial.rateLimiter() != null) {
+            b.serialRateLimit(limiterConfig(new RateLimiter(serial.rateLimiter(), null), e, "rate_limiter").bandwidth());
+        }
+        if (cpuConfig != null) {
+            b.cpuTemplate(CpuConfigParser.parse(cpuConfig));
+        }
+        b.smt(machine.smt() != null && machine.smt());
         b.cmdline(cmdline.toString().strip());
         try {
             return b.build();

@@ -205,6 +205,108 @@ public final class Vmm implements AutoCloseable {
         resources.setMetrics(m);
     }
 
+    // ---- balloon, serial and CPU configuration (issue 18) ----
+
+    synchronized void putBalloon(Model.Balloon b) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setBalloon(b);
+    }
+
+    /** GET /balloon: before boot what was PUT; after, the running device's target. */
+    synchronized Model.Balloon balloon() throws ApiException {
+        return resources.balloon();
+    }
+
+    private vessel.devices.virtio.VirtioBalloon balloonDevice(String prefix) throws ApiException {
+        vessel.devices.virtio.VirtioBalloon device = vm.balloon();
+        if (device == null) {
+            throw new ApiException(prefix + "No balloon device found.");
+        }
+        return device;
+    }
+
+    /** PATCH /balloon after boot: a new target, which the guest's driver inflates or deflates toward. */
+    synchronized void patchBalloon(Model.BalloonUpdate u) throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        long mib = VmResources.unsigned(u.amountMib(), 32);
+        String e = "Balloon update error: ";
+        vessel.devices.virtio.VirtioBalloon device = balloonDevice(e);
+        if (mib > resources.machineConfig().memSizeMib() || mib > vessel.vmm.BalloonConfig.MAX_TARGET_MIB) {
+            throw new ApiException(e + "Amount of pages requested is too large.");
+        }
+        device.setTargetPages((int) (mib << 8));
+        Model.Balloon b = resources.balloon();
+        resources.balloonChanged(new Model.Balloon(mib, b.deflateOnOom(), b.statsPollingIntervalS(),
+                b.freePageHinting(), b.freePageReporting()));
+    }
+
+    /** GET /balloon/statistics after boot; 400 when statistics were not enabled at PUT. */
+    synchronized Model.BalloonStats balloonStats() throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        vessel.devices.virtio.VirtioBalloon device = balloonDevice("Balloon config error: ");
+        if (!device.features().stats()) {
+            throw new ApiException("Balloon config error: Statistics for the balloon device are not enabled");
+        }
+        vessel.devices.virtio.VirtioBalloon.Stats s = device.stats();
+        long target = Integer.toUnsignedLong(device.targetPages());
+        long actual = Integer.toUnsignedLong(device.actualPages());
+        return new Model.BalloonStats(target, actual, target >> 8, actual >> 8,
+                s.get(0), s.get(1), s.get(2), s.get(3), s.get(4), s.get(5), s.get(6), s.get(7), s.get(8), s.get(9),
+                s.get(10), s.get(11), s.get(12), s.get(13), s.get(14), s.get(15));
+    }
+
+    /** PATCH /balloon/statistics after boot: a new interval; statistics cannot be turned on or off. */
+    synchronized void patchBalloonStats(Model.BalloonStatsUpdate u) throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        long seconds = VmResources.unsigned(u.statsPollingIntervalS(), 16);
+        String e = "Balloon update error: ";
+        vessel.devices.virtio.VirtioBalloon device = balloonDevice(e);
+        if (device.features().stats() != seconds > 0) {
+            throw new ApiException(e + "Cannot enable/disable the statistics after boot.");
+        }
+        device.setStatsInterval((int) seconds);
+        Model.Balloon b = resources.balloon();
+        resources.balloonChanged(new Model.Balloon(b.amountMib(), b.deflateOnOom(), seconds, b.freePageHinting(),
+                b.freePageReporting()));
+    }
+
+    private vessel.devices.virtio.VirtioBalloon hintingDevice() throws ApiException {
+        vessel.devices.virtio.VirtioBalloon device = balloonDevice("Balloon update error: ");
+        if (!device.features().freePageHinting()) {
+            throw new ApiException("Balloon update error: Free page hinting is not enabled on the balloon device");
+        }
+        return device;
+    }
+
+    synchronized void startBalloonHinting(Model.BalloonStartCmd cmd) throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        // Firecracker acknowledges a STOP from the guest by default.
+        hintingDevice().startHinting(cmd == null || cmd.acknowledgeOnStop() == null || cmd.acknowledgeOnStop());
+    }
+
+    synchronized Model.BalloonHintingStatus balloonHintingStatus() throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        vessel.devices.virtio.VirtioBalloon.HintingStatus s = hintingDevice().hintingStatus();
+        return new Model.BalloonHintingStatus(s.hostCmd(), s.guestCmd());
+    }
+
+    synchronized void stopBalloonHinting() throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        hintingDevice().stopHinting();
+    }
+
+    synchronized void putSerial(Model.SerialDevice s) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setSerial(s);
+    }
+
+    synchronized void putCpuConfig(Model.CpuConfig c) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setCpuConfig(c);
+    }
+
+    // ---- end of issue 18's block ----
+
     /** {@code --metrics-path}: as PUT /metrics with that path. */
     public void configureMetrics(Path path) throws ApiException {
         putMetrics(new Metrics(path.toString(), null, null));
@@ -285,11 +387,8 @@ public final class Vmm implements AutoCloseable {
      */
     public synchronized void bootFromConfigFile(byte[] json) throws ApiException {
         FullVmConfiguration c = Json.read(json, FullVmConfiguration.class);
-        notSupported(c.balloon(), "balloon");
-        notSupported(c.cpuConfig(), "cpu-config");
         notSupported(c.mmdsConfig(), "mmds-config");
         notSupported(c.memoryHotplug(), "memory-hotplug");
-        notSupported(c.serial(), "serial");
         if (c.pmem() != null && !c.pmem().isEmpty()) {
             notSupported(c.pmem(), "pmem");
         }
@@ -317,6 +416,15 @@ public final class Vmm implements AutoCloseable {
         }
         if (c.entropy() != null) {
             putEntropy(c.entropy());
+        }
+        if (c.balloon() != null) {
+            putBalloon(c.balloon());
+        }
+        if (c.serial() != null) {
+            putSerial(c.serial());
+        }
+        if (c.cpuConfig() != null) {
+            putCpuConfig(c.cpuConfig());
         }
         start();
     }

@@ -44,6 +44,9 @@ final class VmmMetrics implements AutoCloseable {
     private static final List<String> VSOCK_COUNTERS = List.of("rx_bytes_count", "tx_bytes_count");
     private static final List<String> ENTROPY_COUNTERS = List.of("entropy_bytes", "host_rng_fails",
             "entropy_rate_limiter_throttled");
+    private static final List<String> BALLOON_COUNTERS = List.of("inflate_count", "deflate_count",
+            "stats_updates_count", "stats_update_fails", "free_page_report_count", "free_page_report_freed",
+            "free_page_hint_count", "free_page_hint_freed");
 
     /** "group/name" to its running total. */
     private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
@@ -132,6 +135,7 @@ final class VmmMetrics implements AutoCloseable {
         Map<String, Long> net = zeros(NET_COUNTERS);
         Map<String, Long> vsock = zeros(VSOCK_COUNTERS);
         Map<String, Long> entropy = zeros(ENTROPY_COUNTERS);
+        Map<String, Long> balloon = null;
         for (DeviceMetrics d : devices == null ? List.<DeviceMetrics>of() : devices) {
             switch (d) {
                 case DeviceMetrics.Block b -> {
@@ -149,12 +153,19 @@ final class VmmMetrics implements AutoCloseable {
                 case DeviceMetrics.Entropy e -> deltas("entropy", Map.of("entropy_bytes", e.bytes(),
                         "host_rng_fails", e.hostFails(), "entropy_rate_limiter_throttled", e.rateLimiterThrottled()))
                         .forEach((k, x) -> entropy.merge(k, x, Long::sum));
+                case DeviceMetrics.Balloon b -> balloon = new java.util.TreeMap<>(deltas("balloon", Map.of(
+                        "inflate_count", b.inflateCount(), "deflate_count", b.deflateCount(),
+                        "stats_updates_count", b.statsUpdates(), "stats_update_fails", b.statsUpdateFails(),
+                        "free_page_report_count", b.freePageReportCount(),
+                        "free_page_report_freed", b.freePageReportFreed(), "free_page_hint_count", b.freePageHintCount(),
+                        "free_page_hint_freed", b.freePageHintFreed())));
             }
         }
         line.put("block", block);
         line.put("net", net);
         line.put("vsock", vsock);
         line.put("entropy", entropy);
+        line.put("balloon", balloon != null ? balloon : zeros(BALLOON_COUNTERS));
         return line;
     }
 

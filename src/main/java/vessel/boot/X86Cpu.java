@@ -43,6 +43,40 @@ public final class X86Cpu {
         return out;
     }
 
+    /**
+     * {@code table} for vCPU {@code index} of {@code cpus} presented as hyperthread pairs (Firecracker's
+     * smt): leaf 0xB says 2 threads per core and {@code cpus} per package, leaf 4 the cores per package.
+     * The APIC ID stays the vCPU index, so threads 2n and 2n+1 share core n.
+     */
+    public static List<CpuidEntry> withSmtTopology(List<CpuidEntry> table, int index, int cpus) {
+        int threads = cpus > 1 ? 2 : 1;
+        int threadShift = threads == 2 ? 1 : 0;
+        int packageShift = 32 - Integer.numberOfLeadingZeros(Math.max(cpus - 1, 0));
+        int cores = Math.max(1, cpus / threads);
+        List<CpuidEntry> out = new ArrayList<>();
+        boolean smtLevel = false;
+        boolean coreLevel = false;
+        for (CpuidEntry e : table) {
+            if (e.function() == 0xb && e.index() == 0) {
+                e = e.withRegs(threadShift, threads, (1 << 8), index);
+                smtLevel = true;
+            } else if (e.function() == 0xb && e.index() == 1) {
+                e = e.withRegs(packageShift, cpus, (2 << 8) | 1, index);
+                coreLevel = true;
+            } else if (e.function() == 4) {
+                e = e.withRegs((e.eax() & 0x03ff_ffff) | ((cores - 1) << 26), e.ebx(), e.ecx(), e.edx());
+            }
+            out.add(e);
+        }
+        if (!smtLevel) {
+            out.add(new CpuidEntry(0xb, 0, CpuidEntry.FLAG_SIGNIFICANT_INDEX, threadShift, threads, 1 << 8, index));
+        }
+        if (!coreLevel) {
+            out.add(new CpuidEntry(0xb, 1, CpuidEntry.FLAG_SIGNIFICANT_INDEX, packageShift, cpus, (2 << 8) | 1, index));
+        }
+        return out;
+    }
+
     /** KVM's paravirtual feature bits (leaf 0x40000001 EAX) that work by hypercall. */
     static final int KVM_FEATURE_PV_UNHALT = 7;
     static final int KVM_FEATURE_PV_TLB_FLUSH = 9;

@@ -83,6 +83,12 @@ public final class Kvm implements AutoCloseable {
         return Math.max(r, 0);
     }
 
+    /** KVM_CHECK_EXTENSION by number, for capabilities a user names (a CPU template's kvm_capabilities). */
+    public int checkExtension(int number) {
+        int r = Libc.ioctlRaw(fd, KvmIoctl.CHECK_EXTENSION.request(), number);
+        return Math.max(r, 0);
+    }
+
     public int vcpuMmapSize() {
         return vcpuMmapSize;
     }

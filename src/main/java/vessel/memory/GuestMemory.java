@@ -208,6 +208,34 @@ public final class GuestMemory implements AutoCloseable {
         slice(gpa, len).fill(value);
     }
 
+    /**
+     * Gives the host pages behind {@code [gpa, gpa+len)} back (a balloon's inflated or reported pages):
+     * the range must be page-aligned and inside one region; the guest reads zeros there afterwards, and
+     * the host commits fresh pages only when the guest touches them again. Returns false for a range
+     * that is not guest RAM or not page-aligned (nothing is done), and when the host refuses.
+     */
+    public boolean discard(long gpa, long len) {
+        if (len <= 0 || gpa % PAGE_SIZE != 0 || len % PAGE_SIZE != 0) {
+            return false;
+        }
+        int i = find(gpa, len);
+        if (i < 0) {
+            return false;
+        }
+        MemorySegment host = regions[i].host().asSlice(gpa - starts[i], len);
+        if (host.address() % PAGE_SIZE != 0) {
+            // A wrapped region (tests' arena memory) need not be page-aligned on the host: zero it instead.
+            host.fill((byte) 0);
+            return true;
+        }
+        try {
+            Libc.madvise(host, Libc.MADV_DONTNEED);
+            return true;
+        } catch (SysException e) {
+            return false;
+        }
+    }
+
     @Override
     public void close() {
         if (owned) {

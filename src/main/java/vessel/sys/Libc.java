@@ -35,6 +35,9 @@ public final class Libc {
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_NORESERVE = 0x4000;
 
+    /** madvise: the range's pages may be dropped; a private anonymous page reads back as zeros. */
+    public static final int MADV_DONTNEED = 4;
+
     public static final int EFD_CLOEXEC = O_CLOEXEC;
     public static final int EFD_NONBLOCK = O_NONBLOCK;
 
@@ -70,6 +73,8 @@ public final class Libc {
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle MUNMAP = errnoCall("munmap",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MADVISE = errnoCall("madvise",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle EVENTFD = errnoCall("eventfd",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1",
@@ -222,6 +227,21 @@ public final class Libc {
         try {
             int r = (int) MUNMAP.invokeExact(CAPTURE.get(), mapping, mapping.byteSize());
             assert r == 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** madvise(2) over all of {@code range} (page-aligned, inside a mapping this process made). */
+    public static void madvise(MemorySegment range, int advice) throws SysException {
+        try {
+            MemorySegment cap = CAPTURE.get();
+            int r = (int) MADVISE.invokeExact(cap, range, range.byteSize(), advice);
+            if (r != 0) {
+                throw new SysException("madvise(" + range.byteSize() + " bytes, " + advice + ")", errno(cap));
+            }
+        } catch (SysException e) {
+            throw e;
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -51,6 +51,12 @@ public sealed interface DeviceMetrics {
         }
     }
 
+    /** The balloon: requests on its queues, statistics updates, and bytes given back to the host. */
+    record Balloon(String id, long inflateCount, long deflateCount, long statsUpdates, long statsUpdateFails,
+                   long freePageReportCount, long freePageReportFreed, long freePageHintCount, long freePageHintFreed,
+                   long discardFails) implements DeviceMetrics {
+    }
+
     /** The sample for {@code device}, or null for a kind without metrics. */
     static DeviceMetrics of(String id, VirtioDevice device) {
         return switch (device) {
@@ -65,6 +71,12 @@ public sealed interface DeviceMetrics {
                     n.txRateLimiterThrottled());
             case VirtioVsock v -> new Vsock(id, v.bytesToGuest(), v.bytesToHost());
             case VirtioRng r -> new Entropy(id, r.bytes(), r.failures(), r.rateLimiterThrottled());
+            case vessel.devices.virtio.VirtioBalloon b -> {
+                vessel.devices.virtio.VirtioBalloon.Counters c = b.counters();
+                yield new Balloon(id, c.inflateCount(), c.deflateCount(), c.statsUpdates(), c.statsUpdateFails(),
+                        c.freePageReportCount(), c.freePageReportFreed(), c.freePageHintCount(), c.freePageHintFreed(),
+                        c.discardFails());
+            }
             default -> null;
         };
     }

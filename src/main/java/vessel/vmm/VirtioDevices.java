@@ -56,6 +56,13 @@ final class VirtioDevices {
                 net.updateRateLimiters(n.rxRateLimit(), n.txRateLimit());
                 made.add(new Made(n.id(), "virtio-net " + n.id(), net, net));
             }
+            if (config.balloon() != null) {
+                BalloonConfig b = config.balloon();
+                made.add(new Made("balloon", "virtio-balloon", new vessel.devices.virtio.VirtioBalloon(
+                        (int) (b.targetMib() << 8), new vessel.devices.virtio.VirtioBalloon.Features(b.deflateOnOom(),
+                        b.statsIntervalSeconds() > 0, b.freePageHinting(), b.freePageReporting()),
+                        b.statsIntervalSeconds()), () -> { }));
+            }
             if (config.vsock() != null) {
                 VirtioVsock vsock = openVsock(config.vsock());
                 made.add(new Made("vsock", "virtio-vsock", vsock, vsock));

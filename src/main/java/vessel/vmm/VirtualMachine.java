@@ -198,6 +198,45 @@ public final class VirtualMachine implements AutoCloseable {
                 .orElse("");
     }
 
+    /**
+     * Firecracker's serial_out_path: a file, or a FIFO someone reads, opened for appending (created if
+     * missing) before KVM is touched, so a bad path is one line and no VM.
+     */
+    private static OutputStream openSerialOutput(Path path) throws ConfigException {
+        try {
+            return java.nio.file.Files.newOutputStream(path, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.APPEND);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new ConfigException("serial output " + path + ": its directory does not exist");
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new ConfigException("serial output " + path + " cannot be opened (permission denied)");
+        } catch (IOException e) {
+            throw new ConfigException("serial output " + path + " cannot be opened: " + e.getMessage());
+        }
+    }
+
+    /** The console and the serial output file both get every byte; the console's failure stays the console's. */
+    private static OutputStream tee(OutputStream console, OutputStream file) {
+        return new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                file.write(b, off, len);
+                console.write(b, off, len);
+            }
+
+            @Override
+            public void flush() throws IOException {
+                file.flush();
+                console.flush();
+            }
+        };
+    }
+
     /** Builds the VM from {@code config}, with the serial console written to {@code console}. */
     public static VirtualMachine create(VmConfig config, OutputStream console) throws ConfigException, IOException {
         config.validate();
@@ -217,6 +256,15 @@ public final class VirtualMachine implements AutoCloseable {
             // Device backends first: a bad drive path is the user's mistake and is reported before KVM is touched.
             List<VirtioDevices.Made> virtio = VirtioDevices.create(config);
             virtio.forEach(d -> made.add(d.resource()));
+            OutputStream serialFile = config.serial() == null || config.serial().file() == null ? null
+                    : openSerialOutput(config.serial().file());
+            if (serialFile != null) {
+                made.add(serialFile);
+                console = tee(console, serialFile);
+            }
+            if (config.serial() != null && config.serial().rateLimit() != null && config.serial().rateLimit().limits()) {
+                console = new SerialRateLimit(console, config.serial().rateLimit());
+            }
             phase("inputs read, device backends open");
             Kvm kvm = Kvm.open();
             made.add(kvm);
@@ -224,6 +272,13 @@ public final class VirtualMachine implements AutoCloseable {
             int maxVcpus = Math.max(kvm.checkExtension(Cap.MAX_VCPUS), kvm.checkExtension(Cap.NR_VCPUS));
             if (maxVcpus > 0 && config.cpus() > maxVcpus) {
                 throw new ConfigException("cpu count " + config.cpus() + " is more than this host's KVM allows (" + maxVcpus + ")");
+            }
+            if (config.cpuTemplate() != null) {
+                List<Integer> missing = config.cpuTemplate().requiredCaps().stream()
+                        .filter(c -> kvm.checkExtension(c) == 0).toList();
+                if (!missing.isEmpty()) {
+                    throw new ConfigException("Missing KVM capabilities: " + missing);
+                }
             }
             VmFd vm = kvm.createVm();
             made.add(vm);
@@ -257,6 +312,9 @@ public final class VirtualMachine implements AutoCloseable {
             made.add(eventLoop);
             PciDevices pci = null;
             List<AutoCloseable> deviceResources = new ArrayList<>();
+            if (serialFile != null) {
+                deviceResources.add(serialFile);
+            }
             if (linux || !virtio.isEmpty()) {
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
                 made.add(pci);
@@ -314,8 +372,17 @@ public final class VirtualMachine implements AutoCloseable {
                 VcpuFd vcpu = vm.createVcpu(i);
                 made.add(vcpu);
                 vcpuFds.add(vcpu);
-                vcpu.setCpuid(X86Cpu.cpuidFor(supported, i, config.cpus(), limits));
-                vcpu.setMsrs(X86Cpu.bootMsrs());
+                List<CpuidEntry> cpuid = X86Cpu.cpuidFor(supported, i, config.cpus(), limits);
+                if (config.smt()) {
+                    cpuid = X86Cpu.withSmtTopology(cpuid, i, config.cpus());
+                }
+                List<vessel.kvm.MsrEntry> msrs = X86Cpu.bootMsrs();
+                if (config.cpuTemplate() != null) {
+                    cpuid = config.cpuTemplate().applyCpuid(cpuid);
+                    msrs = config.cpuTemplate().applyMsrs(msrs, vcpu);
+                }
+                vcpu.setCpuid(cpuid);
+                vcpu.setMsrs(msrs);
                 X86Cpu.wireLapic(vcpu);
             }
             // Only the boot CPU gets an entry state; with the in-kernel irqchip the others wait in
@@ -644,6 +711,16 @@ public final class VirtualMachine implements AutoCloseable {
     public void updateNetRateLimiters(String id, vessel.devices.RateLimiter.Config rx,
                                       vessel.devices.RateLimiter.Config tx) throws ConfigException {
         device(vessel.devices.virtio.VirtioNet.class, id, "network interface").updateRateLimiters(rx, tx);
+    }
+
+    /** The balloon device, or null when the VM has none. */
+    public vessel.devices.virtio.VirtioBalloon balloon() {
+        for (VirtioDevices.Made d : virtio) {
+            if (d.device() instanceof vessel.devices.virtio.VirtioBalloon b) {
+                return b;
+            }
+        }
+        return null;
     }
 
     /** The virtio device of {@code type} named {@code id}; "no WHAT with id ID" otherwise. */

@@ -24,11 +24,16 @@ import vessel.devices.RateLimiter;
  * @param net       virtio-net interfaces, each on a host TAP device
  * @param vsock     a virtio-vsock device, or null
  * @param entropyRateLimit Firecracker's rate limiter on the entropy device ({@link RateLimiter.Config#NONE}: none)
+ * @param balloon   a virtio-balloon device, or null
+ * @param serial    where else the guest's serial output goes (Firecracker's PUT /serial), or null
+ * @param cpuTemplate changes to every vCPU's CPUID and MSRs, and KVM capabilities the VM needs, or null
+ * @param smt       present the vCPUs as pairs of hyperthreads of one core (needs 1 or an even count)
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
-                       RateLimiter.Config entropyRateLimit) {
+                       RateLimiter.Config entropyRateLimit, BalloonConfig balloon, SerialOutput serial,
+                       CpuTemplate cpuTemplate, boolean smt) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -64,7 +69,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE);
+                vsock, RateLimiter.Config.NONE, null, null, null, false);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -126,6 +131,12 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         if (!entropy && entropyRateLimit.limits()) {
             throw new ConfigException("an entropy rate limit is given but no entropy device");
         }
+        if (balloon != null) {
+            balloon.validate(memoryBytes);
+        }
+        if (smt && cpus > 1 && cpus % 2 != 0) {
+            throw new ConfigException("with SMT the vCPU count must be 1 or even (" + cpus + " given)");
+        }
         if (vsock != null && (vsock.cid() < 3 || vsock.cid() > 0xFFFF_FFFEL)) {
             throw new ConfigException("vsock CID " + vsock.cid() + " is out of range (3 to 4294967294; 0-2 are reserved)");
         }
@@ -152,6 +163,39 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private RateLimiter.Config entropyRateLimit;
         private final List<NetConfig> net = new ArrayList<>();
         private VsockConfig vsock;
+        private BalloonConfig balloon;
+        private Path serialOutput;
+        private vessel.devices.TokenBucket.Config serialRateLimit;
+        private CpuTemplate cpuTemplate;
+        private boolean smt;
+
+        /** Rate-limits what the guest writes to the serial port (bytes beyond it are dropped); null: none. */
+        public Builder serialRateLimit(vessel.devices.TokenBucket.Config limit) {
+            this.serialRateLimit = limit;
+            return this;
+        }
+
+        public Builder cpuTemplate(CpuTemplate template) {
+            this.cpuTemplate = template;
+            return this;
+        }
+
+        public Builder smt(boolean on) {
+            this.smt = on;
+            return this;
+        }
+
+        /** Attaches a virtio-balloon device (null: none). */
+        public Builder balloon(BalloonConfig balloon) {
+            this.balloon = balloon;
+            return this;
+        }
+
+        /** Also writes the guest's serial output to {@code file} (null: the console only). */
+        public Builder serialOutput(Path file) {
+            this.serialOutput = file;
+            return this;
+        }
 
         /** Adds a network interface; a null id becomes "net" + its position, from 0. */
         public Builder net(NetConfig iface) {
@@ -241,7 +285,9 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         public VmConfig build() throws ConfigException {
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
-                    drives, entropy, net, vsock, entropyRateLimit)
+                    drives, entropy, net, vsock, entropyRateLimit, balloon,
+                    serialOutput == null && serialRateLimit == null ? null : new SerialOutput(serialOutput, serialRateLimit),
+                    cpuTemplate, smt)
                     .validate();
         }
     }

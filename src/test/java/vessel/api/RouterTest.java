@@ -193,7 +193,7 @@ class RouterTest {
         "too many vCPUs          | {\"vcpu_count\": 33, \"mem_size_mib\": 128}              | out of range",
         "zero memory             | {\"vcpu_count\": 1, \"mem_size_mib\": 0}                 | mem_size_mib",
         "more memory than host   | {\"vcpu_count\": 1, \"mem_size_mib\": 1099511627776}     | more than this host has",
-        "smt                     | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"smt\": true} | smt",
+        "smt with odd vCPUs      | {\"vcpu_count\": 3, \"mem_size_mib\": 128, \"smt\": true} | 1 or an even number when SMT",
         "cpu template            | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"cpu_template\": \"T2\"} | CPU templates",
         "huge pages              | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"huge_pages\": \"2M\"} | huge pages",
     })
@@ -537,7 +537,8 @@ class RouterTest {
     @Test
     void configFilesWithWhatVesselLacksOrDoesNotKnowAreRefused() {
         String base = "{\"boot-source\": {\"kernel_image_path\": \"" + kernel + "\"}";
-        assertTrue(configError(base + ", \"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true}}").contains("`balloon`"));
+        assertTrue(configError(base + ", \"memory-hotplug\": {\"total_size_mib\": 1024}}").contains("`memory-hotplug`"));
+        assertTrue(configError(base + ", \"balloon\": {\"amount_mib\": 1}}").contains("missing field `deflate_on_oom`"));
         assertTrue(configError(base + ", \"frobnicate\": 1}").contains("unknown field `frobnicate`"));
         assertTrue(configError(base + ", \"machine-config\": {\"vcpu_count\": 1}}").contains("missing field `mem_size_mib`"));
         assertTrue(configError("{}").contains("missing field `boot-source`"));
