@@ -33,7 +33,16 @@ final class GuestSession {
 
     /** As {@link #start(VmConfig)}; with {@code paused}, the vCPUs wait before their first instruction. */
     synchronized VirtualMachine start(VmConfig config, boolean paused) throws ConfigException, IOException {
-        VirtualMachine vm = VirtualMachine.create(config, console);
+        return run(VirtualMachine.create(config, console), paused);
+    }
+
+    /** Restores a snapshot (state file and memory file) and runs it, or leaves it paused with {@code paused}. */
+    synchronized VirtualMachine restore(java.nio.file.Path state, java.nio.file.Path memory, boolean paused)
+            throws ConfigException, IOException {
+        return run(VirtualMachine.restore(state, memory, console), paused);
+    }
+
+    private VirtualMachine run(VirtualMachine vm, boolean paused) throws IOException {
         try {
             if (terminal == null) {
                 terminal = Terminal.rawIfInteractive();
