@@ -36,6 +36,9 @@ interface RunningVm {
     /** Changes interface {@code id}'s rate limiters; null leaves that direction alone. */
     void updateNetRateLimiters(String id, RateLimiter.Config rx, RateLimiter.Config tx) throws ConfigException;
 
+    /** Saves the paused VM (PUT /snapshot/create). */
+    void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type) throws ConfigException, IOException;
+
     /** The VirtualMachine behind it, or null for a fake. */
     VirtualMachine machine();
 
@@ -82,6 +85,12 @@ interface RunningVm {
             public void updateNetRateLimiters(String id, RateLimiter.Config rx, RateLimiter.Config tx)
                     throws ConfigException {
                 vm.updateNetRateLimiters(id, rx, tx);
+            }
+
+            @Override
+            public void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type)
+                    throws ConfigException, IOException {
+                vm.snapshot(state, memory, type);
             }
 
             @Override

@@ -447,11 +447,13 @@ public final class VirtualMachine implements AutoCloseable {
 
     /**
      * Logs, from now on, the pages the guest and the VMM write, so {@link #snapshot} can take a diff
-     * (Firecracker's track_dirty_pages). Before {@link #start()}.
+     * (Firecracker's track_dirty_pages). KVM turns logging on for a running guest too (as live migration
+     * does); a diff holds the pages written since the previous snapshot, so tracking must be on before
+     * the snapshot a diff is to be applied to.
      */
     public synchronized void trackDirtyPages() throws IOException {
-        if (state != State.CREATED) {
-            throw new IllegalStateException("dirty page tracking is set before the VM starts");
+        if (state == State.ENDED || trackingDirtyPages) {
+            return;
         }
         for (MemoryRegion r : memory.regions()) {
             vmFd.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), vessel.kvm.StateStructs.MEM_LOG_DIRTY_PAGES);
