@@ -151,6 +151,39 @@ class SnapshotKvmTest {
     }
 
     @Test
+    void aSnapshotForOtherDevicesOrWithTheWrongMemoryFileIsRefusedAndNothingRuns() throws Exception {
+        Path state = dir.resolve("vm.state");
+        Path mem = dir.resolve("vm.mem");
+        try (VirtualMachine vm = VirtualMachine.create(counterGuest(), new GuestRunTest.Console())) {
+            vm.start();
+            runTo(vm, 100);
+            vm.snapshot(state, mem, VmSnapshot.Type.FULL);
+        }
+        // The same snapshot, written by a Vessel whose machine had another device.
+        VmSnapshot s = vessel.vmm.snapshot.SnapshotFile.read(state);
+        java.util.List<VmSnapshot.DeviceState> devices = new java.util.ArrayList<>(s.devices());
+        devices.add(new VmSnapshot.DeviceState("virtio-gpu", "some.State", new byte[0]));
+        Path other = dir.resolve("other.state");
+        vessel.vmm.snapshot.SnapshotFile.write(other, new VmSnapshot(s.machine(), s.vm(), s.vcpus(), devices, s.memory()));
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> VirtualMachine.restore(other, mem, new GuestRunTest.Console()));
+        assertEquals("snapshot " + other + " expects devices [COM1, i8042, rtc, virtio-gpu] but this Vessel builds"
+                + " [COM1, i8042, rtc] for it", e.getMessage());
+
+        Path shortMem = dir.resolve("short.mem");
+        Files.write(shortMem, new byte[4096]);
+        e = assertThrows(ConfigException.class, () -> VirtualMachine.restore(state, shortMem, new GuestRunTest.Console()));
+        assertEquals("memory file " + shortMem + " is 4096 bytes; the snapshot's guest has 33554432 bytes of memory",
+                e.getMessage());
+        e = assertThrows(ConfigException.class, () -> VirtualMachine.restore(mem, mem, new GuestRunTest.Console()));
+        assertEquals("snapshot file " + mem + " is not a Vessel state file (no VESSELVM header)", e.getMessage());
+        // The good pair still restores after all that.
+        try (VirtualMachine vm = VirtualMachine.restore(state, mem, new GuestRunTest.Console())) {
+            assertEquals(VirtualMachine.State.CREATED, vm.state());
+        }
+    }
+
+    @Test
     void aSnapshotNeedsAPausedVmAndADiffNeedsTracking() throws Exception {
         try (VirtualMachine vm = VirtualMachine.create(counterGuest(), new GuestRunTest.Console())) {
             vm.start();
