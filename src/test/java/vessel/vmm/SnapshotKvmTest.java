@@ -86,7 +86,8 @@ class SnapshotKvmTest {
             target = count + 3000;
             vm.memory().writeLong(TARGET, target);
             VirtualMachine.SnapshotResult r = vm.snapshot(state, mem, VmSnapshot.Type.FULL);
-            assertEquals(32L << 20, r.memoryBytesWritten());
+            // The file has the guest's size; only blocks that are not zeros were written (the rest are holes).
+            assertTrue(r.memoryBytesWritten() > 0 && r.memoryBytesWritten() < (1L << 20), r.toString());
             assertEquals(32L << 20, Files.size(mem));
             assertTrue(r.stateBytes() < 64 * 1024, "state file of " + r.stateBytes() + " bytes");
             // The snapshot left the VM paused and whole: it resumes and ends as its restored copies do.

@@ -23,17 +23,37 @@ public final class MemoryFile {
 
     private MemoryFile() {}
 
-    /** Writes every page of guest memory. Returns the bytes written. */
+    /** Zero blocks are skipped in this size: the file keeps a hole there, which reads back as zeros. */
+    private static final int BLOCK = 64 * 1024;
+
+    /**
+     * Writes all of guest memory: every block that is not all zeros (a guest's never-touched memory,
+     * most of a fresh large guest), and holes for the rest, so the file has the guest's full size but
+     * takes disk only for what the guest wrote. Returns the bytes written.
+     */
     public static long writeFull(GuestMemory memory, Path path) throws IOException {
+        MemorySegment zeros = MemorySegment.ofArray(new byte[BLOCK]);
+        long written = 0;
         try (FileChannel out = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             long at = 0;
             for (MemoryRegion r : memory.regions()) {
-                writeAll(out, r.host().asByteBuffer(), at);
+                MemorySegment host = r.host();
+                for (long off = 0; off < host.byteSize(); off += BLOCK) {
+                    long n = Math.min(BLOCK, host.byteSize() - off);
+                    MemorySegment block = host.asSlice(off, n);
+                    if (block.mismatch(zeros.asSlice(0, n)) != -1) {
+                        writeAll(out, block.asByteBuffer(), at + off);
+                        written += n;
+                    }
+                }
                 at += r.size();
             }
-            return at;
+            if (out.size() < at) {
+                out.write(ByteBuffer.allocate(1), at - 1); // the last block is zeros: this byte is one of them
+            }
         }
+        return written;
     }
 
     /**
