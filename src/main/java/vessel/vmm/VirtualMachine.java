@@ -142,6 +142,9 @@ public final class VirtualMachine implements AutoCloseable {
         CmosRtc rtc = new CmosRtc(java.time.Clock.systemUTC(), low, memory.totalSize() - low);
         pio.insert(CmosRtc.BASE_PORT, CmosRtc.LENGTH, "rtc", rtc);
         stateful.put("rtc", rtc);
+        if (pci != null) {
+            stateful.putAll(pci.stateful());
+        }
         if (config.debugExit()) {
             pio.insert(DebugExit.DEFAULT_PORT, DebugExit.LENGTH, "debug-exit",
                     new DebugExit(status -> exit(new VmExit(status, VmExit.Reason.DEBUG_EXIT,
