@@ -20,4 +20,13 @@ public interface Launcher {
      * {@code path} a file or FIFO for the log lines, or null to keep them where they go now.
      */
     void configureLogging(String level, Path path, boolean showLevel, boolean showOrigin) throws IOException;
+
+    /**
+     * Restores a snapshot (PUT /snapshot/load): its vCPUs run unless {@code paused}; with
+     * {@code trackDirtyPages} it can take diff snapshots. A launcher that cannot says so.
+     */
+    default VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages)
+            throws ConfigException, IOException {
+        throw new ConfigException("this VMM cannot load snapshots");
+    }
 }

@@ -44,7 +44,11 @@ final class Lifecycle {
         /** PUT /actions SendCtrlAltDel. */
         CTRL_ALT_DEL(false, true),
         /** PUT /actions FlushMetrics. */
-        FLUSH_METRICS(false, true);
+        FLUSH_METRICS(false, true),
+        /** PUT /snapshot/create (the microVM must also be paused). */
+        SNAPSHOT_CREATE(false, true),
+        /** PUT /snapshot/load (only on a fresh process: nothing but logger and metrics configured). */
+        SNAPSHOT_LOAD(true, false);
 
         private final boolean preBoot;
         private final boolean postBoot;
@@ -79,6 +83,12 @@ final class Lifecycle {
     void started() {
         require(State.NOT_STARTED);
         state = State.RUNNING;
+    }
+
+    /** A snapshot was loaded: the microVM exists, paused or (resume_vm) running. */
+    void loaded(boolean running) {
+        require(State.NOT_STARTED);
+        state = running ? State.RUNNING : State.PAUSED;
     }
 
     /** Its vCPUs are parked; pausing a paused microVM changes nothing, as in Firecracker. */

@@ -231,6 +231,40 @@ final class Model {
 
     enum VmState { Paused, Resumed }
 
+    enum SnapshotType { Full, Diff }
+
+    /** PUT /snapshot/create. */
+    record SnapshotCreateParams(
+            @JsonProperty(value = "mem_file_path", required = true) @JsonSetter(nulls = Nulls.FAIL) String memFilePath,
+            @JsonProperty(value = "snapshot_path", required = true) @JsonSetter(nulls = Nulls.FAIL) String snapshotPath,
+            @JsonProperty("snapshot_type") SnapshotType snapshotType) { }
+
+    enum MemoryBackendType { File, Uffd }
+
+    record MemoryBackend(
+            @JsonProperty(value = "backend_type", required = true) @JsonSetter(nulls = Nulls.FAIL) MemoryBackendType backendType,
+            @JsonProperty(value = "backend_path", required = true) @JsonSetter(nulls = Nulls.FAIL) String backendPath) { }
+
+    record NetworkOverride(
+            @JsonProperty(value = "iface_id", required = true) @JsonSetter(nulls = Nulls.FAIL) String ifaceId,
+            @JsonProperty(value = "host_dev_name", required = true) @JsonSetter(nulls = Nulls.FAIL) String hostDevName) { }
+
+    record VsockOverride(
+            @JsonProperty(value = "uds_path", required = true) @JsonSetter(nulls = Nulls.FAIL) String udsPath) { }
+
+    /** PUT /snapshot/load; exactly one of mem_file_path (deprecated) and mem_backend. */
+    record SnapshotLoadParams(
+            @JsonProperty("enable_diff_snapshots") Boolean enableDiffSnapshots,
+            @JsonProperty("track_dirty_pages") Boolean trackDirtyPages,
+            @JsonProperty("mem_file_path") String memFilePath,
+            @JsonProperty("mem_backend") MemoryBackend memBackend,
+            @JsonProperty(value = "snapshot_path", required = true) @JsonSetter(nulls = Nulls.FAIL) String snapshotPath,
+            @JsonProperty("resume_vm") Boolean resumeVm,
+            @JsonProperty("network_overrides") List<NetworkOverride> networkOverrides,
+            @JsonProperty("vsock_override") VsockOverride vsockOverride,
+            @JsonProperty("clock_realtime") Boolean clockRealtime,
+            @JsonProperty("huge_pages") String hugePages) { }
+
     record Vm(@JsonProperty(value = "state", required = true) @JsonSetter(nulls = Nulls.FAIL) VmState state) { }
 
     @JsonPropertyOrder({"id", "state", "vmm_version", "app_name"})

@@ -16,6 +16,8 @@ import vessel.api.Model.Metrics;
 import vessel.api.Model.NetworkInterface;
 import vessel.api.Model.PartialDrive;
 import vessel.api.Model.PartialNetworkInterface;
+import vessel.api.Model.SnapshotCreateParams;
+import vessel.api.Model.SnapshotLoadParams;
 import vessel.api.Model.Version;
 import vessel.api.Model.Vm;
 import vessel.api.Model.Vsock;
@@ -153,6 +155,12 @@ final class Router {
                         case "drives", "network-interfaces" -> throw new ApiException("The ID cannot be empty.");
                         default -> { }
                     }
+                } else if (depth == 2 && resource.equals("snapshot") && parts.get(1).equals("create")) {
+                    vmm.createSnapshot(Json.read(body, SnapshotCreateParams.class));
+                    return Reply.noContent();
+                } else if (depth == 2 && resource.equals("snapshot") && parts.get(1).equals("load")) {
+                    vmm.loadSnapshot(Json.read(body, SnapshotLoadParams.class));
+                    return Reply.noContent();
                 } else if (depth == 2 && resource.equals("drives")) {
                     String id = checkedId(parts.get(1));
                     Drive d = Json.read(body, Drive.class);

@@ -41,6 +41,9 @@ interface RunningVm {
         return machine() == null ? null : machine().balloon();
     }
 
+    /** Saves the paused VM (PUT /snapshot/create). */
+    void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type) throws ConfigException, IOException;
+
     /** The VirtualMachine behind it, or null for a fake. */
     VirtualMachine machine();
 
@@ -87,6 +90,12 @@ interface RunningVm {
             public void updateNetRateLimiters(String id, RateLimiter.Config rx, RateLimiter.Config tx)
                     throws ConfigException {
                 vm.updateNetRateLimiters(id, rx, tx);
+            }
+
+            @Override
+            public void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type)
+                    throws ConfigException, IOException {
+                vm.snapshot(state, memory, type);
             }
 
             @Override

@@ -23,10 +23,14 @@ import vessel.api.Model.Metrics;
 import vessel.api.Model.NetworkInterface;
 import vessel.api.Model.PartialDrive;
 import vessel.api.Model.PartialNetworkInterface;
+import vessel.api.Model.SnapshotCreateParams;
+import vessel.api.Model.SnapshotLoadParams;
+import vessel.api.Model.SnapshotType;
 import vessel.api.Model.Vsock;
 import vessel.vmm.ConfigException;
 import vessel.vmm.VirtualMachine;
 import vessel.vmm.VmConfig;
+import vessel.vmm.snapshot.VmSnapshot;
 
 /**
  * The microVM as the API sees it: its configuration before boot, then the running {@link VirtualMachine}.
@@ -51,6 +55,8 @@ public final class Vmm implements AutoCloseable {
     private RunningVm vm;
     private ScheduledExecutorService ticker;
     private boolean closed;
+    /** Something only a boot uses was configured: a snapshot can no longer be loaded (Firecracker's rule). */
+    private boolean bootResourcesConfigured;
 
     /** How a VmConfig becomes a running microVM; tests give one that needs no KVM. */
     @FunctionalInterface
@@ -96,21 +102,25 @@ public final class Vmm implements AutoCloseable {
 
     synchronized void putMachineConfig(MachineConfig c) throws ApiException {
         lifecycle.check(Operation.CONFIGURE);
+        bootResourcesConfigured = true;
         resources.setMachineConfig(c);
     }
 
     synchronized void patchMachineConfig(MachineConfigUpdate u) throws ApiException {
         lifecycle.check(Operation.CONFIGURE);
+        bootResourcesConfigured = true;
         resources.updateMachineConfig(u);
     }
 
     synchronized void putBootSource(BootSource b) throws ApiException {
         lifecycle.check(Operation.CONFIGURE);
+        bootResourcesConfigured = true;
         resources.setBootSource(b);
     }
 
     synchronized void putDrive(Drive d) throws ApiException {
         lifecycle.check(Operation.CONFIGURE);
+        bootResourcesConfigured = true;
         resources.putDrive(d);
     }
 
@@ -145,6 +155,7 @@ public final class Vmm implements AutoCloseable {
 
     synchronized void putNetworkInterface(NetworkInterface n) throws ApiException {
         lifecycle.check(Operation.CONFIGURE);
+        bootResourcesConfigured = true;
         resources.putNetworkInterface(n);
     }
 
@@ -168,11 +179,13 @@ public final class Vmm implements AutoCloseable {
 
     synchronized void putVsock(Vsock v) throws ApiException {
         lifecycle.check(Operation.CONFIGURE);
+        bootResourcesConfigured = true;
         resources.setVsock(v);
     }
 
     synchronized void putEntropy(Entropy e) throws ApiException {
         lifecycle.check(Operation.CONFIGURE);
+        bootResourcesConfigured = true;
         resources.setEntropy(e);
     }
 
@@ -324,6 +337,14 @@ public final class Vmm implements AutoCloseable {
             throw ApiException.hostFailure("Start microvm error: " + e.getMessage());
         }
         lifecycle.started();
+        VirtualMachine machine = vm.machine();
+        if (machine != null && Boolean.TRUE.equals(resources.machineConfig().trackDirtyPages())) {
+            try {
+                machine.trackDirtyPages();
+            } catch (IOException e) {
+                throw ApiException.hostFailure("Start microvm error: dirty page tracking: " + e.getMessage());
+            }
+        }
         started.complete(vm.machine());
         if (metrics.configured()) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("metrics")
@@ -332,6 +353,71 @@ public final class Vmm implements AutoCloseable {
                     TimeUnit.SECONDS);
         }
         LOG.log(System.Logger.Level.INFO, "microVM started");
+    }
+
+    /** PUT /snapshot/create: the paused microVM's state and memory, as Firecracker writes them. */
+    synchronized void createSnapshot(SnapshotCreateParams p) throws ApiException {
+        lifecycle.check(Operation.SNAPSHOT_CREATE);
+        if (lifecycle.state() != Lifecycle.State.PAUSED) {
+            throw new ApiException("Create snapshot error: the microVM must be paused first (PATCH /vm with state Paused)");
+        }
+        VmSnapshot.Type type = p.snapshotType() == SnapshotType.Diff ? VmSnapshot.Type.DIFF : VmSnapshot.Type.FULL;
+        try {
+            vm.snapshot(Path.of(p.snapshotPath()), Path.of(p.memFilePath()), type);
+        } catch (ConfigException e) {
+            throw new ApiException("Create snapshot error: " + e.getMessage());
+        } catch (IOException e) {
+            throw ApiException.hostFailure("Create snapshot error: " + e.getMessage());
+        }
+        LOG.log(System.Logger.Level.INFO, "snapshot created: " + p.snapshotPath());
+    }
+
+    /**
+     * PUT /snapshot/load: only on a fresh process (logger and metrics aside). The machine comes from the
+     * state file; the memory file is mapped copy-on-write. Vessel's snapshots have no network or vsock
+     * devices yet, so an override naming one is refused as naming a device the snapshot does not have.
+     */
+    synchronized void loadSnapshot(SnapshotLoadParams p) throws ApiException {
+        lifecycle.check(Operation.SNAPSHOT_LOAD);
+        if (bootResourcesConfigured) {
+            throw new ApiException("Loading a microVM snapshot not allowed after configuring boot-specific resources.");
+        }
+        if (p.memFilePath() != null && p.memBackend() != null) {
+            throw new ApiException("too many fields: either `mem_backend` or `mem_file_path` exclusively is required.");
+        }
+        if (p.memFilePath() == null && p.memBackend() == null) {
+            throw new ApiException("missing field: either `mem_backend` or `mem_file_path` is required.");
+        }
+        if (p.memBackend() != null && p.memBackend().backendType() != Model.MemoryBackendType.File) {
+            throw new ApiException("Load snapshot error: memory backend Uffd is not supported by Vessel (use File)");
+        }
+        String e = "Load snapshot error: ";
+        if (p.networkOverrides() != null && !p.networkOverrides().isEmpty()) {
+            throw new ApiException(e + "network override for iface " + p.networkOverrides().getFirst().ifaceId()
+                    + ": the snapshot has no such network interface");
+        }
+        if (p.vsockOverride() != null) {
+            throw new ApiException(e + "vsock override: the snapshot has no vsock device");
+        }
+        if (Boolean.TRUE.equals(p.clockRealtime())) {
+            throw new ApiException(e + "clock_realtime is not supported by Vessel");
+        }
+        if (p.hugePages() != null && !List.of("Snapshot", "None").contains(p.hugePages())) {
+            throw new ApiException(e + "huge_pages " + p.hugePages() + " is not supported by Vessel");
+        }
+        Path memory = Path.of(p.memBackend() != null ? p.memBackend().backendPath() : p.memFilePath());
+        boolean resume = Boolean.TRUE.equals(p.resumeVm());
+        boolean track = Boolean.TRUE.equals(p.trackDirtyPages()) || Boolean.TRUE.equals(p.enableDiffSnapshots());
+        try {
+            vm = RunningVm.of(launcher.restore(Path.of(p.snapshotPath()), memory, !resume, track));
+        } catch (ConfigException ex) {
+            throw new ApiException(e + ex.getMessage());
+        } catch (IOException ex) {
+            throw ApiException.hostFailure(e + ex.getMessage());
+        }
+        lifecycle.loaded(resume);
+        started.complete(vm.machine());
+        LOG.log(System.Logger.Level.INFO, "snapshot loaded: " + p.snapshotPath() + (resume ? ", resumed" : ", paused"));
     }
 
     synchronized void pause() throws ApiException {

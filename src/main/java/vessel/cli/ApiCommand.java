@@ -47,6 +47,12 @@ final class ApiCommand {
             }
 
             @Override
+            public VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages)
+                    throws ConfigException, IOException {
+                return session.restore(state, memory, paused, trackDirtyPages);
+            }
+
+            @Override
             public void configureLogging(String level, Path path, boolean showLevel, boolean showOrigin)
                     throws IOException {
                 try {

@@ -33,7 +33,31 @@ final class GuestSession {
 
     /** As {@link #start(VmConfig)}; with {@code paused}, the vCPUs wait before their first instruction. */
     synchronized VirtualMachine start(VmConfig config, boolean paused) throws ConfigException, IOException {
-        VirtualMachine vm = VirtualMachine.create(config, console);
+        return run(VirtualMachine.create(config, console), paused);
+    }
+
+    /** Restores a snapshot (state file and memory file) and runs it, or leaves it paused with {@code paused}. */
+    synchronized VirtualMachine restore(java.nio.file.Path state, java.nio.file.Path memory, boolean paused)
+            throws ConfigException, IOException {
+        return restore(state, memory, paused, false);
+    }
+
+    /** As {@link #restore(java.nio.file.Path, java.nio.file.Path, boolean)}; with tracking, diffs can follow. */
+    synchronized VirtualMachine restore(java.nio.file.Path state, java.nio.file.Path memory, boolean paused,
+                                        boolean trackDirtyPages) throws ConfigException, IOException {
+        VirtualMachine vm = VirtualMachine.restore(state, memory, console);
+        if (trackDirtyPages) {
+            try {
+                vm.trackDirtyPages();
+            } catch (IOException | RuntimeException e) {
+                vm.close();
+                throw e;
+            }
+        }
+        return run(vm, paused);
+    }
+
+    private VirtualMachine run(VirtualMachine vm, boolean paused) throws IOException {
         try {
             if (terminal == null) {
                 terminal = Terminal.rawIfInteractive();

@@ -32,6 +32,8 @@ public final class Main {
                         Firecracker's own options (vessel --api-sock PATH ...) do the same
               jailer    start a VMM as Firecracker's jailer starts Firecracker: chroot, namespaces,
                         cgroup, limits, unprivileged (vessel jailer --help)
+              snapshot  work on snapshot files: vessel snapshot merge applies a diff snapshot's
+                        memory onto its base's (vessel snapshot --help)
               host      what this host's KVM gives guests, measured: "fast", "emulated"
                         (guest code runs in KVM's instruction emulator) or "none", then why
               help      this text
@@ -57,6 +59,7 @@ public final class Main {
                 case "run" -> runVm(rest);
                 case "api" -> ApiCommand.run(rest);
                 case "host" -> host(rest);
+                case "snapshot" -> SnapshotCommand.run(rest);
                 case "jailer" -> JailerCommand.run(rest);
                 default -> {
                     if (command.startsWith("--")) {
@@ -83,7 +86,7 @@ public final class Main {
             System.out.println(RunOptions.HELP);
             return 0;
         }
-        if (options.gdb != null && config.onReboot() == vessel.vmm.VmConfig.RebootAction.RESTART) {
+        if (options.gdb != null && config != null && config.onReboot() == vessel.vmm.VmConfig.RebootAction.RESTART) {
             throw new UsageException("--gdb follows one boot: use it with --reboot stop");
         }
         Logging.configure(options.logLevel);
@@ -92,7 +95,9 @@ public final class Main {
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {
             GuestSession session = new GuestSession(progress == null ? console : progress.console(console));
-            VirtualMachine vm = session.start(config, options.gdbWait);
+            VirtualMachine vm = options.restoreSnapshot != null
+                    ? session.restore(options.restoreSnapshot, options.memFile, options.gdbWait)
+                    : session.start(config, options.gdbWait);
             try (GdbServer gdb = options.gdb == null ? null : GdbServer.start(options.gdb, vm.debugger())) {
                 if (gdb != null) {
                     System.err.println("vessel: gdb stub listening on " + options.gdb.getHostString() + ":" + gdb.port()

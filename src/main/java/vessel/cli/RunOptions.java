@@ -48,6 +48,12 @@ final class RunOptions {
                                    vCPU that stopped. Like QEMU's -gdb tcp::PORT (-s for 1234)
               --gdb-wait           with --gdb: start with the vCPUs stopped until gdb attaches
                                    and continues (QEMU's -S)
+              --restore-snapshot STATE
+                                   instead of booting, restore the snapshot whose state file is
+                                   STATE (PUT /snapshot/create or VirtualMachine.snapshot wrote it);
+                                   the machine is the snapshot's, so no --kernel, --memory, ...
+              --mem-file FILE      with --restore-snapshot: its memory file (mapped copy-on-write;
+                                   the file is never written)
               --log-level LEVEL    error, warning (default), info or debug
               --quiet              no progress line on stderr while the guest's console is silent
               --seccomp-level N    system call filters: 2 (default) kill Vessel on a call its
@@ -65,6 +71,12 @@ final class RunOptions {
     boolean gdbWait;
     vessel.sys.Seccomp.Level seccomp = vessel.sys.Seccomp.Level.KILL;
 
+    /** --restore-snapshot and --mem-file: run a snapshot instead of a config; both or neither. */
+    Path restoreSnapshot;
+    Path memFile;
+    /** The first option seen that shapes a machine (which a snapshot already has), for the usage error. */
+    private String machineOption;
+
     private boolean sawKernel;
     private boolean sawCmdline;
     private boolean sawInitrd;
@@ -81,7 +93,13 @@ final class RunOptions {
                 value = opt.substring(eq + 1);
                 opt = opt.substring(0, eq);
             }
+            if (machineOption == null && !List.of("-h", "--help", "--quiet", "--no-seccomp", "--seccomp-level",
+                    "--log-level", "--restore-snapshot", "--mem-file", "--gdb", "--gdb-wait").contains(opt)) {
+                machineOption = opt;
+            }
             switch (opt) {
+                case "--restore-snapshot" -> restoreSnapshot = Path.of(value(opt, value, rest));
+                case "--mem-file" -> memFile = Path.of(value(opt, value, rest));
                 case "-h", "--help" -> help = true;
                 case "--quiet" -> quiet = true;
                 case "--no-seccomp" -> seccomp = vessel.sys.Seccomp.Level.OFF;
@@ -135,6 +153,17 @@ final class RunOptions {
         }
         if (gdbWait && gdb == null) {
             throw new UsageException("--gdb-wait needs --gdb [HOST:]PORT");
+        }
+        if ((restoreSnapshot == null) != (memFile == null)) {
+            throw new UsageException(restoreSnapshot == null ? "--mem-file goes with --restore-snapshot STATE"
+                    : "--restore-snapshot needs --mem-file FILE, the snapshot's memory file");
+        }
+        if (restoreSnapshot != null) {
+            if (machineOption != null) {
+                throw new UsageException("--restore-snapshot takes the machine from the snapshot: " + machineOption
+                        + " cannot be given with it");
+            }
+            return null;
         }
         if (!sawKernel) {
             defaultGuest(b, !sawCmdline, !sawInitrd, !sawDrive);

@@ -114,6 +114,27 @@ public final class Kvm implements AutoCloseable {
         }
     }
 
+    /** KVM_GET_MSR_INDEX_LIST: every MSR KVM saves and restores for a vCPU (what a snapshot carries). */
+    public List<Integer> msrIndexList() throws KvmException {
+        for (int capacity = 256; ; capacity *= 2) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(4 + 4L * capacity, 4);
+                buf.set(JAVA_INT, 0, capacity);
+                int r = Libc.ioctlRaw(fd, KvmIoctl.GET_MSR_INDEX_LIST.request(), buf);
+                if (r == -Errno.E2BIG && capacity < 16384) {
+                    continue;
+                }
+                check(KvmIoctl.GET_MSR_INDEX_LIST, r);
+                int n = Math.min(buf.get(JAVA_INT, 0), capacity);
+                List<Integer> indices = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    indices.add(buf.get(JAVA_INT, 4 + 4L * i));
+                }
+                return indices;
+            }
+        }
+    }
+
     public VmFd createVm() throws KvmException {
         int vmFd = check(KvmIoctl.CREATE_VM, Libc.ioctlRaw(fd, KvmIoctl.CREATE_VM.request(), 0L));
         return new VmFd(vmFd, vcpuMmapSize);

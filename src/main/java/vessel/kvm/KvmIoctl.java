@@ -46,7 +46,17 @@ public enum KvmIoctl {
     GET_DEBUGREGS(ior(KVMIO.T, 0xa1, DebugRegs.LAYOUT.byteSize())),
     SET_DEBUGREGS(iow(KVMIO.T, 0xa2, DebugRegs.LAYOUT.byteSize())),
     GET_XSAVE(ior(KVMIO.T, 0xa4, VcpuFd.XSAVE_BYTES)),
-    SET_XSAVE(iow(KVMIO.T, 0xa5, VcpuFd.XSAVE_BYTES));
+    SET_XSAVE(iow(KVMIO.T, 0xa5, VcpuFd.XSAVE_BYTES)),
+    GET_XCRS(ior(KVMIO.T, 0xa6, StateStructs.XCRS.byteSize())),
+    SET_XCRS(iow(KVMIO.T, 0xa7, StateStructs.XCRS.byteSize())),
+    GET_IRQCHIP(iowr(KVMIO.T, 0x62, StateStructs.IRQCHIP.byteSize())),
+    // _IOR, not _IOW, in linux/kvm.h: a historical slip the number keeps.
+    SET_IRQCHIP(ior(KVMIO.T, 0x63, StateStructs.IRQCHIP.byteSize())),
+    GET_PIT2(ior(KVMIO.T, 0x9f, StateStructs.PIT_STATE2.byteSize())),
+    SET_PIT2(iow(KVMIO.T, 0xa0, StateStructs.PIT_STATE2.byteSize())),
+    GET_CLOCK(ior(KVMIO.T, 0x7c, StateStructs.CLOCK_DATA.byteSize())),
+    SET_CLOCK(iow(KVMIO.T, 0x7b, StateStructs.CLOCK_DATA.byteSize())),
+    GET_DIRTY_LOG(iow(KVMIO.T, 0x42, StateStructs.DIRTY_LOG.byteSize()));
 
     /** The KVM ioctl type byte; a holder class because enum constants cannot see static fields of their enum. */
     private static final class KVMIO {

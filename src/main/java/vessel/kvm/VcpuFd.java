@@ -116,6 +116,13 @@ public final class VcpuFd implements AutoCloseable {
         }
     }
 
+    /** KVM_SET_MSRS: how many of {@code entries}, from the first, KVM accepted (it stops at one it refuses). */
+    public int setMsrsPrefix(List<MsrEntry> entries) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            return Kvm.check(KvmIoctl.SET_MSRS, Libc.ioctlRaw(fd, KvmIoctl.SET_MSRS.request(), msrBuffer(arena, entries)));
+        }
+    }
+
     /** KVM_GET_MSRS for the given indices; an MSR KVM does not know ends the list early. */
     public List<MsrEntry> getMsrs(List<Integer> indices) throws KvmException {
         try (Arena arena = Arena.ofConfined()) {
@@ -194,6 +201,43 @@ public final class VcpuFd implements AutoCloseable {
 
     public void setMpState(int state) throws KvmException {
         set(KvmIoctl.SET_MP_STATE, 4, buf -> buf.set(JAVA_INT, 0, state));
+    }
+
+    /** Reads one piece of vCPU state as the kernel's struct bytes (a snapshot's save). */
+    public byte[] getBlob(VcpuStateBlob blob) throws KvmException {
+        return get(blob.get, blob.bytes(), m -> m.toArray(JAVA_BYTE));
+    }
+
+    /**
+     * Writes one piece of vCPU state from bytes that {@link #getBlob} gave (a snapshot's restore). Pending
+     * NMIs and the SIPI vector are applied too, which KVM_SET_VCPU_EVENTS does only when flagged.
+     */
+    public void setBlob(VcpuStateBlob blob, byte[] raw) throws KvmException {
+        if (raw.length != blob.bytes()) {
+            throw new IllegalArgumentException(blob + " state is " + raw.length + " bytes, not " + blob.bytes());
+        }
+        set(blob.set, blob.bytes(), m -> {
+            MemorySegment.copy(raw, 0, m, JAVA_BYTE, 0, raw.length);
+            if (blob == VcpuStateBlob.VCPU_EVENTS) {
+                long at = VcpuStateBlob.EVENTS_FLAGS;
+                m.set(JAVA_INT, at, m.get(JAVA_INT, at) | StateStructs.VCPUEVENT_VALID_NMI_PENDING
+                        | StateStructs.VCPUEVENT_VALID_SIPI_VECTOR);
+            }
+        });
+    }
+
+    /** KVM_GET_CPUID2: the CPUID table this vCPU was given (at most {@code 256} entries, KVM's own cap). */
+    public List<CpuidEntry> getCpuid() throws KvmException {
+        int capacity = 256;
+        long entry = CpuidEntry.LAYOUT.byteSize();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(CpuidEntry.HEADER_BYTES + capacity * entry, 8);
+            buf.set(JAVA_INT, 0, capacity);
+            Kvm.check(KvmIoctl.GET_CPUID2, Libc.ioctlRaw(fd, KvmIoctl.GET_CPUID2.request(), buf));
+            int n = Math.min(buf.get(JAVA_INT, 0), capacity);
+            return java.util.stream.IntStream.range(0, n)
+                    .mapToObj(i -> CpuidEntry.read(buf.asSlice(CpuidEntry.HEADER_BYTES + i * entry, entry))).toList();
+        }
     }
 
     /** KVM_TRANSLATE: walks the guest's page tables for a linear address. */

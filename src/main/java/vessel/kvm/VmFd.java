@@ -104,6 +104,78 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /** KVM_GET_IRQCHIP: one in-kernel interrupt controller ({@code StateStructs.IRQCHIP_*}) as struct bytes. */
+    public byte[] getIrqchip(int chipId) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(StateStructs.IRQCHIP);
+            buf.set(JAVA_INT, 0, chipId);
+            Kvm.check(KvmIoctl.GET_IRQCHIP, Libc.ioctlRaw(fd, KvmIoctl.GET_IRQCHIP.request(), buf));
+            return buf.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /** KVM_SET_IRQCHIP with bytes {@link #getIrqchip} gave; the chip is named inside them. */
+    public void setIrqchip(byte[] raw) throws KvmException {
+        setRaw(KvmIoctl.SET_IRQCHIP, StateStructs.IRQCHIP.byteSize(), raw);
+    }
+
+    /** KVM_GET_PIT2: the in-kernel PIT's channels as struct bytes. */
+    public byte[] getPit2() throws KvmException {
+        return getRaw(KvmIoctl.GET_PIT2, StateStructs.PIT_STATE2.byteSize());
+    }
+
+    public void setPit2(byte[] raw) throws KvmException {
+        setRaw(KvmIoctl.SET_PIT2, StateStructs.PIT_STATE2.byteSize(), raw);
+    }
+
+    /** KVM_GET_CLOCK: kvmclock's value in nanoseconds. */
+    public long getClock() throws KvmException {
+        return java.nio.ByteBuffer.wrap(getRaw(KvmIoctl.GET_CLOCK, StateStructs.CLOCK_DATA.byteSize()))
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0);
+    }
+
+    /** KVM_SET_CLOCK: kvmclock goes on from {@code nanoseconds} (no flags: the host's TSC may differ). */
+    public void setClock(long nanoseconds) throws KvmException {
+        byte[] raw = new byte[(int) StateStructs.CLOCK_DATA.byteSize()];
+        java.nio.ByteBuffer.wrap(raw).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0, nanoseconds);
+        setRaw(KvmIoctl.SET_CLOCK, raw.length, raw);
+    }
+
+    /**
+     * KVM_GET_DIRTY_LOG: the pages of {@code slot} (of {@code pages} pages) written since the last call, one
+     * bit each, and clears the log. The slot must have been made with {@code StateStructs.MEM_LOG_DIRTY_PAGES}.
+     */
+    public long[] getDirtyLog(int slot, long pages) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            long words = (pages + 63) / 64;
+            MemorySegment bitmap = arena.allocate(words * 8, 8);
+            MemorySegment buf = arena.allocate(StateStructs.DIRTY_LOG);
+            buf.set(JAVA_INT, 0, slot);
+            buf.set(JAVA_LONG, 8, bitmap.address());
+            Kvm.check(KvmIoctl.GET_DIRTY_LOG, Libc.ioctlRaw(fd, KvmIoctl.GET_DIRTY_LOG.request(), buf));
+            return bitmap.toArray(JAVA_LONG);
+        }
+    }
+
+    private byte[] getRaw(KvmIoctl ioctl, long size) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(size, 8);
+            Kvm.check(ioctl, Libc.ioctlRaw(fd, ioctl.request(), buf));
+            return buf.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    private void setRaw(KvmIoctl ioctl, long size, byte[] raw) throws KvmException {
+        if (raw.length != size) {
+            throw new IllegalArgumentException(ioctl.displayName() + " takes " + size + " bytes, not " + raw.length);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(size, 8);
+            MemorySegment.copy(raw, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, raw.length);
+            Kvm.check(ioctl, Libc.ioctlRaw(fd, ioctl.request(), buf));
+        }
+    }
+
     /** Creates vCPU {@code id} and maps its kvm_run page. */
     public VcpuFd createVcpu(int id) throws SysException {
         int vcpuFd = Kvm.check(KvmIoctl.CREATE_VCPU, Libc.ioctlRaw(fd, KvmIoctl.CREATE_VCPU.request(), id));

@@ -25,6 +25,8 @@ public final class GuestMemory implements AutoCloseable {
     private final MemoryRegion[] regions;
     private final long[] starts;
     private final boolean owned;
+    /** Pages the VMM itself wrote (devices, assists), per region; null until tracking is on. KVM logs the guest's. */
+    private volatile java.util.concurrent.atomic.AtomicLongArray[] vmmDirty;
 
     private GuestMemory(List<MemoryRegion> regions, boolean owned) {
         List<MemoryRegion> sorted = new ArrayList<>(regions);
@@ -75,9 +77,71 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
+    /**
+     * Maps guest RAM from a memory file, copy-on-write (MAP_PRIVATE): the ranges lie one after another in
+     * the file, pages are read as the guest touches them, and the guest's writes never reach the file. The
+     * caller has checked that the file is exactly the ranges' total size, and may close {@code fd} after.
+     */
+    public static GuestMemory mapPrivate(List<Range> ranges, int fd) throws SysException {
+        List<MemoryRegion> regions = new ArrayList<>();
+        long fileOffset = 0;
+        try {
+            for (Range range : ranges) {
+                MemorySegment host = Libc.mmap(range.size(), Libc.PROT_READ | Libc.PROT_WRITE,
+                        Libc.MAP_PRIVATE | Libc.MAP_NORESERVE, fd, fileOffset);
+                regions.add(new MemoryRegion(regions.size(), range.guestBase(), host));
+                fileOffset += range.size();
+            }
+            return new GuestMemory(regions, true);
+        } catch (SysException | RuntimeException e) {
+            regions.forEach(r -> Libc.munmap(r.host()));
+            throw e;
+        }
+    }
+
     /** Wraps existing segments (tests use heap-free native arenas); the caller keeps ownership. */
     public static GuestMemory wrap(List<MemoryRegion> regions) {
         return new GuestMemory(regions, false);
+    }
+
+    /**
+     * From now on, records the pages the VMM writes (through this class: the write methods, fill, and every
+     * slice handed out, since a slice may be written). KVM's dirty log misses those writes; a diff
+     * snapshot needs both. A slice that is only read is counted too: a diff errs towards more pages.
+     */
+    public void trackVmmWrites() {
+        if (vmmDirty == null) {
+            java.util.concurrent.atomic.AtomicLongArray[] bits = new java.util.concurrent.atomic.AtomicLongArray[regions.length];
+            for (int i = 0; i < regions.length; i++) {
+                bits[i] = new java.util.concurrent.atomic.AtomicLongArray((int) ((regions[i].size() / PAGE_SIZE + 63) / 64));
+            }
+            vmmDirty = bits;
+        }
+    }
+
+    /** The pages of region {@code index} the VMM wrote since the last call, one bit each; clears them. */
+    public long[] takeVmmWrites(int index) {
+        java.util.concurrent.atomic.AtomicLongArray bits = vmmDirty[index];
+        long[] out = new long[bits.length()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = bits.getAndSet(i, 0);
+        }
+        return out;
+    }
+
+    private void dirty(int region, long gpa, long len) {
+        java.util.concurrent.atomic.AtomicLongArray[] bits = vmmDirty;
+        if (bits == null || len == 0) {
+            return;
+        }
+        long offset = gpa - starts[region];
+        for (long page = offset / PAGE_SIZE; page <= (offset + len - 1) / PAGE_SIZE; page++) {
+            long bit = 1L << (page & 63);
+            int word = (int) (page >>> 6);
+            if ((bits[region].get(word) & bit) == 0) {
+                bits[region].getAndUpdate(word, w -> w | bit);
+            }
+        }
     }
 
     public List<MemoryRegion> regions() {
@@ -131,6 +195,7 @@ public final class GuestMemory implements AutoCloseable {
      */
     public MemorySegment slice(long gpa, long len) {
         int i = index(gpa, len);
+        dirty(i, gpa, len);
         return regions[i].host().asSlice(gpa - regions[i].guestBase(), len);
     }
 
@@ -165,27 +230,32 @@ public final class GuestMemory implements AutoCloseable {
 
     public void writeByte(long gpa, byte v) {
         int i = index(gpa, 1);
+        dirty(i, gpa, 1);
         regions[i].host().set(ValueLayout.JAVA_BYTE, gpa - starts[i], v);
     }
 
     public void writeShort(long gpa, short v) {
         int i = index(gpa, 2);
+        dirty(i, gpa, 2);
         regions[i].host().set(U16, gpa - starts[i], v);
     }
 
     public void writeInt(long gpa, int v) {
         int i = index(gpa, 4);
+        dirty(i, gpa, 4);
         regions[i].host().set(U32, gpa - starts[i], v);
     }
 
     public void writeLong(long gpa, long v) {
         int i = index(gpa, 8);
+        dirty(i, gpa, 8);
         regions[i].host().set(U64, gpa - starts[i], v);
     }
 
     public void read(long gpa, byte[] dst, int off, int len) {
         java.util.Objects.checkFromIndexSize(off, len, dst.length);
-        MemorySegment.copy(slice(gpa, len), ValueLayout.JAVA_BYTE, 0, dst, off, len);
+        int i = index(gpa, len); // not slice(): a read dirties nothing
+        MemorySegment.copy(regions[i].host(), ValueLayout.JAVA_BYTE, gpa - starts[i], dst, off, len);
     }
 
     public byte[] read(long gpa, int len) {

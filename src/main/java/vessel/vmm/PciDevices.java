@@ -43,6 +43,7 @@ final class PciDevices implements AutoCloseable {
     private final GuestMemory memory;
     private final EventLoop loop;
     private final PciRoot root;
+    private final PciConfigIo configIo;
     private final List<GsiRoute> baseRoutes = GsiRoute.defaultIrqchipRoutes();
     private final Map<Integer, GsiRoute.Msi> msiRoutes = new HashMap<>();
     private final List<AutoCloseable> owned = new ArrayList<>();
@@ -60,6 +61,11 @@ final class PciDevices implements AutoCloseable {
      */
     private final ScheduledThreadPoolExecutor timers;
 
+    /** The PCI side's devices with state, by bus name (virtio functions are not snapshotted yet). */
+    java.util.Map<String, vessel.devices.Snapshottable<?>> stateful() {
+        return java.util.Map.of("pci-config-io", configIo);
+    }
+
     PciDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, EventLoop loop) {
         this.timers = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().name("queue-timer").daemon(true)
                 .unstarted(() -> {
@@ -74,7 +80,8 @@ final class PciDevices implements AutoCloseable {
         this.memory = memory;
         this.loop = loop;
         this.root = new PciRoot(mmio, pio, this::barMoved);
-        pio.insert(PciConfigIo.PORT, PciConfigIo.LENGTH, "pci-config-io", new PciConfigIo(root));
+        this.configIo = new PciConfigIo(root);
+        pio.insert(PciConfigIo.PORT, PciConfigIo.LENGTH, "pci-config-io", configIo);
         mmio.insert(GuestLayout.PCI_ECAM, PciEcam.BUS_SIZE, "pci-ecam", new PciEcam(root));
         this.mmio64Base = GuestLayout.pciMmio64Base(memory.end());
         this.next64 = mmio64Base;

@@ -51,6 +51,12 @@ import vessel.memory.MemoryRegion;
 import vessel.sys.Errno;
 import vessel.sys.EventFd;
 import vessel.sys.SysException;
+import vessel.vmm.snapshot.KvmState;
+import vessel.vmm.snapshot.MemoryFile;
+import vessel.vmm.snapshot.RecordCodec;
+import vessel.vmm.snapshot.SnapshotFile;
+import vessel.vmm.snapshot.SnapshotFormatException;
+import vessel.vmm.snapshot.VmSnapshot;
 
 /**
  * A running guest: the embedding API and what the CLI drives.
@@ -95,6 +101,9 @@ public final class VirtualMachine implements AutoCloseable {
     private final PciDevices pci;
     private final List<AutoCloseable> deviceResources;
     private final List<VirtioDevices.Made> virtio;
+    /** Every device with state, by its bus name, in the order a snapshot lists them. */
+    private final java.util.Map<String, vessel.devices.Snapshottable<?>> stateful = new java.util.LinkedHashMap<>();
+    private volatile boolean trackingDirtyPages;
 
     private VirtualMachine(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory, List<VcpuFd> vcpuFds,
                            List<EventFd> eventFds, OutputStream console, Bus pio, Bus mmio, EventLoop eventLoop,
@@ -124,12 +133,18 @@ public final class VirtualMachine implements AutoCloseable {
                 irq(eventFds.get(1)));
         pio.insert(Uart16550.COM1_PORT, 8, "COM1", serial);
         pio.insert(I8042.BASE_PORT, I8042.LENGTH, "i8042", i8042);
+        stateful.put("COM1", serial);
+        stateful.put("i8042", i8042);
         pio.insert(AcpiPowerDevice.PORT, AcpiPowerDevice.LENGTH, "acpi-power", new AcpiPowerDevice(
                 () -> exit(new VmExit(0, VmExit.Reason.POWER_OFF, "guest powered off through ACPI (S5)")),
                 () -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the ACPI reset register"))));
         long low = memory.regions().getFirst().size();
-        pio.insert(CmosRtc.BASE_PORT, CmosRtc.LENGTH, "rtc", new CmosRtc(java.time.Clock.systemUTC(), low,
-                memory.totalSize() - low));
+        CmosRtc rtc = new CmosRtc(java.time.Clock.systemUTC(), low, memory.totalSize() - low);
+        pio.insert(CmosRtc.BASE_PORT, CmosRtc.LENGTH, "rtc", rtc);
+        stateful.put("rtc", rtc);
+        if (pci != null) {
+            stateful.putAll(pci.stateful());
+        }
         if (config.debugExit()) {
             pio.insert(DebugExit.DEFAULT_PORT, DebugExit.LENGTH, "debug-exit",
                     new DebugExit(status -> exit(new VmExit(status, VmExit.Reason.DEBUG_EXIT,
@@ -280,12 +295,7 @@ public final class VirtualMachine implements AutoCloseable {
                     throw new ConfigException("Missing KVM capabilities: " + missing);
                 }
             }
-            VmFd vm = kvm.createVm();
-            made.add(vm);
-            vm.setIdentityMapAddr(GuestLayout.KVM_IDENTITY_MAP);
-            vm.setTssAddr(GuestLayout.KVM_TSS);
-            vm.createIrqchip();
-            vm.createPit2(VmFd.PIT_SPEAKER_DUMMY);
+            VmFd vm = newVmFd(kvm, made);
 
             GuestMemory memory = GuestMemory.allocate(GuestLayout.ramRanges(config.memoryBytes()));
             made.add(memory);
@@ -351,20 +361,7 @@ public final class VirtualMachine implements AutoCloseable {
             }
 
             phase("kernel loaded");
-            // Port 0x80 is Linux's I/O delay: written constantly, read never. An ioeventfd absorbs the
-            // writes in the kernel instead of an exit each.
-            EventFd ioDelay = new EventFd(0);
-            made.add(ioDelay);
-            vm.ioeventfd(new IoEventFd(0, 0x80, 1, ioDelay.fd(), IoEventFd.FLAG_PIO));
-
-            List<EventFd> eventFds = new ArrayList<>();
-            int[] gsis = {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ};
-            for (int gsi : gsis) {
-                EventFd efd = new EventFd(0);
-                made.add(efd);
-                eventFds.add(efd);
-                vm.irqfd(new IrqFd(efd.fd(), gsi, 0, 0));
-            }
+            List<EventFd> eventFds = legacyEventFds(vm, made);
 
             List<CpuidEntry> supported = kvm.supportedCpuid();
             List<VcpuFd> vcpuFds = new ArrayList<>();
@@ -388,9 +385,237 @@ public final class VirtualMachine implements AutoCloseable {
             // Only the boot CPU gets an entry state; with the in-kernel irqchip the others wait in
             // KVM_RUN until the boot CPU sends them INIT and SIPI.
             X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
-            eventFds.add(ioDelay);
             return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio, eventLoop, pci,
                     deviceResources, virtio);
+        } catch (ConfigException | IOException | RuntimeException e) {
+            closeAll(made);
+            throw e;
+        }
+    }
+
+    /** A VM fd with what every Vessel VM has before its memory: the TSS pages, the irqchip and the PIT. */
+    private static VmFd newVmFd(Kvm kvm, List<AutoCloseable> made) throws IOException {
+        VmFd vm = kvm.createVm();
+        made.add(vm);
+        vm.setIdentityMapAddr(GuestLayout.KVM_IDENTITY_MAP);
+        vm.setTssAddr(GuestLayout.KVM_TSS);
+        vm.createIrqchip();
+        vm.createPit2(VmFd.PIT_SPEAKER_DUMMY);
+        return vm;
+    }
+
+    /** The COM1 and keyboard interrupt lines as irqfds, then the port-0x80 sink: the constructor's order. */
+    private static List<EventFd> legacyEventFds(VmFd vm, List<AutoCloseable> made) throws IOException {
+        List<EventFd> eventFds = new ArrayList<>();
+        for (int gsi : new int[] {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ}) {
+            EventFd efd = new EventFd(0);
+            made.add(efd);
+            eventFds.add(efd);
+            vm.irqfd(new IrqFd(efd.fd(), gsi, 0, 0));
+        }
+        // Port 0x80 is Linux's I/O delay: written constantly, read never. An ioeventfd absorbs the
+        // writes in the kernel instead of an exit each.
+        EventFd ioDelay = new EventFd(0);
+        made.add(ioDelay);
+        vm.ioeventfd(new IoEventFd(0, 0x80, 1, ioDelay.fd(), IoEventFd.FLAG_PIO));
+        eventFds.add(ioDelay);
+        return eventFds;
+    }
+
+    /** What {@link #snapshot} wrote, and how long it took. */
+    public record SnapshotResult(VmSnapshot.Type type, long stateBytes, long memoryBytesWritten, long millis) {
+    }
+
+    /**
+     * Saves the paused VM: its state file at {@code statePath} and its memory at {@code memoryPath} (every
+     * page for {@link VmSnapshot.Type#FULL}; for {@link VmSnapshot.Type#DIFF}, only the pages written since
+     * the previous snapshot, which needs dirty page tracking). The VM stays paused and can resume.
+     */
+    public synchronized SnapshotResult snapshot(Path statePath, Path memoryPath, VmSnapshot.Type type)
+            throws ConfigException, IOException {
+        long t0 = System.nanoTime();
+        if (state != State.PAUSED) {
+            throw new ConfigException("a snapshot needs a paused VM; this one is " + state.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (!virtio.isEmpty()) {
+            throw new ConfigException("snapshots of VMs with virtio devices (drives, network interfaces, vsock, entropy)"
+                    + " are not supported yet");
+        }
+        if (type == VmSnapshot.Type.DIFF && !trackingDirtyPages) {
+            throw new ConfigException("a diff snapshot needs dirty page tracking (track_dirty_pages), which this VM does not have");
+        }
+        for (Path p : List.of(statePath, memoryPath)) {
+            Path dir = p.toAbsolutePath().getParent();
+            if (dir == null || !Files.isDirectory(dir)) {
+                throw new ConfigException("cannot write " + p + ": directory " + dir + " does not exist");
+            }
+        }
+        // KVM completes an instruction that exited to user space (an IN's data) only on the next KVM_RUN:
+        // enter with immediate_exit so the saved registers are those after it.
+        for (VcpuFd fd : vcpuFds) {
+            int r = finishPendingExit(fd);
+            if (r != -Errno.EINTR && r != 0) {
+                throw new IOException("completing vCPU " + fd.id() + "'s last exit: KVM_RUN returned " + r);
+            }
+        }
+        List<Integer> msrIndices = kvm.msrIndexList();
+        List<VmSnapshot.VcpuState> vcpuStates = new ArrayList<>();
+        for (VcpuFd fd : vcpuFds) {
+            vcpuStates.add(KvmState.saveVcpu(fd, msrIndices));
+        }
+        VmSnapshot.VmState vmState = KvmState.saveVm(vmFd);
+        List<VmSnapshot.DeviceState> devices = new ArrayList<>();
+        stateful.forEach((name, device) -> devices.add(save(name, device)));
+
+        long written;
+        long[] dirtyRuns = new long[0];
+        if (type == VmSnapshot.Type.FULL) {
+            written = MemoryFile.writeFull(memory, memoryPath);
+            if (trackingDirtyPages) {
+                dirtyBitmaps(); // the next diff starts from this snapshot
+            }
+        } else {
+            dirtyRuns = MemoryFile.writeDiff(memory, dirtyBitmaps(), memoryPath);
+            long pages = 0;
+            for (int i = 1; i < dirtyRuns.length; i += 2) {
+                pages += dirtyRuns[i];
+            }
+            written = pages * GuestMemory.PAGE_SIZE;
+        }
+        VmSnapshot snapshot = new VmSnapshot(
+                new VmSnapshot.Machine(config.memoryBytes(), vcpuFds.size(), config.debugExit(), pci != null),
+                vmState, vcpuStates, devices, new VmSnapshot.Memory(type, memory.totalSize(), dirtyRuns));
+        SnapshotFile.write(statePath, snapshot);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        LOG.log(System.Logger.Level.INFO, () -> "snapshot (" + type + ") written: " + statePath + ", " + memoryPath
+                + " (" + written + " bytes of memory) in " + ms + " ms");
+        return new SnapshotResult(type, Files.size(statePath), written, ms);
+    }
+
+    private static <S extends Record> VmSnapshot.DeviceState save(String name, vessel.devices.Snapshottable<S> device) {
+        return new VmSnapshot.DeviceState(name, device.stateType().getName(), RecordCodec.encode(device.saveState()));
+    }
+
+    private static <S extends Record> void restore(vessel.devices.Snapshottable<S> device, VmSnapshot.DeviceState saved)
+            throws SnapshotFormatException {
+        device.restoreState(RecordCodec.decode(saved.state(), device.stateType()));
+    }
+
+    /** Per region, the pages written since the last call: KVM's log of the guest's writes and the VMM's own. */
+    private List<long[]> dirtyBitmaps() throws IOException {
+        List<long[]> maps = new ArrayList<>();
+        for (MemoryRegion r : memory.regions()) {
+            long[] kvmLog = vmFd.getDirtyLog(r.slot(), r.size() / GuestMemory.PAGE_SIZE);
+            long[] vmm = memory.takeVmmWrites(r.slot());
+            for (int i = 0; i < kvmLog.length && i < vmm.length; i++) {
+                kvmLog[i] |= vmm[i];
+            }
+            maps.add(kvmLog);
+        }
+        return maps;
+    }
+
+    /**
+     * Logs, from now on, the pages the guest and the VMM write, so {@link #snapshot} can take a diff
+     * (Firecracker's track_dirty_pages). KVM turns logging on for a running guest too (as live migration
+     * does); a diff holds the pages written since the previous snapshot, so tracking must be on before
+     * the snapshot a diff is to be applied to.
+     */
+    public synchronized void trackDirtyPages() throws IOException {
+        if (state == State.ENDED || trackingDirtyPages) {
+            return;
+        }
+        for (MemoryRegion r : memory.regions()) {
+            vmFd.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), vessel.kvm.StateStructs.MEM_LOG_DIRTY_PAGES);
+        }
+        memory.trackVmmWrites();
+        trackingDirtyPages = true;
+    }
+
+    /**
+     * Rebuilds a VM from a snapshot's state file and memory file, in the state it was saved in, not yet
+     * running: {@link #start()} resumes the guest where it stopped; {@link #start(boolean) start(true)}
+     * leaves it paused. Guest memory is mapped from the file copy-on-write: nothing is read up front, and
+     * the file is never written. A state file that is truncated, corrupted, of another version or names
+     * other devices, or a memory file of another size, is one {@link ConfigException} and nothing is made.
+     */
+    public static VirtualMachine restore(Path statePath, Path memoryPath, OutputStream console)
+            throws ConfigException, IOException {
+        long t0 = System.nanoTime();
+        VmSnapshot snap;
+        try {
+            snap = SnapshotFile.read(statePath);
+            MemoryFile.checkSize(memoryPath, snap.memory().bytes(), "memory file");
+        } catch (SnapshotFormatException e) {
+            throw new ConfigException(e.getMessage());
+        }
+        VmSnapshot.Machine machine = snap.machine();
+        VmConfig config = new VmConfig(statePath, null, machine.memoryBytes(), machine.cpus(), "", List.of(),
+                machine.debugExit(), null, null, List.of(), false, List.of(), null);
+        List<AutoCloseable> made = new ArrayList<>();
+        try {
+            Kvm kvm = Kvm.open();
+            made.add(kvm);
+            VmFd vm = newVmFd(kvm, made);
+            int fd;
+            try {
+                fd = vessel.sys.Libc.open(memoryPath.toString(), vessel.sys.Libc.O_RDONLY | vessel.sys.Libc.O_CLOEXEC, 0);
+            } catch (SysException e) {
+                throw new ConfigException("memory file " + memoryPath + " cannot be opened: " + Errno.describe(e.errno()));
+            }
+            GuestMemory memory;
+            try {
+                memory = GuestMemory.mapPrivate(GuestLayout.ramRanges(machine.memoryBytes()), fd);
+            } finally {
+                vessel.sys.Libc.close(fd); // the mappings keep the file
+            }
+            made.add(memory);
+            for (MemoryRegion r : memory.regions()) {
+                vm.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), 0);
+            }
+            Bus pio = new Bus("port I/O");
+            Bus mmio = new Bus("MMIO");
+            EventLoop eventLoop = new EventLoop();
+            made.add(eventLoop);
+            PciDevices pci = null;
+            if (machine.pci()) {
+                pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
+                made.add(pci);
+            }
+            List<EventFd> eventFds = legacyEventFds(vm, made);
+            List<VcpuFd> vcpuFds = new ArrayList<>();
+            for (int i = 0; i < machine.cpus(); i++) {
+                VcpuFd vcpu = vm.createVcpu(i);
+                made.add(vcpu);
+                vcpuFds.add(vcpu);
+            }
+            VirtualMachine restored = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
+                    eventLoop, pci, new ArrayList<>(), List.of());
+            List<String> expected = snap.deviceNames();
+            List<String> have = List.copyOf(restored.stateful.keySet());
+            if (!expected.equals(have)) {
+                throw new ConfigException("snapshot " + statePath + " expects devices " + expected
+                        + " but this Vessel builds " + have + " for it");
+            }
+            for (VmSnapshot.DeviceState d : snap.devices()) {
+                vessel.devices.Snapshottable<?> device = restored.stateful.get(d.name());
+                if (!device.stateType().getName().equals(d.kind())) {
+                    throw new ConfigException("snapshot " + statePath + " holds " + d.kind() + " state for device "
+                            + d.name() + ", which here keeps " + device.stateType().getName());
+                }
+                try {
+                    restore(device, d);
+                } catch (SnapshotFormatException | IllegalArgumentException e) {
+                    throw new ConfigException("snapshot " + statePath + ": device " + d.name() + ": " + e.getMessage());
+                }
+            }
+            KvmState.restoreVm(vm, snap.vm());
+            for (VcpuFd vcpu : vcpuFds) {
+                KvmState.restoreVcpu(vcpu, snap.vcpus().get(vcpu.id()));
+            }
+            LOG.log(System.Logger.Level.INFO, () -> "restored from " + statePath + " and " + memoryPath + " in "
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            return restored;
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;

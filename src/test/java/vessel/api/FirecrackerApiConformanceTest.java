@@ -44,8 +44,8 @@ class FirecrackerApiConformanceTest {
     static final Path DESCRIPTION = Path.of("../shared/firecracker-api/firecracker.yaml");
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Before InstanceStart, or after it. */
-    enum Phase { PRE, POST }
+    /** Before InstanceStart, after it, or after it and paused. */
+    enum Phase { PRE, POST, PAUSED }
 
     /** One request: its phase, method, path (a concrete one for templated paths) and body (null: none). */
     record Request(Phase phase, String method, String path, String body) {
@@ -145,9 +145,12 @@ class FirecrackerApiConformanceTest {
             row("PATCH", "/network-interfaces/{iface_id}", post, "/network-interfaces/eth0",
                     "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1000000, \"refill_time\": 100}}}",
                     204, post, "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\"}", "unknown field `host_dev_name`"),
-            // TODO(snapshot helper): rows for /snapshot/create and /snapshot/load.
-            pending("PUT", "/snapshot/create", "snapshots (snapshot helper)"),
-            pending("PUT", "/snapshot/load", "snapshots (snapshot helper)"),
+            row("PUT", "/snapshot/create", Phase.PAUSED, "/snapshot/create",
+                    "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"@DIR@/vm.state\", \"mem_file_path\": \"@DIR@/vm.mem\"}",
+                    204, post, "{\"snapshot_path\": \"@DIR@/vm.state\", \"mem_file_path\": \"@DIR@/vm.mem\"}",
+                    "must be paused first"),
+            // A load makes a real VirtualMachine (the fake launcher cannot): SnapshotApiKvmTest loads one under KVM.
+            pending("PUT", "/snapshot/load", "a real VM (SnapshotApiKvmTest)"),
             row("GET", "/version", pre, "/version", null, 200, pre, "{}", "GET request cannot have a body"),
             row("PATCH", "/vm", post, "/vm", "{\"state\": \"Paused\"}", 204,
                     post, "{\"state\": \"Stopped\"}", "unknown variant `Stopped`"),
@@ -211,6 +214,10 @@ class FirecrackerApiConformanceTest {
         }
 
         @Override
+        public void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type) {
+        }
+
+        @Override
         public VirtualMachine machine() {
             return null;
         }
@@ -245,8 +252,11 @@ class FirecrackerApiConformanceTest {
         send(router, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}", 204);
         send(router, "PUT", "/balloon", "{\"amount_mib\": 0, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 1, "
                 + "\"free_page_hinting\": true}", 204);
-        if (phase == Phase.POST) {
+        if (phase != Phase.PRE) {
             send(router, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 204);
+        }
+        if (phase == Phase.PAUSED) {
+            send(router, "PATCH", "/vm", "{\"state\": \"Paused\"}", 204);
         }
         return router;
     }

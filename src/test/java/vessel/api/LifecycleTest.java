@@ -14,9 +14,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Firecracker's pre-boot and post-boot rules, operation by operation, state by state. */
 class LifecycleTest {
-    private static final Set<Operation> PRE_BOOT = EnumSet.of(Operation.READ, Operation.CONFIGURE, Operation.START);
+    private static final Set<Operation> PRE_BOOT = EnumSet.of(Operation.READ, Operation.CONFIGURE, Operation.START,
+            Operation.SNAPSHOT_LOAD);
     private static final Set<Operation> POST_BOOT = EnumSet.of(Operation.READ, Operation.UPDATE_DEVICE,
-            Operation.PAUSE, Operation.RESUME, Operation.CTRL_ALT_DEL, Operation.FLUSH_METRICS);
+            Operation.PAUSE, Operation.RESUME, Operation.CTRL_ALT_DEL, Operation.FLUSH_METRICS, Operation.SNAPSHOT_CREATE);
 
     private static void assertAllows(Lifecycle l, Set<Operation> allowed) {
         for (Operation op : Operation.values()) {
@@ -73,12 +74,24 @@ class LifecycleTest {
     }
 
     @Test
+    void aLoadedSnapshotIsBootedPausedOrRunning() {
+        Lifecycle paused = new Lifecycle();
+        paused.loaded(false);
+        assertEquals(State.PAUSED, paused.state());
+        assertAllows(paused, POST_BOOT);
+        Lifecycle running = new Lifecycle();
+        running.loaded(true);
+        assertEquals(State.RUNNING, running.state());
+    }
+
+    @Test
     void transitionsThatCannotHappenAreBugs() {
         Lifecycle l = new Lifecycle();
         assertThrows(IllegalStateException.class, l::paused);
         assertThrows(IllegalStateException.class, l::resumed);
         l.started();
         assertThrows(IllegalStateException.class, l::started);
+        assertThrows(IllegalStateException.class, () -> l.loaded(true));
         assertTrue(POST_BOOT.contains(Operation.READ) && PRE_BOOT.contains(Operation.READ));
     }
 }

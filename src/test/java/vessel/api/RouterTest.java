@@ -38,6 +38,15 @@ class RouterTest {
             throw new IOException("no VM in this test");
         }
 
+        String restored;
+
+        @Override
+        public VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages)
+                throws vessel.vmm.ConfigException {
+            restored = state + " " + memory + (paused ? " paused" : " running") + (trackDirtyPages ? " tracked" : "");
+            throw new vessel.vmm.ConfigException("no VM in this test");
+        }
+
         @Override
         public void configureLogging(String level, Path path, boolean showLevel, boolean showOrigin) {
             logLevel = level;
@@ -101,6 +110,13 @@ class RouterTest {
             limits.put("net " + id, rx + " " + tx);
         }
 
+        final List<String> snapshots = new java.util.ArrayList<>();
+
+        @Override
+        public void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type) {
+            snapshots.add(type + " " + state + " " + memory);
+        }
+
         @Override
         public VirtualMachine machine() {
             return null;
@@ -153,6 +169,53 @@ class RouterTest {
         String message = (String) f.get("fault_message");
         assertEquals(1, message.lines().count(), message);
         return message;
+    }
+
+    @Test
+    void snapshotCreateIsPostBootOnAPausedMicroVmOnly() throws IOException {
+        String create = "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"/s/vm.state\", \"mem_file_path\": \"/s/vm.mem\"}";
+        assertEquals(Lifecycle.NOT_SUPPORTED_PRE_BOOT, fault("PUT", "/snapshot/create", create));
+        FakeVm vm = bootFake(null);
+        assertEquals("Create snapshot error: the microVM must be paused first (PATCH /vm with state Paused)",
+                fault("PUT", "/snapshot/create", create));
+        ok("PATCH", "/vm", "{\"state\": \"Paused\"}");
+        ok("PUT", "/snapshot/create", create);
+        ok("PUT", "/snapshot/create", "{\"snapshot_path\": \"/s/full.state\", \"mem_file_path\": \"/s/full.mem\"}");
+        assertEquals(List.of("DIFF /s/vm.state /s/vm.mem", "FULL /s/full.state /s/full.mem"), vm.snapshots);
+        assertTrue(fault("PUT", "/snapshot/create", "{\"snapshot_path\": \"/s/x\"}").contains("mem_file_path"));
+        assertTrue(fault("PUT", "/snapshot/create", "{\"snapshot_type\": \"Half\", \"snapshot_path\": \"a\", "
+                + "\"mem_file_path\": \"b\"}").contains("Half"));
+        assertEquals(Lifecycle.NOT_SUPPORTED_POST_BOOT, fault("PUT", "/snapshot/load",
+                "{\"snapshot_path\": \"/s/vm.state\", \"mem_file_path\": \"/s/vm.mem\"}"));
+    }
+
+    @Test
+    void snapshotLoadTakesExactlyOneMemorySourceOnAFreshProcess() throws IOException {
+        String path = "\"snapshot_path\": \"/s/vm.state\"";
+        assertEquals("missing field: either `mem_backend` or `mem_file_path` is required.",
+                fault("PUT", "/snapshot/load", "{" + path + "}"));
+        assertEquals("too many fields: either `mem_backend` or `mem_file_path` exclusively is required.",
+                fault("PUT", "/snapshot/load", "{" + path + ", \"mem_file_path\": \"/m\", "
+                        + "\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/m\"}}"));
+        assertEquals("Load snapshot error: memory backend Uffd is not supported by Vessel (use File)",
+                fault("PUT", "/snapshot/load", "{" + path + ", "
+                        + "\"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"/uffd.sock\"}}"));
+        assertEquals("Load snapshot error: network override for iface eth0: the snapshot has no such network interface",
+                fault("PUT", "/snapshot/load", "{" + path + ", \"mem_file_path\": \"/m\", "
+                        + "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap9\"}]}"));
+        // The launcher is asked with the file backend's path, paused unless resume_vm, tracking if asked.
+        assertEquals("Load snapshot error: no VM in this test", fault("PUT", "/snapshot/load", "{" + path + ", "
+                + "\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/s/vm.mem\"}, "
+                + "\"resume_vm\": true, \"track_dirty_pages\": true}"));
+        assertEquals("/s/vm.state /s/vm.mem running tracked", launcher.restored);
+        fault("PUT", "/snapshot/load", "{" + path + ", \"mem_file_path\": \"/old.mem\", \"enable_diff_snapshots\": false}");
+        assertEquals("/s/vm.state /old.mem paused", launcher.restored);
+        assertEquals("Not started", json(call("GET", "/", null)).get("state"));
+        // Logger and metrics may precede a load; anything a boot uses may not.
+        ok("PUT", "/logger", "{\"level\": \"Info\"}");
+        ok("PUT", "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
+        assertEquals("Loading a microVM snapshot not allowed after configuring boot-specific resources.",
+                fault("PUT", "/snapshot/load", "{" + path + ", \"mem_file_path\": \"/m\"}"));
     }
 
     @Test

@@ -30,7 +30,9 @@ class KvmLayoutTest {
     static {
         for (StructLayout l : new StructLayout[] {Regs.LAYOUT, Sregs.LAYOUT, Segment.LAYOUT, DescriptorTable.LAYOUT,
                 Fpu.LAYOUT, MsrEntry.LAYOUT, CpuidEntry.LAYOUT, VcpuEvents.LAYOUT, UserMemoryRegion.LAYOUT,
-                IrqFd.LAYOUT, IoEventFd.LAYOUT, Translation.LAYOUT, GsiRoute.LAYOUT, DebugRegs.LAYOUT, GuestDebug.LAYOUT}) {
+                IrqFd.LAYOUT, IoEventFd.LAYOUT, Translation.LAYOUT, GsiRoute.LAYOUT, DebugRegs.LAYOUT, GuestDebug.LAYOUT,
+                StateStructs.XCRS, StateStructs.IRQCHIP, StateStructs.PIT_STATE2, StateStructs.CLOCK_DATA,
+                StateStructs.DIRTY_LOG}) {
             STRUCTS.put(l.name().orElseThrow(), l);
         }
         KVM_RUN.put("request_interrupt_window", KvmRun.REQUEST_INTERRUPT_WINDOW);
@@ -111,6 +113,12 @@ class KvmLayoutTest {
                 P("KVM_GUESTDBG_USE_SW_BP", KVM_GUESTDBG_USE_SW_BP);
                 P("KVM_GUESTDBG_USE_HW_BP", KVM_GUESTDBG_USE_HW_BP);
                 P("KVM_GUESTDBG_BLOCKIRQ", KVM_GUESTDBG_BLOCKIRQ);
+                P("KVM_IRQCHIP_PIC_MASTER", KVM_IRQCHIP_PIC_MASTER);
+                P("KVM_IRQCHIP_PIC_SLAVE", KVM_IRQCHIP_PIC_SLAVE);
+                P("KVM_IRQCHIP_IOAPIC", KVM_IRQCHIP_IOAPIC);
+                P("KVM_VCPUEVENT_VALID_NMI_PENDING", KVM_VCPUEVENT_VALID_NMI_PENDING);
+                P("KVM_VCPUEVENT_VALID_SIPI_VECTOR", KVM_VCPUEVENT_VALID_SIPI_VECTOR);
+                P("KVM_MEM_LOG_DIRTY_PAGES", KVM_MEM_LOG_DIRTY_PAGES);
                 P("sigset_t", sizeof(sigset_t));
                 P("termios", sizeof(struct termios));
                 P("termios.c_oflag", offsetof(struct termios, c_oflag));
@@ -177,6 +185,15 @@ class KvmLayoutTest {
         assertEquals(c("KVM_GUESTDBG_USE_SW_BP"), GuestDebug.USE_SW_BP);
         assertEquals(c("KVM_GUESTDBG_USE_HW_BP"), GuestDebug.USE_HW_BP);
         assertEquals(c("KVM_GUESTDBG_BLOCKIRQ"), GuestDebug.BLOCKIRQ);
+        assertEquals(c("KVM_IRQCHIP_PIC_MASTER"), StateStructs.IRQCHIP_PIC_MASTER);
+        assertEquals(c("KVM_IRQCHIP_PIC_SLAVE"), StateStructs.IRQCHIP_PIC_SLAVE);
+        assertEquals(c("KVM_IRQCHIP_IOAPIC"), StateStructs.IRQCHIP_IOAPIC);
+        assertEquals(c("KVM_VCPUEVENT_VALID_NMI_PENDING"), StateStructs.VCPUEVENT_VALID_NMI_PENDING);
+        assertEquals(c("KVM_VCPUEVENT_VALID_SIPI_VECTOR"), StateStructs.VCPUEVENT_VALID_SIPI_VECTOR);
+        assertEquals(c("KVM_MEM_LOG_DIRTY_PAGES"), StateStructs.MEM_LOG_DIRTY_PAGES);
+        for (VcpuStateBlob b : VcpuStateBlob.values()) {
+            assertEquals(b.get.request() >>> 16 & 0x3fff, b.bytes(), b + ": the blob's size is the one its ioctl encodes");
+        }
         assertEquals(c("sigset_t"), Libc.SIGSET_BYTES);
         assertEquals(c("termios"), Libc.TERMIOS_BYTES);
         assertEquals(c("termios.c_oflag"), 4);

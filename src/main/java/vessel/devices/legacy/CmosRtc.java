@@ -13,7 +13,7 @@ import vessel.devices.BusDevice;
  * holds the memory-size bytes firmware would leave there. Update-in-progress is never reported: the
  * registers are computed at read time, so they are always consistent.
  */
-public final class CmosRtc implements BusDevice {
+public final class CmosRtc implements BusDevice, vessel.devices.Snapshottable<CmosRtc.State> {
     public static final int BASE_PORT = 0x70;
     public static final int LENGTH = 2;
 
@@ -34,6 +34,43 @@ public final class CmosRtc implements BusDevice {
     static final int B_BINARY = 0x04;
     static final int B_SET = 0x80;
     static final int D_VALID_RAM_AND_TIME = 0x80;
+
+    /**
+     * The NVRAM, the index register, the guest's offset from the host clock, and the time being set while
+     * register B's SET bit is on ({@code settingEpochSecond} is meaningful only then).
+     */
+    public record State(byte[] nvram, int index, long offsetNanos, boolean setting, long settingEpochSecond) {
+        public State {
+            if (nvram.length != 128) {
+                throw new IllegalArgumentException("RTC NVRAM is " + nvram.length + " bytes, not 128");
+            }
+            if (index < 0 || index >= 128) {
+                throw new IllegalArgumentException("RTC index " + index + " is not an NVRAM address");
+            }
+            nvram = nvram.clone();
+        }
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public State saveState() {
+        return new State(nvram, index, offset.toNanos(), pending != null,
+                pending == null ? 0 : pending.toEpochSecond());
+    }
+
+    /** The guest's clock offset is kept: a restored guest sees the host's time now plus its own offset, as after a pause. */
+    @Override
+    public void restoreState(State s) {
+        System.arraycopy(s.nvram(), 0, nvram, 0, nvram.length);
+        index = s.index();
+        offset = Duration.ofNanos(s.offsetNanos());
+        pending = s.setting() ? ZonedDateTime.ofInstant(java.time.Instant.ofEpochSecond(s.settingEpochSecond()),
+                ZoneOffset.UTC) : null;
+    }
 
     private final Clock clock;
     private final byte[] nvram = new byte[128];

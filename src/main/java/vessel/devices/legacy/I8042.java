@@ -8,7 +8,7 @@ import vessel.devices.IrqLine;
  * registers, the command byte, the self-tests Linux runs, the CPU reset line (command 0xFE), and a key
  * sequence for Ctrl-Alt-Del. Registered at port 0x60 with length 5 (offset 0 = data, 4 = status/command).
  */
-public final class I8042 implements BusDevice {
+public final class I8042 implements BusDevice, vessel.devices.Snapshottable<I8042.State> {
     public static final int BASE_PORT = 0x60;
     public static final int LENGTH = 5;
     public static final int KEYBOARD_IRQ = 1;
@@ -35,6 +35,49 @@ public final class I8042 implements BusDevice {
     static final int CMD_RESET_CPU = 0xfe;
 
     static final int CTR_KBD_INT = 0x01;
+
+    /** Status and control bytes, a command awaiting its data byte (-1: none), and the output queue. */
+    public record State(int status, int control, int pendingCommand, int[] output) {
+        public State {
+            if ((status & ~0xff) != 0 || (control & ~0xff) != 0 || pendingCommand < -1 || pendingCommand > 0xff) {
+                throw new IllegalArgumentException("i8042 register out of range");
+            }
+            if (output.length > 16) {
+                throw new IllegalArgumentException("i8042 output queue holds " + output.length + " bytes, more than 16");
+            }
+            for (int b : output) {
+                if ((b & ~0xff) != 0) {
+                    throw new IllegalArgumentException("i8042 output byte " + b + " is wider than 8 bits");
+                }
+            }
+            output = output.clone();
+        }
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public State saveState() {
+        int[] queued = new int[outCount];
+        for (int i = 0; i < outCount; i++) {
+            queued[i] = output[(outHead + i) % output.length];
+        }
+        return new State(status, control, pendingCommand, queued);
+    }
+
+    @Override
+    public void restoreState(State s) {
+        status = s.status();
+        control = s.control();
+        pendingCommand = s.pendingCommand();
+        int[] queued = s.output();
+        System.arraycopy(queued, 0, output, 0, queued.length);
+        outHead = 0;
+        outCount = queued.length;
+    }
 
     private final Runnable reset;
     private final IrqLine irq;

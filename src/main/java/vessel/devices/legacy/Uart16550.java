@@ -12,7 +12,7 @@ import vessel.devices.IrqLine;
  * instantaneous (THR is always empty again after a write), so the driver never waits; the receive FIFO
  * holds 64 bytes and {@link #receive} refuses bytes beyond that, which is how input gets backpressure.
  */
-public final class Uart16550 implements BusDevice {
+public final class Uart16550 implements BusDevice, vessel.devices.Snapshottable<Uart16550.State> {
     public static final int COM1_PORT = 0x3f8;
     public static final int COM1_IRQ = 4;
     public static final int FIFO_SIZE = 64;
@@ -67,6 +67,54 @@ public final class Uart16550 implements BusDevice {
         default void inputDropped(int bytes) { }
 
         Events NONE = new Events() { };
+    }
+
+    /** The registers and the receive FIFO (oldest byte first); the transmit side holds nothing. */
+    public record State(int dll, int dlm, int ier, int lcr, int mcr, int lsr, int msr, int scr, boolean fifoEnabled,
+                        boolean thrEmptyPending, byte[] rxFifo) {
+        public State {
+            for (int r : new int[] {dll, dlm, ier, lcr, mcr, lsr, msr, scr}) {
+                if ((r & ~0xff) != 0) {
+                    throw new IllegalArgumentException("UART register value " + r + " is wider than 8 bits");
+                }
+            }
+            if (rxFifo.length > FIFO_SIZE) {
+                throw new IllegalArgumentException("UART receive FIFO holds " + rxFifo.length + " bytes, more than " + FIFO_SIZE);
+            }
+            rxFifo = rxFifo.clone();
+        }
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public State saveState() {
+        byte[] fifo = new byte[rxCount];
+        for (int i = 0; i < rxCount; i++) {
+            fifo[i] = rx[(rxHead + i) % FIFO_SIZE];
+        }
+        return new State(dll, dlm, ier, lcr, mcr, lsr, msr, scr, fifoEnabled, thrEmptyPending, fifo);
+    }
+
+    @Override
+    public void restoreState(State s) {
+        dll = s.dll();
+        dlm = s.dlm();
+        ier = s.ier();
+        lcr = s.lcr();
+        mcr = s.mcr();
+        lsr = s.lsr();
+        msr = s.msr();
+        scr = s.scr();
+        fifoEnabled = s.fifoEnabled();
+        thrEmptyPending = s.thrEmptyPending();
+        byte[] fifo = s.rxFifo();
+        System.arraycopy(fifo, 0, rx, 0, fifo.length);
+        rxHead = 0;
+        rxCount = fifo.length;
     }
 
     private final IrqLine irq;

@@ -6,13 +6,31 @@ import vessel.devices.BusDevice;
  * Configuration mechanism #1: the address register at 0xCF8 and the data window at 0xCFC-0xCFF.
  * Linux uses it to find the bus before it reads the MCFG table, and where ECAM is not reserved.
  */
-public final class PciConfigIo implements BusDevice {
+public final class PciConfigIo implements BusDevice, vessel.devices.Snapshottable<PciConfigIo.State> {
     public static final int PORT = 0xcf8;
     public static final int LENGTH = 8;
     private static final int ENABLE = 0x8000_0000;
 
     private final PciRoot root;
     private int address;
+
+    /** The address register: a guest may be between its write to 0xCF8 and its access to 0xCFC. */
+    public record State(int address) { }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public State saveState() {
+        return new State(address);
+    }
+
+    @Override
+    public void restoreState(State s) {
+        address = s.address();
+    }
 
     public PciConfigIo(PciRoot root) {
         this.root = root;

@@ -1,0 +1,126 @@
+package vessel.vmm.snapshot;
+
+import java.util.List;
+
+import vessel.kvm.VcpuStateBlob;
+
+/**
+ * Everything a state file holds: how to rebuild the machine, the KVM state of the VM and each vCPU, each
+ * device's state record, and what the memory file next to it contains. Each record's constructor refuses
+ * what no Vessel would have written, so a decoded snapshot is at least self-consistent.
+ */
+public record VmSnapshot(Machine machine, VmState vm, List<VcpuState> vcpus, List<DeviceState> devices, Memory memory) {
+    public VmSnapshot {
+        if (vcpus.size() != machine.cpus()) {
+            throw new IllegalArgumentException(vcpus.size() + " vCPU states for " + machine.cpus() + " vCPUs");
+        }
+        for (int i = 0; i < vcpus.size(); i++) {
+            if (vcpus.get(i).id() != i) {
+                throw new IllegalArgumentException("vCPU state " + i + " is for vCPU " + vcpus.get(i).id());
+            }
+        }
+        if (memory.bytes() != machine.memoryBytes()) {
+            throw new IllegalArgumentException("memory image of " + memory.bytes() + " bytes for a "
+                    + machine.memoryBytes() + "-byte guest");
+        }
+        vcpus = List.copyOf(vcpus);
+        devices = List.copyOf(devices);
+    }
+
+    /** The names of the devices this snapshot expects, in its order. */
+    public List<String> deviceNames() {
+        return devices.stream().map(DeviceState::name).toList();
+    }
+
+    /**
+     * What is rebuilt before any state is put back: the machine as it was made, without its kernel (the
+     * guest's memory already holds it).
+     *
+     * @param pci the PCI root was made (Linux guests), so its ports and ECAM window exist again
+     */
+    public record Machine(long memoryBytes, int cpus, boolean debugExit, boolean pci) {
+        public Machine {
+            if (memoryBytes <= 0 || memoryBytes % 4096 != 0) {
+                throw new IllegalArgumentException("guest memory of " + memoryBytes + " bytes is not whole pages");
+            }
+            if (cpus < 1 || cpus > 254) {
+                throw new IllegalArgumentException(cpus + " vCPUs");
+            }
+        }
+    }
+
+    /** The in-kernel irqchip (both PICs and the IOAPIC), PIT and kvmclock, as KVM gave them. */
+    public record VmState(byte[] picMaster, byte[] picSlave, byte[] ioapic, byte[] pit, long clockNanos) {
+        public VmState {
+            for (byte[] chip : List.of(picMaster, picSlave, ioapic)) {
+                if (chip.length != vessel.kvm.StateStructs.IRQCHIP.byteSize()) {
+                    throw new IllegalArgumentException("irqchip state of " + chip.length + " bytes");
+                }
+            }
+            if (pit.length != vessel.kvm.StateStructs.PIT_STATE2.byteSize()) {
+                throw new IllegalArgumentException("PIT state of " + pit.length + " bytes");
+            }
+        }
+    }
+
+    /**
+     * One vCPU: a blob per {@link VcpuStateBlob} in its order, the MSRs KVM lists (index and value), and
+     * its CPUID table (7 words per entry: function, index, flags, eax, ebx, ecx, edx).
+     */
+    public record VcpuState(int id, List<byte[]> blobs, int[] msrIndices, long[] msrValues, int[] cpuid) {
+        public VcpuState {
+            VcpuStateBlob[] kinds = VcpuStateBlob.values();
+            if (blobs.size() != kinds.length) {
+                throw new IllegalArgumentException(blobs.size() + " pieces of vCPU state, not " + kinds.length);
+            }
+            for (int i = 0; i < kinds.length; i++) {
+                if (blobs.get(i).length != kinds[i].bytes()) {
+                    throw new IllegalArgumentException(kinds[i] + " state of " + blobs.get(i).length + " bytes, not "
+                            + kinds[i].bytes());
+                }
+            }
+            if (msrIndices.length != msrValues.length) {
+                throw new IllegalArgumentException(msrIndices.length + " MSR indices for " + msrValues.length + " values");
+            }
+            if (cpuid.length % 7 != 0 || cpuid.length / 7 > 256) {
+                throw new IllegalArgumentException("CPUID table of " + cpuid.length + " words");
+            }
+            blobs = List.copyOf(blobs);
+        }
+
+        public byte[] blob(VcpuStateBlob kind) {
+            return blobs.get(kind.ordinal()).clone();
+        }
+    }
+
+    /** One device's state record, encoded by {@link RecordCodec}; {@code kind} names the record type. */
+    public record DeviceState(String name, String kind, byte[] state) {
+    }
+
+    /** What the memory file holds. */
+    public enum Type { FULL, DIFF }
+
+    /**
+     * @param bytes      the guest's RAM, which is the memory file's exact size
+     * @param dirtyPages for {@link Type#DIFF}: pairs of (first page, page count) written since the previous
+     *                   snapshot, the only pages the (sparse) memory file holds; empty for {@link Type#FULL}
+     */
+    public record Memory(Type type, long bytes, long[] dirtyPages) {
+        public Memory {
+            if (dirtyPages.length % 2 != 0) {
+                throw new IllegalArgumentException("dirty page list of odd length");
+            }
+            if (type == Type.FULL && dirtyPages.length != 0) {
+                throw new IllegalArgumentException("a full snapshot with a dirty page list");
+            }
+            long pages = bytes / 4096;
+            for (int i = 0; i < dirtyPages.length; i += 2) {
+                if (dirtyPages[i] < 0 || dirtyPages[i + 1] <= 0 || dirtyPages[i + 1] > pages - dirtyPages[i]) {
+                    throw new IllegalArgumentException("dirty pages " + dirtyPages[i] + "+" + dirtyPages[i + 1]
+                            + " lie outside the guest's " + pages + " pages");
+                }
+            }
+            dirtyPages = dirtyPages.clone();
+        }
+    }
+}
