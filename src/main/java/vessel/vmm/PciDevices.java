@@ -61,6 +61,11 @@ final class PciDevices implements AutoCloseable {
     private final ScheduledThreadPoolExecutor timers;
 
     PciDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, EventLoop loop) {
+        this(vm, memory, pio, mmio, loop, new vessel.devices.pci.PciHostBridge());
+    }
+
+    /** Bus 0 with {@code hostBridge} at 00:00.0 (a chipset's own identity, for firmware). */
+    PciDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, EventLoop loop, PciFunction hostBridge) {
         this.timers = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().name("queue-timer").daemon(true)
                 .unstarted(() -> {
                     vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.DEVICE);
@@ -73,15 +78,15 @@ final class PciDevices implements AutoCloseable {
         this.vm = vm;
         this.memory = memory;
         this.loop = loop;
-        this.root = new PciRoot(mmio, pio, this::barMoved);
+        this.root = new PciRoot(mmio, pio, this::barMoved, hostBridge);
         pio.insert(PciConfigIo.PORT, PciConfigIo.LENGTH, "pci-config-io", new PciConfigIo(root));
         mmio.insert(GuestLayout.PCI_ECAM, PciEcam.BUS_SIZE, "pci-ecam", new PciEcam(root));
         this.mmio64Base = GuestLayout.pciMmio64Base(memory.end());
         this.next64 = mmio64Base;
     }
 
-    /** Adds a virtio device in the next free slot, wired to KVM. */
-    void addVirtio(String name, VirtioDevice device) throws SysException {
+    /** Adds a virtio device in the next free slot, wired to KVM; returns the slot. */
+    int addVirtio(String name, VirtioDevice device) throws SysException {
         int slot = root.freeSlot();
         int gsiCount = device.queueCount() + 1;
         int[] gsis = new int[gsiCount];
@@ -156,6 +161,7 @@ final class PciDevices implements AutoCloseable {
         root.add(slot, function);
         LOG.log(System.Logger.Level.DEBUG, () -> String.format("PCI 00:%02x.0 %s: BAR0 at 0x%x, INTx GSI %d",
                 slot, name, address, intx));
+        return slot;
     }
 
     private <T extends AutoCloseable> T own(T resource) {

@@ -24,11 +24,12 @@ import vessel.devices.RateLimiter;
  * @param net       virtio-net interfaces, each on a host TAP device
  * @param vsock     a virtio-vsock device, or null
  * @param entropyRateLimit Firecracker's rate limiter on the entropy device ({@link RateLimiter.Config#NONE}: none)
+ * @param firmware  boot this firmware ROM (SeaBIOS) from the reset vector instead of a kernel; null: direct boot
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
-                       RateLimiter.Config entropyRateLimit) {
+                       RateLimiter.Config entropyRateLimit, Path firmware) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -59,6 +60,17 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         entropyRateLimit = entropyRateLimit == null ? RateLimiter.Config.NONE : entropyRateLimit;
     }
 
+    /** A VM booted directly (no firmware). */
+    public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
+                    boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
+                    boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
+        this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
+                vsock, entropyRateLimit, null);
+    }
+
+    /** Firmware needs room below 1 MiB and some above it for its tables, stacks and the boot loader. */
+    public static final long MIN_FIRMWARE_MEMORY = 16L << 20;
+
     /** A VM whose entropy device (if any) is not rate limited. */
     public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
@@ -69,7 +81,18 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
     /** Checks what can be checked without touching the host's files or KVM. */
     public VmConfig validate() throws ConfigException {
-        if (kernel == null) {
+        if (firmware != null) {
+            if (kernel != null) {
+                throw new ConfigException("--firmware and --kernel are two ways to boot: give one of them");
+            }
+            if (entry != null || !initrds.isEmpty() || !cmdline.isBlank()) {
+                throw new ConfigException("--entry, --initrd and --cmdline are for --kernel; firmware boots from the disk");
+            }
+            if (memoryBytes < MIN_FIRMWARE_MEMORY && memoryBytes >= MIN_MEMORY) {
+                throw new ConfigException("memory size " + MemorySize.format(memoryBytes)
+                        + " is too small to boot through firmware (16 MiB at least)");
+            }
+        } else if (kernel == null) {
             throw new ConfigException("no kernel given (--kernel FILE)");
         }
         if (memoryBytes <= 0) {
@@ -152,6 +175,13 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private RateLimiter.Config entropyRateLimit;
         private final List<NetConfig> net = new ArrayList<>();
         private VsockConfig vsock;
+        private Path firmware;
+
+        /** Boots {@code rom} (a SeaBIOS image) from the reset vector instead of a kernel. */
+        public Builder firmware(Path rom) {
+            this.firmware = rom;
+            return this;
+        }
 
         /** Adds a network interface; a null id becomes "net" + its position, from 0. */
         public Builder net(NetConfig iface) {
@@ -240,7 +270,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         public VmConfig build() throws ConfigException {
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
-                    drives, entropy, net, vsock, entropyRateLimit)
+                    drives, entropy, net, vsock, entropyRateLimit, firmware)
                     .validate();
         }
     }
