@@ -91,6 +91,8 @@ final class FirmwareMemory implements AutoCloseable {
 
     /** The host bridge's PAM registers changed: show each segment as they now say. */
     void pamChanged(int[] pam) {
+        long t0 = System.nanoTime();
+        long before = remaps;
         for (int i = 0; i < SEGMENTS.size(); i++) {
             int bits = I440fxHostBridge.pamBits(pam, SEGMENTS.get(i).base());
             // Read-enable picks RAM; without it reads (and here writes too) go to the ROM. Write-only RAM
@@ -102,6 +104,10 @@ final class FirmwareMemory implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "BIOS area segment at 0x" + Long.toHexString(SEGMENTS.get(i).base())
                         + " not remapped: " + e.getMessage());
             }
+        }
+        if (remaps != before) {
+            LOG.log(System.Logger.Level.DEBUG, () -> String.format("BIOS area remapped (%d slot changes, %d us): %s",
+                    remaps - before, (System.nanoTime() - t0) / 1000, java.util.Arrays.toString(views)));
         }
     }
 
