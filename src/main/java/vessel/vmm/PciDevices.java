@@ -214,6 +214,19 @@ final class PciDevices implements AutoCloseable {
                 mmio64Base + GuestLayout.PCI_MMIO64_SIZE - 1, mcfg(), intxGsi);
     }
 
+    /**
+     * The description when firmware placed the BARs: SeaBIOS allocates 32-bit BARs downwards from
+     * 0xFEC00000 (the I/O APIC), so the 32-bit window runs from above the ECAM window up to there, and
+     * Linux keeps what the firmware assigned instead of moving it.
+     */
+    PciHostBridgeAml acpiForFirmware() {
+        return new PciHostBridgeAml(GuestLayout.PCI_ECAM + GuestLayout.PCI_ECAM_SIZE, FIRMWARE_MMIO32_END, mmio64Base,
+                mmio64Base + GuestLayout.PCI_MMIO64_SIZE - 1, mcfg(), intxGsi);
+    }
+
+    /** The last byte SeaBIOS's 32-bit PCI window may use (BUILD_PCIMEM_END - 1). */
+    static final long FIRMWARE_MMIO32_END = 0xfebf_ffffL;
+
     static Mcfg mcfg() {
         return new Mcfg(GuestLayout.PCI_ECAM, 0, 0);
     }

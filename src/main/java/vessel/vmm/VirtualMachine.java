@@ -305,7 +305,7 @@ public final class VirtualMachine implements AutoCloseable {
                 // The same tables a direct boot gets, handed to the firmware to place (etc/table-loader).
                 AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus())
                         .withPciEcam(PciDevices.mcfg())
-                        .withSystemBusDevice(pci.acpi().toAml());
+                        .withSystemBusDevice(pci.acpiForFirmware().toAml());
                 pio.insert(FwCfg.PORT, FwCfg.LENGTH, "fw_cfg",
                         FirmwareBoot.fwCfg(memory, config.cpus(), platform, diskSlots));
                 if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
