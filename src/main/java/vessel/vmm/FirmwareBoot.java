@@ -33,6 +33,32 @@ final class FirmwareBoot {
 
     private FirmwareBoot() {}
 
+    /**
+     * Refuses, with one line, a firmware boot that could only end in "No bootable device": no disk, or a
+     * first disk whose first sector lacks the 0x55 0xAA signature every PC BIOS checks (a partitioned
+     * disk with GRUB in its MBR has it). Reads one sector; writes nothing.
+     */
+    static void checkBootable(List<DriveConfig> drives) throws ConfigException {
+        if (drives.isEmpty()) {
+            throw new ConfigException("--firmware boots the first --drive, and none is given (--drive path=disk.img)");
+        }
+        DriveConfig first = drives.getFirst();
+        java.nio.ByteBuffer sector = java.nio.ByteBuffer.allocate(512);
+        try (vessel.devices.block.DiskImage disk = vessel.devices.block.DiskImage.open(first.path(), first.format(), true)) {
+            if (disk.size() < 512) {
+                throw new ConfigException("drive '" + first.id() + "': " + first.path() + " is smaller than one sector:"
+                        + " nothing to boot");
+            }
+            disk.read(0, sector);
+        } catch (java.io.IOException e) {
+            throw new ConfigException("drive '" + first.id() + "': " + first.path() + ": " + e.getMessage());
+        }
+        if ((sector.get(510) & 0xff) != 0x55 || (sector.get(511) & 0xff) != 0xaa) {
+            throw new ConfigException("drive '" + first.id() + "': " + first.path() + " is not bootable: its first sector"
+                    + " has no boot signature (0x55 0xAA at byte 510), so the BIOS would not run it");
+        }
+    }
+
     /** The fw_cfg items for this VM; {@code bootDiskSlots} are the PCI slots of its disks, in boot order. */
     static FwCfg fwCfg(GuestMemory memory, int cpus, AcpiPlatform acpi, List<Integer> bootDiskSlots) {
         FirmwareAcpi tables = FirmwareAcpi.build(acpi);

@@ -236,6 +236,9 @@ public final class VirtualMachine implements AutoCloseable {
             // Device backends first: a bad drive path is the user's mistake and is reported before KVM is touched.
             List<VirtioDevices.Made> virtio = VirtioDevices.create(config);
             virtio.forEach(d -> made.add(d.resource()));
+            if (firmware != null) {
+                FirmwareBoot.checkBootable(config.drives());
+            }
             phase("inputs read, device backends open");
             Kvm kvm = Kvm.open();
             made.add(kvm);

@@ -116,6 +116,16 @@ class CliTest {
     }
 
     @Test
+    void aFirmwareBootWithNothingToBootIsOneLine(@TempDir Path dir) throws Exception {
+        Path rom = Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
+        assertOneLineError(vessel("run", "--firmware", rom.toString()), 2, "--firmware boots the first --drive, and none is given");
+        Path blank = Files.write(dir.resolve("blank.img"), new byte[1 << 20]);
+        assertOneLineError(vessel("run", "--firmware", rom.toString(), "--drive", "path=" + blank), 2,
+                "drive 'drive0': " + blank + " is not bootable: its first sector has no boot signature");
+        assertEquals(0, Files.readAllBytes(blank)[0], "nothing written");
+    }
+
+    @Test
     void unreadableKernelIsNamed(@TempDir Path dir) throws Exception {
         Path kernel = Files.writeString(dir.resolve("secret.bin"), "x");
         Files.setPosixFilePermissions(kernel, java.util.Set.of());

@@ -12,7 +12,6 @@ import vessel.testkit.TestFirmware;
 import vessel.testkit.TestGuests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -44,19 +43,5 @@ class FirmwareBootKvmTest {
         assertTrue(r.out().contains("Booting from Hard Disk"), r.out());
         assertTrue(r.out().endsWith("vessel boot sector ok\n"), r.out());
         assertEquals(67, r.status(), r.err());
-    }
-
-    @Test
-    void aSectorWithoutTheBootSignatureIsNotRun() throws Exception {
-        RequiresKvm.assumeKvm();
-        byte[] sector = Files.readAllBytes(TestGuests.get("bootsector.bin"));
-        sector[511] = 0; // 0x55 0x00: not bootable
-        Path disk = disk("noboot.img", sector);
-        CliTest.Result r = CliTest.vessel("run", "--firmware", TestFirmware.seabios().toString(),
-                "--drive", "path=" + disk, "--debug-exit");
-        assertTrue(r.out().contains("not a bootable disk"), r.out());
-        assertFalse(r.out().contains("vessel boot sector ok"), r.out());
-        // SeaBIOS waits etc/boot-fail-wait (5 s), then resets the machine: Vessel stops (--reboot stop).
-        assertEquals(0, r.status(), r.err());
     }
 }
