@@ -137,6 +137,38 @@ public final class X86Cpu {
         vcpu.setLapic(lapic);
     }
 
+    /**
+     * The state a PC's boot CPU comes out of reset in, where firmware starts: real mode at F000:FFF0 with
+     * CS's base 0xFFFF0000, so the first fetch is the reset vector 16 bytes below 4 GiB (Intel SDM vol. 3,
+     * 9.1.4). KVM makes a vCPU in this state already; setting it says so and survives a reused vCPU.
+     */
+    public static void reset(VcpuFd vcpu) throws KvmException {
+        Sregs s = vcpu.getSregs();
+        s.cs = new Segment(RESET_CS_BASE, 0xffff, RESET_CS, 0xb, true, 0, false, true, false, false, false, false);
+        s.ds = s.es = s.fs = s.gs = s.ss = Segment.realMode(0, false);
+        s.cr0 = Sregs.CR0_ET | RESET_CR0_CD_NW;
+        s.cr3 = 0;
+        s.cr4 = 0;
+        s.efer = 0;
+        s.gdt = new DescriptorTable(0, 0xffff);
+        s.idt = new DescriptorTable(0, 0xffff);
+        vcpu.setSregs(s);
+        Regs r = new Regs();
+        r.rip = RESET_IP;
+        r.rflags = Regs.RFLAGS_RESERVED;
+        r.rdx = RESET_EDX;
+        vcpu.setRegs(r);
+        vcpu.setFpu(new Fpu());
+    }
+
+    static final int RESET_CS = 0xf000;
+    static final long RESET_CS_BASE = 0xffff_0000L;
+    static final long RESET_IP = 0xfff0;
+    /** CR0 after reset: cache disable and not-write-through set (0x60000000), ET set. */
+    static final long RESET_CR0_CD_NW = 0x6000_0000L;
+    /** EDX after reset holds the processor signature (family 6); firmware may read it, none here needs it. */
+    static final long RESET_EDX = 0x600;
+
     /** Builds whatever tables {@code entry}'s mode needs in guest memory and loads the boot CPU's registers. */
     public static void enter(VcpuFd vcpu, GuestMemory memory, BootEntry entry) throws KvmException {
         Sregs s = vcpu.getSregs();

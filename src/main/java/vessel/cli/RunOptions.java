@@ -18,6 +18,9 @@ final class RunOptions {
 
               --kernel FILE        kernel to boot: a Linux bzImage or vmlinux, a multiboot ELF,
                                    or a flat binary with --entry
+              --firmware [FILE]    boot a PC BIOS ROM from the reset vector instead of a kernel:
+                                   it boots the first --drive as a PC boots its disk (default
+                                   FILE: Debian's SeaBIOS, bios-256k.bin, fetched on first use)
               --entry MODE         run FILE as a flat binary loaded at 0x10000, entered in
                                    real, protected or long mode
               --memory SIZE        guest RAM, e.g. 256M, 1G (plain numbers are MiB; default 256M)
@@ -78,6 +81,7 @@ final class RunOptions {
     private String machineOption;
 
     private boolean sawKernel;
+    private boolean sawFirmware;
     private boolean sawCmdline;
     private boolean sawInitrd;
     private boolean sawDrive;
@@ -108,6 +112,12 @@ final class RunOptions {
                 case "--kernel" -> {
                     b.kernel(Path.of(value(opt, value, rest)));
                     sawKernel = true;
+                }
+                case "--firmware" -> {
+                    String file = value != null ? value
+                            : !rest.isEmpty() && !rest.getFirst().startsWith("--") ? rest.removeFirst() : null;
+                    b.firmware(file != null ? Path.of(file) : defaultFirmware());
+                    sawFirmware = true;
                 }
                 case "--entry" -> {
                     try {
@@ -165,10 +175,20 @@ final class RunOptions {
             }
             return null;
         }
-        if (!sawKernel) {
+        if (!sawKernel && !sawFirmware) {
             defaultGuest(b, !sawCmdline, !sawInitrd, !sawDrive);
         }
         return b.build();
+    }
+
+    /** SeaBIOS as Debian ships it, fetched by scripts/firmware.sh (the launcher passes its folder). */
+    private static Path defaultFirmware() throws UsageException {
+        String dir = System.getProperty("vessel.firmware.dir");
+        if (dir == null) {
+            throw new UsageException("--firmware without a FILE boots the default SeaBIOS, which ./vessel run fetches"
+                    + " (scripts/firmware.sh); name a ROM file here");
+        }
+        return Path.of(dir, "bios-256k.bin");
     }
 
     /** "[HOST:]PORT", QEMU's "tcp::PORT" too; the host defaults to loopback (the stub has no authentication). */

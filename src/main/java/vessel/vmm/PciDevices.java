@@ -67,6 +67,11 @@ final class PciDevices implements AutoCloseable {
     }
 
     PciDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, EventLoop loop) {
+        this(vm, memory, pio, mmio, loop, new vessel.devices.pci.PciHostBridge());
+    }
+
+    /** Bus 0 with {@code hostBridge} at 00:00.0 (a chipset's own identity, for firmware). */
+    PciDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, EventLoop loop, PciFunction hostBridge) {
         this.timers = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().name("queue-timer").daemon(true)
                 .unstarted(() -> {
                     vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.DEVICE);
@@ -79,7 +84,7 @@ final class PciDevices implements AutoCloseable {
         this.vm = vm;
         this.memory = memory;
         this.loop = loop;
-        this.root = new PciRoot(mmio, pio, this::barMoved);
+        this.root = new PciRoot(mmio, pio, this::barMoved, hostBridge);
         this.configIo = new PciConfigIo(root);
         pio.insert(PciConfigIo.PORT, PciConfigIo.LENGTH, "pci-config-io", configIo);
         mmio.insert(GuestLayout.PCI_ECAM, PciEcam.BUS_SIZE, "pci-ecam", new PciEcam(root));
@@ -87,8 +92,8 @@ final class PciDevices implements AutoCloseable {
         this.next64 = mmio64Base;
     }
 
-    /** Adds a virtio device in the next free slot, wired to KVM. */
-    void addVirtio(String name, VirtioDevice device) throws SysException {
+    /** Adds a virtio device in the next free slot, wired to KVM; returns the slot. */
+    int addVirtio(String name, VirtioDevice device) throws SysException {
         int slot = root.freeSlot();
         int gsiCount = device.queueCount() + 1;
         int[] gsis = new int[gsiCount];
@@ -163,6 +168,7 @@ final class PciDevices implements AutoCloseable {
         root.add(slot, function);
         LOG.log(System.Logger.Level.DEBUG, () -> String.format("PCI 00:%02x.0 %s: BAR0 at 0x%x, INTx GSI %d",
                 slot, name, address, intx));
+        return slot;
     }
 
     private <T extends AutoCloseable> T own(T resource) {
@@ -214,6 +220,19 @@ final class PciDevices implements AutoCloseable {
         return new PciHostBridgeAml(GuestLayout.PCI_MMIO32_START, GuestLayout.PCI_ECAM - 1, mmio64Base,
                 mmio64Base + GuestLayout.PCI_MMIO64_SIZE - 1, mcfg(), intxGsi);
     }
+
+    /**
+     * The description when firmware placed the BARs: SeaBIOS allocates 32-bit BARs downwards from
+     * 0xFEC00000 (the I/O APIC), so the 32-bit window runs from above the ECAM window up to there, and
+     * Linux keeps what the firmware assigned instead of moving it.
+     */
+    PciHostBridgeAml acpiForFirmware() {
+        return new PciHostBridgeAml(GuestLayout.PCI_ECAM + GuestLayout.PCI_ECAM_SIZE, FIRMWARE_MMIO32_END, mmio64Base,
+                mmio64Base + GuestLayout.PCI_MMIO64_SIZE - 1, mcfg(), intxGsi);
+    }
+
+    /** The last byte SeaBIOS's 32-bit PCI window may use (BUILD_PCIMEM_END - 1). */
+    static final long FIRMWARE_MMIO32_END = 0xfebf_ffffL;
 
     static Mcfg mcfg() {
         return new Mcfg(GuestLayout.PCI_ECAM, 0, 0);

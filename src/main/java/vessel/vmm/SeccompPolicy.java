@@ -52,10 +52,14 @@ public final class SeccompPolicy {
     private static final int FIONREAD = 0x541B;
     private static final int FIONBIO = 0x5421;
 
-    /** KVM ioctls only VM assembly makes (the main or API thread): never a vCPU's. */
+    /**
+     * KVM ioctls only VM assembly makes (the main or API thread): never a vCPU's. Memory slots are not
+     * among them: firmware's writes to the host bridge's PAM registers (on a vCPU) switch the BIOS area
+     * between ROM and RAM, as on QEMU, which makes that ioctl on its vCPU threads too.
+     */
     static final Set<KvmIoctl> ASSEMBLY_ONLY = EnumSet.of(KvmIoctl.GET_API_VERSION, KvmIoctl.CREATE_VM,
             KvmIoctl.GET_MSR_INDEX_LIST, KvmIoctl.GET_VCPU_MMAP_SIZE, KvmIoctl.GET_SUPPORTED_CPUID,
-            KvmIoctl.CREATE_VCPU, KvmIoctl.SET_USER_MEMORY_REGION, KvmIoctl.SET_TSS_ADDR,
+            KvmIoctl.CREATE_VCPU, KvmIoctl.SET_TSS_ADDR,
             KvmIoctl.SET_IDENTITY_MAP_ADDR, KvmIoctl.CREATE_IRQCHIP, KvmIoctl.CREATE_PIT2, KvmIoctl.SET_CPUID2);
 
     /** Terminal and file-descriptor ioctls that the JDK makes on any thread (isatty, available, blocking mode). */

@@ -29,6 +29,10 @@ import vessel.boot.MultibootLoader;
 import vessel.boot.X86Cpu;
 import vessel.boot.acpi.AcpiPlatform;
 import vessel.boot.acpi.AcpiTables;
+import vessel.boot.firmware.FirmwareImage;
+import vessel.devices.firmware.FirmwareDebugPort;
+import vessel.devices.firmware.FwCfg;
+import vessel.devices.pci.I440fxHostBridge;
 import vessel.devices.Bus;
 import vessel.devices.BusDevice;
 import vessel.devices.IrqLine;
@@ -104,11 +108,15 @@ public final class VirtualMachine implements AutoCloseable {
     /** Every device with state, by its bus name, in the order a snapshot lists them. */
     private final java.util.Map<String, vessel.devices.Snapshottable<?>> stateful = new java.util.LinkedHashMap<>();
     private volatile boolean trackingDirtyPages;
+    /** The ROM and BIOS-area views of a firmware boot; null for a direct boot. */
+    private final FirmwareMemory firmwareMemory;
 
     private VirtualMachine(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory, List<VcpuFd> vcpuFds,
                            List<EventFd> eventFds, OutputStream console, Bus pio, Bus mmio, EventLoop eventLoop,
-                           PciDevices pci, List<AutoCloseable> deviceResources, List<VirtioDevices.Made> virtio) {
+                           PciDevices pci, List<AutoCloseable> deviceResources, List<VirtioDevices.Made> virtio,
+                           FirmwareMemory firmwareMemory) {
         this.virtio = List.copyOf(virtio);
+        this.firmwareMemory = firmwareMemory;
         this.pio = pio;
         this.mmio = mmio;
         this.eventLoop = eventLoop;
@@ -140,6 +148,9 @@ public final class VirtualMachine implements AutoCloseable {
                 () -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the ACPI reset register"))));
         long low = memory.regions().getFirst().size();
         CmosRtc rtc = new CmosRtc(java.time.Clock.systemUTC(), low, memory.totalSize() - low);
+        if (firmwareMemory != null) {
+            rtc.setFirmwareFields(vcpuFds.size());
+        }
         pio.insert(CmosRtc.BASE_PORT, CmosRtc.LENGTH, "rtc", rtc);
         stateful.put("rtc", rtc);
         if (pci != null) {
@@ -255,9 +266,17 @@ public final class VirtualMachine implements AutoCloseable {
     /** Builds the VM from {@code config}, with the serial console written to {@code console}. */
     public static VirtualMachine create(VmConfig config, OutputStream console) throws ConfigException, IOException {
         config.validate();
-        byte[] kernelImage = readInput(config.kernel(), "kernel");
+        FirmwareImage firmware = null;
+        if (config.firmware() != null) {
+            try {
+                firmware = FirmwareImage.of(readInput(config.firmware(), "firmware"), config.firmware().toString());
+            } catch (ImageException e) {
+                throw new ConfigException(e.getMessage());
+            }
+        }
+        byte[] kernelImage = firmware != null ? null : readInput(config.kernel(), "kernel");
         // Decompression (when Vessel does it) overlaps everything up to loading the kernel.
-        BackgroundDecompression hostKernel = config.decompress() == VmConfig.KernelDecompress.HOST
+        BackgroundDecompression hostKernel = firmware == null && config.decompress() == VmConfig.KernelDecompress.HOST
                 ? KernelLoader.startHostDecompression(kernelImage, config.kernel().toString(), config.entry()) : null;
         List<AutoCloseable> made = new ArrayList<>();
         if (hostKernel != null) {
@@ -280,6 +299,9 @@ public final class VirtualMachine implements AutoCloseable {
             if (config.serial() != null && config.serial().rateLimit() != null && config.serial().rateLimit().limits()) {
                 console = new SerialRateLimit(console, config.serial().rateLimit());
             }
+            if (firmware != null) {
+                FirmwareBoot.checkBootable(config.drives());
+            }
             phase("inputs read, device backends open");
             Kvm kvm = Kvm.open();
             made.add(kvm);
@@ -295,11 +317,14 @@ public final class VirtualMachine implements AutoCloseable {
                     throw new ConfigException("Missing KVM capabilities: " + missing);
                 }
             }
-            VmFd vm = newVmFd(kvm, made);
+            VmFd vm = newVmFd(kvm, made, firmware != null);
 
             GuestMemory memory = GuestMemory.allocate(GuestLayout.ramRanges(config.memoryBytes()));
             made.add(memory);
             for (MemoryRegion r : memory.regions()) {
+                if (firmware != null && r.guestBase() == 0) {
+                    continue; // mapped around the BIOS area by FirmwareMemory, below
+                }
                 vm.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), 0);
                 // For tools that split the process's memory into guest RAM and the VMM's own (bench/boot).
                 LOG.log(System.Logger.Level.DEBUG, () -> String.format("guest RAM slot %d: host %x-%x", r.slot(),
@@ -307,7 +332,7 @@ public final class VirtualMachine implements AutoCloseable {
             }
 
             phase("VM and guest memory made");
-            boolean linux = config.entry() == null && KernelLoader.isLinux(kernelImage);
+            boolean linux = firmware == null && config.entry() == null && KernelLoader.isLinux(kernelImage);
             HostProbe.Result probe = linux ? HostProbe.probe(kvm) : null;
             if (linux) {
                 GuestSpeed.ofHost(kvm); // says once where a Linux boot will take many minutes
@@ -321,22 +346,44 @@ public final class VirtualMachine implements AutoCloseable {
             EventLoop eventLoop = new EventLoop();
             made.add(eventLoop);
             PciDevices pci = null;
+            FirmwareMemory firmwareMemory = null;
             List<AutoCloseable> deviceResources = new ArrayList<>();
             if (serialFile != null) {
                 deviceResources.add(serialFile);
             }
-            if (linux || !virtio.isEmpty()) {
+            List<Integer> diskSlots = new ArrayList<>();
+            if (firmware != null) {
+                firmwareMemory = FirmwareMemory.map(vm, memory, firmware, mmio);
+                made.add(firmwareMemory);
+                pci = new PciDevices(vm, memory, pio, mmio, eventLoop,
+                        new I440fxHostBridge(firmwareMemory::pamChanged));
+                made.add(pci);
+            } else if (linux || !virtio.isEmpty()) {
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
                 made.add(pci);
-                for (VirtioDevices.Made d : virtio) {
-                    deviceResources.add(d.resource());
-                    pci.addVirtio(d.name(), d.device());
+            }
+            for (VirtioDevices.Made d : virtio) {
+                deviceResources.add(d.resource());
+                int slot = pci.addVirtio(d.name(), d.device());
+                if (d.device() instanceof vessel.devices.virtio.VirtioBlock) {
+                    diskSlots.add(slot);
                 }
             }
 
             // Linux finds CPUs, the IOAPIC, COM1, PCI and how to power off in ACPI; the small guests need none.
             long rsdp = 0;
-            if (linux) {
+            if (firmware != null) {
+                // The same tables a direct boot gets, handed to the firmware to place (etc/table-loader).
+                AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus())
+                        .withPciEcam(PciDevices.mcfg())
+                        .withSystemBusDevice(pci.acpiForFirmware().toAml());
+                pio.insert(FwCfg.PORT, FwCfg.LENGTH, "fw_cfg",
+                        FirmwareBoot.fwCfg(memory, config.cpus(), platform, diskSlots));
+                if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+                    pio.insert(FirmwareDebugPort.PORT, 1, "firmware-debug", new FirmwareDebugPort(
+                            line -> LOG.log(System.Logger.Level.DEBUG, "firmware: " + line)));
+                }
+            } else if (linux) {
                 AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus())
                         .withPciEcam(PciDevices.mcfg())
                         .withSystemBusDevice(pci.acpi().toAml());
@@ -348,16 +395,18 @@ public final class VirtualMachine implements AutoCloseable {
             }
 
             phase("devices and ACPI tables made");
-            BootEntry entry;
-            try {
-                // The kernel's feature table is looked up only when something is to be hidden (~20-90 ms).
-                String cmdline = !linux ? config.cmdline() : linuxCmdline(config.cmdline(), probe.hiddenFeatures().isEmpty()
-                        ? probe.kernelOptions()
-                        : probe.kernelOptions(featureNumbers(kernelImage, config.kernel().toString(), hostKernel)));
-                entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
-                        config.entry(), cmdline, modules, hostKernel, rsdp));
-            } catch (ImageException e) {
-                throw new ConfigException(e.getMessage());
+            BootEntry entry = null;
+            if (firmware == null) {
+                try {
+                    // The kernel's feature table is looked up only when something is to be hidden (~20-90 ms).
+                    String cmdline = !linux ? config.cmdline() : linuxCmdline(config.cmdline(), probe.hiddenFeatures().isEmpty()
+                            ? probe.kernelOptions()
+                            : probe.kernelOptions(featureNumbers(kernelImage, config.kernel().toString(), hostKernel)));
+                    entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
+                            config.entry(), cmdline, modules, hostKernel, rsdp));
+                } catch (ImageException e) {
+                    throw new ConfigException(e.getMessage());
+                }
             }
 
             phase("kernel loaded");
@@ -379,14 +428,20 @@ public final class VirtualMachine implements AutoCloseable {
                     msrs = config.cpuTemplate().applyMsrs(msrs, vcpu);
                 }
                 vcpu.setCpuid(cpuid);
-                vcpu.setMsrs(msrs);
+                if (firmware == null) {
+                    vcpu.setMsrs(msrs); // firmware finds the MSRs as a reset leaves them
+                }
                 X86Cpu.wireLapic(vcpu);
             }
             // Only the boot CPU gets an entry state; with the in-kernel irqchip the others wait in
             // KVM_RUN until the boot CPU sends them INIT and SIPI.
-            X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
+            if (firmware != null) {
+                X86Cpu.reset(vcpuFds.getFirst());
+            } else {
+                X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
+            }
             return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio, eventLoop, pci,
-                    deviceResources, virtio);
+                    deviceResources, virtio, firmwareMemory);
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;
@@ -394,11 +449,12 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     /** A VM fd with what every Vessel VM has before its memory: the TSS pages, the irqchip and the PIT. */
-    private static VmFd newVmFd(Kvm kvm, List<AutoCloseable> made) throws IOException {
+    /** A firmware boot keeps KVM's identity map and TSS where a ROM of up to 16 MiB cannot reach (QEMU's place). */
+    private static VmFd newVmFd(Kvm kvm, List<AutoCloseable> made, boolean firmware) throws IOException {
         VmFd vm = kvm.createVm();
         made.add(vm);
-        vm.setIdentityMapAddr(GuestLayout.KVM_IDENTITY_MAP);
-        vm.setTssAddr(GuestLayout.KVM_TSS);
+        vm.setIdentityMapAddr(firmware ? FirmwareBoot.KVM_IDENTITY_MAP : GuestLayout.KVM_IDENTITY_MAP);
+        vm.setTssAddr(firmware ? FirmwareBoot.KVM_TSS : GuestLayout.KVM_TSS);
         vm.createIrqchip();
         vm.createPit2(VmFd.PIT_SPEAKER_DUMMY);
         return vm;
@@ -440,6 +496,9 @@ public final class VirtualMachine implements AutoCloseable {
         if (!virtio.isEmpty()) {
             throw new ConfigException("snapshots of VMs with virtio devices (drives, network interfaces, vsock, entropy)"
                     + " are not supported yet");
+        }
+        if (firmwareMemory != null) {
+            throw new ConfigException("snapshots of firmware-booted VMs (--firmware) are not supported yet");
         }
         if (type == VmSnapshot.Type.DIFF && !trackingDirtyPages) {
             throw new ConfigException("a diff snapshot needs dirty page tracking (track_dirty_pages), which this VM does not have");
@@ -556,7 +615,7 @@ public final class VirtualMachine implements AutoCloseable {
         try {
             Kvm kvm = Kvm.open();
             made.add(kvm);
-            VmFd vm = newVmFd(kvm, made);
+            VmFd vm = newVmFd(kvm, made, false);
             int fd;
             try {
                 fd = vessel.sys.Libc.open(memoryPath.toString(), vessel.sys.Libc.O_RDONLY | vessel.sys.Libc.O_CLOEXEC, 0);
@@ -590,7 +649,7 @@ public final class VirtualMachine implements AutoCloseable {
                 vcpuFds.add(vcpu);
             }
             VirtualMachine restored = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
-                    eventLoop, pci, new ArrayList<>(), List.of());
+                    eventLoop, pci, new ArrayList<>(), List.of(), null);
             List<String> expected = snap.deviceNames();
             List<String> have = List.copyOf(restored.stateful.keySet());
             if (!expected.equals(have)) {
@@ -1029,6 +1088,9 @@ public final class VirtualMachine implements AutoCloseable {
         eventFds.forEach(EventFd::close);
         vmFd.close();
         memory.close();
+        if (firmwareMemory != null) {
+            firmwareMemory.close(); // after the VM fd: KVM maps the ROM until its slots go
+        }
         kvm.close();
     }
 

@@ -28,12 +28,13 @@ import vessel.devices.RateLimiter;
  * @param serial    where else the guest's serial output goes (Firecracker's PUT /serial), or null
  * @param cpuTemplate changes to every vCPU's CPUID and MSRs, and KVM capabilities the VM needs, or null
  * @param smt       present the vCPUs as pairs of hyperthreads of one core (needs 1 or an even count)
+ * @param firmware  boot this firmware ROM (SeaBIOS) from the reset vector instead of a kernel; null: direct boot
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
                        RateLimiter.Config entropyRateLimit, BalloonConfig balloon, SerialOutput serial,
-                       CpuTemplate cpuTemplate, boolean smt) {
+                       CpuTemplate cpuTemplate, boolean smt, Path firmware) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -64,17 +65,39 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         entropyRateLimit = entropyRateLimit == null ? RateLimiter.Config.NONE : entropyRateLimit;
     }
 
+    /** A VM booted directly (no firmware). */
+    public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
+                    boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
+                    boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
+        this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
+                vsock, entropyRateLimit, null, null, null, false, null);
+    }
+
+    /** Firmware needs room below 1 MiB and some above it for its tables, stacks and the boot loader. */
+    public static final long MIN_FIRMWARE_MEMORY = 16L << 20;
+
     /** A VM whose entropy device (if any) is not rate limited. */
     public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE, null, null, null, false);
+                vsock, RateLimiter.Config.NONE, null, null, null, false, null);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
     public VmConfig validate() throws ConfigException {
-        if (kernel == null) {
+        if (firmware != null) {
+            if (kernel != null) {
+                throw new ConfigException("--firmware and --kernel are two ways to boot: give one of them");
+            }
+            if (entry != null || !initrds.isEmpty() || !cmdline.isBlank()) {
+                throw new ConfigException("--entry, --initrd and --cmdline are for --kernel; firmware boots from the disk");
+            }
+            if (memoryBytes < MIN_FIRMWARE_MEMORY && memoryBytes >= MIN_MEMORY) {
+                throw new ConfigException("memory size " + MemorySize.format(memoryBytes)
+                        + " is too small to boot through firmware (16 MiB at least)");
+            }
+        } else if (kernel == null) {
             throw new ConfigException("no kernel given (--kernel FILE)");
         }
         if (memoryBytes <= 0) {
@@ -197,6 +220,14 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return this;
         }
 
+        private Path firmware;
+
+        /** Boots {@code rom} (a SeaBIOS image) from the reset vector instead of a kernel. */
+        public Builder firmware(Path rom) {
+            this.firmware = rom;
+            return this;
+        }
+
         /** Adds a network interface; a null id becomes "net" + its position, from 0. */
         public Builder net(NetConfig iface) {
             net.add(iface.id() != null ? iface : new NetConfig("net" + net.size(), iface.tap(), iface.mac(),
@@ -287,7 +318,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
                     drives, entropy, net, vsock, entropyRateLimit, balloon,
                     serialOutput == null && serialRateLimit == null ? null : new SerialOutput(serialOutput, serialRateLimit),
-                    cpuTemplate, smt)
+                    cpuTemplate, smt, firmware)
                     .validate();
         }
     }

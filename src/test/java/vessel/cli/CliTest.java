@@ -101,6 +101,31 @@ class CliTest {
     }
 
     @Test
+    void badFirmwareIsOneLineEach(@TempDir Path dir) throws Exception {
+        Path odd = Files.write(dir.resolve("odd.bin"), new byte[1000]);
+        assertOneLineError(vessel("run", "--firmware", odd.toString()), 2,
+                "firmware " + odd + " is 1000 bytes, not a whole number of 64 KiB");
+        Path big = Files.write(dir.resolve("big.bin"), new byte[17 << 20]);
+        assertOneLineError(vessel("run", "--firmware", big.toString()), 2, "more than the 16 MiB");
+        assertOneLineError(vessel("run", "--firmware", dir.resolve("none.bin").toString()), 2,
+                "firmware file " + dir.resolve("none.bin") + " does not exist");
+        assertOneLineError(vessel("run", "--firmware", odd.toString(), "--kernel", odd.toString()), 2,
+                "--firmware and --kernel are two ways to boot");
+        assertOneLineError(vessel("run", "--firmware", odd.toString(), "--memory", "8M"), 2, "too small to boot through firmware");
+        assertOneLineError(vessel("run", "--firmware"), 2, "name a ROM file here");
+    }
+
+    @Test
+    void aFirmwareBootWithNothingToBootIsOneLine(@TempDir Path dir) throws Exception {
+        Path rom = Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
+        assertOneLineError(vessel("run", "--firmware", rom.toString()), 2, "--firmware boots the first --drive, and none is given");
+        Path blank = Files.write(dir.resolve("blank.img"), new byte[1 << 20]);
+        assertOneLineError(vessel("run", "--firmware", rom.toString(), "--drive", "path=" + blank), 2,
+                "drive 'drive0': " + blank + " is not bootable: its first sector has no boot signature");
+        assertEquals(0, Files.readAllBytes(blank)[0], "nothing written");
+    }
+
+    @Test
     void unreadableKernelIsNamed(@TempDir Path dir) throws Exception {
         Path kernel = Files.writeString(dir.resolve("secret.bin"), "x");
         Files.setPosixFilePermissions(kernel, java.util.Set.of());

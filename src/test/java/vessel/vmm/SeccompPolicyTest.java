@@ -58,7 +58,8 @@ class SeccompPolicyTest {
     @Test
     void aVcpuMayRunAndServiceItsGuestButNotAssembleVms() {
         for (KvmIoctl i : List.of(KvmIoctl.RUN, KvmIoctl.GET_REGS, KvmIoctl.SET_REGS, KvmIoctl.SET_SIGNAL_MASK,
-                KvmIoctl.TRANSLATE, KvmIoctl.SET_VCPU_EVENTS, KvmIoctl.SET_GSI_ROUTING, KvmIoctl.IRQFD, KvmIoctl.IOEVENTFD)) {
+                KvmIoctl.TRANSLATE, KvmIoctl.SET_VCPU_EVENTS, KvmIoctl.SET_GSI_ROUTING, KvmIoctl.IRQFD, KvmIoctl.IOEVENTFD,
+                KvmIoctl.SET_USER_MEMORY_REGION)) {
             assertEquals(RET_ALLOW, verdict(ThreadKind.VCPU, Syscall.IOCTL, 9, i.request()), i.displayName());
         }
         for (KvmIoctl i : SeccompPolicy.ASSEMBLY_ONLY) {

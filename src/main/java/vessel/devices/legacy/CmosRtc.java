@@ -97,6 +97,22 @@ public final class CmosRtc implements BusDevice, vessel.devices.Snapshottable<Cm
         nvram[0x5d] = (byte) (above4g >>> 16);
     }
 
+    /** QEMU's NVRAM bytes for PC firmware: boot from the hard disk first, skip the floppy signature check, CPU count. */
+    static final int BOOT_FLAGS_1 = 0x38;
+    static final int BOOT_FLAGS_2 = 0x3d;
+    static final int CPU_COUNT = 0x5f;
+    static final int BOOT_HARD_DISK = 0x02;
+
+    /**
+     * Fills the bytes SeaBIOS reads on a QEMU machine besides the memory sizes: the boot order (hard disk
+     * first; fw_cfg's bootorder refines it) and the number of CPUs less one (QEMU hw/i386/pc.c).
+     */
+    public void setFirmwareFields(int cpus) {
+        nvram[BOOT_FLAGS_2] = BOOT_HARD_DISK;
+        nvram[BOOT_FLAGS_1] = 0x01; // bit 0: do not check the floppy boot signature
+        nvram[CPU_COUNT] = (byte) (cpus - 1);
+    }
+
     private void putWord(int reg, int v) {
         nvram[reg] = (byte) v;
         nvram[reg + 1] = (byte) (v >>> 8);

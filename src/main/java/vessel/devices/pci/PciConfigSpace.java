@@ -146,6 +146,11 @@ public final class PciConfigSpace {
         return offset;
     }
 
+    /** Makes the bits of {@code mask} in the byte at {@code offset} guest-writable (chipset registers). */
+    public void allowWrites(int offset, int mask) {
+        writable[offset] = (byte) mask;
+    }
+
     /** Reads {@code size} (1, 2 or 4) bytes at {@code offset}; out-of-range reads give all-ones. */
     public int read(int offset, int size) {
         if (offset < 0 || offset + size > SIZE) {

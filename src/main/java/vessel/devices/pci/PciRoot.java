@@ -24,10 +24,15 @@ public final class PciRoot {
     private final BarListener listener;
 
     public PciRoot(Bus mmio, Bus pio, BarListener listener) {
+        this(mmio, pio, listener, new PciHostBridge());
+    }
+
+    /** Bus 0 with {@code hostBridge} as device 00:00.0 (firmware looks for a chipset's own there). */
+    public PciRoot(Bus mmio, Bus pio, BarListener listener, PciFunction hostBridge) {
         this.mmio = mmio;
         this.pio = pio;
         this.listener = listener;
-        add(0, new PciHostBridge());
+        add(0, hostBridge);
     }
 
     /** Puts {@code function} in {@code slot}, with its BARs mapped where its config space says. */

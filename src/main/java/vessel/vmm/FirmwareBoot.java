@@ -1,0 +1,119 @@
+package vessel.vmm;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import vessel.boot.GuestLayout;
+import vessel.boot.acpi.AcpiPlatform;
+import vessel.boot.firmware.FirmwareAcpi;
+import vessel.devices.firmware.FwCfg;
+import vessel.memory.GuestMemory;
+import vessel.memory.MemoryRegion;
+
+/**
+ * What a VM booted through SeaBIOS offers it through fw_cfg, as QEMU's {@code pc} machine does
+ * (QEMU hw/i386/fw_cfg.c, hw/i386/pc.c; SeaBIOS src/fw/paravirt.c reads them): CPU and RAM counts, the
+ * memory map ({@code etc/e820}), the ACPI tables with their loader, the boot order, the serial console
+ * and how long to wait before retrying a failed boot.
+ */
+final class FirmwareBoot {
+    /**
+     * KVM's identity-map page and real-mode TSS where QEMU puts them: just below a 16 MiB ROM, so no
+     * firmware image can overlap them (Vessel's direct-boot addresses sit below a 256 KiB one).
+     */
+    static final long KVM_IDENTITY_MAP = 0xfeff_c000L;
+    static final long KVM_TSS = KVM_IDENTITY_MAP + 0x1000;
+    static final long KVM_PAGES_SIZE = 0x4000;
+    /** COM1, where SeaBIOS's serial console (sercon) writes what it would show on a screen. */
+    static final int SERCON_PORT = 0x3f8;
+    /** How long SeaBIOS shows "No bootable device" before it resets (ms). */
+    static final int BOOT_FAIL_WAIT_MS = 5000;
+    static final int E820_RAM = 1;
+    static final int E820_RESERVED = 2;
+
+    private FirmwareBoot() {}
+
+    /**
+     * Refuses, with one line, a firmware boot that could only end in "No bootable device": no disk, or a
+     * first disk whose first sector lacks the 0x55 0xAA signature every PC BIOS checks (a partitioned
+     * disk with GRUB in its MBR has it). Reads one sector; writes nothing.
+     */
+    static void checkBootable(List<DriveConfig> drives) throws ConfigException {
+        if (drives.isEmpty()) {
+            throw new ConfigException("--firmware boots the first --drive, and none is given (--drive path=disk.img)");
+        }
+        DriveConfig first = drives.getFirst();
+        java.nio.ByteBuffer sector = java.nio.ByteBuffer.allocate(512);
+        try (vessel.devices.block.DiskImage disk = vessel.devices.block.DiskImage.open(first.path(), first.format(), true)) {
+            if (disk.size() < 512) {
+                throw new ConfigException("drive '" + first.id() + "': " + first.path() + " is smaller than one sector:"
+                        + " nothing to boot");
+            }
+            disk.read(0, sector);
+        } catch (java.io.IOException e) {
+            throw new ConfigException("drive '" + first.id() + "': " + first.path() + ": " + e.getMessage());
+        }
+        if ((sector.get(510) & 0xff) != 0x55 || (sector.get(511) & 0xff) != 0xaa) {
+            throw new ConfigException("drive '" + first.id() + "': " + first.path() + " is not bootable: its first sector"
+                    + " has no boot signature (0x55 0xAA at byte 510), so the BIOS would not run it");
+        }
+    }
+
+    /** The fw_cfg items for this VM; {@code bootDiskSlots} are the PCI slots of its disks, in boot order. */
+    static FwCfg fwCfg(GuestMemory memory, int cpus, AcpiPlatform acpi, List<Integer> bootDiskSlots) {
+        FirmwareAcpi tables = FirmwareAcpi.build(acpi);
+        StringBuilder bootorder = new StringBuilder();
+        for (int slot : bootDiskSlots) {
+            // OpenFirmware device paths as QEMU writes them for virtio-blk-pci; SeaBIOS matches them by prefix.
+            bootorder.append(String.format("/pci@i0cf8/scsi@%x/disk@0,0\n", slot));
+        }
+        return FwCfg.builder()
+                .u16(FwCfg.NB_CPUS, cpus)
+                .u16(FwCfg.MAX_CPUS, cpus)
+                .u64(FwCfg.RAM_SIZE, memory.totalSize())
+                .u16(FwCfg.NOGRAPHIC, 1)
+                .u16(FwCfg.BOOT_MENU, 0)
+                .item(FwCfg.UUID, new byte[16])
+                .u64(FwCfg.NUMA, 0)
+                .file("etc/e820", e820(memory))
+                .file(FirmwareAcpi.TABLES_FILE, tables.tables())
+                .file(FirmwareAcpi.RSDP_FILE, tables.rsdp())
+                .file(FirmwareAcpi.LOADER_FILE, tables.loader())
+                .file("bootorder", bootorder.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII))
+                .file("etc/sercon-port", le(SERCON_PORT, 2))
+                .file("etc/boot-fail-wait", le(BOOT_FAIL_WAIT_MS, 4))
+                // No "Press ESC for boot menu" and its 2.5 s wait: there is no keyboard to press it on.
+                .file("etc/show-boot-menu", le(0, 2))
+                .build(memory);
+    }
+
+    /**
+     * etc/e820: RAM and what the firmware must keep out of it (SeaBIOS adds its own reservations, the
+     * EBDA and BIOS area, itself). Entries are {@code u64 address, u64 length, u32 type}, packed.
+     */
+    static byte[] e820(GuestMemory memory) {
+        List<long[]> entries = new ArrayList<>();
+        for (MemoryRegion r : memory.regions()) {
+            entries.add(new long[] {r.guestBase(), r.size(), E820_RAM});
+        }
+        // Linux uses the ECAM window only where firmware reserved it.
+        entries.add(new long[] {GuestLayout.PCI_ECAM, GuestLayout.PCI_ECAM_SIZE, E820_RESERVED});
+        entries.add(new long[] {KVM_IDENTITY_MAP, KVM_PAGES_SIZE, E820_RESERVED});
+        byte[] out = new byte[entries.size() * 20];
+        for (int i = 0; i < entries.size(); i++) {
+            long[] e = entries.get(i);
+            System.arraycopy(le(e[0], 8), 0, out, i * 20, 8);
+            System.arraycopy(le(e[1], 8), 0, out, i * 20 + 8, 8);
+            System.arraycopy(le(e[2], 4), 0, out, i * 20 + 16, 4);
+        }
+        return out;
+    }
+
+    static byte[] le(long value, int size) {
+        byte[] b = new byte[size];
+        for (int i = 0; i < size; i++) {
+            b[i] = (byte) (value >>> (8 * i));
+        }
+        return b;
+    }
+}
