@@ -41,6 +41,9 @@ final class RunOptions {
                                    a virtio-vsock device with guest CID N (3 or more); host programs
                                    connect to the Unix socket PATH and send "CONNECT <port>\n", guest
                                    connections to host port P go to PATH_P
+              --display WxHxD      a linear framebuffer of W x H pixels of D bits (16, 24 or 32;
+                                   e.g. 1024x768x32) that Linux's EFI framebuffer console uses
+                                   with no driver to load; see it with --vnc or vessel screenshot
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --gdb [HOST:]PORT    serve the GDB remote protocol on HOST (default 127.0.0.1):
                                    (gdb) target remote HOST:PORT stops the guest; breakpoints are
@@ -122,6 +125,7 @@ final class RunOptions {
                 case "--entropy" -> b.entropy(true);
                 case "--net" -> b.net(parseNet(value(opt, value, rest)));
                 case "--vsock" -> b.vsock(parseVsock(value(opt, value, rest)));
+                case "--display" -> b.display(VmConfig.parseDisplayMode(value(opt, value, rest)));
                 case "--log-level" -> logLevel = value(opt, value, rest);
                 case "--gdb" -> gdb = parseGdbAddress(value(opt, value, rest));
                 case "--gdb-wait" -> gdbWait = true;

@@ -95,10 +95,13 @@ public final class VirtualMachine implements AutoCloseable {
     private final PciDevices pci;
     private final List<AutoCloseable> deviceResources;
     private final List<VirtioDevices.Made> virtio;
+    private final BootFramebuffer framebuffer;
 
     private VirtualMachine(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory, List<VcpuFd> vcpuFds,
                            List<EventFd> eventFds, OutputStream console, Bus pio, Bus mmio, EventLoop eventLoop,
-                           PciDevices pci, List<AutoCloseable> deviceResources, List<VirtioDevices.Made> virtio) {
+                           PciDevices pci, List<AutoCloseable> deviceResources, List<VirtioDevices.Made> virtio,
+                           BootFramebuffer framebuffer) {
+        this.framebuffer = framebuffer;
         this.virtio = List.copyOf(virtio);
         this.pio = pio;
         this.mmio = mmio;
@@ -241,6 +244,12 @@ public final class VirtualMachine implements AutoCloseable {
                         r.host().address(), r.host().address() + r.size()));
             }
 
+            BootFramebuffer framebuffer = null;
+            if (config.display() != null) {
+                framebuffer = BootFramebuffer.create(vm, config.display());
+                made.add(framebuffer);
+            }
+
             phase("VM and guest memory made");
             boolean linux = config.entry() == null && KernelLoader.isLinux(kernelImage);
             HostProbe.Result probe = linux ? HostProbe.probe(kvm) : null;
@@ -287,7 +296,8 @@ public final class VirtualMachine implements AutoCloseable {
                         ? probe.kernelOptions()
                         : probe.kernelOptions(featureNumbers(kernelImage, config.kernel().toString(), hostKernel)));
                 entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
-                        config.entry(), cmdline, modules, hostKernel, rsdp));
+                        config.entry(), cmdline, modules, hostKernel, rsdp,
+                        framebuffer == null ? null : framebuffer.screenInfo()));
             } catch (ImageException e) {
                 throw new ConfigException(e.getMessage());
             }
@@ -322,8 +332,11 @@ public final class VirtualMachine implements AutoCloseable {
             // KVM_RUN until the boot CPU sends them INIT and SIPI.
             X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
             eventFds.add(ioDelay);
+            if (framebuffer != null) {
+                deviceResources.add(framebuffer);
+            }
             return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio, eventLoop, pci,
-                    deviceResources, virtio);
+                    deviceResources, virtio, framebuffer);
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;
@@ -654,6 +667,14 @@ public final class VirtualMachine implements AutoCloseable {
             }
         }
         throw new ConfigException("no " + what + " with id " + id);
+    }
+
+    /**
+     * The guest's display (the boot framebuffer of {@link VmConfig#display()}), for display servers and
+     * screenshots; empty without one. Reads of its framebuffer fail (IllegalStateException) once the VM is closed.
+     */
+    public Optional<vessel.devices.display.Display> display() {
+        return Optional.ofNullable(framebuffer).map(BootFramebuffer::display);
     }
 
     /** Guest memory, for embedding programs and tests that inspect the guest. */

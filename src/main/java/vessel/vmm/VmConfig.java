@@ -5,7 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 import vessel.boot.EntryMode;
+import vessel.boot.GuestLayout;
 import vessel.devices.RateLimiter;
+import vessel.devices.display.DisplayMode;
 
 /**
  * What to run, as data: built by the CLI, the API or a Java program, validated here in one place.
@@ -24,11 +26,12 @@ import vessel.devices.RateLimiter;
  * @param net       virtio-net interfaces, each on a host TAP device
  * @param vsock     a virtio-vsock device, or null
  * @param entropyRateLimit Firecracker's rate limiter on the entropy device ({@link RateLimiter.Config#NONE}: none)
+ * @param display   the boot framebuffer's mode (described to Linux in screen_info), or null for none
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
-                       RateLimiter.Config entropyRateLimit) {
+                       RateLimiter.Config entropyRateLimit, DisplayMode display) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -57,6 +60,45 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         decompress = decompress == null ? KernelDecompress.HOST : decompress;
         onReboot = onReboot == null ? RebootAction.STOP : onReboot;
         entropyRateLimit = entropyRateLimit == null ? RateLimiter.Config.NONE : entropyRateLimit;
+    }
+
+    /** A VM without a framebuffer. */
+    public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
+                    boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
+                    boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
+        this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
+                vsock, entropyRateLimit, null);
+    }
+
+    /** This config with the boot framebuffer in {@code mode} (null: none). */
+    public VmConfig withDisplay(DisplayMode mode) {
+        return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives,
+                entropy, net, vsock, entropyRateLimit, mode);
+    }
+
+    /**
+     * A display mode as the command line spells it, {@code WIDTHxHEIGHTxDEPTH} (e.g. 1024x768x32; the depth
+     * 16, 24 or 32 bits per pixel, 32 when left out), checked against what the boot framebuffer can hold.
+     */
+    public static DisplayMode parseDisplayMode(String spec) throws ConfigException {
+        String[] p = spec.toLowerCase(java.util.Locale.ROOT).split("x", -1);
+        if (p.length != 2 && p.length != 3) {
+            throw new ConfigException("display mode '" + spec + "' is not WIDTHxHEIGHTxDEPTH, e.g. 1024x768x32");
+        }
+        int[] v = new int[3];
+        v[2] = 32;
+        for (int i = 0; i < p.length; i++) {
+            try {
+                v[i] = Integer.parseInt(p[i]);
+            } catch (NumberFormatException e) {
+                throw new ConfigException("display mode '" + spec + "' is not WIDTHxHEIGHTxDEPTH, e.g. 1024x768x32");
+            }
+        }
+        try {
+            return DisplayMode.of(v[0], v[1], v[2]);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
     }
 
     /** A VM whose entropy device (if any) is not rate limited. */
@@ -126,6 +168,11 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         if (!entropy && entropyRateLimit.limits()) {
             throw new ConfigException("an entropy rate limit is given but no entropy device");
         }
+        if (display != null && display.size() > GuestLayout.FRAMEBUFFER_MAX) {
+            throw new ConfigException("display mode " + display.width() + "x" + display.height() + "x"
+                    + display.bitsPerPixel() + " needs " + MemorySize.format(display.size()) + "; the framebuffer holds at most "
+                    + MemorySize.format(GuestLayout.FRAMEBUFFER_MAX));
+        }
         if (vsock != null && (vsock.cid() < 3 || vsock.cid() > 0xFFFF_FFFEL)) {
             throw new ConfigException("vsock CID " + vsock.cid() + " is out of range (3 to 4294967294; 0-2 are reserved)");
         }
@@ -152,6 +199,13 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private RateLimiter.Config entropyRateLimit;
         private final List<NetConfig> net = new ArrayList<>();
         private VsockConfig vsock;
+        private DisplayMode display;
+
+        /** The boot framebuffer's mode; null for none. */
+        public Builder display(DisplayMode mode) {
+            this.display = mode;
+            return this;
+        }
 
         /** Adds a network interface; a null id becomes "net" + its position, from 0. */
         public Builder net(NetConfig iface) {
@@ -240,7 +294,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         public VmConfig build() throws ConfigException {
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
-                    drives, entropy, net, vsock, entropyRateLimit)
+                    drives, entropy, net, vsock, entropyRateLimit, display)
                     .validate();
         }
     }
