@@ -87,12 +87,24 @@ public final class Main {
             throw new UsageException("--gdb follows one boot: use it with --reboot stop");
         }
         Logging.configure(options.logLevel);
+        vessel.display.vnc.VncServer.Options vncOptions = options.display.vncOptions();
         SeccompOption.install(options.seccomp);
         // The console is written unbuffered: a prompt without a newline must show at once.
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {
             GuestSession session = new GuestSession(progress == null ? console : progress.console(console));
-            VirtualMachine vm = session.start(config, options.gdbWait);
+            // Listening before the guest exists: a busy port stops Vessel before anything boots.
+            vessel.display.vnc.VncServer vnc = options.display.startVnc(vncOptions, session::currentDisplay,
+                    session.input());
+            VirtualMachine vm;
+            try {
+                vm = session.start(config, options.gdbWait);
+            } catch (ConfigException | IOException | RuntimeException e) {
+                if (vnc != null) {
+                    vnc.close();
+                }
+                throw e;
+            }
             try (GdbServer gdb = options.gdb == null ? null : GdbServer.start(options.gdb, vm.debugger())) {
                 if (gdb != null) {
                     System.err.println("vessel: gdb stub listening on " + options.gdb.getHostString() + ":" + gdb.port()
@@ -102,6 +114,10 @@ public final class Main {
                     progress.running(session::exitCount);
                 }
                 return exitStatus(session.awaitEnd());
+            } finally {
+                if (vnc != null) {
+                    vnc.close();
+                }
             }
         }
     }

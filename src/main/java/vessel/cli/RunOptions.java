@@ -41,9 +41,7 @@ final class RunOptions {
                                    a virtio-vsock device with guest CID N (3 or more); host programs
                                    connect to the Unix socket PATH and send "CONNECT <port>\n", guest
                                    connections to host port P go to PATH_P
-              --display WxHxD      a linear framebuffer of W x H pixels of D bits (16, 24 or 32;
-                                   e.g. 1024x768x32) that Linux's EFI framebuffer console uses
-                                   with no driver to load; see it with --vnc or vessel screenshot
+%DISPLAY%
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --gdb [HOST:]PORT    serve the GDB remote protocol on HOST (default 127.0.0.1):
                                    (gdb) target remote HOST:PORT stops the guest; breakpoints are
@@ -58,7 +56,7 @@ final class RunOptions {
               --no-seccomp         the same as --seccomp-level 0
 
             On an interactive terminal the console is raw; press Ctrl-A then x to quit,
-            Ctrl-A Ctrl-A to send a Ctrl-A.""";
+            Ctrl-A Ctrl-A to send a Ctrl-A.""".replace("%DISPLAY%", DisplayOptions.HELP);
 
     boolean help;
     boolean quiet;
@@ -66,6 +64,7 @@ final class RunOptions {
     /** --gdb: where to listen for GDB, or null. */
     java.net.InetSocketAddress gdb;
     boolean gdbWait;
+    final DisplayOptions display = new DisplayOptions();
     vessel.sys.Seccomp.Level seccomp = vessel.sys.Seccomp.Level.KILL;
 
     private boolean sawKernel;
@@ -125,7 +124,7 @@ final class RunOptions {
                 case "--entropy" -> b.entropy(true);
                 case "--net" -> b.net(parseNet(value(opt, value, rest)));
                 case "--vsock" -> b.vsock(parseVsock(value(opt, value, rest)));
-                case "--display" -> b.display(VmConfig.parseDisplayMode(value(opt, value, rest)));
+                case "--display", "--vnc", "--vnc-password-file" -> display.take(opt, value(opt, value, rest));
                 case "--log-level" -> logLevel = value(opt, value, rest);
                 case "--gdb" -> gdb = parseGdbAddress(value(opt, value, rest));
                 case "--gdb-wait" -> gdbWait = true;
@@ -143,6 +142,7 @@ final class RunOptions {
         if (!sawKernel) {
             defaultGuest(b, !sawCmdline, !sawInitrd, !sawDrive);
         }
+        b.display(display.modeForVm());
         return b.build();
     }
 

@@ -677,6 +677,14 @@ public final class VirtualMachine implements AutoCloseable {
         return Optional.ofNullable(framebuffer).map(BootFramebuffer::display);
     }
 
+    /**
+     * Where a display server sends the user's keys and pointer: the guest's input devices. None yet (the
+     * PS/2 and virtio-input devices are wired here when they exist).
+     */
+    public vessel.devices.input.InputSink input() {
+        return vessel.devices.input.InputSink.NONE;
+    }
+
     /** Guest memory, for embedding programs and tests that inspect the guest. */
     public GuestMemory memory() {
         return memory;
