@@ -36,6 +36,12 @@ interface RunningVm {
     /** Changes interface {@code id}'s rate limiters; null leaves that direction alone. */
     void updateNetRateLimiters(String id, RateLimiter.Config rx, RateLimiter.Config tx) throws ConfigException;
 
+    /** The guest's display, if it has one (a fake has none unless it says so). */
+    default java.util.Optional<vessel.devices.display.Display> display() {
+        VirtualMachine m = machine();
+        return m == null ? java.util.Optional.empty() : m.display();
+    }
+
     /** The VirtualMachine behind it, or null for a fake. */
     VirtualMachine machine();
 

@@ -32,6 +32,8 @@ public final class Main {
                         Firecracker's own options (vessel --api-sock PATH ...) do the same
               jailer    start a VMM as Firecracker's jailer starts Firecracker: chroot, namespaces,
                         cgroup, limits, unprivileged (vessel jailer --help)
+              screenshot  a PNG of a running guest's display, through its API socket
+                        (vessel screenshot --api-sock PATH -o FILE)
               host      what this host's KVM gives guests, measured: "fast", "emulated"
                         (guest code runs in KVM's instruction emulator) or "none", then why
               help      this text
@@ -57,6 +59,7 @@ public final class Main {
                 case "run" -> runVm(rest);
                 case "api" -> ApiCommand.run(rest);
                 case "host" -> host(rest);
+                case "screenshot" -> ScreenshotCommand.run(rest);
                 case "jailer" -> JailerCommand.run(rest);
                 default -> {
                     if (command.startsWith("--")) {
