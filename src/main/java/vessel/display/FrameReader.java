@@ -35,6 +35,21 @@ public final class FrameReader {
         return mode;
     }
 
+    /** True when the framebuffer is x8r8g8b8 little-endian: {@link #copyRow} gives pixels as they are. */
+    public boolean isX8R8G8B8() {
+        return x8r8g8b8;
+    }
+
+    /** The bytes of pixels {@code x .. x+count-1} of line {@code y} as they are in the framebuffer. */
+    public void copyRow(int x, int y, int count, byte[] dst, int off) {
+        if (x < 0 || y < 0 || count < 0 || x + count > mode.width() || y >= mode.height()) {
+            throw new IndexOutOfBoundsException("pixels " + x + "+" + count + " of line " + y + " outside "
+                    + mode.width() + "x" + mode.height());
+        }
+        MemorySegment.copy(framebuffer, ValueLayout.JAVA_BYTE, (long) y * mode.stride() + (long) x * bytesPerPixel,
+                dst, off, count * bytesPerPixel);
+    }
+
     /** Pixels {@code x .. x+count-1} of line {@code y} into {@code rgb[off ..]}. */
     public void row(int x, int y, int count, int[] rgb, int off) {
         if (x < 0 || y < 0 || count < 0 || x + count > mode.width() || y >= mode.height()) {

@@ -359,7 +359,13 @@ public final class VncSession {
         int[] rgb = new int[w];
         int bpp = fmt.bytesPerPixel();
         ByteBuffer line = ByteBuffer.allocate(w * bpp);
+        boolean asIs = frame.isX8R8G8B8() && fmt.isX8R8G8B8() && !fmt.bigEndian();
         for (int row = y; row < y + h; row++) {
+            if (asIs) { // the common case: the client takes the framebuffer's own pixels
+                frame.copyRow(x, row, w, line.array(), 0);
+                out.write(line.array(), 0, w * bpp);
+                continue;
+            }
             frame.row(x, row, w, rgb, 0);
             line.clear();
             if (fmt.isX8R8G8B8()) {
@@ -384,63 +390,7 @@ public final class VncSession {
             int th = Math.min(ZRLE_TILE, y + h - ty);
             for (int tx = x; tx < x + w; tx += ZRLE_TILE) {
                 int tw = Math.min(ZRLE_TILE, x + w - tx);
-                int n = tw * th;
-                for (int r = 0; r < th; r++) {
-                    frame.row(tx, ty + r, tw, rgb, r * tw);
-                }
-                for (int i = 0; i < n; i++) {
-                    rgb[i] = fmt.pack(rgb[i]);
-                }
-                int colours = 0;
-                for (int i = 0; i < n && colours <= 16; i++) {
-                    int p = rgb[i];
-                    int k = 0;
-                    while (k < colours && palette[k] != p) {
-                        k++;
-                    }
-                    if (k == colours) {
-                        if (colours < 16) {
-                            palette[colours] = p;
-                        }
-                        colours++;
-                    }
-                }
-                if (colours > 16) {
-                    tiles.put((byte) 0);
-                    for (int i = 0; i < n; i++) {
-                        fmt.put(tiles, rgb[i], cpFirst, cpBytes);
-                    }
-                } else if (colours == 1) {
-                    tiles.put((byte) 1);
-                    fmt.put(tiles, palette[0], cpFirst, cpBytes);
-                } else {
-                    tiles.put((byte) colours);
-                    for (int k = 0; k < colours; k++) {
-                        fmt.put(tiles, palette[k], cpFirst, cpBytes);
-                    }
-                    int bits = colours == 2 ? 1 : colours <= 4 ? 2 : 4;
-                    for (int r = 0; r < th; r++) {
-                        int acc = 0;
-                        int used = 0;
-                        for (int c = 0; c < tw; c++) {
-                            int p = rgb[r * tw + c];
-                            int k = 0;
-                            while (palette[k] != p) {
-                                k++;
-                            }
-                            acc = acc << bits | k;
-                            used += bits;
-                            if (used == 8) {
-                                tiles.put((byte) acc);
-                                acc = 0;
-                                used = 0;
-                            }
-                        }
-                        if (used > 0) {
-                            tiles.put((byte) (acc << (8 - used)));
-                        }
-                    }
-                }
+                tile(frame, fmt, tx, ty, tw, th, rgb, palette, tiles, cpFirst, cpBytes);
             }
         }
         deflater.setInput(tiles.array(), 0, tiles.position());
@@ -454,6 +404,70 @@ public final class VncSession {
         rectHeader(x, y, w, h, ENCODING_ZRLE);
         out.writeInt(z.size());
         z.writeTo(out);
+    }
+
+    /** One ZRLE tile: solid, a packed palette of up to 16 colours, or raw CPIXELs. */
+    private static void tile(FrameReader frame, PixelFormat fmt, int tx, int ty, int tw, int th, int[] rgb, int[] palette,
+                             ByteBuffer tiles, int cpFirst, int cpBytes) {
+        int n = tw * th;
+        for (int r = 0; r < th; r++) {
+            frame.row(tx, ty + r, tw, rgb, r * tw);
+        }
+        if (!fmt.isX8R8G8B8()) { // else FrameReader's 0xRRGGBB is already the client's pixel value
+            for (int i = 0; i < n; i++) {
+                rgb[i] = fmt.pack(rgb[i]);
+            }
+        }
+        int colours = 0;
+        for (int i = 0; i < n && colours <= 16; i++) {
+            int p = rgb[i];
+            int k = 0;
+            while (k < colours && palette[k] != p) {
+                k++;
+            }
+            if (k == colours) {
+                if (colours < 16) {
+                    palette[colours] = p;
+                }
+                colours++;
+            }
+        }
+        if (colours > 16) {
+            tiles.put((byte) 0);
+            for (int i = 0; i < n; i++) {
+                fmt.put(tiles, rgb[i], cpFirst, cpBytes);
+            }
+        } else if (colours == 1) {
+            tiles.put((byte) 1);
+            fmt.put(tiles, palette[0], cpFirst, cpBytes);
+        } else {
+            tiles.put((byte) colours);
+            for (int k = 0; k < colours; k++) {
+                fmt.put(tiles, palette[k], cpFirst, cpBytes);
+            }
+            int bits = colours == 2 ? 1 : colours <= 4 ? 2 : 4;
+            for (int r = 0; r < th; r++) {
+                int acc = 0;
+                int used = 0;
+                for (int c = 0; c < tw; c++) {
+                    int p = rgb[r * tw + c];
+                    int k = 0;
+                    while (palette[k] != p) {
+                        k++;
+                    }
+                    acc = acc << bits | k;
+                    used += bits;
+                    if (used == 8) {
+                        tiles.put((byte) acc);
+                        acc = 0;
+                        used = 0;
+                    }
+                }
+                if (used > 0) {
+                    tiles.put((byte) (acc << (8 - used)));
+                }
+            }
+        }
     }
 
     /** The largest a rectangle's tiles can be: a subencoding byte a tile, and raw CPIXELs. */
