@@ -141,16 +141,13 @@ public final class VncSession {
         return m >= 8 ? 8 : m == 7 ? 7 : 3;
     }
 
+    /** SecurityResult "failed" (with the reason where 3.8 has one), then the client is dropped. */
     private void fail(String why) throws IOException {
-        if (minor >= 7) {
-            out.writeInt(1);
-            if (minor == 8) {
-                byte[] reason = why.getBytes(StandardCharsets.UTF_8);
-                out.writeInt(reason.length);
-                out.write(reason);
-            }
-        } else {
-            out.writeInt(minor == 3 && why.startsWith("VNC auth") ? 1 : 0);
+        out.writeInt(1);
+        if (minor == 8) {
+            byte[] reason = why.getBytes(StandardCharsets.UTF_8);
+            out.writeInt(reason.length);
+            out.write(reason);
         }
         out.flush();
         throw new RfbException(why);
