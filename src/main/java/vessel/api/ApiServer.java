@@ -259,7 +259,8 @@ public final class ApiServer implements AutoCloseable {
             if (reply.body() == null) {
                 callback.succeeded();
             } else {
-                response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+                response.getHeaders().put(HttpHeader.CONTENT_TYPE, reply.contentType());
+                response.getHeaders().put(HttpHeader.CONTENT_LENGTH, reply.body().length);
                 response.write(true, ByteBuffer.wrap(reply.body()), callback);
             }
             return true;

@@ -30,8 +30,12 @@ import vessel.api.Model.Vsock;
 final class Router {
     private static final System.Logger LOG = System.getLogger("vessel.api");
 
-    /** An answer: status and JSON body (null for none). */
-    record Reply(int status, byte[] body) {
+    /** An answer: status and body (null for none) of a media type, JSON but for screenshots. */
+    record Reply(int status, byte[] body, String contentType) {
+        Reply(int status, byte[] body) {
+            this(status, body, "application/json");
+        }
+
         static Reply noContent() {
             return new Reply(204, null);
         }
@@ -112,6 +116,9 @@ final class Router {
                         }
                         case "version" -> {
                             return Reply.ok(new Version(Vmm.version()));
+                        }
+                        case "screenshot" -> {
+                            return new Reply(200, vmm.screenshot(), "image/png");
                         }
                         default -> { }
                     }

@@ -44,6 +44,12 @@ interface RunningVm {
     /** Saves the paused VM (PUT /snapshot/create). */
     void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type) throws ConfigException, IOException;
 
+    /** The guest's display, if it has one (a fake has none unless it says so). */
+    default java.util.Optional<vessel.devices.display.Display> display() {
+        VirtualMachine m = machine();
+        return m == null ? java.util.Optional.empty() : m.display();
+    }
+
     /** The VirtualMachine behind it, or null for a fake. */
     VirtualMachine machine();
 

@@ -420,6 +420,31 @@ public final class Vmm implements AutoCloseable {
         LOG.log(System.Logger.Level.INFO, "snapshot loaded: " + p.snapshotPath() + (resume ? ", resumed" : ", paused"));
     }
 
+    /** GET /screenshot: the guest's display now, as a PNG. */
+    byte[] screenshot() throws ApiException {
+        RunningVm running;
+        synchronized (this) {
+            running = vm;
+        }
+        if (running == null) {
+            throw new ApiException("The microVM has not started: there is no display to capture yet.");
+        }
+        var display = running.display();
+        if (display.isEmpty()) {
+            throw new ApiException("The microVM has no display (start Vessel with --display WxHxD).");
+        }
+        byte[] png;
+        try {
+            png = vessel.display.Png.of(display.get());
+        } catch (IllegalStateException e) {
+            throw new ApiException("The microVM has ended: there is no display to capture.");
+        }
+        if (png == null) {
+            throw new ApiException("The guest has switched its display off.");
+        }
+        return png;
+    }
+
     synchronized void pause() throws ApiException {
         lifecycle.check(Operation.PAUSE);
         try {

@@ -37,6 +37,18 @@ public final class GuestLayout {
     /** PCI configuration space for bus 0 (1 MiB), memory mapped; the MCFG table points here. */
     public static final long PCI_ECAM = 0xe000_0000L;
     public static final long PCI_ECAM_SIZE = 1L << 20;
+    /**
+     * The boot framebuffer (screen_info's linear framebuffer): its own memory slot in the hole, above ECAM
+     * and outside the PCI host bridge's 32-bit window, so no BAR is ever placed over it. Up to
+     * {@link #FRAMEBUFFER_MAX} bytes (8192 x 8192 at 32 bits per pixel), ending well below the IOAPIC.
+     */
+    public static final long FRAMEBUFFER = 0xe100_0000L;
+    public static final long FRAMEBUFFER_MAX = 256L << 20;
+    /**
+     * The KVM memory slot of the boot framebuffer: after guest RAM's and a firmware boot's (8-14, see
+     * vmm.FirmwareMemory); the Bochs adapter's video memory takes the next one.
+     */
+    public static final int FRAMEBUFFER_SLOT = 16;
     /** The 64-bit BAR window above RAM: 16 GiB keeps it within the 36 physical address bits of old CPUs' pages. */
     public static final long PCI_MMIO64_SIZE = 16L << 30;
     /** KVM's VMX real-mode TSS (three pages) and identity-map page, in the hole just under the BIOS area. */
@@ -77,6 +89,11 @@ public final class GuestLayout {
 
     /** The memory map a firmware would report for this RAM: usable RAM with the legacy holes reserved. */
     public static List<MemoryMapEntry> memoryMap(GuestMemory memory) {
+        return memoryMap(memory, List.of());
+    }
+
+    /** As {@link #memoryMap(GuestMemory)}, with {@code reserved} (device memory such as a framebuffer) added in order. */
+    public static List<MemoryMapEntry> memoryMap(GuestMemory memory, List<MemoryMapEntry> reserved) {
         List<MemoryMapEntry> map = new ArrayList<>();
         long lowEnd = memory.regions().getFirst().guestEnd();
         map.add(new MemoryMapEntry(0, Math.min(EBDA_START, lowEnd), MemoryMapEntry.Type.RAM));
@@ -92,6 +109,8 @@ public final class GuestLayout {
         for (var r : memory.regions().subList(1, memory.regions().size())) {
             map.add(new MemoryMapEntry(r.guestBase(), r.size(), MemoryMapEntry.Type.RAM));
         }
+        map.addAll(reserved);
+        map.sort(java.util.Comparator.comparingLong(MemoryMapEntry::base));
         return map;
     }
 }

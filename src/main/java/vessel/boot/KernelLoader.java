@@ -7,6 +7,7 @@ import java.util.List;
 import vessel.boot.linux.DecompressedKernel;
 import vessel.boot.linux.BackgroundDecompression;
 import vessel.boot.linux.LinuxLoader;
+import vessel.boot.linux.ScreenInfo;
 import vessel.boot.linux.SetupHeader;
 import vessel.memory.GuestMemory;
 
@@ -26,9 +27,17 @@ public final class KernelLoader {
      * @param hostKernel  a bzImage's kernel as Vessel decompresses it ({@link #startHostDecompression}); null
      *                    to run the kernel's own decompressor in the guest
      * @param acpiRsdp    the RSDP's address for boot_params, or 0
+     * @param screen      a linear framebuffer to describe to Linux (screen_info), or null
      */
     public record BootRequest(byte[] image, String name, EntryMode flatMode, String cmdline,
-                              List<MultibootLoader.Module> initrds, BackgroundDecompression hostKernel, long acpiRsdp) { }
+                              List<MultibootLoader.Module> initrds, BackgroundDecompression hostKernel, long acpiRsdp,
+                              ScreenInfo screen) {
+        /** Without a framebuffer. */
+        public BootRequest(byte[] image, String name, EntryMode flatMode, String cmdline,
+                           List<MultibootLoader.Module> initrds, BackgroundDecompression hostKernel, long acpiRsdp) {
+            this(image, name, flatMode, cmdline, initrds, hostKernel, acpiRsdp, null);
+        }
+    }
 
     private KernelLoader() {}
 
@@ -93,7 +102,7 @@ public final class KernelLoader {
                 initramfs.write(0); // the kernel reads concatenated archives at 4-byte boundaries
             }
         }
-        return new LinuxLoader.BootExtras(r.cmdline(), initramfs.toByteArray(), r.acpiRsdp());
+        return new LinuxLoader.BootExtras(r.cmdline(), initramfs.toByteArray(), r.acpiRsdp(), r.screen());
     }
 
     private static boolean looksLikeText(byte[] image) {

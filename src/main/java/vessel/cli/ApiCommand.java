@@ -38,12 +38,14 @@ final class ApiCommand {
         }
         Logging.configure(o.level, o.logPath, o.showLevel, o.showOrigin);
         byte[] configFile = o.configFile == null ? null : readConfigFile(o.configFile);
+        vessel.display.vnc.VncServer.Options vncOptions = o.display.vncOptions();
         SeccompOption.install(o.seccomp);
         GuestSession session = new GuestSession(new FileOutputStream(FileDescriptor.out));
+        vessel.devices.display.DisplayMode displayMode = o.display.modeForVm();
         Launcher launcher = new Launcher() {
             @Override
             public VirtualMachine launch(VmConfig config) throws ConfigException, IOException {
-                return session.start(config);
+                return session.start(displayMode == null ? config : config.withDisplay(displayMode).validate());
             }
 
             @Override
@@ -65,7 +67,9 @@ final class ApiCommand {
         Vmm vmm = new Vmm(o.id, launcher);
         ApiServer server = null;
         Thread cleanup = null;
+        vessel.display.vnc.VncServer vnc = null;
         try {
+            vnc = o.display.startVnc(vncOptions, session::currentDisplay, session.input());
             if (o.metricsPath != null) {
                 vmm.configureMetrics(o.metricsPath);
             }
@@ -93,6 +97,9 @@ final class ApiCommand {
             System.err.println("vessel: " + e.getMessage());
             return Main.EXIT_USAGE;
         } finally {
+            if (vnc != null) {
+                vnc.close();
+            }
             if (server != null) {
                 server.close();
             }

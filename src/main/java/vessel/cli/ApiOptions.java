@@ -31,7 +31,9 @@ final class ApiOptions {
               --seccomp-level N    system call filters: 2 (default) kill Vessel on a call its
                                    thread may not make, 1 only log it (kernel log), 0 none
               --no-seccomp         the same as --seccomp-level 0
-              --version            print Vessel's version""";
+              --version            print Vessel's version
+            Vessel's own, for a display (GET /screenshot, vessel screenshot):
+            %DISPLAY%""".replace("%DISPLAY%", DisplayOptions.HELP.stripLeading());
 
     boolean help;
     boolean version;
@@ -46,8 +48,17 @@ final class ApiOptions {
     Path metricsPath;
     int maxPayload = ApiServer.MAX_PAYLOAD;
     vessel.sys.Seccomp.Level seccomp = vessel.sys.Seccomp.Level.KILL;
+    final DisplayOptions display = new DisplayOptions();
 
     static ApiOptions parse(List<String> args) throws UsageException {
+        try {
+            return parseOptions(args);
+        } catch (vessel.vmm.ConfigException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
+    private static ApiOptions parseOptions(List<String> args) throws UsageException, vessel.vmm.ConfigException {
         ApiOptions o = new ApiOptions();
         List<String> rest = new ArrayList<>(args);
         while (!rest.isEmpty()) {
@@ -81,6 +92,7 @@ final class ApiOptions {
                         throw new UsageException(opt + " must be at least 1");
                     }
                 }
+                case "--display", "--vnc", "--vnc-password-file" -> o.display.take(opt, value(opt, inline, rest));
                 case "--no-seccomp" -> o.seccomp = vessel.sys.Seccomp.Level.OFF;
                 case "--seccomp-level" -> o.seccomp = SeccompOption.level(value(opt, inline, rest));
                 case "--seccomp-filter" -> throw new UsageException(

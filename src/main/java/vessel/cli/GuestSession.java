@@ -132,6 +132,33 @@ final class GuestSession {
         return sum;
     }
 
+    /** The running guest's display, or null (no guest, or one without a display): what display servers show. */
+    vessel.devices.display.Display currentDisplay() {
+        VirtualMachine vm = current.get();
+        return vm == null ? null : vm.display().orElse(null);
+    }
+
+    /** Where display servers send keys and pointer moves: the running guest's input devices. */
+    vessel.devices.input.InputSink input() {
+        return new vessel.devices.input.InputSink() {
+            @Override
+            public void key(int keysym, boolean down) {
+                VirtualMachine vm = current.get();
+                if (vm != null) {
+                    vm.input().key(keysym, down);
+                }
+            }
+
+            @Override
+            public void pointer(int x, int y, int buttons, int width, int height) {
+                VirtualMachine vm = current.get();
+                if (vm != null) {
+                    vm.input().pointer(x, y, buttons, width, height);
+                }
+            }
+        };
+    }
+
     /** Asks the running guest, if any, to stop; {@link #awaitEnd()} then returns. */
     void stop() {
         VirtualMachine vm = current.get();

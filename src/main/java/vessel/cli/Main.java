@@ -34,6 +34,8 @@ public final class Main {
                         cgroup, limits, unprivileged (vessel jailer --help)
               snapshot  work on snapshot files: vessel snapshot merge applies a diff snapshot's
                         memory onto its base's (vessel snapshot --help)
+              screenshot  a PNG of a running guest's display, through its API socket
+                        (vessel screenshot --api-sock PATH -o FILE)
               host      what this host's KVM gives guests, measured: "fast", "emulated"
                         (guest code runs in KVM's instruction emulator) or "none", then why
               help      this text
@@ -60,6 +62,7 @@ public final class Main {
                 case "api" -> ApiCommand.run(rest);
                 case "host" -> host(rest);
                 case "snapshot" -> SnapshotCommand.run(rest);
+                case "screenshot" -> ScreenshotCommand.run(rest);
                 case "jailer" -> JailerCommand.run(rest);
                 default -> {
                     if (command.startsWith("--")) {
@@ -90,14 +93,26 @@ public final class Main {
             throw new UsageException("--gdb follows one boot: use it with --reboot stop");
         }
         Logging.configure(options.logLevel);
+        vessel.display.vnc.VncServer.Options vncOptions = options.display.vncOptions();
         SeccompOption.install(options.seccomp);
         // The console is written unbuffered: a prompt without a newline must show at once.
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {
             GuestSession session = new GuestSession(progress == null ? console : progress.console(console));
-            VirtualMachine vm = options.restoreSnapshot != null
-                    ? session.restore(options.restoreSnapshot, options.memFile, options.gdbWait)
-                    : session.start(config, options.gdbWait);
+            // Listening before the guest exists: a busy port stops Vessel before anything boots.
+            vessel.display.vnc.VncServer vnc = options.display.startVnc(vncOptions, session::currentDisplay,
+                    session.input());
+            VirtualMachine vm;
+            try {
+                vm = options.restoreSnapshot != null
+                        ? session.restore(options.restoreSnapshot, options.memFile, options.gdbWait)
+                        : session.start(config, options.gdbWait);
+            } catch (ConfigException | IOException | RuntimeException e) {
+                if (vnc != null) {
+                    vnc.close();
+                }
+                throw e;
+            }
             try (GdbServer gdb = options.gdb == null ? null : GdbServer.start(options.gdb, vm.debugger())) {
                 if (gdb != null) {
                     System.err.println("vessel: gdb stub listening on " + options.gdb.getHostString() + ":" + gdb.port()
@@ -107,6 +122,10 @@ public final class Main {
                     progress.running(session::exitCount);
                 }
                 return exitStatus(session.awaitEnd());
+            } finally {
+                if (vnc != null) {
+                    vnc.close();
+                }
             }
         }
     }

@@ -44,6 +44,7 @@ final class RunOptions {
                                    a virtio-vsock device with guest CID N (3 or more); host programs
                                    connect to the Unix socket PATH and send "CONNECT <port>\n", guest
                                    connections to host port P go to PATH_P
+%DISPLAY%
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --gdb [HOST:]PORT    serve the GDB remote protocol on HOST (default 127.0.0.1):
                                    (gdb) target remote HOST:PORT stops the guest; breakpoints are
@@ -64,7 +65,7 @@ final class RunOptions {
               --no-seccomp         the same as --seccomp-level 0
 
             On an interactive terminal the console is raw; press Ctrl-A then x to quit,
-            Ctrl-A Ctrl-A to send a Ctrl-A.""";
+            Ctrl-A Ctrl-A to send a Ctrl-A.""".replace("%DISPLAY%", DisplayOptions.HELP);
 
     boolean help;
     boolean quiet;
@@ -72,6 +73,7 @@ final class RunOptions {
     /** --gdb: where to listen for GDB, or null. */
     java.net.InetSocketAddress gdb;
     boolean gdbWait;
+    final DisplayOptions display = new DisplayOptions();
     vessel.sys.Seccomp.Level seccomp = vessel.sys.Seccomp.Level.KILL;
 
     /** --restore-snapshot and --mem-file: run a snapshot instead of a config; both or neither. */
@@ -150,6 +152,7 @@ final class RunOptions {
                 case "--entropy" -> b.entropy(true);
                 case "--net" -> b.net(parseNet(value(opt, value, rest)));
                 case "--vsock" -> b.vsock(parseVsock(value(opt, value, rest)));
+                case "--display", "--vnc", "--vnc-password-file" -> display.take(opt, value(opt, value, rest));
                 case "--log-level" -> logLevel = value(opt, value, rest);
                 case "--gdb" -> gdb = parseGdbAddress(value(opt, value, rest));
                 case "--gdb-wait" -> gdbWait = true;
@@ -178,6 +181,7 @@ final class RunOptions {
         if (!sawKernel && !sawFirmware) {
             defaultGuest(b, !sawCmdline, !sawInitrd, !sawDrive);
         }
+        b.display(display.modeForVm());
         return b.build();
     }
 

@@ -50,6 +50,4 @@ public final class StateStructs {
     /** {@code struct kvm_vcpu_events} flags: apply {@code nmi.pending}, {@code sipi_vector}. */
     public static final int VCPUEVENT_VALID_NMI_PENDING = 0x1;
     public static final int VCPUEVENT_VALID_SIPI_VECTOR = 0x2;
-    /** Memory slot flag: KVM logs the pages the guest writes (read with KVM_GET_DIRTY_LOG). */
-    public static final int MEM_LOG_DIRTY_PAGES = 0x1;
 }

@@ -110,11 +110,13 @@ public final class VirtualMachine implements AutoCloseable {
     private volatile boolean trackingDirtyPages;
     /** The ROM and BIOS-area views of a firmware boot; null for a direct boot. */
     private final FirmwareMemory firmwareMemory;
+    private final BootFramebuffer framebuffer;
 
     private VirtualMachine(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory, List<VcpuFd> vcpuFds,
                            List<EventFd> eventFds, OutputStream console, Bus pio, Bus mmio, EventLoop eventLoop,
                            PciDevices pci, List<AutoCloseable> deviceResources, List<VirtioDevices.Made> virtio,
-                           FirmwareMemory firmwareMemory) {
+                           FirmwareMemory firmwareMemory, BootFramebuffer framebuffer) {
+        this.framebuffer = framebuffer;
         this.virtio = List.copyOf(virtio);
         this.firmwareMemory = firmwareMemory;
         this.pio = pio;
@@ -331,6 +333,12 @@ public final class VirtualMachine implements AutoCloseable {
                         r.host().address(), r.host().address() + r.size()));
             }
 
+            BootFramebuffer framebuffer = null;
+            if (config.display() != null) {
+                framebuffer = BootFramebuffer.create(vm, config.display());
+                made.add(framebuffer);
+            }
+
             phase("VM and guest memory made");
             boolean linux = firmware == null && config.entry() == null && KernelLoader.isLinux(kernelImage);
             HostProbe.Result probe = linux ? HostProbe.probe(kvm) : null;
@@ -403,7 +411,8 @@ public final class VirtualMachine implements AutoCloseable {
                             ? probe.kernelOptions()
                             : probe.kernelOptions(featureNumbers(kernelImage, config.kernel().toString(), hostKernel)));
                     entry = KernelLoader.load(memory, new KernelLoader.BootRequest(kernelImage, config.kernel().toString(),
-                            config.entry(), cmdline, modules, hostKernel, rsdp));
+                            config.entry(), cmdline, modules, hostKernel, rsdp,
+                            framebuffer == null ? null : framebuffer.screenInfo()));
                 } catch (ImageException e) {
                     throw new ConfigException(e.getMessage());
                 }
@@ -440,8 +449,11 @@ public final class VirtualMachine implements AutoCloseable {
             } else {
                 X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
             }
+            if (framebuffer != null) {
+                deviceResources.add(framebuffer);
+            }
             return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio, eventLoop, pci,
-                    deviceResources, virtio, firmwareMemory);
+                    deviceResources, virtio, firmwareMemory, framebuffer);
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;
@@ -585,7 +597,7 @@ public final class VirtualMachine implements AutoCloseable {
             return;
         }
         for (MemoryRegion r : memory.regions()) {
-            vmFd.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), vessel.kvm.StateStructs.MEM_LOG_DIRTY_PAGES);
+            vmFd.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), vessel.kvm.UserMemoryRegion.LOG_DIRTY_PAGES);
         }
         memory.trackVmmWrites();
         trackingDirtyPages = true;
@@ -649,7 +661,7 @@ public final class VirtualMachine implements AutoCloseable {
                 vcpuFds.add(vcpu);
             }
             VirtualMachine restored = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
-                    eventLoop, pci, new ArrayList<>(), List.of(), null);
+                    eventLoop, pci, new ArrayList<>(), List.of(), null, null);
             List<String> expected = snap.deviceNames();
             List<String> have = List.copyOf(restored.stateful.keySet());
             if (!expected.equals(have)) {
@@ -1015,6 +1027,22 @@ public final class VirtualMachine implements AutoCloseable {
             }
         }
         throw new ConfigException("no " + what + " with id " + id);
+    }
+
+    /**
+     * The guest's display (the boot framebuffer of {@link VmConfig#display()}), for display servers and
+     * screenshots; empty without one. Reads of its framebuffer fail (IllegalStateException) once the VM is closed.
+     */
+    public Optional<vessel.devices.display.Display> display() {
+        return Optional.ofNullable(framebuffer).map(BootFramebuffer::display);
+    }
+
+    /**
+     * Where a display server sends the user's keys and pointer: the guest's input devices. None yet (the
+     * PS/2 and virtio-input devices are wired here when they exist).
+     */
+    public vessel.devices.input.InputSink input() {
+        return vessel.devices.input.InputSink.NONE;
     }
 
     /** Guest memory, for embedding programs and tests that inspect the guest. */

@@ -5,7 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 import vessel.boot.EntryMode;
+import vessel.boot.GuestLayout;
 import vessel.devices.RateLimiter;
+import vessel.devices.display.DisplayMode;
 
 /**
  * What to run, as data: built by the CLI, the API or a Java program, validated here in one place.
@@ -29,12 +31,14 @@ import vessel.devices.RateLimiter;
  * @param cpuTemplate changes to every vCPU's CPUID and MSRs, and KVM capabilities the VM needs, or null
  * @param smt       present the vCPUs as pairs of hyperthreads of one core (needs 1 or an even count)
  * @param firmware  boot this firmware ROM (SeaBIOS) from the reset vector instead of a kernel; null: direct boot
+ * @param display   the boot framebuffer's mode (described to Linux in screen_info), or null for none
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
                        RateLimiter.Config entropyRateLimit, BalloonConfig balloon, SerialOutput serial,
-                       CpuTemplate cpuTemplate, boolean smt, Path firmware) {
+                       CpuTemplate cpuTemplate, boolean smt, Path firmware,
+                       DisplayMode display) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -65,23 +69,54 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         entropyRateLimit = entropyRateLimit == null ? RateLimiter.Config.NONE : entropyRateLimit;
     }
 
-    /** A VM booted directly (no firmware). */
+    /** A VM booted directly (no firmware), without a framebuffer. */
     public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, entropyRateLimit, null, null, null, false, null);
+                vsock, entropyRateLimit, null, null, null, false, null, null);
     }
 
     /** Firmware needs room below 1 MiB and some above it for its tables, stacks and the boot loader. */
     public static final long MIN_FIRMWARE_MEMORY = 16L << 20;
+
+    /** This config with the boot framebuffer in {@code mode} (null: none). */
+    public VmConfig withDisplay(DisplayMode mode) {
+        return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives,
+                entropy, net, vsock, entropyRateLimit, balloon, serial, cpuTemplate, smt, firmware, mode);
+    }
+
+    /**
+     * A display mode as the command line spells it, {@code WIDTHxHEIGHTxDEPTH} (e.g. 1024x768x32; the depth
+     * 16, 24 or 32 bits per pixel, 32 when left out), checked against what the boot framebuffer can hold.
+     */
+    public static DisplayMode parseDisplayMode(String spec) throws ConfigException {
+        String[] p = spec.toLowerCase(java.util.Locale.ROOT).split("x", -1);
+        if (p.length != 2 && p.length != 3) {
+            throw new ConfigException("display mode '" + spec + "' is not WIDTHxHEIGHTxDEPTH, e.g. 1024x768x32");
+        }
+        int[] v = new int[3];
+        v[2] = 32;
+        for (int i = 0; i < p.length; i++) {
+            try {
+                v[i] = Integer.parseInt(p[i]);
+            } catch (NumberFormatException e) {
+                throw new ConfigException("display mode '" + spec + "' is not WIDTHxHEIGHTxDEPTH, e.g. 1024x768x32");
+            }
+        }
+        try {
+            return DisplayMode.of(v[0], v[1], v[2]);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+    }
 
     /** A VM whose entropy device (if any) is not rate limited. */
     public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE, null, null, null, false, null);
+                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -89,6 +124,10 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         if (firmware != null) {
             if (kernel != null) {
                 throw new ConfigException("--firmware and --kernel are two ways to boot: give one of them");
+            }
+            if (display != null) {
+                throw new ConfigException("--display describes a framebuffer to a directly booted kernel; firmware boots"
+                        + " have none yet (give --kernel, or leave --display out)");
             }
             if (entry != null || !initrds.isEmpty() || !cmdline.isBlank()) {
                 throw new ConfigException("--entry, --initrd and --cmdline are for --kernel; firmware boots from the disk");
@@ -160,6 +199,11 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         if (smt && cpus > 1 && cpus % 2 != 0) {
             throw new ConfigException("with SMT the vCPU count must be 1 or even (" + cpus + " given)");
         }
+        if (display != null && display.size() > GuestLayout.FRAMEBUFFER_MAX) {
+            throw new ConfigException("display mode " + display.width() + "x" + display.height() + "x"
+                    + display.bitsPerPixel() + " needs " + MemorySize.format(display.size()) + "; the framebuffer holds at most "
+                    + MemorySize.format(GuestLayout.FRAMEBUFFER_MAX));
+        }
         if (vsock != null && (vsock.cid() < 3 || vsock.cid() > 0xFFFF_FFFEL)) {
             throw new ConfigException("vsock CID " + vsock.cid() + " is out of range (3 to 4294967294; 0-2 are reserved)");
         }
@@ -225,6 +269,14 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         /** Boots {@code rom} (a SeaBIOS image) from the reset vector instead of a kernel. */
         public Builder firmware(Path rom) {
             this.firmware = rom;
+            return this;
+        }
+
+        private DisplayMode display;
+
+        /** The boot framebuffer's mode; null for none. */
+        public Builder display(DisplayMode mode) {
+            this.display = mode;
             return this;
         }
 
@@ -318,7 +370,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
                     drives, entropy, net, vsock, entropyRateLimit, balloon,
                     serialOutput == null && serialRateLimit == null ? null : new SerialOutput(serialOutput, serialRateLimit),
-                    cpuTemplate, smt, firmware)
+                    cpuTemplate, smt, firmware, display)
                     .validate();
         }
     }

@@ -190,7 +190,7 @@ class KvmLayoutTest {
         assertEquals(c("KVM_IRQCHIP_IOAPIC"), StateStructs.IRQCHIP_IOAPIC);
         assertEquals(c("KVM_VCPUEVENT_VALID_NMI_PENDING"), StateStructs.VCPUEVENT_VALID_NMI_PENDING);
         assertEquals(c("KVM_VCPUEVENT_VALID_SIPI_VECTOR"), StateStructs.VCPUEVENT_VALID_SIPI_VECTOR);
-        assertEquals(c("KVM_MEM_LOG_DIRTY_PAGES"), StateStructs.MEM_LOG_DIRTY_PAGES);
+        assertEquals(c("KVM_MEM_LOG_DIRTY_PAGES"), UserMemoryRegion.LOG_DIRTY_PAGES);
         for (VcpuStateBlob b : VcpuStateBlob.values()) {
             assertEquals(b.get.request() >>> 16 & 0x3fff, b.bytes(), b + ": the blob's size is the one its ioctl encodes");
         }

@@ -61,6 +61,12 @@ public final class BootParams {
         return this;
     }
 
+    /** Describes a linear framebuffer for the kernel's EFI framebuffer driver. */
+    public BootParams screenInfo(ScreenInfo screen) {
+        screen.write(b);
+        return this;
+    }
+
     public BootParams e820(List<GuestLayout.MemoryMapEntry> map) {
         if (map.size() > E820_MAX) {
             throw new IllegalArgumentException("e820 map has " + map.size() + " entries; boot_params holds " + E820_MAX);

@@ -31,10 +31,15 @@ public final class LinuxLoader {
     static final long STARTUP_64_OFFSET = 0x200;
 
     /** Everything besides the kernel that goes into boot_params. */
-    public record BootExtras(String cmdline, byte[] initrd, long acpiRsdp) {
+    public record BootExtras(String cmdline, byte[] initrd, long acpiRsdp, ScreenInfo screen) {
         public BootExtras {
             cmdline = cmdline == null ? "" : cmdline;
             initrd = initrd == null ? new byte[0] : initrd;
+        }
+
+        /** Without a framebuffer. */
+        public BootExtras(String cmdline, byte[] initrd, long acpiRsdp) {
+            this(cmdline, initrd, acpiRsdp, null);
         }
     }
 
@@ -96,8 +101,16 @@ public final class LinuxLoader {
         memory.fill(CMDLINE, cmd.length + 1L, (byte) 0);
         memory.write(CMDLINE, cmd);
 
-        BootParams params = new BootParams(header).cmdline(CMDLINE).e820(GuestLayout.memoryMap(memory))
+        ScreenInfo screen = extras.screen();
+        // The framebuffer is reserved in e820, as firmware reserves what it hands the OS, so nothing else is placed there.
+        BootParams params = new BootParams(header).cmdline(CMDLINE).e820(GuestLayout.memoryMap(memory, screen == null
+                        ? java.util.List.of()
+                        : java.util.List.of(new GuestLayout.MemoryMapEntry(screen.base(), (screen.size() + 0xfff) & ~0xfffL,
+                                GuestLayout.MemoryMapEntry.Type.RESERVED))))
                 .acpiRsdp(extras.acpiRsdp());
+        if (screen != null) {
+            params.screenInfo(screen);
+        }
         byte[] initrd = extras.initrd();
         if (initrd.length > 0) {
             long addrMax = header != null ? header.initrdAddrMax() : 0x7fff_ffffL;
