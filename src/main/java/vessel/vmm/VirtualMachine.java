@@ -32,6 +32,7 @@ import vessel.boot.acpi.AcpiTables;
 import vessel.devices.Bus;
 import vessel.devices.BusDevice;
 import vessel.devices.IrqLine;
+import vessel.devices.input.InputSink;
 import vessel.devices.legacy.AcpiPowerDevice;
 import vessel.devices.legacy.CmosRtc;
 import vessel.devices.legacy.DebugExit;
@@ -121,7 +122,7 @@ public final class VirtualMachine implements AutoCloseable {
             }
         });
         this.i8042 = new I8042(() -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the i8042")),
-                irq(eventFds.get(1)));
+                irq(eventFds.get(1)), irq(eventFds.get(2)));
         pio.insert(Uart16550.COM1_PORT, 8, "COM1", serial);
         pio.insert(I8042.BASE_PORT, I8042.LENGTH, "i8042", i8042);
         pio.insert(AcpiPowerDevice.PORT, AcpiPowerDevice.LENGTH, "acpi-power", new AcpiPowerDevice(
@@ -300,7 +301,7 @@ public final class VirtualMachine implements AutoCloseable {
             vm.ioeventfd(new IoEventFd(0, 0x80, 1, ioDelay.fd(), IoEventFd.FLAG_PIO));
 
             List<EventFd> eventFds = new ArrayList<>();
-            int[] gsis = {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ};
+            int[] gsis = {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ, I8042.AUX_IRQ};
             for (int gsi : gsis) {
                 EventFd efd = new EventFd(0);
                 made.add(efd);
@@ -541,6 +542,14 @@ public final class VirtualMachine implements AutoCloseable {
         synchronized (i8042) {
             i8042.sendCtrlAltDel();
         }
+    }
+
+    /**
+     * Where a display server sends keys and pointer movement: the i8042's PS/2 keyboard and mouse, and
+     * any virtio-input devices. Safe from any thread; events the guest has no room for are dropped.
+     */
+    public InputSink input() {
+        return i8042;
     }
 
     /** KVM exits so far, summed over vCPUs, indexed by exit reason. */

@@ -132,6 +132,39 @@ class GuestRunTest {
         }
     }
 
+    /**
+     * A guest drives the i8042 as a driver's probe does (guests/ps2.S): keyboard reset and enable, mouse
+     * reporting on, each reply checked; a key and a pointer move sent through {@link VirtualMachine#input()}
+     * arrive as a set-1 scancode and a 3-byte packet, and each latched its IRQ in the guest's 8259.
+     */
+    @Test
+    void keysAndPointerMovesReachAGuestThroughTheI8042() throws Exception {
+        Console console = new Console();
+        VmConfig config = VmConfig.builder().kernel(TestGuests.get("ps2.bin")).entry(EntryMode.LONG)
+                .memory("16M").debugExit(true).build();
+        try (VirtualMachine vm = VirtualMachine.create(config, console)) {
+            vm.start();
+            awaitConsole(vm, console, "ps2 ready\n");
+            vm.input().key('a', true);
+            awaitConsole(vm, console, "irq1 ");
+            vm.input().pointer(100, 100, 0, 640, 480);
+            vm.input().pointer(105, 97, 1, 640, 480); // right 5, up 3, left button down
+            VmExit exit = vm.awaitExit(60_000);
+            assertTrue(exit != null, "guest did not end; console: " + console.text());
+            assertEquals("ps2 ready\nkey 30 irq1 1\nmouse 9 5 3 irq12 1\n", console.text(), exit.detail());
+            assertEquals(37, exit.status());
+        }
+    }
+
+    private static void awaitConsole(VirtualMachine vm, Console console, String text) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!console.text().contains(text)) {
+            assertTrue(System.nanoTime() < deadline && vm.state() != VirtualMachine.State.ENDED,
+                    "no '" + text.strip() + "' from the guest; console: " + console.text());
+            Thread.sleep(5);
+        }
+    }
+
     /** ASSIST_PROBE in guests/assists.S. */
     private static final int ASSIST_PROBE_PORT = 0xe0;
 
