@@ -55,6 +55,11 @@ final class VirtioDevices {
                 net.updateRateLimiters(n.rxRateLimit(), n.txRateLimit());
                 made.add(new Made(n.id(), "virtio-net " + n.id(), net, net));
             }
+            for (vessel.devices.virtio.VirtioInput.Kind kind : config.virtioInputs()) {
+                String id = kind == vessel.devices.virtio.VirtioInput.Kind.KEYBOARD ? "keyboard" : "tablet";
+                made.add(new Made(id, "virtio-input " + id, new vessel.devices.virtio.VirtioInput(kind, "vessel-" + id),
+                        () -> { }));
+            }
             if (config.vsock() != null) {
                 VirtioVsock vsock = openVsock(config.vsock());
                 made.add(new Made("vsock", "virtio-vsock", vsock, vsock));

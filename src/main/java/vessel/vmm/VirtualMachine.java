@@ -549,7 +549,28 @@ public final class VirtualMachine implements AutoCloseable {
      * any virtio-input devices. Safe from any thread; events the guest has no room for are dropped.
      */
     public InputSink input() {
-        return i8042;
+        List<InputSink> sinks = new ArrayList<>();
+        sinks.add(i8042);
+        for (VirtioDevices.Made d : virtio) {
+            if (d.device() instanceof InputSink sink) {
+                sinks.add(sink);
+            }
+        }
+        return new InputSink() {
+            @Override
+            public void key(int keysym, boolean down) {
+                for (InputSink s : sinks) {
+                    s.key(keysym, down);
+                }
+            }
+
+            @Override
+            public void pointer(int x, int y, int buttons, int width, int height) {
+                for (InputSink s : sinks) {
+                    s.pointer(x, y, buttons, width, height);
+                }
+            }
+        };
     }
 
     /** KVM exits so far, summed over vCPUs, indexed by exit reason. */

@@ -6,6 +6,7 @@ import java.util.List;
 
 import vessel.boot.EntryMode;
 import vessel.devices.RateLimiter;
+import vessel.devices.virtio.VirtioInput;
 
 /**
  * What to run, as data: built by the CLI, the API or a Java program, validated here in one place.
@@ -24,11 +25,21 @@ import vessel.devices.RateLimiter;
  * @param net       virtio-net interfaces, each on a host TAP device
  * @param vsock     a virtio-vsock device, or null
  * @param entropyRateLimit Firecracker's rate limiter on the entropy device ({@link RateLimiter.Config#NONE}: none)
+ * @param virtioInputs virtio-input devices (a keyboard, a tablet), each at most once
+ * @param displayAdapter the PCI display adapter, if any
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
-                       RateLimiter.Config entropyRateLimit) {
+                       RateLimiter.Config entropyRateLimit, List<VirtioInput.Kind> virtioInputs,
+                       DisplayAdapter displayAdapter) {
+    /** A PCI display adapter a kernel with DRM drives. */
+    public enum DisplayAdapter {
+        NONE,
+        /** bochs-display: PCI 1234:1111, a framebuffer BAR and the VBE dispi registers (Linux's bochs driver). */
+        BOCHS
+    }
+
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -57,6 +68,16 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         decompress = decompress == null ? KernelDecompress.HOST : decompress;
         onReboot = onReboot == null ? RebootAction.STOP : onReboot;
         entropyRateLimit = entropyRateLimit == null ? RateLimiter.Config.NONE : entropyRateLimit;
+        virtioInputs = virtioInputs == null ? List.of() : List.copyOf(virtioInputs);
+        displayAdapter = displayAdapter == null ? DisplayAdapter.NONE : displayAdapter;
+    }
+
+    /** A VM without virtio-input devices or a display adapter. */
+    public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
+                    boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
+                    boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
+        this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
+                vsock, entropyRateLimit, List.of(), DisplayAdapter.NONE);
     }
 
     /** A VM whose entropy device (if any) is not rate limited. */
@@ -123,6 +144,9 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                 }
             }
         }
+        if (new java.util.HashSet<>(virtioInputs).size() != virtioInputs.size()) {
+            throw new ConfigException("a virtio-input device is given twice (one keyboard and one tablet at most)");
+        }
         if (!entropy && entropyRateLimit.limits()) {
             throw new ConfigException("an entropy rate limit is given but no entropy device");
         }
@@ -149,6 +173,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private RebootAction onReboot = RebootAction.STOP;
         private final List<DriveConfig> drives = new ArrayList<>();
         private boolean entropy;
+        private final List<VirtioInput.Kind> virtioInputs = new ArrayList<>();
+        private DisplayAdapter displayAdapter = DisplayAdapter.NONE;
         private RateLimiter.Config entropyRateLimit;
         private final List<NetConfig> net = new ArrayList<>();
         private VsockConfig vsock;
@@ -233,6 +259,17 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return this;
         }
 
+        /** Adds a virtio-input device (a keyboard or a tablet). */
+        public Builder virtioInput(VirtioInput.Kind kind) {
+            this.virtioInputs.add(kind);
+            return this;
+        }
+
+        public Builder displayAdapter(DisplayAdapter adapter) {
+            this.displayAdapter = adapter;
+            return this;
+        }
+
         public Builder debugExit(boolean on) {
             this.debugExit = on;
             return this;
@@ -240,7 +277,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         public VmConfig build() throws ConfigException {
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
-                    drives, entropy, net, vsock, entropyRateLimit)
+                    drives, entropy, net, vsock, entropyRateLimit, virtioInputs, displayAdapter)
                     .validate();
         }
     }

@@ -140,8 +140,10 @@ class GuestRunTest {
     @Test
     void keysAndPointerMovesReachAGuestThroughTheI8042() throws Exception {
         Console console = new Console();
+        // The virtio-input devices (on PCI, no driver here) get the same events and must not disturb it.
         VmConfig config = VmConfig.builder().kernel(TestGuests.get("ps2.bin")).entry(EntryMode.LONG)
-                .memory("16M").debugExit(true).build();
+                .memory("16M").debugExit(true).virtioInput(vessel.devices.virtio.VirtioInput.Kind.KEYBOARD)
+                .virtioInput(vessel.devices.virtio.VirtioInput.Kind.TABLET).build();
         try (VirtualMachine vm = VirtualMachine.create(config, console)) {
             vm.start();
             awaitConsole(vm, console, "ps2 ready\n");
