@@ -14,6 +14,7 @@ public enum KvmIoctl {
     GET_VCPU_MMAP_SIZE(io(KVMIO.T, 0x04)),
     GET_SUPPORTED_CPUID(iowr(KVMIO.T, 0x05, CpuidEntry.HEADER_BYTES)),
     CREATE_VCPU(io(KVMIO.T, 0x41)),
+    GET_DIRTY_LOG(iow(KVMIO.T, 0x42, 16)),
     SET_USER_MEMORY_REGION(iow(KVMIO.T, 0x46, UserMemoryRegion.LAYOUT.byteSize())),
     SET_TSS_ADDR(io(KVMIO.T, 0x47)),
     SET_IDENTITY_MAP_ADDR(iow(KVMIO.T, 0x48, 8)),

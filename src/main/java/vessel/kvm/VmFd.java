@@ -37,6 +37,21 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /**
+     * KVM_GET_DIRTY_LOG: copies slot {@code slot}'s dirty bitmap (a bit per 4 KiB page, set when the guest
+     * wrote the page since the last call; the slot must have {@link UserMemoryRegion#LOG_DIRTY_PAGES}) into
+     * {@code bitmap} and re-arms tracking. {@code bitmap} holds at least a bit per page of the slot, in
+     * 64-bit words.
+     */
+    public void getDirtyLog(int slot, MemorySegment bitmap) throws KvmException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(16, 8);
+            buf.set(JAVA_INT, 0, slot);
+            buf.set(JAVA_LONG, 8, bitmap.address());
+            Kvm.check(KvmIoctl.GET_DIRTY_LOG, Libc.ioctlRaw(fd, KvmIoctl.GET_DIRTY_LOG.request(), buf));
+        }
+    }
+
     /** Intel VMX needs three pages for the real-mode TSS; they must not overlap guest RAM in use. */
     public void setTssAddr(long addr) throws KvmException {
         Kvm.check(KvmIoctl.SET_TSS_ADDR, Libc.ioctlRaw(fd, KvmIoctl.SET_TSS_ADDR.request(), addr));

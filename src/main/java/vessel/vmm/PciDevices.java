@@ -11,6 +11,7 @@ import vessel.boot.GuestLayout;
 import vessel.boot.acpi.Mcfg;
 import vessel.boot.acpi.PciHostBridgeAml;
 import vessel.devices.Bus;
+import vessel.devices.display.BochsDisplay;
 import vessel.devices.pci.MsiXTable;
 import vessel.devices.pci.PciConfigIo;
 import vessel.devices.pci.PciEcam;
@@ -48,6 +49,7 @@ final class PciDevices implements AutoCloseable {
     private final List<AutoCloseable> owned = new ArrayList<>();
     private final Map<VirtioPciFunction, List<EventFd>> notifyFds = new HashMap<>();
     private final int[] intxGsi = new int[PciRoot.SLOTS];
+    private final Map<BochsDisplay, BochsVram> bochsVram = new HashMap<>();
     private final long mmio64Base;
     private long next64;
     private int nextGsi = FIRST_MSI_GSI;
@@ -158,6 +160,29 @@ final class PciDevices implements AutoCloseable {
                 slot, name, address, intx));
     }
 
+    /**
+     * Adds a bochs-display adapter in the next free slot: its video memory a KVM slot that follows BAR0,
+     * both BARs placed in the 64-bit window.
+     */
+    BochsDisplay addBochsDisplay() throws SysException {
+        int slot = root.freeSlot();
+        BochsVram vram = own(BochsVram.allocate(vm));
+        BochsDisplay display = new BochsDisplay("bochs-display", vram.view(), vram);
+        bochsVram.put(display, vram);
+        for (int bar : new int[] {BochsDisplay.FRAMEBUFFER_BAR, BochsDisplay.MMIO_BAR}) {
+            long size = display.config().bar(bar).size();
+            long address = (next64 + size - 1) & -size;
+            next64 = address + size;
+            display.config().setBarAddress(bar, address);
+        }
+        display.config().write(vessel.devices.pci.PciConfigSpace.COMMAND, 2,
+                vessel.devices.pci.PciConfigSpace.COMMAND_MEMORY);
+        root.add(slot, display);
+        LOG.log(System.Logger.Level.DEBUG, () -> String.format("PCI 00:%02x.0 bochs-display: BAR0 at 0x%x, BAR2 at 0x%x",
+                slot, display.config().barAddress(0), display.config().barAddress(2)));
+        return display;
+    }
+
     private <T extends AutoCloseable> T own(T resource) {
         owned.add(resource);
         return resource;
@@ -179,6 +204,13 @@ final class PciDevices implements AutoCloseable {
 
     /** Keeps each queue's ioeventfd on its notification register wherever the BAR is. */
     private void barMoved(PciFunction function, int bar, long from, long to) {
+        if (function instanceof BochsDisplay display) {
+            BochsVram vram = bochsVram.get(display);
+            if (vram != null && bar == BochsDisplay.FRAMEBUFFER_BAR) {
+                vram.moveTo(to);
+            }
+            return;
+        }
         if (!(function instanceof VirtioPciFunction virtio) || bar != VirtioPciFunction.BAR) {
             return;
         }

@@ -89,6 +89,8 @@ public final class VirtualMachine implements AutoCloseable {
     private final AtomicReference<VmExit> exit = new AtomicReference<>();
     private final CompletableFuture<VmExit> ended = new CompletableFuture<>();
     private volatile State state = State.CREATED;
+    /** The PCI display adapter (--display-adapter bochs), or null. */
+    private vessel.devices.display.BochsDisplay displayAdapter;
 
     private final Bus pio;
     private final Bus mmio;
@@ -258,12 +260,17 @@ public final class VirtualMachine implements AutoCloseable {
             made.add(eventLoop);
             PciDevices pci = null;
             List<AutoCloseable> deviceResources = new ArrayList<>();
-            if (linux || !virtio.isEmpty()) {
+            vessel.devices.display.BochsDisplay bochs = null;
+            boolean adapter = config.displayAdapter() == VmConfig.DisplayAdapter.BOCHS;
+            if (linux || !virtio.isEmpty() || adapter) {
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
                 made.add(pci);
                 for (VirtioDevices.Made d : virtio) {
                     deviceResources.add(d.resource());
                     pci.addVirtio(d.name(), d.device());
+                }
+                if (adapter) {
+                    bochs = pci.addBochsDisplay();
                 }
             }
 
@@ -323,8 +330,10 @@ public final class VirtualMachine implements AutoCloseable {
             // KVM_RUN until the boot CPU sends them INIT and SIPI.
             X86Cpu.enter(vcpuFds.getFirst(), memory, entry);
             eventFds.add(ioDelay);
-            return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio, eventLoop, pci,
-                    deviceResources, virtio);
+            VirtualMachine made_ = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
+                    eventLoop, pci, deviceResources, virtio);
+            made_.displayAdapter = bochs;
+            return made_;
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;
@@ -571,6 +580,14 @@ public final class VirtualMachine implements AutoCloseable {
                 }
             }
         };
+    }
+
+    /**
+     * The PCI display adapter's display (--display-adapter bochs), for display servers and screenshots;
+     * empty without one. Its mode is null until the guest's driver sets one.
+     */
+    public Optional<vessel.devices.display.Display> displayAdapter() {
+        return Optional.ofNullable(displayAdapter);
     }
 
     /** KVM exits so far, summed over vCPUs, indexed by exit reason. */
