@@ -50,6 +50,11 @@ final class PciDevices implements AutoCloseable {
     private final Map<VirtioPciFunction, List<EventFd>> notifyFds = new HashMap<>();
     private final int[] intxGsi = new int[PciRoot.SLOTS];
     private final Map<BochsDisplay, BochsVram> bochsVram = new HashMap<>();
+    /**
+     * Moves memory slots that follow a BAR (the bochs-display's video memory): a thread made at assembly,
+     * so it has the assembling thread's seccomp table, where KVM_SET_USER_MEMORY_REGION is allowed.
+     */
+    private java.util.concurrent.ThreadPoolExecutor slotMover;
     private final long mmio64Base;
     private long next64;
     private int nextGsi = FIRST_MSI_GSI;
@@ -167,6 +172,13 @@ final class PciDevices implements AutoCloseable {
     BochsDisplay addBochsDisplay() throws SysException {
         int slot = root.freeSlot();
         BochsVram vram = own(BochsVram.allocate(vm));
+        if (slotMover == null) {
+            slotMover = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+                    new java.util.concurrent.LinkedBlockingQueue<>(),
+                    r -> Thread.ofPlatform().name("memory-slots").daemon(true).unstarted(r));
+            slotMover.prestartCoreThread();
+            owned.add(slotMover::shutdownNow);
+        }
         BochsDisplay display = new BochsDisplay("bochs-display", vram.view(), vram);
         bochsVram.put(display, vram);
         for (int bar : new int[] {BochsDisplay.FRAMEBUFFER_BAR, BochsDisplay.MMIO_BAR}) {
@@ -207,7 +219,14 @@ final class PciDevices implements AutoCloseable {
         if (function instanceof BochsDisplay display) {
             BochsVram vram = bochsVram.get(display);
             if (vram != null && bar == BochsDisplay.FRAMEBUFFER_BAR) {
-                vram.moveTo(to);
+                // Not on this (vCPU) thread: its seccomp table has no KVM_SET_USER_MEMORY_REGION, which only
+                // assembly makes. Until the slot is there, accesses exit and BAR0's MMIO path serves them
+                // from the same memory; the dirty log says "all" for the frame after a move.
+                try {
+                    slotMover.execute(() -> vram.moveTo(to));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // the VM is closing
+                }
             }
             return;
         }
