@@ -45,6 +45,13 @@ final class RunOptions {
                                    connect to the Unix socket PATH and send "CONNECT <port>\n", guest
                                    connections to host port P go to PATH_P
 %DISPLAY%
+              --input virtio|keyboard|tablet
+                                   virtio-input devices on PCI for a display server's keys and
+                                   pointer: keyboard, tablet (absolute pointer), or virtio for both;
+                                   comma-separated. The i8042's PS/2 keyboard and mouse are always there
+              --display-adapter bochs
+                                   a bochs-display PCI adapter (1234:1111) for kernels with DRM's
+                                   bochs driver: framebuffer BAR and VBE dispi registers
               --reboot ACTION      what a guest reboot does: stop (default, status 0) or restart
               --gdb [HOST:]PORT    serve the GDB remote protocol on HOST (default 127.0.0.1):
                                    (gdb) target remote HOST:PORT stops the guest; breakpoints are
@@ -153,6 +160,13 @@ final class RunOptions {
                 case "--net" -> b.net(parseNet(value(opt, value, rest)));
                 case "--vsock" -> b.vsock(parseVsock(value(opt, value, rest)));
                 case "--display", "--vnc", "--vnc-password-file" -> display.take(opt, value(opt, value, rest));
+                case "--input" -> {
+                    for (vessel.devices.virtio.VirtioInput.Kind kind : parseInput(value(opt, value, rest))) {
+                        b.virtioInput(kind);
+                    }
+                }
+                case "--display-adapter" -> b.displayAdapter(
+                        choice(opt, value(opt, value, rest), VmConfig.DisplayAdapter.class));
                 case "--log-level" -> logLevel = value(opt, value, rest);
                 case "--gdb" -> gdb = parseGdbAddress(value(opt, value, rest));
                 case "--gdb-wait" -> gdbWait = true;
@@ -193,6 +207,24 @@ final class RunOptions {
                     + " (scripts/firmware.sh); name a ROM file here");
         }
         return Path.of(dir, "bios-256k.bin");
+    }
+
+    /** {@code virtio}, {@code keyboard}, {@code tablet}, comma-separated: the virtio-input devices to add. */
+    static List<vessel.devices.virtio.VirtioInput.Kind> parseInput(String spec) throws UsageException {
+        java.util.LinkedHashSet<vessel.devices.virtio.VirtioInput.Kind> kinds = new java.util.LinkedHashSet<>();
+        for (String part : spec.split(",", -1)) {
+            switch (part.strip()) {
+                case "virtio" -> {
+                    kinds.add(vessel.devices.virtio.VirtioInput.Kind.KEYBOARD);
+                    kinds.add(vessel.devices.virtio.VirtioInput.Kind.TABLET);
+                }
+                case "keyboard", "virtio-keyboard" -> kinds.add(vessel.devices.virtio.VirtioInput.Kind.KEYBOARD);
+                case "tablet", "virtio-tablet" -> kinds.add(vessel.devices.virtio.VirtioInput.Kind.TABLET);
+                default -> throw new UsageException("--input takes virtio, keyboard or tablet (comma-separated), not '"
+                        + part + "'");
+            }
+        }
+        return List.copyOf(kinds);
     }
 
     /** "[HOST:]PORT", QEMU's "tcp::PORT" too; the host defaults to loopback (the stub has no authentication). */

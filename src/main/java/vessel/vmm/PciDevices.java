@@ -11,6 +11,7 @@ import vessel.boot.GuestLayout;
 import vessel.boot.acpi.Mcfg;
 import vessel.boot.acpi.PciHostBridgeAml;
 import vessel.devices.Bus;
+import vessel.devices.display.BochsDisplay;
 import vessel.devices.pci.MsiXTable;
 import vessel.devices.pci.PciConfigIo;
 import vessel.devices.pci.PciEcam;
@@ -49,6 +50,12 @@ final class PciDevices implements AutoCloseable {
     private final List<AutoCloseable> owned = new ArrayList<>();
     private final Map<VirtioPciFunction, List<EventFd>> notifyFds = new HashMap<>();
     private final int[] intxGsi = new int[PciRoot.SLOTS];
+    private final Map<BochsDisplay, BochsVram> bochsVram = new HashMap<>();
+    /**
+     * Moves memory slots that follow a BAR (the bochs-display's video memory): a thread made at assembly,
+     * so it has the assembling thread's seccomp table, where KVM_SET_USER_MEMORY_REGION is allowed.
+     */
+    private java.util.concurrent.ThreadPoolExecutor slotMover;
     private final long mmio64Base;
     private long next64;
     private int nextGsi = FIRST_MSI_GSI;
@@ -171,6 +178,36 @@ final class PciDevices implements AutoCloseable {
         return slot;
     }
 
+    /**
+     * Adds a bochs-display adapter in the next free slot: its video memory a KVM slot that follows BAR0,
+     * both BARs placed in the 64-bit window.
+     */
+    BochsDisplay addBochsDisplay() throws SysException {
+        int slot = root.freeSlot();
+        BochsVram vram = own(BochsVram.allocate(vm));
+        if (slotMover == null) {
+            slotMover = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+                    new java.util.concurrent.LinkedBlockingQueue<>(),
+                    r -> Thread.ofPlatform().name("memory-slots").daemon(true).unstarted(r));
+            slotMover.prestartCoreThread();
+            owned.add(slotMover::shutdownNow);
+        }
+        BochsDisplay display = new BochsDisplay("bochs-display", vram.view(), vram);
+        bochsVram.put(display, vram);
+        for (int bar : new int[] {BochsDisplay.FRAMEBUFFER_BAR, BochsDisplay.MMIO_BAR}) {
+            long size = display.config().bar(bar).size();
+            long address = (next64 + size - 1) & -size;
+            next64 = address + size;
+            display.config().setBarAddress(bar, address);
+        }
+        display.config().write(vessel.devices.pci.PciConfigSpace.COMMAND, 2,
+                vessel.devices.pci.PciConfigSpace.COMMAND_MEMORY);
+        root.add(slot, display);
+        LOG.log(System.Logger.Level.DEBUG, () -> String.format("PCI 00:%02x.0 bochs-display: BAR0 at 0x%x, BAR2 at 0x%x",
+                slot, display.config().barAddress(0), display.config().barAddress(2)));
+        return display;
+    }
+
     private <T extends AutoCloseable> T own(T resource) {
         owned.add(resource);
         return resource;
@@ -192,6 +229,20 @@ final class PciDevices implements AutoCloseable {
 
     /** Keeps each queue's ioeventfd on its notification register wherever the BAR is. */
     private void barMoved(PciFunction function, int bar, long from, long to) {
+        if (function instanceof BochsDisplay display) {
+            BochsVram vram = bochsVram.get(display);
+            if (vram != null && bar == BochsDisplay.FRAMEBUFFER_BAR) {
+                // Not on this (vCPU) thread: its seccomp table has no KVM_SET_USER_MEMORY_REGION, which only
+                // assembly makes. Until the slot is there, accesses exit and BAR0's MMIO path serves them
+                // from the same memory; the dirty log says "all" for the frame after a move.
+                try {
+                    slotMover.execute(() -> vram.moveTo(to));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // the VM is closing
+                }
+            }
+            return;
+        }
         if (!(function instanceof VirtioPciFunction virtio) || bar != VirtioPciFunction.BAR) {
             return;
         }

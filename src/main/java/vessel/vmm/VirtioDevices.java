@@ -63,6 +63,11 @@ final class VirtioDevices {
                         b.statsIntervalSeconds() > 0, b.freePageHinting(), b.freePageReporting()),
                         b.statsIntervalSeconds()), () -> { }));
             }
+            for (vessel.devices.virtio.VirtioInput.Kind kind : config.virtioInputs()) {
+                String id = kind == vessel.devices.virtio.VirtioInput.Kind.KEYBOARD ? "keyboard" : "tablet";
+                made.add(new Made(id, "virtio-input " + id, new vessel.devices.virtio.VirtioInput(kind, "vessel-" + id),
+                        () -> { }));
+            }
             if (config.vsock() != null) {
                 VirtioVsock vsock = openVsock(config.vsock());
                 made.add(new Made("vsock", "virtio-vsock", vsock, vsock));

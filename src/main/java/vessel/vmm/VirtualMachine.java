@@ -36,6 +36,7 @@ import vessel.devices.pci.I440fxHostBridge;
 import vessel.devices.Bus;
 import vessel.devices.BusDevice;
 import vessel.devices.IrqLine;
+import vessel.devices.input.InputSink;
 import vessel.devices.legacy.AcpiPowerDevice;
 import vessel.devices.legacy.CmosRtc;
 import vessel.devices.legacy.DebugExit;
@@ -98,6 +99,8 @@ public final class VirtualMachine implements AutoCloseable {
     private final AtomicReference<VmExit> exit = new AtomicReference<>();
     private final CompletableFuture<VmExit> ended = new CompletableFuture<>();
     private volatile State state = State.CREATED;
+    /** The PCI display adapter (--display-adapter bochs), or null. */
+    private vessel.devices.display.BochsDisplay displayAdapter;
 
     private final Bus pio;
     private final Bus mmio;
@@ -140,7 +143,7 @@ public final class VirtualMachine implements AutoCloseable {
             }
         });
         this.i8042 = new I8042(() -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the i8042")),
-                irq(eventFds.get(1)));
+                irq(eventFds.get(1)), irq(eventFds.get(2)));
         pio.insert(Uart16550.COM1_PORT, 8, "COM1", serial);
         pio.insert(I8042.BASE_PORT, I8042.LENGTH, "i8042", i8042);
         stateful.put("COM1", serial);
@@ -360,13 +363,15 @@ public final class VirtualMachine implements AutoCloseable {
                 deviceResources.add(serialFile);
             }
             List<Integer> diskSlots = new ArrayList<>();
+            vessel.devices.display.BochsDisplay bochs = null;
+            boolean adapter = config.displayAdapter() == VmConfig.DisplayAdapter.BOCHS;
             if (firmware != null) {
                 firmwareMemory = FirmwareMemory.map(vm, memory, firmware, mmio);
                 made.add(firmwareMemory);
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop,
                         new I440fxHostBridge(firmwareMemory::pamChanged));
                 made.add(pci);
-            } else if (linux || !virtio.isEmpty()) {
+            } else if (linux || !virtio.isEmpty() || adapter) {
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
                 made.add(pci);
             }
@@ -375,6 +380,9 @@ public final class VirtualMachine implements AutoCloseable {
                 int slot = pci.addVirtio(d.name(), d.device());
                 if (d.device() instanceof vessel.devices.virtio.VirtioBlock) {
                     diskSlots.add(slot);
+                }
+                if (adapter) {
+                    bochs = pci.addBochsDisplay();
                 }
             }
 
@@ -452,16 +460,19 @@ public final class VirtualMachine implements AutoCloseable {
             if (framebuffer != null) {
                 deviceResources.add(framebuffer);
             }
-            return new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio, eventLoop, pci,
-                    deviceResources, virtio, firmwareMemory, framebuffer);
+            VirtualMachine made_ = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
+                    eventLoop, pci, deviceResources, virtio, firmwareMemory, framebuffer);
+            made_.displayAdapter = bochs;
+            return made_;
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
             throw e;
         }
     }
 
-    /** A VM fd with what every Vessel VM has before its memory: the TSS pages, the irqchip and the PIT. */
-    /** A firmware boot keeps KVM's identity map and TSS where a ROM of up to 16 MiB cannot reach (QEMU's place). */
+    /**
+     * A VM fd with what every Vessel VM has before its memory: the TSS pages, the irqchip and the PIT. A firmware boot keeps KVM's identity map and TSS where a ROM of up to 16 MiB cannot reach (QEMU's place).
+     */
     private static VmFd newVmFd(Kvm kvm, List<AutoCloseable> made, boolean firmware) throws IOException {
         VmFd vm = kvm.createVm();
         made.add(vm);
@@ -472,10 +483,10 @@ public final class VirtualMachine implements AutoCloseable {
         return vm;
     }
 
-    /** The COM1 and keyboard interrupt lines as irqfds, then the port-0x80 sink: the constructor's order. */
+    /** The COM1, keyboard and mouse interrupt lines as irqfds, then the port-0x80 sink: the constructor's order. */
     private static List<EventFd> legacyEventFds(VmFd vm, List<AutoCloseable> made) throws IOException {
         List<EventFd> eventFds = new ArrayList<>();
-        for (int gsi : new int[] {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ}) {
+        for (int gsi : new int[] {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ, I8042.AUX_IRQ}) {
             EventFd efd = new EventFd(0);
             made.add(efd);
             eventFds.add(efd);
@@ -906,6 +917,43 @@ public final class VirtualMachine implements AutoCloseable {
         }
     }
 
+    /**
+     * Where a display server sends keys and pointer movement: the i8042's PS/2 keyboard and mouse, and
+     * any virtio-input devices. Safe from any thread; events the guest has no room for are dropped.
+     */
+    public InputSink input() {
+        List<InputSink> sinks = new ArrayList<>();
+        sinks.add(i8042);
+        for (VirtioDevices.Made d : virtio) {
+            if (d.device() instanceof InputSink sink) {
+                sinks.add(sink);
+            }
+        }
+        return new InputSink() {
+            @Override
+            public void key(int keysym, boolean down) {
+                for (InputSink s : sinks) {
+                    s.key(keysym, down);
+                }
+            }
+
+            @Override
+            public void pointer(int x, int y, int buttons, int width, int height) {
+                for (InputSink s : sinks) {
+                    s.pointer(x, y, buttons, width, height);
+                }
+            }
+        };
+    }
+
+    /**
+     * The PCI display adapter's display (--display-adapter bochs), for display servers and screenshots;
+     * empty without one. Its mode is null until the guest's driver sets one.
+     */
+    public Optional<vessel.devices.display.Display> displayAdapter() {
+        return Optional.ofNullable(displayAdapter);
+    }
+
     /** KVM exits so far, summed over vCPUs, indexed by exit reason. */
     public long[] exitCounts() {
         long[] sum = new long[ExitReason.COUNT + 1];
@@ -1035,14 +1083,6 @@ public final class VirtualMachine implements AutoCloseable {
      */
     public Optional<vessel.devices.display.Display> display() {
         return Optional.ofNullable(framebuffer).map(BootFramebuffer::display);
-    }
-
-    /**
-     * Where a display server sends the user's keys and pointer: the guest's input devices. None yet (the
-     * PS/2 and virtio-input devices are wired here when they exist).
-     */
-    public vessel.devices.input.InputSink input() {
-        return vessel.devices.input.InputSink.NONE;
     }
 
     /** Guest memory, for embedding programs and tests that inspect the guest. */

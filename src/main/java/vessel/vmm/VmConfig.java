@@ -8,6 +8,7 @@ import vessel.boot.EntryMode;
 import vessel.boot.GuestLayout;
 import vessel.devices.RateLimiter;
 import vessel.devices.display.DisplayMode;
+import vessel.devices.virtio.VirtioInput;
 
 /**
  * What to run, as data: built by the CLI, the API or a Java program, validated here in one place.
@@ -32,13 +33,22 @@ import vessel.devices.display.DisplayMode;
  * @param smt       present the vCPUs as pairs of hyperthreads of one core (needs 1 or an even count)
  * @param firmware  boot this firmware ROM (SeaBIOS) from the reset vector instead of a kernel; null: direct boot
  * @param display   the boot framebuffer's mode (described to Linux in screen_info), or null for none
+ * @param virtioInputs virtio-input devices (a keyboard, a tablet), each at most once
+ * @param displayAdapter the PCI display adapter, if any
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
                        RateLimiter.Config entropyRateLimit, BalloonConfig balloon, SerialOutput serial,
                        CpuTemplate cpuTemplate, boolean smt, Path firmware,
-                       DisplayMode display) {
+                       DisplayMode display, List<VirtioInput.Kind> virtioInputs, DisplayAdapter displayAdapter) {
+    /** A PCI display adapter a kernel with DRM drives. */
+    public enum DisplayAdapter {
+        NONE,
+        /** bochs-display: PCI 1234:1111, a framebuffer BAR and the VBE dispi registers (Linux's bochs driver). */
+        BOCHS
+    }
+
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -67,14 +77,16 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         decompress = decompress == null ? KernelDecompress.HOST : decompress;
         onReboot = onReboot == null ? RebootAction.STOP : onReboot;
         entropyRateLimit = entropyRateLimit == null ? RateLimiter.Config.NONE : entropyRateLimit;
+        virtioInputs = virtioInputs == null ? List.of() : List.copyOf(virtioInputs);
+        displayAdapter = displayAdapter == null ? DisplayAdapter.NONE : displayAdapter;
     }
 
-    /** A VM booted directly (no firmware), without a framebuffer. */
+    /** A VM booted directly (no firmware), without a framebuffer, input devices or display adapter. */
     public VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline, List<Path> initrds,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, entropyRateLimit, null, null, null, false, null, null);
+                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE);
     }
 
     /** Firmware needs room below 1 MiB and some above it for its tables, stacks and the boot loader. */
@@ -83,7 +95,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
     /** This config with the boot framebuffer in {@code mode} (null: none). */
     public VmConfig withDisplay(DisplayMode mode) {
         return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives,
-                entropy, net, vsock, entropyRateLimit, balloon, serial, cpuTemplate, smt, firmware, mode);
+                entropy, net, vsock, entropyRateLimit, balloon, serial, cpuTemplate, smt, firmware, mode, virtioInputs,
+                displayAdapter);
     }
 
     /**
@@ -116,7 +129,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null);
+                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -190,6 +203,9 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                 }
             }
         }
+        if (new java.util.HashSet<>(virtioInputs).size() != virtioInputs.size()) {
+            throw new ConfigException("a virtio-input device is given twice (one keyboard and one tablet at most)");
+        }
         if (!entropy && entropyRateLimit.limits()) {
             throw new ConfigException("an entropy rate limit is given but no entropy device");
         }
@@ -227,6 +243,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private RebootAction onReboot = RebootAction.STOP;
         private final List<DriveConfig> drives = new ArrayList<>();
         private boolean entropy;
+        private final List<VirtioInput.Kind> virtioInputs = new ArrayList<>();
+        private DisplayAdapter displayAdapter = DisplayAdapter.NONE;
         private RateLimiter.Config entropyRateLimit;
         private final List<NetConfig> net = new ArrayList<>();
         private VsockConfig vsock;
@@ -361,6 +379,17 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return this;
         }
 
+        /** Adds a virtio-input device (a keyboard or a tablet). */
+        public Builder virtioInput(VirtioInput.Kind kind) {
+            this.virtioInputs.add(kind);
+            return this;
+        }
+
+        public Builder displayAdapter(DisplayAdapter adapter) {
+            this.displayAdapter = adapter;
+            return this;
+        }
+
         public Builder debugExit(boolean on) {
             this.debugExit = on;
             return this;
@@ -370,7 +399,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
                     drives, entropy, net, vsock, entropyRateLimit, balloon,
                     serialOutput == null && serialRateLimit == null ? null : new SerialOutput(serialOutput, serialRateLimit),
-                    cpuTemplate, smt, firmware, display)
+                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter)
                     .validate();
         }
     }

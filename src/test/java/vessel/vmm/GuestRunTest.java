@@ -16,6 +16,7 @@ import vessel.kvm.ExitReason;
 import vessel.testkit.RequiresKvm;
 import vessel.testkit.TestGuests;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -129,6 +130,85 @@ class GuestRunTest {
             assertEquals(43, exit.status(), exit.detail());
             assertEquals("int_n=1 clac=1 stac=1 fwait=1 ldmxcsr=3 stmxcsr=2 popcnt=3 movbe=3"
                     + " movd=3 movq=1 movdq=1 padd=1 plogic=1 punpck=1 pshift=2 pshufd=1 page_fault=2", vm.assistSummary());
+        }
+    }
+
+    /**
+     * A guest drives the i8042 as a driver's probe does (guests/ps2.S): keyboard reset and enable, mouse
+     * reporting on, each reply checked; a key and a pointer move sent through {@link VirtualMachine#input()}
+     * arrive as a set-1 scancode and a 3-byte packet, and each latched its IRQ in the guest's 8259.
+     */
+    @Test
+    void keysAndPointerMovesReachAGuestThroughTheI8042() throws Exception {
+        Console console = new Console();
+        // The virtio-input devices (on PCI, no driver here) get the same events and must not disturb it.
+        VmConfig config = VmConfig.builder().kernel(TestGuests.get("ps2.bin")).entry(EntryMode.LONG)
+                .memory("16M").debugExit(true).virtioInput(vessel.devices.virtio.VirtioInput.Kind.KEYBOARD)
+                .virtioInput(vessel.devices.virtio.VirtioInput.Kind.TABLET).build();
+        try (VirtualMachine vm = VirtualMachine.create(config, console)) {
+            vm.start();
+            awaitConsole(vm, console, "ps2 ready\n");
+            vm.input().key('a', true);
+            awaitConsole(vm, console, "irq1 ");
+            vm.input().pointer(100, 100, 0, 640, 480);
+            vm.input().pointer(105, 97, 1, 640, 480); // right 5, up 3, left button down
+            VmExit exit = vm.awaitExit(60_000);
+            assertTrue(exit != null, "guest did not end; console: " + console.text());
+            assertEquals("ps2 ready\nkey 30 irq1 1\nmouse 9 5 3 irq12 1\n", console.text(), exit.detail());
+            assertEquals(37, exit.status());
+        }
+    }
+
+    /**
+     * A guest programs the bochs-display adapter (guests/bochs.S): moves its BARs (the video memory slot
+     * must follow BAR0), reads the dispi ID and sizes, is refused an 8-bit mode, sets 640x480x32 as Linux's
+     * bochs driver does and draws three pixels; the host reads them through the Display, and the dirty
+     * log names the pages they are on and no others.
+     */
+    @Test
+    void aGuestSetsABochsModeAndItsPixelsReachTheDisplay() throws Exception {
+        Console console = new Console();
+        VmConfig config = VmConfig.builder().kernel(TestGuests.get("bochs.bin")).entry(EntryMode.LONG)
+                .memory("16M").debugExit(true).displayAdapter(VmConfig.DisplayAdapter.BOCHS).build();
+        try (VirtualMachine vm = VirtualMachine.create(config, console)) {
+            vessel.devices.display.Display display = vm.displayAdapter().orElseThrow();
+            assertNull(display.mode(), "off until the guest sets a mode");
+            long[] dirty = new long[64];
+            vm.start();
+            awaitConsole(vm, console, "enable ");
+            assertTrue(!display.takeDirtyPages(dirty), "a new mode: the whole frame");
+            vm.memory().writeLong(0x20000, 1); // GO_FLAG: the guest draws now
+            VmExit exit = vm.awaitExit(60_000);
+            assertTrue(exit != null, "guest did not end; console: " + console.text());
+            assertEquals("bochs id 45253 vram 256 qext 8 refused 0 enable 65\n", console.text(), exit.detail());
+            assertEquals(37, exit.status());
+            java.util.Arrays.fill(dirty, 0);
+            assertTrue(display.takeDirtyPages(dirty));
+            long[] expected = new long[64];
+            expected[0] = 1; // page 0: (0,0) and (320,0)
+            expected[299 / 64] |= 1L << (299 % 64); // (639,479) at byte 1228796
+            assertArrayEquals(expected, dirty, "exactly the pages the guest drew on");
+            vessel.devices.display.DisplayMode mode = display.mode();
+            assertEquals(vessel.devices.display.DisplayMode.of(640, 480, 32), mode);
+            java.lang.foreign.MemorySegment fb = display.framebuffer();
+            java.lang.foreign.ValueLayout.OfInt px = java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+            assertEquals(0x00ff0000, fb.get(px, 0));
+            assertEquals(0x0000ff00, fb.get(px, (479L * 640 + 639) * 4));
+            assertEquals(0x000000ff, fb.get(px, 320L * 4));
+            assertEquals(0, fb.get(px, 100L * 2560), "cleared when the mode was set");
+            fb.set(px, 4, 0); // a host write is not the guest's: the log must not see it
+            java.util.Arrays.fill(dirty, 0);
+            assertTrue(display.takeDirtyPages(dirty));
+            assertTrue(java.util.Arrays.stream(dirty).allMatch(w -> w == 0), "nothing written since");
+        }
+    }
+
+    private static void awaitConsole(VirtualMachine vm, Console console, String text) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!console.text().contains(text)) {
+            assertTrue(System.nanoTime() < deadline && vm.state() != VirtualMachine.State.ENDED,
+                    "no '" + text.strip() + "' from the guest; console: " + console.text());
+            Thread.sleep(5);
         }
     }
 

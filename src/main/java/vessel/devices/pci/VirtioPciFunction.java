@@ -141,6 +141,7 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
         return switch (deviceType) {
             case 1 -> 0x020000; // network controller, Ethernet
             case 2 -> 0x018000; // mass storage, other
+            case 18 -> 0x098000; // input device controller, other
             default -> 0xff0000; // unassigned class: entropy, vsock
         };
     }

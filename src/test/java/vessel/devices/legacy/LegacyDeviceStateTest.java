@@ -45,22 +45,23 @@ class LegacyDeviceStateTest {
     @Test
     void aRestoredI8042HasItsQueueAndPendingCommand() {
         I8042 a = new I8042(() -> { }, () -> { });
-        a.write(4, 1, I8042.CMD_SELF_TEST); // answers 0x55 in the output queue
-        a.write(4, 1, I8042.CMD_READ_CTR); // and the control byte after it
+        a.write(4, 1, I8042.CMD_SELF_TEST); // answers 0x55 into the output buffer
+        a.write(4, 1, I8042.CMD_READ_CTR); // and the control byte queued after it
         a.write(4, 1, I8042.CMD_WRITE_CTR); // a command awaiting its data byte
         I8042.State saved = a.saveState();
         assertEquals(I8042.CMD_WRITE_CTR, saved.pendingCommand());
-        assertEquals(2, saved.output().length);
+        assertEquals(0x55, saved.output());
+        assertEquals(1, saved.replies().length);
         I8042 b = new I8042(() -> { }, () -> { });
         b.restoreState(saved);
         assertEquals(saved.pendingCommand(), b.saveState().pendingCommand());
-        assertArrayEquals(saved.output(), b.saveState().output());
+        assertArrayEquals(saved.replies(), b.saveState().replies());
         assertEquals(a.read(4, 1), b.read(4, 1), "status");
         assertEquals(0x55, b.read(0, 1));
         assertEquals(a.read(0, 1), 0x55);
         assertEquals(a.read(0, 1), b.read(0, 1), "the control byte");
-        assertThrows(IllegalArgumentException.class, () -> new I8042.State(0x14, 0x45, 0x100, new int[0]));
-        assertThrows(IllegalArgumentException.class, () -> new I8042.State(0x14, 0x45, -1, new int[17]));
+        assertThrows(IllegalArgumentException.class, () -> new I8042.State(0x45, 0x100, false, -1, false, new int[0]));
+        assertThrows(IllegalArgumentException.class, () -> new I8042.State(0x45, -1, false, -1, false, new int[9]));
     }
 
     @Test

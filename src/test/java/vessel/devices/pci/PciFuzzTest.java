@@ -65,6 +65,37 @@ class PciFuzzTest {
         }
     }
 
+    /**
+     * bochs-display's registers and video memory BAR under fuzzed accesses (any offset and width): no
+     * exception, and whatever mode the guest managed to enable lies wholly inside the video memory.
+     */
+    @FuzzTest(maxDuration = "5s")
+    void bochsRegisters(FuzzedDataProvider data) {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            vessel.devices.display.BochsDisplay dev = new vessel.devices.display.BochsDisplay("bochs",
+                    arena.allocate(1 << 20, 4096), pages -> true);
+            vessel.devices.BusDevice regs = dev.barDevice(vessel.devices.display.BochsDisplay.MMIO_BAR);
+            vessel.devices.BusDevice vram = dev.barDevice(vessel.devices.display.BochsDisplay.FRAMEBUFFER_BAR);
+            long[] pages = new long[4];
+            for (int i = 0; i < MAX_ACCESSES && data.remainingBytes() > 0; i++) {
+                int size = 1 << data.consumeInt(0, 3);
+                // Mostly the dispi window, where the state is.
+                long offset = data.consumeBoolean() ? 0x500 + data.consumeInt(0, 24) & ~1L
+                        : data.consumeLong(0, vessel.devices.display.BochsDisplay.MMIO_SIZE - size);
+                switch (data.consumeInt(0, 3)) {
+                    case 0 -> regs.write(Math.min(offset, 4096 - size), size, data.consumeInt(0, 0xffff));
+                    case 1 -> checkWidth(regs.read(Math.min(offset, 4096 - size), size), size);
+                    case 2 -> vram.write(data.consumeLong(0, (1 << 20) - size), size, data.consumeLong());
+                    default -> dev.takeDirtyPages(pages);
+                }
+                vessel.devices.display.DisplayMode mode = dev.mode();
+                if (mode != null && dev.framebuffer().byteSize() < mode.size()) {
+                    throw new AssertionError("mode " + mode + " runs past the video memory");
+                }
+            }
+        }
+    }
+
     /** The table's own MSI-X rules, driven directly: masks, pending bits and the function mask. */
     @FuzzTest(maxDuration = "5s")
     void msixTable(FuzzedDataProvider data) {

@@ -37,6 +37,34 @@ class VirtioDeviceFuzzTest {
         serve(data, rng, 1, 0L);
     }
 
+    /**
+     * virtio-input: fuzzed config-space questions (any offset, size, select and subsel) must answer within
+     * the 128-byte window, and fuzzed input events go into fuzzed event buffers.
+     */
+    @FuzzTest(maxDuration = "5s")
+    void input(FuzzedDataProvider data) throws VirtQueueException {
+        VirtioInput dev = new VirtioInput(data.consumeBoolean() ? VirtioInput.Kind.KEYBOARD : VirtioInput.Kind.TABLET,
+                "fuzz");
+        for (int i = data.consumeInt(0, 8); i > 0; i--) {
+            int size = 1 << data.consumeInt(0, 3);
+            int offset = data.consumeInt(0, VirtioInput.CONFIG_SIZE + 8);
+            dev.writeConfig(offset, size, data.consumeLong());
+            if (dev.readConfig(2, 1) > VirtioInput.CONFIG_DATA_SIZE) {
+                throw new AssertionError("config answer longer than its 128-byte window");
+            }
+            dev.readConfig(data.consumeInt(0, VirtioInput.CONFIG_SIZE + 8), size);
+        }
+        for (int i = data.consumeInt(0, 40); i > 0; i--) {
+            if (data.consumeBoolean()) {
+                dev.key(data.consumeInt(), data.consumeBoolean());
+            } else {
+                dev.pointer(data.consumeInt(), data.consumeInt(), data.consumeInt(0, 31), data.consumeInt(),
+                        data.consumeInt());
+            }
+        }
+        serve(data, dev, 2, 0L);
+    }
+
     @FuzzTest(maxDuration = "5s")
     void block(FuzzedDataProvider data) throws VirtQueueException, IOException {
         if (blk == null) {

@@ -30,7 +30,7 @@ final class Snapshots {
                         new byte[(int) StateStructs.PIT_STATE2.byteSize()], 1_000_000L),
                 vcpus,
                 List.of(new VmSnapshot.DeviceState("i8042", I8042.State.class.getName(),
-                        RecordCodec.encode(new I8042.State(0x14, 0x45, -1, new int[] {0xfa})))),
+                        RecordCodec.encode(new I8042.State(0x45, -1, false, 0xfa, false, new int[] {0x1fa})))),
                 new VmSnapshot.Memory(type, bytes, type == VmSnapshot.Type.DIFF ? new long[] {32, 1, 100, 4} : new long[0]));
     }
 }

@@ -1,0 +1,106 @@
+package vessel.vmm;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import vessel.devices.display.BochsDisplay;
+import vessel.kvm.KvmException;
+import vessel.kvm.UserMemoryRegion;
+import vessel.kvm.VmFd;
+import vessel.memory.DeviceMemory;
+import vessel.sys.SysException;
+
+/**
+ * The bochs-display's video memory: host memory of its own, in a KVM slot (with dirty logging) wherever
+ * the guest has BAR0 decoding, and nowhere while it does not. The slot moves on vCPU threads (a BAR
+ * write), the dirty log is read from display-server threads; this object's lock keeps them apart.
+ */
+final class BochsVram implements BochsDisplay.DirtyLog, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("vessel.vmm");
+    /** After the slots guest RAM (0, 1) and the boot framebuffer (8) use. */
+    static final int SLOT = 9;
+    static final long SIZE = 16L << 20;
+
+    private final VmFd vm;
+    private final DeviceMemory memory;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment bitmap;
+    private long mappedAt = -1;
+    /** The slot moved since the last read: the writes logged in the old one are gone. */
+    private boolean moved = true;
+    private boolean closed;
+    private boolean warned;
+
+    private BochsVram(VmFd vm, DeviceMemory memory) {
+        this.vm = vm;
+        this.memory = memory;
+        this.bitmap = arena.allocate(SIZE / 4096 / 8, 8);
+    }
+
+    static BochsVram allocate(VmFd vm) throws SysException {
+        return new BochsVram(vm, DeviceMemory.allocate(SIZE));
+    }
+
+    /** The memory as the device and display servers read it. */
+    MemorySegment view() {
+        return memory.view();
+    }
+
+    /** BAR0 appeared at {@code to} (-1: it stopped decoding): the slot follows. */
+    synchronized void moveTo(long to) {
+        if (closed || to == mappedAt) {
+            return;
+        }
+        try {
+            if (mappedAt != -1) {
+                vm.setUserMemoryRegion(SLOT, mappedAt, MemorySegment.NULL, 0); // size 0 deletes the slot
+                mappedAt = -1;
+            }
+            if (to != -1) {
+                vm.setUserMemoryRegion(SLOT, to, memory.host(), UserMemoryRegion.LOG_DIRTY_PAGES);
+                mappedAt = to;
+            }
+        } catch (KvmException e) {
+            // The BAR still answers through MMIO exits (BochsDisplay's own access path), only slower.
+            LOG.log(System.Logger.Level.WARNING, "bochs-display: video memory slot at 0x" + Long.toHexString(to)
+                    + " not mapped: " + e.getMessage());
+        }
+        moved = true;
+    }
+
+    @Override
+    public synchronized boolean take(long[] pages) {
+        if (closed || mappedAt == -1) {
+            return false;
+        }
+        try {
+            vm.getDirtyLog(SLOT, bitmap);
+        } catch (KvmException e) {
+            if (!warned) {
+                warned = true;
+                LOG.log(System.Logger.Level.WARNING, "bochs-display: dirty log unavailable, whole frames are sent: "
+                        + e.getMessage());
+            }
+            return false;
+        }
+        if (moved) {
+            moved = false;
+            return false;
+        }
+        int words = (int) Math.min(pages.length, bitmap.byteSize() / 8);
+        for (int i = 0; i < words; i++) {
+            pages[i] |= bitmap.getAtIndex(ValueLayout.JAVA_LONG, i);
+        }
+        return true;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            arena.close();
+            memory.close();
+        }
+    }
+}
