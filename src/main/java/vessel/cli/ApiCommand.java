@@ -56,7 +56,7 @@ final class ApiCommand {
                 }
             }
         };
-        Vmm vmm = new Vmm(o.id, launcher);
+        Vmm vmm = new Vmm(o.id, launcher, o.mmdsSizeLimit);
         ApiServer server = null;
         Thread cleanup = null;
         try {
