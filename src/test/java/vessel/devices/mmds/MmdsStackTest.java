@@ -13,6 +13,12 @@ import org.junit.jupiter.api.Test;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static vessel.devices.mmds.GuestFrames.arp;
+import static vessel.devices.mmds.GuestFrames.assertValidChecksums;
+import static vessel.devices.mmds.GuestFrames.fixIpChecksum;
+import static vessel.devices.mmds.GuestFrames.syn;
+import static vessel.devices.mmds.GuestFrames.tcp;
+import static vessel.devices.mmds.GuestFrames.tcpWithMss;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,8 +29,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * sum, not this code).
  */
 class MmdsStackTest {
-    static final byte[] GUEST_MAC = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-    static final int GUEST_IP = 0xA9FE0002; // 169.254.0.2
     static final int MMDS_IP = MmdsStore.DEFAULT_IPV4;
     static final int ISN = 0x01020304;
     static final HexFormat HEX = HexFormat.of();
@@ -56,7 +60,7 @@ class MmdsStackTest {
     void arpForOtherAddressesAndOtherTrafficGoesToTheTap() {
         byte[] other = arp(1, 0xA9FE0001);
         assertFalse(stack.isForMmds(other, other.length));
-        byte[] elsewhere = tcp(0x0A000001, 40000, 80, 1, 0, MmdsStack.SYN, 100, new byte[0], true);
+        byte[] elsewhere = tcp(0x0A000001, 40000, 80, 1, 0, MmdsStack.SYN, 100, new byte[0]);
         assertFalse(stack.isForMmds(elsewhere, elsewhere.length));
         assertFalse(stack.isForMmds(elsewhere, 20), "a runt is never the MMDS's");
         byte[] reply = arp(2, MMDS_IP);
@@ -82,10 +86,10 @@ class MmdsStackTest {
         byte[] get = "GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n"
                 .getBytes(StandardCharsets.US_ASCII);
         assertEquals(83, get.length);
-        byte[] ack = tcp(MMDS_IP, 40000, 80, 1001, ISN + 1, MmdsStack.ACK, 64240, new byte[0], false);
+        byte[] ack = tcp(MMDS_IP, 40000, 80, 1001, ISN + 1, MmdsStack.ACK, 64240, new byte[0]);
         stack.receive(ack, ack.length);
         assertEquals(0, stack.nextFrame(out), "a bare ACK is not answered");
-        byte[] request = tcp(MMDS_IP, 40000, 80, 1001, ISN + 1, MmdsStack.PSH | MmdsStack.ACK, 64240, get, false);
+        byte[] request = tcp(MMDS_IP, 40000, 80, 1001, ISN + 1, MmdsStack.PSH | MmdsStack.ACK, 64240, get);
         stack.receive(request, request.length);
         assertTrue(stack.hasFrames());
         byte[] data = next();
@@ -100,7 +104,7 @@ class MmdsStackTest {
 
         // The guest acknowledges everything and closes its side.
         byte[] fin = tcp(MMDS_IP, 40000, 80, 1084, ISN + 1 + 121 + 1, MmdsStack.FIN | MmdsStack.ACK, 64240,
-                new byte[0], false);
+                new byte[0]);
         stack.receive(fin, fin.length);
         assertArrayEquals(HEX.parseHex("0000000000000000000000005254001234560601234567010800450000280003400040063cd0"
                 + "a9fea9fea9fe000200509c400102037f0000043d50101000fc880000"), next(), "the last ACK");
@@ -117,7 +121,7 @@ class MmdsStackTest {
         store.put(new ObjectMapper().readTree("{\"big\":\"" + big + "\"}"));
         open(40001, 1000, 536);
         byte[] get = "GET /big HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-        byte[] request = tcp(MMDS_IP, 40001, 80, 1001, ISN + 1, MmdsStack.ACK, 1000, get, false);
+        byte[] request = tcp(MMDS_IP, 40001, 80, 1001, ISN + 1, MmdsStack.ACK, 1000, get);
         stack.receive(request, request.length);
         // MSS 536, window 1000: one full segment and 464 bytes, then nothing until the guest acknowledges.
         ByteBuffer received = ByteBuffer.allocate(8192);
@@ -130,7 +134,7 @@ class MmdsStackTest {
         int acked = ISN + 1 + 1000;
         List<Integer> sizes = new ArrayList<>();
         for (int round = 0; round < 20; round++) {
-            byte[] a = tcp(MMDS_IP, 40001, 80, 1001 + get.length, acked, MmdsStack.ACK, 1000, new byte[0], false);
+            byte[] a = tcp(MMDS_IP, 40001, 80, 1001 + get.length, acked, MmdsStack.ACK, 1000, new byte[0]);
             stack.receive(a, a.length);
             int n = 0;
             for (int len; (len = stack.nextFrame(out)) > 0; ) {
@@ -152,13 +156,13 @@ class MmdsStackTest {
 
     @Test
     void segmentsToOtherPortsAndUnknownConnectionsAreReset() {
-        byte[] syn = tcp(MMDS_IP, 40002, 8080, 500, 0, MmdsStack.SYN, 1000, new byte[0], false);
+        byte[] syn = tcp(MMDS_IP, 40002, 8080, 500, 0, MmdsStack.SYN, 1000, new byte[0]);
         stack.receive(syn, syn.length);
         byte[] rst = next();
         assertEquals(MmdsStack.RST | MmdsStack.ACK, rst[12 + 14 + 20 + 13]);
         assertEquals(501, MmdsStack.i32(rst, 12 + 14 + 20 + 8), "ACK covers the SYN");
         assertValidChecksums(rst);
-        byte[] stray = tcp(MMDS_IP, 40003, 80, 7, 12345, MmdsStack.ACK, 1000, new byte[0], false);
+        byte[] stray = tcp(MMDS_IP, 40003, 80, 7, 12345, MmdsStack.ACK, 1000, new byte[0]);
         stack.receive(stray, stray.length);
         byte[] rst2 = next();
         assertEquals(MmdsStack.RST, rst2[12 + 14 + 20 + 13]);
@@ -220,7 +224,7 @@ class MmdsStackTest {
         open(40006, 1000, 1460);
         byte[] junk = new byte[MmdsStack.RECEIVE_BUFFER];
         java.util.Arrays.fill(junk, (byte) 'a');
-        byte[] seg = tcp(MMDS_IP, 40006, 80, 1001, ISN + 1, MmdsStack.ACK, 64000, junk, false);
+        byte[] seg = tcp(MMDS_IP, 40006, 80, 1001, ISN + 1, MmdsStack.ACK, 64000, junk);
         stack.receive(seg, seg.length);
         String answer = new String(payload(next()), StandardCharsets.US_ASCII);
         assertTrue(answer.startsWith("HTTP/1.1 400 Bad Request\r\n"), answer);
@@ -233,7 +237,7 @@ class MmdsStackTest {
         byte[] s = tcpWithMss(port, seq, mss);
         stack.receive(s, s.length);
         next();
-        byte[] ack = tcp(MMDS_IP, port, 80, seq + 1, ISN + 1, MmdsStack.ACK, 64000, new byte[0], false);
+        byte[] ack = tcp(MMDS_IP, port, 80, seq + 1, ISN + 1, MmdsStack.ACK, 64000, new byte[0]);
         stack.receive(ack, ack.length);
     }
 
@@ -249,66 +253,5 @@ class MmdsStackTest {
         int t = ip + 20;
         int off = ((frame[t + 12] & 0xFF) >>> 4) * 4;
         return java.util.Arrays.copyOfRange(frame, t + off, ip + total);
-    }
-
-    static void assertValidChecksums(byte[] frame) {
-        int ip = 12 + 14;
-        assertEquals(0, MmdsStack.checksum(frame, ip, 20, 0), "IPv4 header checksum");
-        int total = MmdsStack.u16(frame, ip + 2);
-        int src = MmdsStack.i32(frame, ip + 12);
-        int dst = MmdsStack.i32(frame, ip + 16);
-        assertEquals(0, MmdsStack.checksum(frame, ip + 20, total - 20, MmdsStack.pseudoHeader(src, dst, total - 20)),
-                "TCP checksum");
-    }
-
-    static byte[] arp(int op, int target) {
-        ByteBuffer b = ByteBuffer.allocate(12 + 14 + 28);
-        b.position(12);
-        b.put(new byte[] {-1, -1, -1, -1, -1, -1}).put(GUEST_MAC).putShort((short) 0x0806);
-        b.putShort((short) 1).putShort((short) 0x0800).put((byte) 6).put((byte) 4).putShort((short) op);
-        b.put(GUEST_MAC).putInt(GUEST_IP).put(new byte[6]).putInt(target);
-        return b.array();
-    }
-
-    static byte[] syn(int port, int seq) {
-        return tcpWithMss(port, seq, 1460);
-    }
-
-    static byte[] tcpWithMss(int port, int seq, int mss) {
-        byte[] f = tcp(MMDS_IP, port, 80, seq, 0, MmdsStack.SYN, 64240, new byte[0], false, mss);
-        return f;
-    }
-
-    static byte[] tcp(int dst, int srcPort, int dstPort, int seq, int ack, int flags, int window, byte[] data,
-                      boolean unused) {
-        return tcp(dst, srcPort, dstPort, seq, ack, flags, window, data, unused, -1);
-    }
-
-    /** A guest TCP/IPv4 frame with correct checksums (an MSS option when {@code mss} >= 0). */
-    static byte[] tcp(int dst, int srcPort, int dstPort, int seq, int ack, int flags, int window, byte[] data,
-                      boolean unused, int mss) {
-        int opts = mss >= 0 ? 4 : 0;
-        int tcpLen = 20 + opts + data.length;
-        ByteBuffer b = ByteBuffer.allocate(12 + 14 + 20 + tcpLen);
-        b.position(12);
-        b.put(MmdsStack.MAC).put(GUEST_MAC).putShort((short) 0x0800);
-        b.put((byte) 0x45).put((byte) 0).putShort((short) (20 + tcpLen)).putShort((short) 0).putShort((short) 0x4000)
-                .put((byte) 64).put((byte) 6).putShort((short) 0).putInt(GUEST_IP).putInt(dst);
-        b.putShort((short) srcPort).putShort((short) dstPort).putInt(seq).putInt(ack)
-                .put((byte) (((20 + opts) / 4) << 4)).put((byte) flags).putShort((short) window).putInt(0);
-        if (mss >= 0) {
-            b.put((byte) 2).put((byte) 4).putShort((short) mss);
-        }
-        b.put(data);
-        byte[] f = b.array();
-        fixIpChecksum(f);
-        MmdsStack.put16(f, 12 + 14 + 20 + 16, MmdsStack.checksum(f, 12 + 14 + 20, tcpLen,
-                MmdsStack.pseudoHeader(GUEST_IP, dst, tcpLen)));
-        return f;
-    }
-
-    static void fixIpChecksum(byte[] f) {
-        MmdsStack.put16(f, 12 + 14 + 10, 0);
-        MmdsStack.put16(f, 12 + 14 + 10, MmdsStack.checksum(f, 12 + 14, 20, 0));
     }
 }
