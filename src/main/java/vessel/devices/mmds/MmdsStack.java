@@ -26,8 +26,8 @@ import java.util.function.LongSupplier;
  * <p>Segments are made when the device asks for a frame ({@link #nextFrame}), not queued: a connection
  * sends what the guest's window allows, so nothing is dropped on the way to the guest and no
  * retransmission timer is needed (the guest's own TCP retransmits what it sent; a duplicate is
- * answered with an ACK). Not thread-safe on its own: the device calls it under its lock; methods are
- * synchronized for the one flag the receive path reads without the lock.
+ * answered with an ACK). Thread-safe: the methods synchronize (uncontended: the device calls them under
+ * its own lock), except {@link #hasFrames}, a volatile read for the receive path's one check per frame.
  */
 public final class MmdsStack {
     /** The MMDS's own MAC address, Firecracker's. */
@@ -169,6 +169,7 @@ public final class MmdsStack {
         } else {
             drop(Drop.MALFORMED);
         }
+        connections.removeIf(Connection::done);
         updatePending();
     }
 
@@ -465,39 +466,61 @@ public final class MmdsStack {
         queueControl(r);
     }
 
-    /** The next segment {@code conn} has to send, into {@code dst}; 0 when it has none. */
-    private int segment(Connection c, byte[] dst) {
-        int window = RECEIVE_BUFFER - c.recvLen;
+    /** What {@code c} sends next, if anything: the one rule both {@link #segment} and the pending flag follow. */
+    private enum Next { NOTHING, SYN_ACK, DATA, FIN, ACK }
+
+    private static Next next(Connection c) {
         if (c.synAckDue) {
-            c.synAckDue = false;
-            return tcpFrame(dst, c.guestMac, c.guestIp, PORT, c.guestPort, c.isn, c.rcvNxt, SYN | ACK, window,
-                    null, 0, 0, true);
+            return Next.SYN_ACK;
         }
         if (c.state != State.ESTABLISHED) {
-            return 0;
+            return Next.NOTHING; // the handshake's last ACK has not come: nothing else goes out yet
         }
         int inFlight = c.sndNxt - c.sndUna;
         int unsent = c.finSent ? 0 : c.sendLen - inFlight;
-        int n = Math.min(Math.min(unsent, c.mss), c.guestWindow - inFlight);
-        if (n > 0) {
-            c.ackDue = false;
-            int len = tcpFrame(dst, c.guestMac, c.guestIp, PORT, c.guestPort, c.sndNxt, c.rcvNxt, PSH | ACK, window,
-                    c.send, inFlight, n, false);
-            c.sndNxt += n;
-            return len;
+        if (Math.min(Math.min(unsent, c.mss), c.guestWindow - inFlight) > 0) {
+            return Next.DATA;
         }
         if (c.finQueued && !c.finSent && unsent == 0) {
-            c.ackDue = false;
-            c.finSent = true;
-            int len = tcpFrame(dst, c.guestMac, c.guestIp, PORT, c.guestPort, c.sndNxt, c.rcvNxt, FIN | ACK, window,
-                    null, 0, 0, false);
-            c.sndNxt += 1;
-            return len;
+            return Next.FIN;
         }
-        if (c.ackDue) {
-            c.ackDue = false;
-            return tcpFrame(dst, c.guestMac, c.guestIp, PORT, c.guestPort, c.sndNxt, c.rcvNxt, ACK, window,
-                    null, 0, 0, false);
+        return c.ackDue ? Next.ACK : Next.NOTHING;
+    }
+
+    /** The next segment {@code c} has to send, into {@code dst}; 0 when it has none. */
+    private int segment(Connection c, byte[] dst) {
+        int window = RECEIVE_BUFFER - c.recvLen;
+        int inFlight = c.sndNxt - c.sndUna;
+        switch (next(c)) {
+            case SYN_ACK -> {
+                c.synAckDue = false;
+                return tcpFrame(dst, c.guestMac, c.guestIp, PORT, c.guestPort, c.isn, c.rcvNxt, SYN | ACK, window,
+                        null, 0, 0, true);
+            }
+            case DATA -> {
+                int n = Math.min(Math.min(c.sendLen - inFlight, c.mss), c.guestWindow - inFlight);
+                c.ackDue = false;
+                int len = tcpFrame(dst, c.guestMac, c.guestIp, PORT, c.guestPort, c.sndNxt, c.rcvNxt, PSH | ACK,
+                        window, c.send, inFlight, n, false);
+                c.sndNxt += n;
+                return len;
+            }
+            case FIN -> {
+                c.ackDue = false;
+                c.finSent = true;
+                int len = tcpFrame(dst, c.guestMac, c.guestIp, PORT, c.guestPort, c.sndNxt, c.rcvNxt, FIN | ACK,
+                        window, null, 0, 0, false);
+                c.sndNxt += 1;
+                return len;
+            }
+            case ACK -> {
+                c.ackDue = false;
+                return tcpFrame(dst, c.guestMac, c.guestIp, PORT, c.guestPort, c.sndNxt, c.rcvNxt, ACK, window,
+                        null, 0, 0, false);
+            }
+            case NOTHING -> {
+                return 0;
+            }
         }
         return 0;
     }
@@ -567,13 +590,14 @@ public final class MmdsStack {
         drops[why.ordinal()]++;
     }
 
+    /**
+     * Sets the flag the receive path polls: exactly when {@link #nextFrame} would give a frame, so that a
+     * connection waiting on the guest's window never makes the device's thread spin.
+     */
     private void updatePending() {
         boolean any = !control.isEmpty();
         for (int i = 0; !any && i < connections.size(); i++) {
-            Connection c = connections.get(i);
-            any = c.synAckDue || c.ackDue || (c.finQueued && !c.finSent) || c.done()
-                    || (c.state == State.ESTABLISHED && !c.finSent && c.sendLen > c.sndNxt - c.sndUna
-                        && c.guestWindow > c.sndNxt - c.sndUna);
+            any = next(connections.get(i)) != Next.NOTHING;
         }
         pending = any;
     }
