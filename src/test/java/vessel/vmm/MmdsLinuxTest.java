@@ -100,7 +100,9 @@ class MmdsLinuxTest {
             System.out.printf("MMDS guest test ended after %.1f s: %s%n", (System.nanoTime() - t0) / 1e9, exit);
             out.lines().filter(l -> l.contains("VESSEL-CHECK")).forEach(l -> System.out.println("guest: " + l.strip()));
             assertTrue(out.contains("VESSEL-CHECK mmds_v1=ami-12345678"), LinuxBootTest.tail(out));
-            assertTrue(out.contains("VESSEL-CHECK mmds_v1_keys=ami-id,zone/,"), LinuxBootTest.tail(out));
+            // An object's keys, one a line ("/" after a sub-object; no newline after the last): tr made them a list.
+            assertTrue(out.lines().anyMatch(l -> l.strip().equals("VESSEL-CHECK mmds_v1_keys=ami-id,zone/")),
+                    LinuxBootTest.tail(out));
             assertTrue(out.contains("VESSEL-CHECK mmds_token_chars=43"), LinuxBootTest.tail(out));
             assertTrue(out.contains("VESSEL-CHECK mmds_v2_without_token=refused"), LinuxBootTest.tail(out));
             assertTrue(out.contains("VESSEL-CHECK mmds_v2=ami-87654321"), LinuxBootTest.tail(out));
