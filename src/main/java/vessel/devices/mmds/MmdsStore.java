@@ -82,7 +82,8 @@ public final class MmdsStore {
 
     private final int sizeLimit;
     private final LongSupplier clockNanos;
-    private final byte[] key = new byte[32];
+    /** The tokens' MAC key, made on first use: seeding SecureRandom is slow, and most stores never need it. */
+    private volatile byte[] key;
     /** Null until the first PUT: a PATCH before it is refused, a guest GET finds nothing. */
     private volatile JsonNode document;
     private volatile Version version = Version.V1;
@@ -100,7 +101,21 @@ public final class MmdsStore {
         }
         this.sizeLimit = sizeLimit;
         this.clockNanos = clockNanos;
-        new SecureRandom().nextBytes(key);
+    }
+
+    private byte[] key() {
+        byte[] k = key;
+        if (k == null) {
+            synchronized (this) {
+                if (key == null) {
+                    byte[] made = new byte[32];
+                    new SecureRandom().nextBytes(made);
+                    key = made;
+                }
+                k = key;
+            }
+        }
+        return k;
     }
 
     public int sizeLimit() {
@@ -232,7 +247,7 @@ public final class MmdsStore {
     private byte[] mac(long expiry) {
         try {
             Mac m = Mac.getInstance(HMAC);
-            m.init(new SecretKeySpec(key, HMAC));
+            m.init(new SecretKeySpec(key(), HMAC));
             return m.doFinal(ByteBuffer.allocate(8).putLong(expiry).array());
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("HMAC-SHA256 is not available", e);
