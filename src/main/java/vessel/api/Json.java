@@ -32,6 +32,9 @@ final class Json {
     static final String PREFIX = "An error occurred when deserializing the json body of a request: ";
 
     private static final ObjectMapper MAPPER = build();
+    /** For free-form documents: trailing data refused, duplicate keys allowed (the last wins, as in serde_json). */
+    private static final ObjectMapper TREE = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
     private Json() {}
 
@@ -69,6 +72,21 @@ final class Json {
                 throw new ApiException(PREFIX + "invalid type: null, expected struct " + type.getSimpleName() + ".");
             }
             return value;
+        } catch (JsonProcessingException e) {
+            throw new ApiException(PREFIX + describe(e) + ".");
+        } catch (IOException e) {
+            throw new ApiException(PREFIX + e.getMessage() + ".");
+        }
+    }
+
+    /** Any JSON value (the MMDS document), parsed as serde_json's Value would take it. */
+    static com.fasterxml.jackson.databind.JsonNode readTree(byte[] body) throws ApiException {
+        try {
+            com.fasterxml.jackson.databind.JsonNode node = TREE.readTree(body);
+            if (node == null || node.isMissingNode()) {
+                throw new ApiException(PREFIX + "EOF while parsing a value at line 1 column 0.");
+            }
+            return node;
         } catch (JsonProcessingException e) {
             throw new ApiException(PREFIX + describe(e) + ".");
         } catch (IOException e) {

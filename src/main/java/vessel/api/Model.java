@@ -278,9 +278,21 @@ final class Model {
 
     record Fault(@JsonProperty("fault_message") String faultMessage) { }
 
+    enum MmdsVersion { V1, V2 }
+
+    /** PUT /mmds/config and the config file's "mmds-config". */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"version", "network_interfaces", "ipv4_address", "imds_compat"})
+    record MmdsConfig(
+            @JsonProperty("version") MmdsVersion version,
+            @JsonProperty(value = "network_interfaces", required = true) @JsonSetter(nulls = Nulls.FAIL)
+            List<String> networkInterfaces,
+            @JsonProperty("ipv4_address") String ipv4Address,
+            @JsonProperty("imds_compat") Boolean imdsCompat) { }
+
     /**
      * Firecracker's config file ({@code --config-file}) and {@code GET /vm/config}. The keys Vessel has no
-     * device for (mmds-config, pmem, memory-hotplug) are accepted only when null or empty, so that
+     * device for (pmem, memory-hotplug) are accepted only when null or empty, so that
      * Firecracker's own example files load unchanged.
      */
     @JsonPropertyOrder({"balloon", "drives", "boot-source", "cpu-config", "logger", "machine-config", "metrics",
@@ -293,7 +305,7 @@ final class Model {
             @JsonProperty("logger") @JsonInclude(JsonInclude.Include.ALWAYS) Logger logger,
             @JsonProperty("machine-config") MachineConfig machineConfig,
             @JsonProperty("metrics") @JsonInclude(JsonInclude.Include.ALWAYS) Metrics metrics,
-            @JsonProperty("mmds-config") @JsonInclude(JsonInclude.Include.ALWAYS) Object mmdsConfig,
+            @JsonProperty("mmds-config") @JsonInclude(JsonInclude.Include.ALWAYS) MmdsConfig mmdsConfig,
             @JsonProperty("network-interfaces") List<NetworkInterface> networkInterfaces,
             @JsonProperty("vsock") @JsonInclude(JsonInclude.Include.ALWAYS) Vsock vsock,
             @JsonProperty("entropy") @JsonInclude(JsonInclude.Include.ALWAYS) Entropy entropy,

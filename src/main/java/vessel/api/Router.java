@@ -12,6 +12,7 @@ import vessel.api.Model.InstanceActionInfo;
 import vessel.api.Model.Logger;
 import vessel.api.Model.MachineConfig;
 import vessel.api.Model.MachineConfigUpdate;
+import vessel.api.Model.MmdsConfig;
 import vessel.api.Model.Metrics;
 import vessel.api.Model.NetworkInterface;
 import vessel.api.Model.PartialDrive;
@@ -120,6 +121,9 @@ final class Router {
                         case "screenshot" -> {
                             return new Reply(200, vmm.screenshot(), "image/png");
                         }
+                        case "mmds" -> {
+                            return new Reply(200, vmm.getMmds());
+                        }
                         default -> { }
                     }
                 } else if (depth == 2 && resource.equals("vm") && parts.get(1).equals("config")) {
@@ -159,6 +163,10 @@ final class Router {
                             vmm.putMetrics(Json.read(body, Metrics.class));
                             return Reply.noContent();
                         }
+                        case "mmds" -> {
+                            vmm.putMmds(Json.readTree(body));
+                            return Reply.noContent();
+                        }
                         case "drives", "network-interfaces" -> throw new ApiException("The ID cannot be empty.");
                         default -> { }
                     }
@@ -167,6 +175,12 @@ final class Router {
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("snapshot") && parts.get(1).equals("load")) {
                     vmm.loadSnapshot(Json.read(body, SnapshotLoadParams.class));
+                    return Reply.noContent();
+                } else if (depth == 2 && resource.equals("mmds")) {
+                    if (!parts.get(1).equals("config")) {
+                        throw new ApiException("Unrecognized PUT request path `" + printable(parts.get(1)) + "`.");
+                    }
+                    vmm.putMmdsConfig(Json.read(body, MmdsConfig.class));
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("drives")) {
                     String id = checkedId(parts.get(1));
@@ -194,6 +208,10 @@ final class Router {
                                 throw new ApiException("Empty PATCH request.");
                             }
                             vmm.patchMachineConfig(u);
+                            return Reply.noContent();
+                        }
+                        case "mmds" -> {
+                            vmm.patchMmds(Json.readTree(body));
                             return Reply.noContent();
                         }
                         case "vm" -> {
@@ -331,7 +349,7 @@ final class Router {
             case "network-interfaces" -> "network";
             case "version" -> "vmm_version";
             case "vm" -> parts.size() > 1 ? "vm_config" : "vm";
-            case "actions", "logger", "metrics", "vsock", "entropy" -> resource;
+            case "actions", "logger", "metrics", "vsock", "entropy", "mmds" -> resource;
             default -> null;
         };
     }

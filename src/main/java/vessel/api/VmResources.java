@@ -27,7 +27,7 @@ import vessel.vmm.VmConfig;
 /**
  * What the API has been told before boot, in Firecracker's terms, and its one translation into a
  * {@link VmConfig}. Each setter validates its part as Firecracker does at PUT time (files must open, one
- * root drive); {@link #toVmConfig()} maps every configured device onto the VMM's. Not thread-safe: {@link Vmm} serializes requests.
+ * root drive); {@link #toVmConfig} maps every configured device onto the VMM's. Not thread-safe: {@link Vmm} serializes requests.
  */
 final class VmResources {
     static final int MAX_VCPUS = 32;
@@ -47,6 +47,7 @@ final class VmResources {
     private Model.Balloon balloon;
     private Model.SerialDevice serial;
     private Model.CpuConfig cpuConfig;
+    private Model.MmdsConfig mmdsConfig;
 
     MachineConfig machineConfig() {
         return machine;
@@ -285,6 +286,62 @@ final class VmResources {
         entropy = e;
     }
 
+    /**
+     * PUT /mmds/config, checked as Firecracker checks it (its messages, its order): interfaces listed and
+     * all configured, a link-local address outside 169.254.0.x and 169.254.255.x. Sets the store's
+     * version, address and IMDS compatibility; {@link #toVmConfig} puts the MMDS on the listed interfaces.
+     */
+    void setMmdsConfig(Model.MmdsConfig c, vessel.devices.mmds.MmdsStore store) throws ApiException {
+        // "MMMDS" is Firecracker's own spelling in this message (its VmmActionError::MmdsConfig).
+        String e = "MMMDS config error: ";
+        if (c.networkInterfaces().isEmpty()) {
+            throw new ApiException(e + "The list of network interface IDs that allow forwarding MMDS requests is empty.");
+        }
+        String text = c.ipv4Address() == null ? "169.254.169.254" : c.ipv4Address();
+        Integer address = ipv4(text);
+        if (address == null) {
+            throw new ApiException(Json.PREFIX + "invalid IPv4 address syntax.");
+        }
+        int third = (address >>> 8) & 0xFF;
+        if ((address >>> 16) != 0xA9FE || third == 0 || third == 255) {
+            throw new ApiException(e + "The MMDS IPv4 address is not link local.");
+        }
+        for (String id : c.networkInterfaces()) {
+            if (!nets.containsKey(id)) {
+                throw new ApiException(e + "The list of network interface IDs provided contains at least one ID that "
+                        + "does not correspond to any existing network interface.");
+            }
+        }
+        Model.MmdsVersion version = c.version() == null ? Model.MmdsVersion.V1 : c.version();
+        boolean compat = Boolean.TRUE.equals(c.imdsCompat());
+        store.ipv4Address(address);
+        store.version(version == Model.MmdsVersion.V2 ? vessel.devices.mmds.MmdsStore.Version.V2
+                : vessel.devices.mmds.MmdsStore.Version.V1);
+        store.imdsCompat(compat);
+        mmdsConfig = new Model.MmdsConfig(version, List.copyOf(c.networkInterfaces()), text, compat);
+    }
+
+    /** A dotted-quad IPv4 address (four decimal numbers 0-255, no leading zeros), or null. */
+    static Integer ipv4(String text) {
+        String[] parts = text.split("\\.", -1);
+        if (parts.length != 4) {
+            return null;
+        }
+        int v = 0;
+        for (String p : parts) {
+            if (p.isEmpty() || p.length() > 3 || !p.chars().allMatch(c -> c >= '0' && c <= '9')
+                    || (p.length() > 1 && p.charAt(0) == '0')) {
+                return null;
+            }
+            int octet = Integer.parseInt(p);
+            if (octet > 255) {
+                return null;
+            }
+            v = (v << 8) | octet;
+        }
+        return v;
+    }
+
     void setLogger(Logger l) {
         logger = l;
     }
@@ -353,7 +410,7 @@ final class VmResources {
 
     /** {@code GET /vm/config}: everything configured, in the config file's format. */
     FullVmConfiguration export() {
-        return new FullVmConfiguration(balloon, orderedDrives(), bootSource, cpuConfig, logger, machine, metrics, null,
+        return new FullVmConfiguration(balloon, orderedDrives(), bootSource, cpuConfig, logger, machine, metrics, mmdsConfig,
                 List.copyOf(nets.values()), vsock, entropy, null, null, serial);
     }
 
@@ -362,7 +419,7 @@ final class VmResources {
      * the command line gets {@code root=/dev/vda} (or {@code root=PARTUUID=...}) with {@code ro} or {@code rw}.
      * Without boot_args the command line is Vessel's default (serial console on), not Firecracker's.
      */
-    VmConfig toVmConfig() throws ApiException {
+    VmConfig toVmConfig(vessel.devices.mmds.MmdsStore mmds) throws ApiException {
         String e = "Start microvm error: ";
         if (bootSource == null) {
             throw new ApiException(e + "Cannot start microvm without kernel configuration.");
@@ -388,9 +445,10 @@ final class VmResources {
                     limiterConfig(d.rateLimiter(), e, "rate_limiter")));
         }
         for (NetworkInterface n : nets.values()) {
+            boolean withMmds = mmdsConfig != null && mmdsConfig.networkInterfaces().contains(n.ifaceId());
             b.net(new vessel.vmm.NetConfig(n.ifaceId(), n.hostDevName(), n.guestMac(),
                     limiterConfig(n.rxRateLimiter(), e, "rx_rate_limiter"),
-                    limiterConfig(n.txRateLimiter(), e, "tx_rate_limiter")));
+                    limiterConfig(n.txRateLimiter(), e, "tx_rate_limiter"), withMmds ? mmds : null));
         }
         if (vsock != null) {
             b.vsock(new vessel.vmm.VsockConfig(vsock.guestCid(), Path.of(vsock.udsPath())));

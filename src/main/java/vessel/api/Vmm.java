@@ -19,6 +19,7 @@ import vessel.api.Model.InstanceInfo;
 import vessel.api.Model.Logger;
 import vessel.api.Model.MachineConfig;
 import vessel.api.Model.MachineConfigUpdate;
+import vessel.api.Model.MmdsConfig;
 import vessel.api.Model.Metrics;
 import vessel.api.Model.NetworkInterface;
 import vessel.api.Model.PartialDrive;
@@ -27,6 +28,9 @@ import vessel.api.Model.SnapshotCreateParams;
 import vessel.api.Model.SnapshotLoadParams;
 import vessel.api.Model.SnapshotType;
 import vessel.api.Model.Vsock;
+import com.fasterxml.jackson.databind.JsonNode;
+
+import vessel.devices.mmds.MmdsStore;
 import vessel.vmm.ConfigException;
 import vessel.vmm.VirtualMachine;
 import vessel.vmm.VmConfig;
@@ -51,6 +55,8 @@ public final class Vmm implements AutoCloseable {
     private final Lifecycle lifecycle = new Lifecycle();
     private final VmResources resources = new VmResources();
     private final VmmMetrics metrics = new VmmMetrics();
+    /** The metadata store: PUT and PATCH at any time, read by the guest through the interfaces /mmds/config names. */
+    private final MmdsStore mmds;
     private final CompletableFuture<VirtualMachine> started = new CompletableFuture<>();
     private RunningVm vm;
     private ScheduledExecutorService ticker;
@@ -65,13 +71,23 @@ public final class Vmm implements AutoCloseable {
     }
 
     public Vmm(String id, Launcher launcher) {
-        this(id, launcher, config -> RunningVm.of(launcher.launch(config)));
+        this(id, launcher, MmdsStore.DEFAULT_SIZE_LIMIT);
+    }
+
+    /** With {@code --mmds-size-limit}: the largest MMDS document, serialized, in bytes. */
+    public Vmm(String id, Launcher launcher, int mmdsSizeLimit) {
+        this(id, launcher, config -> RunningVm.of(launcher.launch(config)), mmdsSizeLimit);
     }
 
     Vmm(String id, Launcher launcher, Booter booter) {
+        this(id, launcher, booter, MmdsStore.DEFAULT_SIZE_LIMIT);
+    }
+
+    Vmm(String id, Launcher launcher, Booter booter, int mmdsSizeLimit) {
         this.id = id;
         this.launcher = launcher;
         this.booter = booter;
+        this.mmds = new MmdsStore(mmdsSizeLimit);
     }
 
     /** Vessel's version, from the jar's manifest when there is one. */
@@ -175,6 +191,41 @@ public final class Vmm implements AutoCloseable {
             throw new ApiException("Network config error: " + e.getMessage());
         }
         resources.netRateLimitersChanged(n.ifaceId(), n.rxRateLimiter(), n.txRateLimiter());
+    }
+
+    /** GET /mmds: the document as JSON ({} before the first PUT). */
+    synchronized byte[] getMmds() {
+        return mmds.json().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** PUT /mmds, before or after boot: replaces the document. */
+    synchronized void putMmds(JsonNode data) throws ApiException {
+        try {
+            mmds.put(data);
+        } catch (MmdsStore.StoreException e) {
+            throw mmdsError(e);
+        }
+    }
+
+    /** PATCH /mmds, before or after boot: JSON merge patch of the document. */
+    synchronized void patchMmds(JsonNode patch) throws ApiException {
+        try {
+            mmds.patch(patch);
+        } catch (MmdsStore.StoreException e) {
+            throw mmdsError(e);
+        }
+    }
+
+    /** Firecracker's answers: 413 when the document would not fit, 400 otherwise. */
+    private static ApiException mmdsError(MmdsStore.StoreException e) {
+        return e.limitExceeded() ? new ApiException(413, "MMDS limit exceeded error: " + e.getMessage())
+                : new ApiException("MMDS error: " + e.getMessage());
+    }
+
+    /** PUT /mmds/config: pre-boot only, the interfaces must exist already. */
+    synchronized void putMmdsConfig(MmdsConfig c) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setMmdsConfig(c, mmds);
     }
 
     synchronized void putVsock(Vsock v) throws ApiException {
@@ -328,7 +379,7 @@ public final class Vmm implements AutoCloseable {
     /** InstanceStart: builds the VmConfig, boots it, and starts the minute's metrics lines. */
     synchronized void start() throws ApiException {
         lifecycle.check(Operation.START);
-        VmConfig config = resources.toVmConfig();
+        VmConfig config = resources.toVmConfig(mmds);
         try {
             vm = booter.boot(config);
         } catch (ConfigException e) {
@@ -494,11 +545,10 @@ public final class Vmm implements AutoCloseable {
 
     /**
      * {@code --config-file}: configures everything the file says, in Firecracker's order (logger, metrics,
-     * machine, boot source, drives, network, vsock, entropy), then boots. The first error stops it.
+     * machine, boot source, drives, network, MMDS, vsock, entropy), then boots. The first error stops it.
      */
     public synchronized void bootFromConfigFile(byte[] json) throws ApiException {
         FullVmConfiguration c = Json.read(json, FullVmConfiguration.class);
-        notSupported(c.mmdsConfig(), "mmds-config");
         notSupported(c.memoryHotplug(), "memory-hotplug");
         if (c.pmem() != null && !c.pmem().isEmpty()) {
             notSupported(c.pmem(), "pmem");
@@ -521,6 +571,9 @@ public final class Vmm implements AutoCloseable {
         }
         for (NetworkInterface n : c.networkInterfaces()) {
             putNetworkInterface(n);
+        }
+        if (c.mmdsConfig() != null) {
+            putMmdsConfig(c.mmdsConfig());
         }
         if (c.vsock() != null) {
             putVsock(c.vsock());

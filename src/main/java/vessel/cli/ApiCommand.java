@@ -64,7 +64,7 @@ final class ApiCommand {
                 }
             }
         };
-        Vmm vmm = new Vmm(o.id, launcher);
+        Vmm vmm = new Vmm(o.id, launcher, o.mmdsSizeLimit);
         ApiServer server = null;
         Thread cleanup = null;
         vessel.display.vnc.VncServer vnc = null;

@@ -28,6 +28,8 @@ final class ApiOptions {
               --metrics-path FILE  write metrics lines to FILE (a file or FIFO)
               --http-api-max-payload-size BYTES
                                    largest request body accepted (default 51200)
+              --mmds-size-limit BYTES
+                                   largest MMDS document, as JSON (default: the payload limit)
               --seccomp-level N    system call filters: 2 (default) kill Vessel on a call its
                                    thread may not make, 1 only log it (kernel log), 0 none
               --no-seccomp         the same as --seccomp-level 0
@@ -47,6 +49,8 @@ final class ApiOptions {
     boolean showOrigin;
     Path metricsPath;
     int maxPayload = ApiServer.MAX_PAYLOAD;
+    /** -1 until given: then the payload limit, as Firecracker's default. */
+    int mmdsSizeLimit = -1;
     vessel.sys.Seccomp.Level seccomp = vessel.sys.Seccomp.Level.KILL;
     final DisplayOptions display = new DisplayOptions();
 
@@ -93,12 +97,26 @@ final class ApiOptions {
                     }
                 }
                 case "--display", "--vnc", "--vnc-password-file" -> o.display.take(opt, value(opt, inline, rest));
+                case "--mmds-size-limit" -> {
+                    String v = value(opt, inline, rest);
+                    try {
+                        o.mmdsSizeLimit = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        throw new UsageException(opt + " takes a number of bytes, not '" + v + "'");
+                    }
+                    if (o.mmdsSizeLimit < 0) {
+                        throw new UsageException(opt + " cannot be negative");
+                    }
+                }
                 case "--no-seccomp" -> o.seccomp = vessel.sys.Seccomp.Level.OFF;
                 case "--seccomp-level" -> o.seccomp = SeccompOption.level(value(opt, inline, rest));
                 case "--seccomp-filter" -> throw new UsageException(
                         "--seccomp-filter is not supported: Vessel builds its filters itself (--seccomp-level 0|1|2)");
                 default -> throw new UsageException("unknown option '" + opt + "' (see vessel api --help)");
             }
+        }
+        if (o.mmdsSizeLimit < 0) {
+            o.mmdsSizeLimit = o.maxPayload;
         }
         if (o.help || o.version) {
             return o;

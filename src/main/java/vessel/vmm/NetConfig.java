@@ -1,6 +1,7 @@
 package vessel.vmm;
 
 import vessel.devices.RateLimiter;
+import vessel.devices.mmds.MmdsStore;
 
 /**
  * A virtio-net interface backed by a host TAP device.
@@ -10,15 +11,22 @@ import vessel.devices.RateLimiter;
  * @param mac the guest's MAC address, {@code aa:bb:cc:dd:ee:ff}; null for one derived from the TAP name
  * @param rxRateLimit Firecracker's rate limiter on frames to the guest ({@link RateLimiter.Config#NONE}: none)
  * @param txRateLimit the same on frames from the guest
+ * @param mmds        the metadata service answering on this interface (frames to its address never reach
+ *                    the TAP), or null for none; a live store the API keeps changing, not a copy
  */
 public record NetConfig(String id, String tap, String mac, RateLimiter.Config rxRateLimit,
-                        RateLimiter.Config txRateLimit) {
+                        RateLimiter.Config txRateLimit, MmdsStore mmds) {
     public NetConfig {
         if (tap == null) {
             throw new IllegalArgumentException("network interface has no TAP device");
         }
         rxRateLimit = rxRateLimit == null ? RateLimiter.Config.NONE : rxRateLimit;
         txRateLimit = txRateLimit == null ? RateLimiter.Config.NONE : txRateLimit;
+    }
+
+    /** An interface without the MMDS. */
+    public NetConfig(String id, String tap, String mac, RateLimiter.Config rxRateLimit, RateLimiter.Config txRateLimit) {
+        this(id, tap, mac, rxRateLimit, txRateLimit, null);
     }
 
     /** An interface without rate limiting. */

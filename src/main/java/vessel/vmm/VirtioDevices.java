@@ -8,6 +8,9 @@ import java.nio.file.NoSuchFileException;
 import java.util.ArrayList;
 import java.util.List;
 
+import vessel.devices.mmds.MmdsNetBackend;
+import vessel.devices.mmds.MmdsStack;
+import vessel.devices.virtio.NetBackend;
 import vessel.devices.virtio.VirtioBlock;
 import vessel.devices.virtio.VirtioDevice;
 import vessel.devices.virtio.VirtioNet;
@@ -51,7 +54,11 @@ final class VirtioDevices {
                 made.add(new Made("entropy", "virtio-rng", rng, () -> { }));
             }
             for (NetConfig n : config.net()) {
-                VirtioNet net = new VirtioNet(new TapBackend(openTap(n)), n.macBytes());
+                NetBackend backend = new TapBackend(openTap(n));
+                if (n.mmds() != null) {
+                    backend = new MmdsNetBackend(backend, new MmdsStack(n.mmds(), n.mmds().ipv4Address()));
+                }
+                VirtioNet net = new VirtioNet(backend, n.macBytes());
                 net.onThreadStart(DEVICE_THREAD_FILTER);
                 net.updateRateLimiters(n.rxRateLimit(), n.txRateLimit());
                 made.add(new Made(n.id(), "virtio-net " + n.id(), net, net));

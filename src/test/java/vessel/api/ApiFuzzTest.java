@@ -23,7 +23,7 @@ class ApiFuzzTest {
     private static final String[] METHODS = {"GET", "PUT", "PATCH", "DELETE", "POST"};
     private static final String[] PATHS = {"/", "/machine-config", "/boot-source", "/drives/rootfs", "/drives/",
         "/network-interfaces/eth0", "/vsock", "/entropy", "/logger", "/actions", "/vm", "/vm/config", "/version",
-        "/balloon", "/mmds", "/snapshot/create", "/cpu-config"};
+        "/balloon", "/mmds", "/mmds/config", "/snapshot/create", "/cpu-config"};
 
     @FuzzTest(maxDuration = "5s")
     void requestBodies(FuzzedDataProvider data) throws IOException {

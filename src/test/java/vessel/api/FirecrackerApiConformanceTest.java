@@ -127,11 +127,13 @@ class FirecrackerApiConformanceTest {
             // Firecracker's MetricsConfig ignores unknown fields: the valid body carries one.
             row("PUT", "/metrics", pre, "/metrics", "{\"metrics_path\": \"@DIR@/metrics\", \"colour\": \"blue\"}", 204,
                     pre, "{\"emit_id\": true}", "missing field `metrics_path`"),
-            // TODO(MMDS helper, issue 18 item 3): rows for /mmds and /mmds/config.
-            pending("PUT", "/mmds", "MMDS (issue 18 item 3)"),
-            pending("PATCH", "/mmds", "MMDS (issue 18 item 3)"),
-            pending("GET", "/mmds", "MMDS (issue 18 item 3)"),
-            pending("PUT", "/mmds/config", "MMDS (issue 18 item 3)"),
+            row("PUT", "/mmds", pre, "/mmds", "{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-1\"}}}", 204,
+                    pre, "{\"a\": 1} x", "deserializing"),
+            row("PATCH", "/mmds", post, "/mmds", "{\"latest\": {\"meta-data\": {\"zone\": \"a\"}}}", 204,
+                    post, "[", "deserializing"),
+            row("GET", "/mmds", post, "/mmds", null, 200, pre, "{}", "GET request cannot have a body"),
+            row("PUT", "/mmds/config", pre, "/mmds/config", "{\"version\": \"V2\", \"network_interfaces\": [\"eth0\"]}",
+                    204, pre, "{\"version\": \"V3\", \"network_interfaces\": [\"eth0\"]}", "unknown variant `V3`"),
             row("PUT", "/entropy", pre, "/entropy", "{}", 204,
                     pre, "{\"rate_limiter\": {\"bandwidth\": {\"size\": -1, \"refill_time\": 100}}}", "expected u64"),
             row("PUT", "/serial", pre, "/serial", "{\"serial_out_path\": \"@DIR@/serial.log\"}", 204,
@@ -252,6 +254,7 @@ class FirecrackerApiConformanceTest {
         send(router, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}", 204);
         send(router, "PUT", "/balloon", "{\"amount_mib\": 0, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 1, "
                 + "\"free_page_hinting\": true}", 204);
+        send(router, "PUT", "/mmds", "{}", 204); // a store to PATCH
         if (phase != Phase.PRE) {
             send(router, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 204);
         }

@@ -61,6 +61,10 @@ class CliApiTest {
         assertOneLineError(CliTest.vessel("--api-sock"), 2, "--api-sock needs a value");
         assertOneLineError(CliTest.vessel("--api-sock", "/tmp/x.sock", "--bogus"), 2, "--bogus");
         assertOneLineError(CliTest.vessel("--api-sock", "/tmp/x.sock", "--id", "a b"), 2, "--id");
+        assertOneLineError(CliTest.vessel("--api-sock", "/tmp/x.sock", "--mmds-size-limit", "lots"), 2,
+                "--mmds-size-limit takes a number of bytes");
+        assertOneLineError(CliTest.vessel("--api-sock", "/tmp/x.sock", "--mmds-size-limit", "-1"), 2,
+                "--mmds-size-limit cannot be negative");
         assertOneLineError(CliTest.vessel("--no-api", "--config-file", dir.resolve("missing.json").toString()), 2,
                 "missing.json does not exist");
         CliTest.Result help = CliTest.vessel("api", "--help");
