@@ -84,4 +84,23 @@ class X86CpuTest {
                     GuestLayout.memoryMap(mem));
         }
     }
+
+    @Test
+    void wakeEntryComesFromTheFacsXVectorFirstThenTheRealModeVector() {
+        try (Arena arena = Arena.ofConfined()) {
+            GuestMemory mem = TestMemory.of(arena, 1 << 20);
+            long facs = 0xe1000;
+            mem.write(facs, new vessel.boot.acpi.Facs(0).toBytes());
+            assertTrue(X86Cpu.WakeEntry.fromFacs(mem, facs).isEmpty(), "the OS left no vector");
+            mem.writeInt(facs + 12, 0x9a000);
+            assertEquals(new X86Cpu.WakeEntry(0x9a000, false), X86Cpu.WakeEntry.fromFacs(mem, facs).orElseThrow());
+            mem.writeLong(facs + 24, 0x20_0000L);
+            assertEquals(new X86Cpu.WakeEntry(0x20_0000L, true), X86Cpu.WakeEntry.fromFacs(mem, facs).orElseThrow());
+            mem.writeLong(facs + 24, 0x1_0000_0000L); // beyond what 32-bit protected mode reaches: ignored
+            assertEquals(new X86Cpu.WakeEntry(0x9a000, false), X86Cpu.WakeEntry.fromFacs(mem, facs).orElseThrow());
+            mem.writeLong(facs + 24, 0);
+            mem.writeInt(facs + 12, 0x10_0000); // no real-mode CS:IP reaches 1 MiB
+            assertTrue(X86Cpu.WakeEntry.fromFacs(mem, facs).isEmpty());
+        }
+    }
 }
