@@ -43,6 +43,22 @@ public final class X86Cpu {
         return out;
     }
 
+    /** Leaf 1 ECX bit 24: the local APIC timer's TSC-deadline mode. */
+    static final int CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
+
+    /**
+     * {@code supported} with leaf 1's TSC-deadline bit set: KVM emulates the TSC-deadline timer but leaves
+     * it out of KVM_GET_SUPPORTED_CPUID (a VMM offers it when KVM_CAP_TSC_DEADLINE_TIMER is there). Without
+     * it Linux must calibrate the local APIC timer against a global clock event; where the FADT is not
+     * hardware-reduced that is the PIT, and a guest whose emulated timers drift apart (as under nested
+     * emulation) then fails the check ("APIC timer disabled due to verification failure") and keeps its
+     * ticks on the PIT. With it Linux needs no PIT at all.
+     */
+    public static List<CpuidEntry> withTscDeadlineTimer(List<CpuidEntry> supported) {
+        return supported.stream().map(e -> e.function() == 1
+                ? e.withRegs(e.eax(), e.ebx(), e.ecx() | CPUID_1_ECX_TSC_DEADLINE, e.edx()) : e).toList();
+    }
+
     /** KVM's paravirtual feature bits (leaf 0x40000001 EAX) that work by hypercall. */
     static final int KVM_FEATURE_PV_UNHALT = 7;
     static final int KVM_FEATURE_PV_TLB_FLUSH = 9;

@@ -41,6 +41,7 @@ import vessel.devices.legacy.Uart16550;
 import vessel.kvm.Cap;
 import vessel.kvm.CpuidEntry;
 import vessel.kvm.ExitReason;
+import vessel.kvm.GsiRoute;
 import vessel.kvm.IoEventFd;
 import vessel.kvm.IrqFd;
 import vessel.kvm.Kvm;
@@ -257,6 +258,8 @@ public final class VirtualMachine implements AutoCloseable {
             vm.setTssAddr(GuestLayout.KVM_TSS);
             vm.createIrqchip();
             vm.createPit2(VmFd.PIT_SPEAKER_DUMMY);
+            // The PIT on I/O APIC pin 2, as the MADT tells the guest (KVM's default would put it on pin 0).
+            vm.setGsiRouting(GsiRoute.pcIrqchipRoutes());
 
             GuestMemory memory = GuestMemory.allocate(GuestLayout.ramRanges(config.memoryBytes()));
             made.add(memory);
@@ -341,6 +344,9 @@ public final class VirtualMachine implements AutoCloseable {
             }
 
             List<CpuidEntry> supported = kvm.supportedCpuid();
+            if (kvm.checkExtension(Cap.TSC_DEADLINE_TIMER) > 0) {
+                supported = X86Cpu.withTscDeadlineTimer(supported);
+            }
             List<VcpuFd> vcpuFds = new ArrayList<>();
             for (int i = 0; i < config.cpus(); i++) {
                 VcpuFd vcpu = vm.createVcpu(i);

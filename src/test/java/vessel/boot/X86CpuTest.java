@@ -45,6 +45,15 @@ class X86CpuTest {
     }
 
     @Test
+    void tscDeadlineTimerIsOfferedInLeafOneOnly() {
+        List<CpuidEntry> supported = List.of(new CpuidEntry(1, 0, 0, 0, 0, 0x81202000, 0),
+                new CpuidEntry(7, 0, 1, 0, 0, 0, 0));
+        List<CpuidEntry> offered = X86Cpu.withTscDeadlineTimer(supported);
+        assertEquals(0x81202000 | (1 << 24), offered.get(0).ecx());
+        assertEquals(supported.get(1), offered.get(1));
+    }
+
+    @Test
     void ramRangesSkipTheMmioHole() {
         assertEquals(List.of(new GuestMemory.Range(0, 256L << 20)), GuestLayout.ramRanges(256L << 20));
         assertEquals(List.of(new GuestMemory.Range(0, GuestLayout.MMIO_HOLE_START),
