@@ -295,14 +295,18 @@ public final class VirtualMachine implements AutoCloseable {
                 }
             }
 
-            // Linux finds CPUs, the IOAPIC, COM1, PCI and how to sleep and power off in ACPI; so may a multiboot
-            // kernel (by scanning the BIOS area for the RSDP, as on a PC). Flat images get none.
+            // Linux finds CPUs, the IOAPIC, COM1, PCI and how to power off (and with --acpi-sleep, to suspend) in
+            // ACPI; so may a multiboot kernel (by scanning the BIOS area for the RSDP, as on a PC), which always
+            // gets the sleep states: such a kernel looks for the FACS. Flat images get no tables.
             long rsdp = 0;
             long facs = 0;
             boolean multiboot = config.entry() == null && !linux
                     && KernelLoader.detect(kernelImage) == KernelLoader.Format.MULTIBOOT;
             if (linux || multiboot) {
                 AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus());
+                if (multiboot || config.acpiSleep()) {
+                    platform = platform.withSleepStates();
+                }
                 if (pci != null) {
                     platform = platform.withPciEcam(PciDevices.mcfg()).withSystemBusDevice(pci.acpi().toAml());
                 }

@@ -24,11 +24,13 @@ import vessel.devices.RateLimiter;
  * @param net       virtio-net interfaces, each on a host TAP device
  * @param vsock     a virtio-vsock device, or null
  * @param entropyRateLimit Firecracker's rate limiter on the entropy device ({@link RateLimiter.Config#NONE}: none)
+ * @param acpiSleep a Linux guest's ACPI tables offer S3 (PM1a blocks, SCI, FACS, {@code \_S3}) instead of
+ *                  the hardware-reduced default; multiboot kernels always get them
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
-                       RateLimiter.Config entropyRateLimit) {
+                       RateLimiter.Config entropyRateLimit, boolean acpiSleep) {
     /** Where a bzImage's compressed kernel is unpacked. */
     public enum KernelDecompress {
         /** By Vessel, before the guest starts: minutes saved on hosts that emulate guest code. */
@@ -64,7 +66,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE);
+                vsock, RateLimiter.Config.NONE, false);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -145,6 +147,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private String cmdline = "";
         private final List<Path> initrds = new ArrayList<>();
         private boolean debugExit;
+        private boolean acpiSleep;
         private KernelDecompress decompress = KernelDecompress.HOST;
         private RebootAction onReboot = RebootAction.STOP;
         private final List<DriveConfig> drives = new ArrayList<>();
@@ -233,6 +236,12 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return this;
         }
 
+        /** ACPI tables with S3 for a Linux guest (see {@link VmConfig#acpiSleep()}). */
+        public Builder acpiSleep(boolean on) {
+            this.acpiSleep = on;
+            return this;
+        }
+
         public Builder debugExit(boolean on) {
             this.debugExit = on;
             return this;
@@ -240,7 +249,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         public VmConfig build() throws ConfigException {
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
-                    drives, entropy, net, vsock, entropyRateLimit)
+                    drives, entropy, net, vsock, entropyRateLimit, acpiSleep)
                     .validate();
         }
     }

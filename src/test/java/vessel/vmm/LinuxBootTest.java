@@ -232,7 +232,8 @@ class LinuxBootTest {
     void defaultGuestSuspendsToRamAndWakesToAWorkingShell() throws Exception {
         GuestRunTest.Console console = new GuestRunTest.Console();
         VmConfig config = VmConfig.builder().kernel(DefaultImage.file("vmlinuz"))
-                .initrd(DefaultImage.file("initramfs.cpio.gz")).memory("512M").cpus(2).cmdline(cmdline()).build();
+                .initrd(DefaultImage.file("initramfs.cpio.gz")).memory("512M").cpus(2).cmdline(cmdline())
+                .acpiSleep(true).build();
         long t0 = System.nanoTime();
         try (VirtualMachine vm = VirtualMachine.create(config, console)) {
             vm.start();

@@ -5,10 +5,11 @@ import java.util.List;
 /**
  * The Differentiated System Description Table: the AML namespace. It holds the COM1 UART under
  * {@code \_SB}, any further system-bus devices the VMM adds (a PCI host bridge, later), and the sleep
- * states the guest may enter by writing their SLP_TYP with SLP_EN to the PM1a control register:
- * {@code \_S3} (suspend to RAM) and {@code \_S5} (soft off).
+ * states the guest may enter by writing their SLP_TYP with SLP_EN to the sleep control register (PM1a
+ * control, or a hardware-reduced platform's SLEEP_CONTROL_REG): {@code \_S5} (soft off) always, and
+ * {@code \_S3} (suspend to RAM) when {@code suspendToRam}, which only a FADT with sleep states backs.
  */
-public record Dsdt(List<byte[]> systemBusDevices) {
+public record Dsdt(List<byte[]> systemBusDevices, boolean suspendToRam) {
     static final String SIGNATURE = "DSDT";
     /** Revision 2 and above: AML integers are 64 bits wide. */
     static final int REVISION = 2;
@@ -33,11 +34,12 @@ public record Dsdt(List<byte[]> systemBusDevices) {
         for (int i = 0; i < systemBusDevices.size(); i++) {
             devices[i + 1] = systemBusDevices.get(i);
         }
+        // SLP_TYPa, SLP_TYPb, then two reserved; there is no PM1b control block, so SLP_TYPb is unused
+        byte[] s3 = suspendToRam ? Aml.name("_S3", Aml.packageOf(
+                Aml.integer(S3_SLEEP_TYPE), Aml.integer(0), Aml.integer(0), Aml.integer(0))) : new byte[0];
         byte[] aml = Aml.concat(
                 Aml.scope("\\_SB", devices),
-                // SLP_TYPa, SLP_TYPb, then two reserved; there is no PM1b control block, so SLP_TYPb is unused
-                Aml.name("_S3", Aml.packageOf(
-                        Aml.integer(S3_SLEEP_TYPE), Aml.integer(0), Aml.integer(0), Aml.integer(0))),
+                s3,
                 Aml.name("_S5", Aml.packageOf(
                         Aml.integer(S5_SLEEP_TYPE), Aml.integer(0), Aml.integer(0), Aml.integer(0))));
         return TableHeader.table(SIGNATURE, REVISION, aml);

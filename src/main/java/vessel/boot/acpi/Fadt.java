@@ -1,12 +1,20 @@
 package vessel.boot.acpi;
 
 /**
- * The Fixed ACPI Description Table (ACPI 6.5, 5.2.9). The platform has the PM1a event and control
- * blocks (at {@link #PM1A_EVENT_PORT}; the devices layer's {@code AcpiPm1Device}), an SCI on ISA IRQ 9
- * that nothing raises, and a FACS; no PM timer, no GPE blocks, no SMI command port (ACPI is always on).
- * It is not hardware-reduced because sleeping and waking need the FACS, which ACPICA, and so Linux,
- * ignores on a hardware-reduced platform (acpi_tb_parse_fadt): there the OS could not leave a waking
- * vector. The reset register is one byte at {@link #POWER_REGISTER_PORT} (the {@code AcpiPowerDevice}).
+ * The Fixed ACPI Description Table (ACPI 6.5, 5.2.9), in one of two shapes:
+ * <ul>
+ * <li>{@link #hardwareReduced}: no PM1 event or control blocks, no PM timer, no GPE blocks, no SCI and
+ * no FACS; a one-byte sleep control/status register for power-off. Linux then sets up neither the
+ * 8259s nor the PIT: the shape Firecracker and Cloud Hypervisor use, and Vessel's default.</li>
+ * <li>{@link #withSleepStates}: the PM1a event and control blocks (at {@link #PM1A_EVENT_PORT}; the
+ * devices layer's {@code AcpiPm1Device}), an SCI on ISA IRQ 9 that nothing raises, and a FACS; no PM
+ * timer, no GPE blocks, no SMI command port (ACPI is always on). Sleeping and waking need the FACS,
+ * which ACPICA, and so Linux, ignores on a hardware-reduced platform (acpi_tb_parse_fadt): there the OS
+ * could not leave a waking vector.</li>
+ * </ul>
+ * Both have the reset register, one byte at {@link #POWER_REGISTER_PORT} (the {@code AcpiPowerDevice}).
+ *
+ * @param facsAddress where the FACS is, or 0 for a hardware-reduced platform (which has none)
  */
 public record Fadt(long dsdtAddress, long facsAddress) {
     static final String SIGNATURE = "FACP";
@@ -15,7 +23,10 @@ public record Fadt(long dsdtAddress, long facsAddress) {
     static final int MINOR_REVISION = 5;
     public static final int LENGTH = 276;
 
-    /** The I/O port of the reset register (VGA's, free: there is no VGA). */
+    /**
+     * The I/O port of the reset register, and on a hardware-reduced platform of the sleep control and
+     * status registers (VGA's, free: there is no VGA).
+     */
     public static final int POWER_REGISTER_PORT = 0x3c0;
     /** PM1a_EVT_BLK: PM1 status (2 bytes) then PM1 enable (2 bytes); PM1a_CNT_BLK follows (2 bytes). */
     public static final int PM1A_EVENT_PORT = 0x600;
@@ -59,6 +70,9 @@ public record Fadt(long dsdtAddress, long facsAddress) {
     static final int X_PM1A_EVT_BLK_OFFSET = 148;
     static final int X_PM1A_CNT_BLK_OFFSET = 172;
     static final int SLEEP_CONTROL_REG_OFFSET = 244;
+    static final int SLEEP_STATUS_REG_OFFSET = 256;
+    /** Flags: the fixed hardware (PM1, GPE, SCI) does not exist; sleep goes through SLEEP_CONTROL_REG. */
+    static final int FLAG_HW_REDUCED_ACPI = 1 << 20;
 
     /** Generic Address Structure: address space ID for system I/O, and access size 1 (byte). */
     private static final int GAS_SYSTEM_IO = 1;
@@ -66,13 +80,66 @@ public record Fadt(long dsdtAddress, long facsAddress) {
     private static final int GAS_WORD_ACCESS = 2;
 
     public Fadt {
-        if (facsAddress <= 0 || facsAddress > 0xffff_ffffL || facsAddress % Facs.ALIGNMENT != 0) {
+        if (facsAddress != 0 && (facsAddress < 0 || facsAddress > 0xffff_ffffL || facsAddress % Facs.ALIGNMENT != 0)) {
             throw new IllegalArgumentException("the FACS needs a 64-byte-aligned address below 4 GiB, not 0x"
                     + Long.toHexString(facsAddress));
         }
     }
 
+    /** A hardware-reduced platform's table: no fixed hardware, no FACS, no sleep but S5. */
+    public static Fadt hardwareReduced(long dsdtAddress) {
+        return new Fadt(dsdtAddress, 0);
+    }
+
+    /** A table with PM1a blocks, an SCI and the FACS at {@code facsAddress}: what S3 needs. */
+    public static Fadt withSleepStates(long dsdtAddress, long facsAddress) {
+        if (facsAddress == 0) {
+            throw new IllegalArgumentException("sleep states need a FACS");
+        }
+        return new Fadt(dsdtAddress, facsAddress);
+    }
+
+    public boolean isHardwareReduced() {
+        return facsAddress == 0;
+    }
+
     public byte[] toBytes() {
+        return isHardwareReduced() ? hardwareReducedBytes() : sleepStatesBytes();
+    }
+
+    private byte[] hardwareReducedBytes() {
+        byte[] power = io(POWER_REGISTER_PORT, 8, GAS_BYTE_ACCESS);
+        ByteWriter body = new ByteWriter()
+                .u32(0) // FIRMWARE_CTRL: no FACS, which a hardware-reduced platform may omit
+                .u32(0) // DSDT: zero, the guest reads X_DSDT
+                .u8(0) // reserved (was INT_MODEL)
+                .u8(0) // Preferred_PM_Profile: unspecified
+                .u16(0) // SCI_INT: none without fixed hardware
+                .u32(0) // SMI_CMD: no SMM, ACPI is always enabled
+                .u8(0).u8(0).u8(0).u8(0) // ACPI_ENABLE, ACPI_DISABLE, S4BIOS_REQ, PSTATE_CNT
+                .zeros(4 * 8) // PM1a/b event, PM1a/b control, PM2 control, PM timer, GPE0, GPE1 blocks
+                .zeros(8) // their lengths, GPE1_BASE, CST_CNT
+                .u16(0).u16(0) // P_LVL2_LAT, P_LVL3_LAT
+                .u16(0).u16(0) // FLUSH_SIZE, FLUSH_STRIDE
+                .u8(0).u8(0) // DUTY_OFFSET, DUTY_WIDTH
+                .u8(0).u8(0).u8(0) // DAY_ALRM, MON_ALRM, CENTURY: no RTC alarm described
+                .u16(BOOT_ARCH_8042 | BOOT_ARCH_NO_VGA) // IAPC_BOOT_ARCH; MSI stays allowed
+                .u8(0) // reserved
+                .u32(FLAG_HW_REDUCED_ACPI | FLAG_RESET_REG_SUP)
+                .bytes(power) // RESET_REG
+                .u8(RESET_VALUE)
+                .u16(0) // ARM_BOOT_ARCH
+                .u8(MINOR_REVISION)
+                .u64(0) // X_FIRMWARE_CTRL
+                .u64(dsdtAddress) // X_DSDT
+                .zeros(8 * 12) // X_ PM1a/b event, PM1a/b control, PM2 control, PM timer, GPE0, GPE1
+                .bytes(power) // SLEEP_CONTROL_REG
+                .bytes(power) // SLEEP_STATUS_REG
+                .ascii(TableHeader.OEM_ID, 8); // hypervisor vendor identity
+        return TableHeader.table(SIGNATURE, REVISION, body.toByteArray());
+    }
+
+    private byte[] sleepStatesBytes() {
         ByteWriter body = new ByteWriter()
                 .u32(facsAddress) // FIRMWARE_CTRL; X_FIRMWARE_CTRL holds the same address
                 .u32(0) // DSDT: zero, the guest reads X_DSDT

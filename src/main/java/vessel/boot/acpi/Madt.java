@@ -2,10 +2,10 @@ package vessel.boot.acpi;
 
 /**
  * The Multiple APIC Description Table (ACPI 6.5, 5.2.12): one local APIC per vCPU, the I/O APIC, the
- * ISA interrupt overrides (PIT, SCI), and where each local APIC's NMI line is. The CPUs' APIC IDs are their
- * indexes, as the VMM programs them.
+ * ISA interrupt overrides (the PIT's, and the SCI's when the platform has one), and where each local
+ * APIC's NMI line is. The CPUs' APIC IDs are their indexes, as the VMM programs them.
  */
-public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioApicId) {
+public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioApicId, boolean sci) {
     static final String SIGNATURE = "APIC";
     static final int REVISION = 6;
 
@@ -67,7 +67,7 @@ public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioAp
 
     /** The table for {@code cpus} vCPUs on KVM's default interrupt controllers. */
     public static Madt forCpus(int cpus) {
-        return new Madt(cpus, DEFAULT_LOCAL_APIC_ADDRESS, DEFAULT_IO_APIC_ADDRESS, DEFAULT_IO_APIC_ID);
+        return new Madt(cpus, DEFAULT_LOCAL_APIC_ADDRESS, DEFAULT_IO_APIC_ADDRESS, DEFAULT_IO_APIC_ID, false);
     }
 
     public byte[] toBytes() {
@@ -84,8 +84,10 @@ public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioAp
                 .u32(0); // global system interrupt base: its pins are GSIs 0-23
         body.u8(TYPE_INTERRUPT_SOURCE_OVERRIDE).u8(INTERRUPT_SOURCE_OVERRIDE_LENGTH)
                 .u8(ISA_BUS).u8(PIT_IRQ).u32(PIT_GSI).u16(EDGE_ACTIVE_HIGH);
-        body.u8(TYPE_INTERRUPT_SOURCE_OVERRIDE).u8(INTERRUPT_SOURCE_OVERRIDE_LENGTH)
-                .u8(ISA_BUS).u8(SCI_IRQ).u32(SCI_IRQ).u16(LEVEL_ACTIVE_HIGH);
+        if (sci) {
+            body.u8(TYPE_INTERRUPT_SOURCE_OVERRIDE).u8(INTERRUPT_SOURCE_OVERRIDE_LENGTH)
+                    .u8(ISA_BUS).u8(SCI_IRQ).u32(SCI_IRQ).u16(LEVEL_ACTIVE_HIGH);
+        }
         body.u8(TYPE_LOCAL_APIC_NMI).u8(LOCAL_APIC_NMI_LENGTH)
                 .u8(ALL_PROCESSORS).u16(EDGE_ACTIVE_HIGH).u8(NMI_LINT);
         return TableHeader.table(SIGNATURE, REVISION, body.toByteArray());

@@ -84,7 +84,8 @@ class AcpiTablesTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 7, 255})
     void madtHasOneEnabledLocalApicPerCpuWithIdEqualToIndex(int cpus) {
-        byte[] madt = tablesFrom(AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(cpus)).rsdpAddress()).bytes("APIC");
+        byte[] madt = tablesFrom(AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(cpus).withSleepStates())
+                .rsdpAddress()).bytes("APIC");
         assertEquals(0xfee0_0000, readInt(madt, 36), "local APIC address");
         assertEquals(Madt.PCAT_COMPAT, readInt(madt, 40));
         List<Integer> apicIds = new ArrayList<>();
@@ -129,7 +130,7 @@ class AcpiTablesTest {
 
     @Test
     void fadtHasPm1aBlocksAnSciAFacsAndTheResetRegisterAtPort3c0() {
-        byte[] fadt = new Fadt(0x12345678L, 0xe1040L).toBytes();
+        byte[] fadt = Fadt.withSleepStates(0x12345678L, 0xe1040L).toBytes();
         assertEquals(Fadt.LENGTH, fadt.length);
         assertEquals(6, fadt[8], "revision");
         assertEquals(5, fadt[131], "minor revision");
@@ -158,13 +159,46 @@ class AcpiTablesTest {
             assertEquals(0, fadt[i], "no hardware-reduced sleep registers");
         }
         assertEquals(0, sum(fadt, 0, fadt.length), "checksum");
-        assertThrows(IllegalArgumentException.class, () -> new Fadt(0x1000, 0xe1010L), "FACS not 64-byte aligned");
-        assertThrows(IllegalArgumentException.class, () -> new Fadt(0x1000, 0), "no FACS");
+        assertThrows(IllegalArgumentException.class, () -> Fadt.withSleepStates(0x1000, 0xe1010L), "FACS not 64-byte aligned");
+        assertThrows(IllegalArgumentException.class, () -> Fadt.withSleepStates(0x1000, 0), "no FACS");
+    }
+
+    @Test
+    void byDefaultTheFadtIsHardwareReducedWithTheSleepAndResetRegisterAtPort3c0AndThereIsNoFacs() {
+        byte[] fadt = Fadt.hardwareReduced(0x12345678L).toBytes();
+        assertEquals(Fadt.LENGTH, fadt.length);
+        int flags = readInt(fadt, Fadt.FLAGS_OFFSET);
+        assertEquals((1 << 20) | (1 << 10), flags, "HW_REDUCED_ACPI | RESET_REG_SUP");
+        int bootArch = (fadt[Fadt.IAPC_BOOT_ARCH_OFFSET] & 0xff) | (fadt[Fadt.IAPC_BOOT_ARCH_OFFSET + 1] & 0xff) << 8;
+        assertEquals(0b0110, bootArch, "8042 present, VGA not present, MSI allowed");
+        for (int gas : new int[] {Fadt.RESET_REG_OFFSET, Fadt.SLEEP_CONTROL_REG_OFFSET, Fadt.SLEEP_STATUS_REG_OFFSET}) {
+            assertEquals(1, fadt[gas], "system I/O");
+            assertEquals(8, fadt[gas + 1], "8 bits wide");
+            assertEquals(1, fadt[gas + 3], "byte access");
+            assertEquals(0x3c0, readLong(fadt, gas + 4));
+        }
+        assertEquals(0, readInt(fadt, Fadt.FIRMWARE_CTRL_OFFSET));
+        assertEquals(0, readLong(fadt, Fadt.X_FIRMWARE_CTRL_OFFSET));
+        assertEquals(0, fadt[Fadt.SCI_INT_OFFSET]);
+        assertEquals(0, readInt(fadt, Fadt.PM1A_EVT_BLK_OFFSET));
+        assertEquals(0, readInt(fadt, Fadt.PM1A_CNT_BLK_OFFSET));
+        assertEquals(0, sum(fadt, 0, fadt.length), "checksum");
+
+        AcpiTables.Placement placement = AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(2));
+        assertEquals(0, placement.facsAddress());
+        TablesInMemory found = tablesFrom(placement.rsdpAddress());
+        assertEquals(null, found.facs());
+        byte[] dsdt = found.bytes("DSDT");
+        assertTrue(indexOf(dsdt, new byte[] {0x08, '_', 'S', '3', '_'}) < 0, "no \\_S3 without PM1 blocks");
+        assertTrue(indexOf(dsdt, new byte[] {0x08, '_', 'S', '5', '_'}) >= 0);
+        byte[] madt = found.bytes("APIC");
+        assertTrue(indexOf(madt, new byte[] {2, 10, 0, 9}) < 0, "no SCI override");
+        assertTrue(indexOf(madt, new byte[] {2, 10, 0, 0, 2, 0, 0, 0}) >= 0, "the PIT's override");
     }
 
     @Test
     void facsFollowsTheTablesOnA64ByteBoundaryAndTheFadtPointsAtIt() {
-        AcpiTables.Placement placement = AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(1));
+        AcpiTables.Placement placement = AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(1).withSleepStates());
         long facs = placement.facsAddress();
         assertEquals(0, facs % 64);
         assertEquals(placement.end(), facs + Facs.LENGTH);
@@ -182,7 +216,7 @@ class AcpiTablesTest {
 
     @Test
     void dsdtOffersS3AndS5() {
-        byte[] dsdt = new Dsdt(List.of()).toBytes();
+        byte[] dsdt = new Dsdt(List.of(), true).toBytes();
         // NameOp "_S3_" PackageOp len 6 (four elements): ByteConst... as AML encodes {1, 0, 0, 0}
         assertTrue(indexOf(dsdt, new byte[] {0x08, '_', 'S', '3', '_', 0x12, 0x06, 0x04, 0x01, 0x00, 0x00, 0x00}) >= 0);
         assertTrue(indexOf(dsdt, new byte[] {0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, 0x05, 0x00, 0x00, 0x00}) >= 0);

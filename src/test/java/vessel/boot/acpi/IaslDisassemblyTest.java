@@ -68,7 +68,7 @@ class IaslDisassemblyTest {
         Mcfg ecam = new Mcfg(0xe000_0000L, 0, 0);
         PciHostBridgeAml pci = new PciHostBridgeAml(0xc000_0000L, 0xdfff_ffffL, 0x1_0000_0000L,
                 0x4_ffff_ffffL, ecam, intx);
-        return AcpiPlatform.forCpus(CPUS).withSystemBusDevice(pci.toAml()).withPciEcam(ecam);
+        return AcpiPlatform.forCpus(CPUS).withSystemBusDevice(pci.toAml()).withPciEcam(ecam).withSleepStates();
     }
 
     @Test
