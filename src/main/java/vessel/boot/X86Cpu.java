@@ -52,7 +52,8 @@ public final class X86Cpu {
      * it Linux must calibrate the local APIC timer against a global clock event; where the FADT is not
      * hardware-reduced that is the PIT, and a guest whose emulated timers drift apart (as under nested
      * emulation) then fails the check ("APIC timer disabled due to verification failure") and keeps its
-     * ticks on the PIT. With it Linux needs no PIT at all.
+     * ticks on the PIT. With it Linux needs no PIT at all. The VMM offers it with such a FADT only, so
+     * that the default (hardware-reduced) guest keeps the CPUID its stock boot was measured with.
      */
     public static List<CpuidEntry> withTscDeadlineTimer(List<CpuidEntry> supported) {
         return supported.stream().map(e -> e.function() == 1

@@ -300,11 +300,13 @@ public final class VirtualMachine implements AutoCloseable {
             // gets the sleep states: such a kernel looks for the FACS. Flat images get no tables.
             long rsdp = 0;
             long facs = 0;
+            boolean sleepStates = false;
             boolean multiboot = config.entry() == null && !linux
                     && KernelLoader.detect(kernelImage) == KernelLoader.Format.MULTIBOOT;
             if (linux || multiboot) {
                 AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus());
-                if (multiboot || config.acpiSleep()) {
+                sleepStates = multiboot || config.acpiSleep();
+                if (sleepStates) {
                     platform = platform.withSleepStates();
                 }
                 if (pci != null) {
@@ -348,7 +350,9 @@ public final class VirtualMachine implements AutoCloseable {
             }
 
             List<CpuidEntry> supported = kvm.supportedCpuid();
-            if (kvm.checkExtension(Cap.TSC_DEADLINE_TIMER) > 0) {
+            // Only where the FADT is not hardware-reduced, where Linux would otherwise check its local APIC
+            // timer against the PIT. The default tables leave the CPUID the stock boot was measured with.
+            if (sleepStates && kvm.checkExtension(Cap.TSC_DEADLINE_TIMER) > 0) {
                 supported = X86Cpu.withTscDeadlineTimer(supported);
             }
             List<VcpuFd> vcpuFds = new ArrayList<>();
