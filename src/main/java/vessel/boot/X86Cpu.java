@@ -77,6 +77,23 @@ public final class X86Cpu {
         return out;
     }
 
+    /** Leaf 1 ECX bit 24: the local APIC timer's TSC-deadline mode. */
+    static final int CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
+
+    /**
+     * {@code supported} with leaf 1's TSC-deadline bit set: KVM emulates the TSC-deadline timer but leaves
+     * it out of KVM_GET_SUPPORTED_CPUID (a VMM offers it when KVM_CAP_TSC_DEADLINE_TIMER is there). Without
+     * it Linux must calibrate the local APIC timer against a global clock event; where the FADT is not
+     * hardware-reduced that is the PIT, and a guest whose emulated timers drift apart (as under nested
+     * emulation) then fails the check ("APIC timer disabled due to verification failure") and keeps its
+     * ticks on the PIT. With it Linux needs no PIT at all. The VMM offers it with such a FADT only, so
+     * that the default (hardware-reduced) guest keeps the CPUID its stock boot was measured with.
+     */
+    public static List<CpuidEntry> withTscDeadlineTimer(List<CpuidEntry> supported) {
+        return supported.stream().map(e -> e.function() == 1
+                ? e.withRegs(e.eax(), e.ebx(), e.ecx() | CPUID_1_ECX_TSC_DEADLINE, e.edx()) : e).toList();
+    }
+
     /** KVM's paravirtual feature bits (leaf 0x40000001 EAX) that work by hypercall. */
     static final int KVM_FEATURE_PV_UNHALT = 7;
     static final int KVM_FEATURE_PV_TLB_FLUSH = 9;
@@ -213,6 +230,82 @@ public final class X86Cpu {
         r.rflags = Regs.RFLAGS_RESERVED;
         vcpu.setRegs(r);
         vcpu.setFpu(new Fpu());
+    }
+
+    /** IA32_APIC_BASE: the local APIC's MSR; bit 8 marks the boot CPU, bit 11 enables the APIC in xAPIC mode. */
+    static final int IA32_APIC_BASE = 0x1b;
+    static final long APIC_BASE_BSP = 1L << 8;
+    static final long APIC_BASE_ENABLE = 1L << 11;
+    /** CR0 as firmware hands it to a waking OS: reset's value (ET) with the caches left on (CD, NW clear). */
+    static final long WAKE_CR0 = Sregs.CR0_ET;
+    /** A real-mode interrupt vector table: 256 four-byte vectors at address 0. */
+    static final int REAL_MODE_IDT_LIMIT = 0x3ff;
+
+    /**
+     * Where a CPU restarts when the machine wakes from S3 (ACPI 6.5, 5.2.10 and 16.3): the FACS's
+     * 32-bit firmware waking vector in real mode, or its X_Firmware_Waking_Vector, when the OS set one,
+     * in 32-bit protected mode with flat segments and paging off (the FACS does not offer the 64-bit
+     * waking environment).
+     */
+    public record WakeEntry(long vector, boolean protectedMode) {
+        /** Reads the vectors the OS left in the FACS at {@code facs}; empty when it left neither. */
+        public static java.util.Optional<WakeEntry> fromFacs(GuestMemory memory, long facs) {
+            long x = memory.readLong(facs + vessel.boot.acpi.Facs.X_FIRMWARE_WAKING_VECTOR_OFFSET);
+            if (x != 0 && x <= 0xffff_ffffL) {
+                return java.util.Optional.of(new WakeEntry(x, true));
+            }
+            long real = memory.readInt(facs + vessel.boot.acpi.Facs.FIRMWARE_WAKING_VECTOR_OFFSET) & 0xffff_ffffL;
+            // A real-mode CPU reaches no further than 0xFFFF:0xF; a vector above 1 MiB cannot be entered.
+            return real != 0 && real < GuestLayout.HIGH_MEMORY
+                    ? java.util.Optional.of(new WakeEntry(real, false)) : java.util.Optional.empty();
+        }
+    }
+
+    /**
+     * Puts a vCPU in the state a PC's CPU is in after waking from S3, as far as KVM lets a VMM set it:
+     * the boot CPU at {@code entry} with its other registers as after reset, the others waiting for
+     * INIT and SIPI; every local APIC back in xAPIC mode with {@code resetLapic}'s registers (the state
+     * firmware left at power-on). MSRs other than the APIC base keep their values: the OS restores the
+     * ones it needs, as it must after firmware.
+     */
+    public static void wake(VcpuFd vcpu, boolean bootCpu, WakeEntry entry, LapicState resetLapic) throws KvmException {
+        long bsp = bootCpu ? APIC_BASE_BSP : 0;
+        long base = vessel.boot.acpi.Madt.DEFAULT_LOCAL_APIC_ADDRESS | bsp;
+        // Through "disabled": KVM refuses a direct x2APIC to xAPIC switch, as the CPU does.
+        vcpu.setMsrs(List.of(new MsrEntry(IA32_APIC_BASE, base)));
+        vcpu.setMsrs(List.of(new MsrEntry(IA32_APIC_BASE, base | APIC_BASE_ENABLE)));
+        vcpu.setLapic(resetLapic);
+        if (!bootCpu) {
+            vcpu.setMpState(VcpuFd.MP_STATE_INIT_RECEIVED);
+            return;
+        }
+        Sregs s = vcpu.getSregs();
+        if (entry.protectedMode()) {
+            s.cs = Segment.flat(0x08, true, false);
+            s.ds = s.es = s.fs = s.gs = s.ss = Segment.flat(0x10, false, false);
+            s.cr0 = WAKE_CR0 | Sregs.CR0_PE;
+        } else {
+            int selector = (int) (entry.vector() >>> 4);
+            s.cs = Segment.realMode(selector, true);
+            s.ds = s.es = s.fs = s.gs = s.ss = Segment.realMode(0, false);
+            s.cr0 = WAKE_CR0;
+        }
+        // TR and LDTR as after reset: a long-mode kernel's 64-bit TSS stays out of real mode.
+        s.tr = new Segment(0, 0xffff, 0, 0xb, true, 0, false, false, false, false, false, false);
+        s.ldt = new Segment(0, 0xffff, 0, 0x2, true, 0, false, false, false, false, false, false);
+        s.cr2 = 0;
+        s.cr3 = 0;
+        s.cr4 = 0;
+        s.efer = 0;
+        s.gdt = new DescriptorTable(0, 0xffff);
+        s.idt = new DescriptorTable(0, REAL_MODE_IDT_LIMIT);
+        vcpu.setSregs(s);
+        Regs r = new Regs();
+        r.rip = entry.protectedMode() ? entry.vector() : entry.vector() & 0xf;
+        r.rflags = Regs.RFLAGS_RESERVED;
+        vcpu.setRegs(r);
+        vcpu.setFpu(new Fpu());
+        vcpu.setMpState(VcpuFd.MP_STATE_RUNNABLE);
     }
 
     /** A GDT at {@link GuestLayout#GDT} with the code and data descriptors at their selectors, null elsewhere. */

@@ -29,6 +29,10 @@ final class RunOptions {
               --initrd FILE        initial ramdisk (a multiboot module); repeatable
               --debug-exit         attach QEMU's isa-debug-exit at port 0xf4: a guest write of V
                                    ends Vessel with status (V << 1) | 1
+              --acpi-sleep         give a Linux guest ACPI S3 (echo mem > /sys/power/state):
+                                   PM1a blocks, an SCI, a FACS; a console key or the API's
+                                   resume wakes it. Off by default: the tables are then
+                                   hardware-reduced, and Linux leaves the PIT and 8259s alone
               --kernel-decompress WHERE
                                    host (default): Vessel unpacks a bzImage's kernel before boot;
                                    guest: the kernel's own decompressor runs in the guest
@@ -118,6 +122,7 @@ final class RunOptions {
                 case "--no-seccomp" -> seccomp = vessel.sys.Seccomp.Level.OFF;
                 case "--seccomp-level" -> seccomp = SeccompOption.level(value(opt, value, rest));
                 case "--debug-exit" -> b.debugExit(true);
+                case "--acpi-sleep" -> b.acpiSleep(true);
                 case "--kernel" -> {
                     b.kernel(Path.of(value(opt, value, rest)));
                     sawKernel = true;

@@ -9,7 +9,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 /**
  * One {@code struct kvm_irq_routing_entry}: where an interrupt raised on {@code gsi} (by an irqfd or
  * KVM_IRQ_LINE) goes. KVM_SET_GSI_ROUTING replaces the whole table, so a VMM that adds MSI routes must
- * also list the irqchip pins KVM routed by default ({@link #defaultIrqchipRoutes()}).
+ * also list the irqchip pins ({@link #pcIrqchipRoutes()}).
  */
 public sealed interface GsiRoute {
     StructLayout LAYOUT = MemoryLayout.structLayout(
@@ -37,14 +37,25 @@ public sealed interface GsiRoute {
     record Msi(int gsi, long address, int data) implements GsiRoute {
     }
 
-    /** What KVM sets up with its irqchip: GSIs 0-15 on both PICs and the I/O APIC, 16-23 on the I/O APIC. */
-    static java.util.List<GsiRoute> defaultIrqchipRoutes() {
+    /** The I/O APIC pin the PIT's IRQ 0 drives, as the MADT's interrupt source override says. */
+    int PIT_IOAPIC_PIN = 2;
+
+    /**
+     * A PC's interrupt wiring, as QEMU routes it: GSIs 0-15 on the two 8259s and the I/O APIC, 16-23 on
+     * the I/O APIC alone, except that GSI 0 (the PIT, which KVM's in-kernel PIT raises) reaches I/O APIC
+     * pin 2 and GSI 2 goes nowhere (8259 input 2 is the cascade). KVM's own default routes GSI 0 to pin
+     * 0, where a guest that follows the MADT never looks: its timer interrupts would be lost.
+     */
+    static java.util.List<GsiRoute> pcIrqchipRoutes() {
         java.util.List<GsiRoute> routes = new java.util.ArrayList<>();
         for (int gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+            if (gsi == PIT_IOAPIC_PIN) {
+                continue;
+            }
             if (gsi < 16) {
                 routes.add(new Irqchip(gsi, gsi < 8 ? IRQCHIP_PIC_MASTER : IRQCHIP_PIC_SLAVE, gsi % 8));
             }
-            routes.add(new Irqchip(gsi, IRQCHIP_IOAPIC, gsi));
+            routes.add(new Irqchip(gsi, IRQCHIP_IOAPIC, gsi == 0 ? PIT_IOAPIC_PIN : gsi));
         }
         return routes;
     }

@@ -45,7 +45,7 @@ final class PciDevices implements AutoCloseable {
     private final EventLoop loop;
     private final PciRoot root;
     private final PciConfigIo configIo;
-    private final List<GsiRoute> baseRoutes = GsiRoute.defaultIrqchipRoutes();
+    private final List<GsiRoute> baseRoutes = GsiRoute.pcIrqchipRoutes();
     private final Map<Integer, GsiRoute.Msi> msiRoutes = new HashMap<>();
     private final List<AutoCloseable> owned = new ArrayList<>();
     private final Map<VirtioPciFunction, List<EventFd>> notifyFds = new HashMap<>();

@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import vessel.devices.Bus;
 import vessel.kvm.ExitReason;
 import vessel.kvm.KvmRun;
+import vessel.kvm.LapicState;
 import vessel.kvm.VcpuFd;
 import vessel.kvm.VcpuKick;
 import vessel.sys.Errno;
@@ -37,6 +38,9 @@ final class Vcpu implements Runnable {
         void exit(VmExit exit);
 
         void vcpuEnded(Vcpu vcpu);
+
+        /** Puts this vCPU in its state after an S3 wake; called on its own thread, outside KVM_RUN. */
+        void wake(Vcpu vcpu, VcpuFd fd, LapicState resetLapic);
     }
 
     private final VcpuFd fd;
@@ -46,6 +50,10 @@ final class Vcpu implements Runnable {
     /** Guards {@link #pthread}: a signal must never be sent to a thread that has ended (its id may be reused). */
     private final Object kickLock = new Object();
     private long pthread;
+    /** Set while parked in S3; the vCPU takes its waking state before it next enters the guest. */
+    private volatile boolean wakePending;
+    /** This local APIC as firmware left it, before the guest ran: what an S3 wake restores. */
+    private LapicState resetLapic;
 
     Vcpu(VcpuFd fd, Host host) {
         this.fd = fd;
@@ -65,6 +73,7 @@ final class Vcpu implements Runnable {
                 pthread = self;
             }
             armed.countDown();
+            resetLapic = fd.getLapic();
             loop();
         } catch (Throwable t) {
             host.exit(VmExit.error("vCPU " + fd.id() + " failed: " + t));
@@ -86,6 +95,11 @@ final class Vcpu implements Runnable {
         MemorySegment page = run.segment();
         RunControl control = host.control();
         while (!control.checkpoint()) {
+            if (wakePending) {
+                wakePending = false;
+                host.wake(this, fd, resetLapic);
+                continue; // the wake may have ended the VM; the checkpoint says
+            }
             int r = fd.run();
             if (r < 0) {
                 if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
@@ -206,6 +220,11 @@ final class Vcpu implements Runnable {
                 }
             }
         }
+    }
+
+    /** Asks the vCPU, parked in S3, to take its waking state before it runs again. */
+    void requestWake() {
+        wakePending = true;
     }
 
     /** Interrupts KVM_RUN (or the next one) so the vCPU looks at its RunControl. */

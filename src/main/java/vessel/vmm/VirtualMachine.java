@@ -37,6 +37,7 @@ import vessel.devices.Bus;
 import vessel.devices.BusDevice;
 import vessel.devices.IrqLine;
 import vessel.devices.input.InputSink;
+import vessel.devices.legacy.AcpiPm1Device;
 import vessel.devices.legacy.AcpiPowerDevice;
 import vessel.devices.legacy.CmosRtc;
 import vessel.devices.legacy.DebugExit;
@@ -45,10 +46,13 @@ import vessel.devices.legacy.Uart16550;
 import vessel.kvm.Cap;
 import vessel.kvm.CpuidEntry;
 import vessel.kvm.ExitReason;
+import vessel.kvm.GsiRoute;
 import vessel.kvm.IoEventFd;
 import vessel.kvm.IrqFd;
 import vessel.kvm.Kvm;
+import vessel.kvm.KvmException;
 import vessel.kvm.KvmRun;
+import vessel.kvm.LapicState;
 import vessel.kvm.VcpuFd;
 import vessel.kvm.VmFd;
 import vessel.memory.GuestMemory;
@@ -81,7 +85,8 @@ public final class VirtualMachine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.vmm");
 
     /** Where a VM is in its life. */
-    public enum State { CREATED, RUNNING, PAUSED, ENDED }
+    /** Where a VM is in its life; SUSPENDED is the guest's own S3 sleep, which a wake event ends. */
+    public enum State { CREATED, RUNNING, PAUSED, SUSPENDED, ENDED }
 
     private final VmConfig config;
     private final Kvm kvm;
@@ -93,6 +98,9 @@ public final class VirtualMachine implements AutoCloseable {
     private final List<EventFd> eventFds;
     private final Uart16550 serial;
     private final I8042 i8042;
+    private final AcpiPm1Device pm1;
+    /** The FACS's guest address (where a waking guest's vector is), or 0 when the guest has no ACPI tables. */
+    private final long facsAddress;
     private final RunControl control;
     private final EmulationAssist assist;
     private final GuestDebugger debugger;
@@ -118,8 +126,9 @@ public final class VirtualMachine implements AutoCloseable {
     private VirtualMachine(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory, List<VcpuFd> vcpuFds,
                            List<EventFd> eventFds, OutputStream console, Bus pio, Bus mmio, EventLoop eventLoop,
                            PciDevices pci, List<AutoCloseable> deviceResources, List<VirtioDevices.Made> virtio,
-                           FirmwareMemory firmwareMemory, BootFramebuffer framebuffer) {
+                           FirmwareMemory firmwareMemory, BootFramebuffer framebuffer, long facsAddress) {
         this.framebuffer = framebuffer;
+        this.facsAddress = facsAddress;
         this.virtio = List.copyOf(virtio);
         this.firmwareMemory = firmwareMemory;
         this.pio = pio;
@@ -151,6 +160,18 @@ public final class VirtualMachine implements AutoCloseable {
         pio.insert(AcpiPowerDevice.PORT, AcpiPowerDevice.LENGTH, "acpi-power", new AcpiPowerDevice(
                 () -> exit(new VmExit(0, VmExit.Reason.POWER_OFF, "guest powered off through ACPI (S5)")),
                 () -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the ACPI reset register"))));
+        this.pm1 = new AcpiPm1Device(new AcpiPm1Device.Sleep() {
+            @Override
+            public void suspend() {
+                suspendToRam();
+            }
+
+            @Override
+            public void powerOff() {
+                exit(new VmExit(0, VmExit.Reason.POWER_OFF, "guest powered off through ACPI (S5)"));
+            }
+        });
+        pio.insert(AcpiPm1Device.PORT, AcpiPm1Device.LENGTH, "acpi-pm1", pm1);
         long low = memory.regions().getFirst().size();
         CmosRtc rtc = new CmosRtc(java.time.Clock.systemUTC(), low, memory.totalSize() - low);
         if (firmwareMemory != null) {
@@ -200,6 +221,11 @@ public final class VirtualMachine implements AutoCloseable {
             @Override
             public void vcpuEnded(Vcpu vcpu) {
                 VirtualMachine.this.vcpuEnded();
+            }
+
+            @Override
+            public void wake(Vcpu vcpu, VcpuFd fd, LapicState resetLapic) {
+                VirtualMachine.this.wakeVcpu(vcpu, fd, resetLapic);
             }
         };
         for (VcpuFd fd : vcpuFds) {
@@ -386,8 +412,14 @@ public final class VirtualMachine implements AutoCloseable {
                 }
             }
 
-            // Linux finds CPUs, the IOAPIC, COM1, PCI and how to power off in ACPI; the small guests need none.
+            // Linux finds CPUs, the IOAPIC, COM1, PCI and how to power off (and with --acpi-sleep, to suspend) in
+            // ACPI; so may a multiboot kernel (by scanning the BIOS area for the RSDP, as on a PC), which always
+            // gets the sleep states: such a kernel looks for the FACS. Flat images get no tables.
             long rsdp = 0;
+            long facs = 0;
+            boolean sleepStates = false;
+            boolean multiboot = firmware == null && config.entry() == null && !linux
+                    && KernelLoader.detect(kernelImage) == KernelLoader.Format.MULTIBOOT;
             if (firmware != null) {
                 // The same tables a direct boot gets, handed to the firmware to place (etc/table-loader).
                 AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus())
@@ -399,15 +431,21 @@ public final class VirtualMachine implements AutoCloseable {
                     pio.insert(FirmwareDebugPort.PORT, 1, "firmware-debug", new FirmwareDebugPort(
                             line -> LOG.log(System.Logger.Level.DEBUG, "firmware: " + line)));
                 }
-            } else if (linux) {
-                AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus())
-                        .withPciEcam(PciDevices.mcfg())
-                        .withSystemBusDevice(pci.acpi().toAml());
+            } else if (linux || multiboot) {
+                AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus());
+                sleepStates = multiboot || config.acpiSleep();
+                if (sleepStates) {
+                    platform = platform.withSleepStates();
+                }
+                if (pci != null) {
+                    platform = platform.withPciEcam(PciDevices.mcfg()).withSystemBusDevice(pci.acpi().toAml());
+                }
                 AcpiTables.Placement acpi = AcpiTables.write(memory, GuestLayout.ACPI_TABLES, platform);
                 if (acpi.end() > GuestLayout.HIGH_MEMORY) {
                     throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.end()));
                 }
-                rsdp = acpi.rsdpAddress();
+                rsdp = linux ? acpi.rsdpAddress() : 0;
+                facs = acpi.facsAddress();
             }
 
             phase("devices and ACPI tables made");
@@ -430,6 +468,11 @@ public final class VirtualMachine implements AutoCloseable {
             List<EventFd> eventFds = legacyEventFds(vm, made);
 
             List<CpuidEntry> supported = kvm.supportedCpuid();
+            // Only where the FADT is not hardware-reduced, where Linux would otherwise check its local APIC
+            // timer against the PIT. The default tables leave the CPUID the stock boot was measured with.
+            if (sleepStates && kvm.checkExtension(Cap.TSC_DEADLINE_TIMER) > 0) {
+                supported = X86Cpu.withTscDeadlineTimer(supported);
+            }
             List<VcpuFd> vcpuFds = new ArrayList<>();
             for (int i = 0; i < config.cpus(); i++) {
                 VcpuFd vcpu = vm.createVcpu(i);
@@ -461,7 +504,7 @@ public final class VirtualMachine implements AutoCloseable {
                 deviceResources.add(framebuffer);
             }
             VirtualMachine made_ = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
-                    eventLoop, pci, deviceResources, virtio, firmwareMemory, framebuffer);
+                    eventLoop, pci, deviceResources, virtio, firmwareMemory, framebuffer, facs);
             made_.displayAdapter = bochs;
             return made_;
         } catch (ConfigException | IOException | RuntimeException e) {
@@ -480,6 +523,8 @@ public final class VirtualMachine implements AutoCloseable {
         vm.setTssAddr(firmware ? FirmwareBoot.KVM_TSS : GuestLayout.KVM_TSS);
         vm.createIrqchip();
         vm.createPit2(VmFd.PIT_SPEAKER_DUMMY);
+        // The PIT on I/O APIC pin 2, as the MADT tells the guest (KVM's default would put it on pin 0).
+        vm.setGsiRouting(GsiRoute.pcIrqchipRoutes());
         return vm;
     }
 
@@ -672,7 +717,7 @@ public final class VirtualMachine implements AutoCloseable {
                 vcpuFds.add(vcpu);
             }
             VirtualMachine restored = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
-                    eventLoop, pci, new ArrayList<>(), List.of(), null, null);
+                    eventLoop, pci, new ArrayList<>(), List.of(), null, null, 0);
             List<String> expected = snap.deviceNames();
             List<String> have = List.copyOf(restored.stateful.keySet());
             if (!expected.equals(have)) {
@@ -875,7 +920,15 @@ public final class VirtualMachine implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs a paused VM again; a guest in S3 it wakes instead (as {@link #wake()}): resuming is the
+     * host's one way to say "carry on", whichever of the two stopped the guest.
+     */
     public synchronized void resume() {
+        if (state == State.SUSPENDED) {
+            wake();
+            return;
+        }
         if (state != State.PAUSED) {
             return;
         }
@@ -888,6 +941,87 @@ public final class VirtualMachine implements AutoCloseable {
         return state;
     }
 
+    /**
+     * The guest wrote S3's sleep type with SLP_EN (on the calling vCPU's thread, inside that exit): the
+     * machine goes to sleep as a PC does, its CPUs stopped and its devices quiet, until a wake event. The
+     * vCPU that wrote parks as soon as this exit is done; a helper thread waits for all of them, since a
+     * vCPU cannot wait for itself.
+     */
+    private void suspendToRam() {
+        control.requestPause();
+        Thread.ofPlatform().name("acpi-s3").daemon(true).start(() -> {
+            try {
+                finishSuspend();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
+    private synchronized void finishSuspend() throws InterruptedException {
+        if (state == State.ENDED || state == State.CREATED) {
+            return;
+        }
+        if (state == State.RUNNING) {
+            control.requestPause(); // again: a host pause and resume in between would have cleared it
+            vcpus.forEach(Vcpu::kick);
+            if (!control.awaitParked(10_000)) {
+                exit(VmExit.error("vCPUs did not stop for S3 within 10 s"));
+                return;
+            }
+            eventLoop.pause();
+        }
+        // PAUSED: the host paused the guest as it went to sleep; it is parked either way.
+        state = State.SUSPENDED;
+        LOG.log(System.Logger.Level.INFO, "guest suspended to RAM (S3)");
+    }
+
+    /**
+     * A wake event for a guest in S3 (the host's resume, a console keypress): the boot CPU restarts at
+     * the FACS's waking vector in the state a CPU is in after reset, the others wait for INIT and SIPI,
+     * and PM1's WAK_STS tells the guest it woke. Nothing happens unless the guest is suspended.
+     */
+    public synchronized void wake() {
+        if (state != State.SUSPENDED) {
+            return;
+        }
+        vcpus.forEach(Vcpu::requestWake); // each vCPU resets itself, on its own thread, before it runs again
+        pm1.wake();
+        state = State.RUNNING;
+        eventLoop.resume();
+        control.resume();
+        LOG.log(System.Logger.Level.INFO, "guest woke from S3");
+    }
+
+    /** On {@code vcpu}'s own thread, after a wake and before it enters the guest again. */
+    private void wakeVcpu(Vcpu vcpu, VcpuFd fd, LapicState resetLapic) {
+        try {
+            // The vCPU parked right after an exit, maybe the boot CPU's OUT to PM1 control: KVM completes
+            // such an instruction on the next KVM_RUN, which with immediate_exit returns at once. Done
+            // now, it cannot land on the waking state below.
+            int r = finishPendingExit(fd);
+            if (r != -Errno.EINTR && r != 0) {
+                exit(VmExit.error("waking vCPU " + vcpu.index() + ": KVM_RUN with immediate_exit returned " + r));
+                return;
+            }
+            boolean bootCpu = vcpu.index() == 0;
+            X86Cpu.WakeEntry entry = null;
+            if (bootCpu) {
+                entry = facsAddress == 0 ? null : X86Cpu.WakeEntry.fromFacs(memory, facsAddress).orElse(null);
+                if (entry == null) {
+                    exit(VmExit.error("the guest woke from S3 but left no usable waking vector in the FACS"));
+                    return;
+                }
+                final X86Cpu.WakeEntry e = entry;
+                LOG.log(System.Logger.Level.DEBUG, () -> "waking at 0x" + Long.toHexString(e.vector())
+                        + (e.protectedMode() ? " (protected mode)" : " (real mode)"));
+            }
+            X86Cpu.wake(fd, bootCpu, entry, resetLapic);
+        } catch (KvmException e) {
+            exit(VmExit.error("waking vCPU " + vcpu.index() + " failed: " + e.getMessage()));
+        }
+    }
+
     public VmConfig config() {
         return config;
     }
@@ -897,6 +1031,9 @@ public final class VirtualMachine implements AutoCloseable {
      * nothing is dropped. Returns early if the VM ends.
      */
     public void sendConsoleInput(byte[] data, int off, int len) throws InterruptedException {
+        if (len > 0 && state == State.SUSPENDED) {
+            wake(); // a keypress wakes a sleeping PC; the key itself is still delivered
+        }
         while (len > 0 && state != State.ENDED) {
             int n;
             synchronized (serial) {

@@ -35,13 +35,16 @@ import vessel.devices.virtio.VirtioInput;
  * @param display   the boot framebuffer's mode (described to Linux in screen_info), or null for none
  * @param virtioInputs virtio-input devices (a keyboard, a tablet), each at most once
  * @param displayAdapter the PCI display adapter, if any
+ * @param acpiSleep a Linux guest's ACPI tables offer S3 (PM1a blocks, SCI, FACS, {@code \_S3}) instead of
+ *                  the hardware-reduced default; multiboot kernels always get them
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
                        List<DriveConfig> drives, boolean entropy, List<NetConfig> net, VsockConfig vsock,
                        RateLimiter.Config entropyRateLimit, BalloonConfig balloon, SerialOutput serial,
                        CpuTemplate cpuTemplate, boolean smt, Path firmware,
-                       DisplayMode display, List<VirtioInput.Kind> virtioInputs, DisplayAdapter displayAdapter) {
+                       DisplayMode display, List<VirtioInput.Kind> virtioInputs, DisplayAdapter displayAdapter,
+                       boolean acpiSleep) {
     /** A PCI display adapter a kernel with DRM drives. */
     public enum DisplayAdapter {
         NONE,
@@ -86,7 +89,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE);
+                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false);
     }
 
     /** Firmware needs room below 1 MiB and some above it for its tables, stacks and the boot loader. */
@@ -96,7 +99,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
     public VmConfig withDisplay(DisplayMode mode) {
         return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives,
                 entropy, net, vsock, entropyRateLimit, balloon, serial, cpuTemplate, smt, firmware, mode, virtioInputs,
-                displayAdapter);
+                displayAdapter, acpiSleep);
     }
 
     /**
@@ -129,7 +132,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE);
+                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -239,6 +242,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private String cmdline = "";
         private final List<Path> initrds = new ArrayList<>();
         private boolean debugExit;
+        private boolean acpiSleep;
         private KernelDecompress decompress = KernelDecompress.HOST;
         private RebootAction onReboot = RebootAction.STOP;
         private final List<DriveConfig> drives = new ArrayList<>();
@@ -390,6 +394,12 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return this;
         }
 
+        /** ACPI tables with S3 for a Linux guest (see {@link VmConfig#acpiSleep()}). */
+        public Builder acpiSleep(boolean on) {
+            this.acpiSleep = on;
+            return this;
+        }
+
         public Builder debugExit(boolean on) {
             this.debugExit = on;
             return this;
@@ -399,7 +409,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
                     drives, entropy, net, vsock, entropyRateLimit, balloon,
                     serialOutput == null && serialRateLimit == null ? null : new SerialOutput(serialOutput, serialRateLimit),
-                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter)
+                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter, acpiSleep)
                     .validate();
         }
     }

@@ -45,6 +45,15 @@ class X86CpuTest {
     }
 
     @Test
+    void tscDeadlineTimerIsOfferedInLeafOneOnly() {
+        List<CpuidEntry> supported = List.of(new CpuidEntry(1, 0, 0, 0, 0, 0x81202000, 0),
+                new CpuidEntry(7, 0, 1, 0, 0, 0, 0));
+        List<CpuidEntry> offered = X86Cpu.withTscDeadlineTimer(supported);
+        assertEquals(0x81202000 | (1 << 24), offered.get(0).ecx());
+        assertEquals(supported.get(1), offered.get(1));
+    }
+
+    @Test
     void ramRangesSkipTheMmioHole() {
         assertEquals(List.of(new GuestMemory.Range(0, 256L << 20)), GuestLayout.ramRanges(256L << 20));
         assertEquals(List.of(new GuestMemory.Range(0, GuestLayout.MMIO_HOLE_START),
@@ -82,6 +91,25 @@ class X86CpuTest {
                             new GuestLayout.MemoryMapEntry(0x100000, 3L << 20, ram),
                             new GuestLayout.MemoryMapEntry(0xe000_0000L, 1L << 20, reserved)),
                     GuestLayout.memoryMap(mem));
+        }
+    }
+
+    @Test
+    void wakeEntryComesFromTheFacsXVectorFirstThenTheRealModeVector() {
+        try (Arena arena = Arena.ofConfined()) {
+            GuestMemory mem = TestMemory.of(arena, 1 << 20);
+            long facs = 0xe1000;
+            mem.write(facs, new vessel.boot.acpi.Facs(0).toBytes());
+            assertTrue(X86Cpu.WakeEntry.fromFacs(mem, facs).isEmpty(), "the OS left no vector");
+            mem.writeInt(facs + 12, 0x9a000);
+            assertEquals(new X86Cpu.WakeEntry(0x9a000, false), X86Cpu.WakeEntry.fromFacs(mem, facs).orElseThrow());
+            mem.writeLong(facs + 24, 0x20_0000L);
+            assertEquals(new X86Cpu.WakeEntry(0x20_0000L, true), X86Cpu.WakeEntry.fromFacs(mem, facs).orElseThrow());
+            mem.writeLong(facs + 24, 0x1_0000_0000L); // beyond what 32-bit protected mode reaches: ignored
+            assertEquals(new X86Cpu.WakeEntry(0x9a000, false), X86Cpu.WakeEntry.fromFacs(mem, facs).orElseThrow());
+            mem.writeLong(facs + 24, 0);
+            mem.writeInt(facs + 12, 0x10_0000); // no real-mode CS:IP reaches 1 MiB
+            assertTrue(X86Cpu.WakeEntry.fromFacs(mem, facs).isEmpty());
         }
     }
 }

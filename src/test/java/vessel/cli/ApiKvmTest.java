@@ -162,6 +162,26 @@ class ApiKvmTest {
         assertTrue(Files.readAllLines(metrics).size() >= 2, "a last metrics line at exit");
     }
 
+    /** A guest asleep in ACPI S3 (s3.elf) wakes on PATCH /vm {"state": "Resumed"}, at its FACS waking vector. */
+    @Test
+    void patchVmResumedWakesAGuestFromS3() throws Exception {
+        Vessel v = vessel("s3");
+        CliApiTest.awaitSocket(v.socket(), v.process());
+        ok(Curl.put(v.socket(), "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}"));
+        ok(Curl.put(v.socket(), "/boot-source", "{\"kernel_image_path\": \"" + TestGuests.get("s3.elf") + "\"}"));
+        ok(Curl.put(v.socket(), "/actions", "{\"action_type\": \"InstanceStart\"}"));
+        v.awaitConsole(c -> c.contains("sleeping\n"), "the guest going to sleep", 120);
+        // The VM stops within milliseconds of the guest's write; resuming a running VM changes nothing,
+        // so ask until the guest has woken.
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!v.console().contains("woke at") && System.nanoTime() < deadline) {
+            ok(Curl.patch(v.socket(), "/vm", "{\"state\": \"Resumed\"}"));
+            Thread.sleep(500);
+        }
+        assertEquals(0, v.awaitEnd(120), v.err()); // its i8042 reset: no debug-exit device here
+        assertTrue(v.console().contains("sleeping\nwoke at 0700:0008\n"), tail(v.console()));
+    }
+
     @Test
     void severalVmsAtOnceEachStoppedOnItsOwn() throws Exception {
         // Started one after another: waiter.elf spins, and the nested-KVM VM the tests may run in has two CPUs.

@@ -218,6 +218,65 @@ class LinuxBootTest {
         assertEquals(Files.mismatch(DefaultImage.file("data.ext4"), readOnly), -1L, "the read-only drive changed");
     }
 
+    /**
+     * ACPI S3 in the default guest (issue 19.2): its shell writes "mem" to /sys/power/state; Linux
+     * offlines the second CPU, suspends its devices and writes SLP_TYP(S3) | SLP_EN to PM1a control, and
+     * the VM stops. The test wakes it as the API's PATCH /vm {"state": "Resumed"} does; Linux resumes at
+     * the waking vector it left in the FACS, brings the second CPU back through INIT and SIPI, and its
+     * shell carries on. Separate from the boot test above so that a failure here leaves that one whole.
+     */
+    @Test
+    @org.junit.jupiter.api.Disabled("not yet seen to pass: in the nested-KVM VM (2026-12-03), with --acpi-sleep's tables "
+            + "the stock boot's console stopped after 'NET: Registered PF_PACKET protocol family' (9 min silent, "
+            + "load 20 on the host); SleepKvmTest's tiny guest does sleep and wake")
+    @Timeout(value = 60, unit = java.util.concurrent.TimeUnit.MINUTES)
+    void defaultGuestSuspendsToRamAndWakesToAWorkingShell() throws Exception {
+        GuestRunTest.Console console = new GuestRunTest.Console();
+        VmConfig config = VmConfig.builder().kernel(DefaultImage.file("vmlinuz"))
+                .initrd(DefaultImage.file("initramfs.cpio.gz")).memory("512M").cpus(2).cmdline(cmdline())
+                .acpiSleep(true).build();
+        long t0 = System.nanoTime();
+        try (VirtualMachine vm = VirtualMachine.create(config, console)) {
+            vm.start();
+            long deadline = System.nanoTime() + 40L * 60 * 1_000_000_000L;
+            while (!console.text().contains("VESSEL-INIT: shell ready") && System.nanoTime() < deadline
+                    && vm.state() != VirtualMachine.State.ENDED) {
+                Thread.sleep(200);
+            }
+            assertTrue(console.text().contains("VESSEL-INIT: shell ready"), "no shell:\n" + tail(console.text()));
+            Thread.sleep(2000); // the shell's prompt follows the hint
+            byte[] sleep = "echo mem > /sys/power/state; echo resumed-$((6*7))\n"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            vm.sendConsoleInput(sleep, 0, sleep.length);
+            long suspendDeadline = System.nanoTime() + 10L * 60 * 1_000_000_000L;
+            while (vm.state() != VirtualMachine.State.SUSPENDED && System.nanoTime() < suspendDeadline
+                    && vm.state() != VirtualMachine.State.ENDED && !console.text().contains("resumed-42")) {
+                Thread.sleep(200);
+            }
+            assertEquals(VirtualMachine.State.SUSPENDED, vm.state(), "the guest did not suspend:\n" + tail(console.text()));
+            long suspendedAt = System.nanoTime();
+            System.out.printf("linux S3: suspended after %.1f s%n", (suspendedAt - t0) / 1e9);
+            Thread.sleep(1000);
+            assertTrue(!console.text().contains("resumed-42"), "the shell ran on while suspended:\n" + tail(console.text()));
+            vm.resume(); // a wake event, as the API's PATCH /vm {"state": "Resumed"}
+            long resumeDeadline = System.nanoTime() + 15L * 60 * 1_000_000_000L;
+            while (!console.text().contains("resumed-42") && System.nanoTime() < resumeDeadline
+                    && vm.state() != VirtualMachine.State.ENDED) {
+                Thread.sleep(200);
+            }
+            System.out.printf("linux S3: resumed %.1f s after the wake%n", (System.nanoTime() - suspendedAt) / 1e9);
+            assertTrue(console.text().contains("resumed-42"), "no shell after the wake:\n" + tail(console.text()));
+            byte[] typed = "echo cpus-$(cat /sys/devices/system/cpu/online)\npoweroff\n"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            vm.sendConsoleInput(typed, 0, typed.length);
+            VmExit exit = vm.awaitExit(10L * 60 * 1000);
+            String out = console.text();
+            assertTrue(exit != null, "no power-off after the wake:\n" + tail(out));
+            assertTrue(out.contains("cpus-0-1"), "the second CPU did not come back:\n" + tail(out));
+            assertEquals(VmExit.Reason.POWER_OFF, exit.reason(), tail(out));
+        }
+    }
+
     @Test
     @Timeout(value = 20, unit = java.util.concurrent.TimeUnit.MINUTES)
     void inGuestDecompressionReachesTheKernelsFirstLine() throws Exception {

@@ -7,36 +7,43 @@ import java.util.Optional;
 
 /**
  * What the ACPI tables describe: the vCPUs, the interrupt controllers, extra AML devices for the
- * {@code \_SB} scope, and the PCI ECAM window when there is one (an MCFG table is written only then).
+ * {@code \_SB} scope, the PCI ECAM window when there is one (an MCFG table is written only then), and
+ * whether the platform has ACPI's fixed hardware for sleep states (PM1a blocks, an SCI, a FACS and
+ * {@code \_S3}) or is hardware-reduced (the default: Linux then leaves the 8259s and the PIT alone).
  */
 public record AcpiPlatform(int cpus, long localApicAddress, long ioApicAddress, int ioApicId,
-                           List<byte[]> systemBusDevices, Optional<Mcfg> pciEcam) {
+                           List<byte[]> systemBusDevices, Optional<Mcfg> pciEcam, boolean sleepStates) {
     public AcpiPlatform {
         systemBusDevices = List.copyOf(systemBusDevices);
         Objects.requireNonNull(pciEcam, "pciEcam");
-        new Madt(cpus, localApicAddress, ioApicAddress, ioApicId); // validates the same fields, early
+        new Madt(cpus, localApicAddress, ioApicAddress, ioApicId, sleepStates); // validates the same fields, early
     }
 
     /** {@code cpus} vCPUs on KVM's in-kernel local APICs and I/O APIC at their default addresses, no PCI. */
     public static AcpiPlatform forCpus(int cpus) {
         return new AcpiPlatform(cpus, Madt.DEFAULT_LOCAL_APIC_ADDRESS, Madt.DEFAULT_IO_APIC_ADDRESS,
-                Madt.DEFAULT_IO_APIC_ID, List.of(), Optional.empty());
+                Madt.DEFAULT_IO_APIC_ID, List.of(), Optional.empty(), false);
     }
 
     /** This platform with one more AML device (a complete {@code Device} term) under {@code \_SB}. */
     public AcpiPlatform withSystemBusDevice(byte[] device) {
         List<byte[]> devices = new ArrayList<>(systemBusDevices);
         devices.add(device.clone());
-        return new AcpiPlatform(cpus, localApicAddress, ioApicAddress, ioApicId, devices, pciEcam);
+        return new AcpiPlatform(cpus, localApicAddress, ioApicAddress, ioApicId, devices, pciEcam, sleepStates);
     }
 
     /** This platform with a PCI ECAM window, described by an MCFG table. */
     public AcpiPlatform withPciEcam(Mcfg ecam) {
         return new AcpiPlatform(cpus, localApicAddress, ioApicAddress, ioApicId, systemBusDevices,
-                Optional.of(ecam));
+                Optional.of(ecam), sleepStates);
+    }
+
+    /** This platform with sleep states: PM1a event and control blocks, an SCI, a FACS and {@code \_S3}. */
+    public AcpiPlatform withSleepStates() {
+        return new AcpiPlatform(cpus, localApicAddress, ioApicAddress, ioApicId, systemBusDevices, pciEcam, true);
     }
 
     Madt madt() {
-        return new Madt(cpus, localApicAddress, ioApicAddress, ioApicId);
+        return new Madt(cpus, localApicAddress, ioApicAddress, ioApicId, sleepStates);
     }
 }

@@ -7,8 +7,9 @@ import vessel.memory.GuestMemory;
 
 /**
  * Writes a platform's ACPI tables into guest memory: the RSDP first, at the 16-byte-aligned base (where
- * a guest that scans 0xE0000-0xFFFFF for it will find it), then the DSDT, FADT, MADT, MCFG if any, and
- * last the XSDT that lists them. Each table starts 16-byte aligned.
+ * a guest that scans 0xE0000-0xFFFFF for it will find it), then the DSDT, FADT, MADT, MCFG if any, the
+ * XSDT that lists them, and last, on a platform with sleep states, the FACS (which the FADT points at,
+ * not the XSDT). Each table starts 16-byte aligned, the FACS 64-byte aligned as it must.
  */
 public final class AcpiTables {
     /** The RSDP must lie on a 16-byte boundary to be found by a scan; the tables follow that alignment. */
@@ -17,10 +18,11 @@ public final class AcpiTables {
     private AcpiTables() {}
 
     /**
-     * Where the tables went: the RSDP's address (also for boot_params.acpi_rsdp_addr) and the range
-     * {@code [start, end)} they occupy, which the memory map must report as reserved.
+     * Where the tables went: the RSDP's address (also for boot_params.acpi_rsdp_addr), the FACS's (0 when
+     * the platform is hardware-reduced and has none) and the range {@code [start, end)} they occupy,
+     * which the memory map must report as reserved.
      */
-    public record Placement(long rsdpAddress, long start, long end) {
+    public record Placement(long rsdpAddress, long facsAddress, long start, long end) {
         public long size() {
             return end - start;
         }
@@ -31,7 +33,7 @@ public final class AcpiTables {
         if (base < 0 || base % ALIGNMENT != 0) {
             throw new IllegalArgumentException("the RSDP needs a 16-byte-aligned address, not 0x" + Long.toHexString(base));
         }
-        byte[] dsdt = new Dsdt(platform.systemBusDevices()).toBytes();
+        byte[] dsdt = new Dsdt(platform.systemBusDevices(), platform.sleepStates()).toBytes();
         byte[] madt = platform.madt().toBytes();
         byte[] mcfg = platform.pciEcam().map(Mcfg::toBytes).orElse(null);
 
@@ -48,18 +50,28 @@ public final class AcpiTables {
         }
         long xsdtAddress = next;
         byte[] xsdt = new Xsdt(listed).toBytes();
+        long facsAddress = 0;
         long end = xsdtAddress + xsdt.length;
+        if (platform.sleepStates()) {
+            facsAddress = (end + Facs.ALIGNMENT - 1) & -Facs.ALIGNMENT;
+            end = facsAddress + Facs.LENGTH;
+        }
 
         memory.fill(base, end - base, (byte) 0);
         memory.write(base, new Rsdp(xsdtAddress).toBytes());
         memory.write(dsdtAddress, dsdt);
-        memory.write(fadtAddress, new Fadt(dsdtAddress).toBytes());
+        Fadt fadt = platform.sleepStates() ? Fadt.withSleepStates(dsdtAddress, facsAddress)
+                : Fadt.hardwareReduced(dsdtAddress);
+        memory.write(fadtAddress, fadt.toBytes());
         memory.write(madtAddress, madt);
         if (mcfg != null) {
             memory.write(mcfgAddress, mcfg);
         }
         memory.write(xsdtAddress, xsdt);
-        return new Placement(base, base, end);
+        if (platform.sleepStates()) {
+            memory.write(facsAddress, new Facs(0).toBytes());
+        }
+        return new Placement(base, facsAddress, base, end);
     }
 
     private static long align(long address) {

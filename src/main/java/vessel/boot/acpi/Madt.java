@@ -2,10 +2,10 @@ package vessel.boot.acpi;
 
 /**
  * The Multiple APIC Description Table (ACPI 6.5, 5.2.12): one local APIC per vCPU, the I/O APIC, the
- * ISA interrupt overrides, and where each local APIC's NMI line is. The CPUs' APIC IDs are their
- * indexes, as the VMM programs them.
+ * ISA interrupt overrides (the PIT's, and the SCI's when the platform has one), and where each local
+ * APIC's NMI line is. The CPUs' APIC IDs are their indexes, as the VMM programs them.
  */
-public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioApicId) {
+public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioApicId, boolean sci) {
     static final String SIGNATURE = "APIC";
     static final int REVISION = 6;
 
@@ -43,6 +43,13 @@ public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioAp
     /** The PIT's IRQ 0 reaches the I/O APIC on pin 2: pin 0 is the 8259's cascade (ExtINT) line. */
     static final int PIT_IRQ = 0;
     static final int PIT_GSI = 2;
+    /** MPS INTI flags: polarity active high (01), trigger level (bits 2-3 = 11). */
+    static final int LEVEL_ACTIVE_HIGH = 0b1101;
+    /**
+     * The FADT's SCI (ISA IRQ 9) on I/O APIC pin 9, level-triggered active high as KVM's I/O APIC models
+     * lines; without an override Linux would program the SCI active low.
+     */
+    static final int SCI_IRQ = Fadt.SCI_IRQ;
     static final int ALL_PROCESSORS = 0xff;
     /** Local APIC input LINT1 is wired to NMI, as on every PC. */
     static final int NMI_LINT = 1;
@@ -60,7 +67,7 @@ public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioAp
 
     /** The table for {@code cpus} vCPUs on KVM's default interrupt controllers. */
     public static Madt forCpus(int cpus) {
-        return new Madt(cpus, DEFAULT_LOCAL_APIC_ADDRESS, DEFAULT_IO_APIC_ADDRESS, DEFAULT_IO_APIC_ID);
+        return new Madt(cpus, DEFAULT_LOCAL_APIC_ADDRESS, DEFAULT_IO_APIC_ADDRESS, DEFAULT_IO_APIC_ID, false);
     }
 
     public byte[] toBytes() {
@@ -77,6 +84,10 @@ public record Madt(int cpus, long localApicAddress, long ioApicAddress, int ioAp
                 .u32(0); // global system interrupt base: its pins are GSIs 0-23
         body.u8(TYPE_INTERRUPT_SOURCE_OVERRIDE).u8(INTERRUPT_SOURCE_OVERRIDE_LENGTH)
                 .u8(ISA_BUS).u8(PIT_IRQ).u32(PIT_GSI).u16(EDGE_ACTIVE_HIGH);
+        if (sci) {
+            body.u8(TYPE_INTERRUPT_SOURCE_OVERRIDE).u8(INTERRUPT_SOURCE_OVERRIDE_LENGTH)
+                    .u8(ISA_BUS).u8(SCI_IRQ).u32(SCI_IRQ).u16(LEVEL_ACTIVE_HIGH);
+        }
         body.u8(TYPE_LOCAL_APIC_NMI).u8(LOCAL_APIC_NMI_LENGTH)
                 .u8(ALL_PROCESSORS).u16(EDGE_ACTIVE_HIGH).u8(NMI_LINT);
         return TableHeader.table(SIGNATURE, REVISION, body.toByteArray());

@@ -3,8 +3,10 @@ package vessel.devices.legacy;
 import vessel.devices.BusDevice;
 
 /**
- * The one-byte register a hardware-reduced ACPI platform powers off and resets through: the FADT
- * names it as the sleep control, sleep status and reset register (the boot layer's {@code Fadt}).
+ * The one-byte ACPI reset register (the boot layer's {@code Fadt} names it), which also works as a
+ * hardware-reduced platform's sleep control and status register for power-off. The FADT no longer
+ * offers it for sleeping (sleep goes through PM1a control, {@link AcpiPm1Device}); a guest that writes
+ * the S5 value here anyway still powers off.
  * A guest powers off by writing SLP_TYP (bits 2-4) = 5, the type its DSDT's {@code \_S5} gives, with
  * SLP_EN (bit 5); it resets by writing the FADT's RESET_VALUE. Reads are the sleep status register:
  * zero, as WAK_STS never sets when the machine never sleeps and wakes. The guest clears WAK_STS by

@@ -84,7 +84,8 @@ class AcpiTablesTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 7, 255})
     void madtHasOneEnabledLocalApicPerCpuWithIdEqualToIndex(int cpus) {
-        byte[] madt = tablesFrom(AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(cpus)).rsdpAddress()).bytes("APIC");
+        byte[] madt = tablesFrom(AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(cpus).withSleepStates())
+                .rsdpAddress()).bytes("APIC");
         assertEquals(0xfee0_0000, readInt(madt, 36), "local APIC address");
         assertEquals(Madt.PCAT_COMPAT, readInt(madt, 40));
         List<Integer> apicIds = new ArrayList<>();
@@ -104,9 +105,14 @@ class AcpiTablesTest {
                     assertEquals(0, readInt(madt, offset + 8), "GSI base");
                 }
                 case Madt.TYPE_INTERRUPT_SOURCE_OVERRIDE -> {
-                    assertEquals(0, madt[offset + 3], "source: ISA IRQ 0");
-                    assertEquals(2, readInt(madt, offset + 4), "GSI 2");
-                    assertEquals(0b0101, madt[offset + 8], "edge, active high");
+                    if (madt[offset + 3] == 0) { // the PIT
+                        assertEquals(2, readInt(madt, offset + 4), "GSI 2");
+                        assertEquals(0b0101, madt[offset + 8], "edge, active high");
+                    } else {
+                        assertEquals(9, madt[offset + 3], "source: ISA IRQ 9, the SCI");
+                        assertEquals(9, readInt(madt, offset + 4), "GSI 9");
+                        assertEquals(0b1101, madt[offset + 8], "level, active high");
+                    }
                 }
                 case Madt.TYPE_LOCAL_APIC_NMI -> {
                     assertEquals(0xff, madt[offset + 2] & 0xff, "all processors");
@@ -119,14 +125,48 @@ class AcpiTablesTest {
         for (int i = 0; i < cpus; i++) {
             assertEquals(i, apicIds.get(i));
         }
-        assertEquals(Map.of(0, cpus, 1, 1, 2, 1, 4, 1), countByType);
+        assertEquals(Map.of(0, cpus, 1, 1, 2, 2, 4, 1), countByType); // overrides: PIT and SCI
     }
 
     @Test
-    void fadtIsHardwareReducedWithTheSleepAndResetRegisterAtPort3c0() {
-        byte[] fadt = new Fadt(0x12345678L).toBytes();
+    void fadtHasPm1aBlocksAnSciAFacsAndTheResetRegisterAtPort3c0() {
+        byte[] fadt = Fadt.withSleepStates(0x12345678L, 0xe1040L).toBytes();
+        assertEquals(Fadt.LENGTH, fadt.length);
         assertEquals(6, fadt[8], "revision");
         assertEquals(5, fadt[131], "minor revision");
+        int flags = readInt(fadt, Fadt.FLAGS_OFFSET);
+        assertEquals(1 | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10), flags,
+                "WBINVD | PROC_C1 | PWR_BUTTON | SLP_BUTTON | RESET_REG_SUP, and not HW_REDUCED_ACPI (bit 20)");
+        int bootArch = (fadt[Fadt.IAPC_BOOT_ARCH_OFFSET] & 0xff) | (fadt[Fadt.IAPC_BOOT_ARCH_OFFSET + 1] & 0xff) << 8;
+        assertEquals(0b0110, bootArch, "8042 present, VGA not present, MSI allowed");
+        assertEquals(1, fadt[Fadt.RESET_REG_OFFSET], "system I/O");
+        assertEquals(8, fadt[Fadt.RESET_REG_OFFSET + 1], "8 bits wide");
+        assertEquals(0x3c0, readLong(fadt, Fadt.RESET_REG_OFFSET + 4));
+        assertEquals(1, fadt[Fadt.RESET_VALUE_OFFSET]);
+        assertEquals(0x12345678L, readLong(fadt, Fadt.X_DSDT_OFFSET));
+        assertEquals(0xe1040L, readInt(fadt, Fadt.FIRMWARE_CTRL_OFFSET) & 0xffff_ffffL);
+        assertEquals(0xe1040L, readLong(fadt, Fadt.X_FIRMWARE_CTRL_OFFSET));
+        assertEquals(9, fadt[Fadt.SCI_INT_OFFSET]);
+        assertEquals(0x600, readInt(fadt, Fadt.PM1A_EVT_BLK_OFFSET));
+        assertEquals(0x604, readInt(fadt, Fadt.PM1A_CNT_BLK_OFFSET));
+        assertEquals(4, fadt[Fadt.PM1_EVT_LEN_OFFSET]);
+        assertEquals(2, fadt[Fadt.PM1_CNT_LEN_OFFSET]);
+        assertEquals(0x600, readLong(fadt, Fadt.X_PM1A_EVT_BLK_OFFSET + 4));
+        assertEquals(32, fadt[Fadt.X_PM1A_EVT_BLK_OFFSET + 1]);
+        assertEquals(0x604, readLong(fadt, Fadt.X_PM1A_CNT_BLK_OFFSET + 4));
+        assertEquals(16, fadt[Fadt.X_PM1A_CNT_BLK_OFFSET + 1]);
+        for (int i = Fadt.SLEEP_CONTROL_REG_OFFSET; i < Fadt.SLEEP_CONTROL_REG_OFFSET + 24; i++) {
+            assertEquals(0, fadt[i], "no hardware-reduced sleep registers");
+        }
+        assertEquals(0, sum(fadt, 0, fadt.length), "checksum");
+        assertThrows(IllegalArgumentException.class, () -> Fadt.withSleepStates(0x1000, 0xe1010L), "FACS not 64-byte aligned");
+        assertThrows(IllegalArgumentException.class, () -> Fadt.withSleepStates(0x1000, 0), "no FACS");
+    }
+
+    @Test
+    void byDefaultTheFadtIsHardwareReducedWithTheSleepAndResetRegisterAtPort3c0AndThereIsNoFacs() {
+        byte[] fadt = Fadt.hardwareReduced(0x12345678L).toBytes();
+        assertEquals(Fadt.LENGTH, fadt.length);
         int flags = readInt(fadt, Fadt.FLAGS_OFFSET);
         assertEquals((1 << 20) | (1 << 10), flags, "HW_REDUCED_ACPI | RESET_REG_SUP");
         int bootArch = (fadt[Fadt.IAPC_BOOT_ARCH_OFFSET] & 0xff) | (fadt[Fadt.IAPC_BOOT_ARCH_OFFSET + 1] & 0xff) << 8;
@@ -137,8 +177,49 @@ class AcpiTablesTest {
             assertEquals(1, fadt[gas + 3], "byte access");
             assertEquals(0x3c0, readLong(fadt, gas + 4));
         }
-        assertEquals(1, fadt[Fadt.RESET_VALUE_OFFSET]);
-        assertEquals(0x12345678L, readLong(fadt, Fadt.X_DSDT_OFFSET));
+        assertEquals(0, readInt(fadt, Fadt.FIRMWARE_CTRL_OFFSET));
+        assertEquals(0, readLong(fadt, Fadt.X_FIRMWARE_CTRL_OFFSET));
+        assertEquals(0, fadt[Fadt.SCI_INT_OFFSET]);
+        assertEquals(0, readInt(fadt, Fadt.PM1A_EVT_BLK_OFFSET));
+        assertEquals(0, readInt(fadt, Fadt.PM1A_CNT_BLK_OFFSET));
+        assertEquals(0, sum(fadt, 0, fadt.length), "checksum");
+
+        AcpiTables.Placement placement = AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(2));
+        assertEquals(0, placement.facsAddress());
+        TablesInMemory found = tablesFrom(placement.rsdpAddress());
+        assertEquals(null, found.facs());
+        byte[] dsdt = found.bytes("DSDT");
+        assertTrue(indexOf(dsdt, new byte[] {0x08, '_', 'S', '3', '_'}) < 0, "no \\_S3 without PM1 blocks");
+        assertTrue(indexOf(dsdt, new byte[] {0x08, '_', 'S', '5', '_'}) >= 0);
+        byte[] madt = found.bytes("APIC");
+        assertTrue(indexOf(madt, new byte[] {2, 10, 0, 9}) < 0, "no SCI override");
+        assertTrue(indexOf(madt, new byte[] {2, 10, 0, 0, 2, 0, 0, 0}) >= 0, "the PIT's override");
+    }
+
+    @Test
+    void facsFollowsTheTablesOnA64ByteBoundaryAndTheFadtPointsAtIt() {
+        AcpiTables.Placement placement = AcpiTables.write(memory, BASE, AcpiPlatform.forCpus(1).withSleepStates());
+        long facs = placement.facsAddress();
+        assertEquals(0, facs % 64);
+        assertEquals(placement.end(), facs + Facs.LENGTH);
+        byte[] fadt = tablesFrom(placement.rsdpAddress()).bytes("FACP");
+        assertEquals(facs, readLong(fadt, Fadt.X_FIRMWARE_CTRL_OFFSET));
+        byte[] bytes = memory.read(facs, Facs.LENGTH);
+        assertEquals("FACS", TablesInMemory.ascii(bytes, 0, 4));
+        assertEquals(64, readInt(bytes, 4), "length");
+        assertEquals(0, readInt(bytes, Facs.FIRMWARE_WAKING_VECTOR_OFFSET));
+        assertEquals(0, readInt(bytes, Facs.GLOBAL_LOCK_OFFSET));
+        assertEquals(0, readInt(bytes, Facs.FLAGS_OFFSET), "no S4BIOS, no 64-bit waking environment");
+        assertEquals(0, readLong(bytes, Facs.X_FIRMWARE_WAKING_VECTOR_OFFSET));
+        assertEquals(2, bytes[Facs.VERSION_OFFSET]);
+    }
+
+    @Test
+    void dsdtOffersS3AndS5() {
+        byte[] dsdt = new Dsdt(List.of(), true).toBytes();
+        // NameOp "_S3_" PackageOp len 6 (four elements): ByteConst... as AML encodes {1, 0, 0, 0}
+        assertTrue(indexOf(dsdt, new byte[] {0x08, '_', 'S', '3', '_', 0x12, 0x06, 0x04, 0x01, 0x00, 0x00, 0x00}) >= 0);
+        assertTrue(indexOf(dsdt, new byte[] {0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, 0x05, 0x00, 0x00, 0x00}) >= 0);
     }
 
     @Test

@@ -68,7 +68,7 @@ class IaslDisassemblyTest {
         Mcfg ecam = new Mcfg(0xe000_0000L, 0, 0);
         PciHostBridgeAml pci = new PciHostBridgeAml(0xc000_0000L, 0xdfff_ffffL, 0x1_0000_0000L,
                 0x4_ffff_ffffL, ecam, intx);
-        return AcpiPlatform.forCpus(CPUS).withSystemBusDevice(pci.toAml()).withPciEcam(ecam);
+        return AcpiPlatform.forCpus(CPUS).withSystemBusDevice(pci.toAml()).withPciEcam(ecam).withSleepStates();
     }
 
     @Test
@@ -87,6 +87,8 @@ class IaslDisassemblyTest {
         assertTrue(dsdt.contains("Device (COM1)") && dsdt.contains("EisaId (\"PNP0501\")"), dsdt);
         assertTrue(dsdt.contains("IO (Decode16,\n                    0x03F8,"), dsdt);
         assertTrue(dsdt.contains("IRQNoFlags ()\n                    {4}"), dsdt);
+        assertTrue(Pattern.compile("Name \\(_S3, Package \\(0x04\\)[^{]*\\{\\s*One,\\s*Zero,\\s*Zero,\\s*Zero\\s*}")
+                .matcher(dsdt).find(), dsdt);
         assertTrue(Pattern.compile("Name \\(_S5, Package \\(0x04\\)[^{]*\\{\\s*0x05,\\s*Zero,\\s*Zero,\\s*Zero\\s*}")
                 .matcher(dsdt).find(), dsdt);
         assertTrue(dsdt.contains("Device (PCI0)") && dsdt.contains("QWordMemory ("), dsdt);
@@ -99,21 +101,35 @@ class IaslDisassemblyTest {
         assertEquals(1, count(madt, "[I/O APIC]"), madt);
         assertTrue(madt.contains("Address : FEC00000"), madt);
         assertTrue(madt.contains("Local Apic Address : FEE00000"), madt);
-        assertEquals(1, count(madt, "[Interrupt Source Override]"), madt);
+        assertEquals(2, count(madt, "[Interrupt Source Override]"), madt); // PIT and SCI
         assertEquals(1, count(madt, "[Local APIC NMI]"), madt);
 
         String fadt = Files.readString(dir.resolve("facp.dsl"));
-        assertTrue(fadt.contains("Hardware Reduced (V5) : 1"), fadt);
+        assertTrue(fadt.contains("Hardware Reduced (V5) : 0"), fadt);
         assertTrue(fadt.contains("Reset Register Supported (V2) : 1"), fadt);
         assertTrue(fadt.contains("8042 Present on ports 60/64 (V2) : 1"), fadt);
         assertTrue(fadt.contains("VGA Not Present (V4) : 1"), fadt);
         assertTrue(fadt.contains("MSI Not Supported (V4) : 0"), fadt);
         assertTrue(fadt.contains("Value to cause reset : 01"), fadt);
-        for (String register : List.of("Reset Register", "Sleep Control Register", "Sleep Status Register")) {
-            assertTrue(Pattern.compile(Pattern.quote(register) + " : \\[Generic Address Structure]\\s*\n"
-                    + ".*Space ID : 01 \\[SystemIO]\\s*\n.*Bit Width : 08\\s*\n.*\n.*\n.*Address : 00000000000003C0")
-                    .matcher(fadt).find(), register + " in\n" + fadt);
-        }
+        assertTrue(fadt.contains("SCI Interrupt : 0009"), fadt);
+        assertTrue(fadt.contains("PM1A Event Block Address : 00000600"), fadt);
+        assertTrue(fadt.contains("PM1A Control Block Address : 00000604"), fadt);
+        assertTrue(Pattern.compile("Reset Register : \\[Generic Address Structure]\\s*\n"
+                + ".*Space ID : 01 \\[SystemIO]\\s*\n.*Bit Width : 08\\s*\n.*\n.*\n.*Address : 00000000000003C0")
+                .matcher(fadt).find(), fadt);
+        long facs = written.facsAddress();
+        assertTrue(fadt.contains(String.format("FACS Address : %08X", facs)), fadt);
+        assertTrue(fadt.contains(String.format("FACS Address : %016X", facs)), fadt);
+
+        // The FACS: not in the XSDT, found through the FADT; iasl knows it by its signature.
+        Files.write(dir.resolve("facs.dat"), written.facs());
+        assertNoTrouble("facs.dat: iasl said", run(dir, iasl, "-d", "facs.dat"));
+        String facsDsl = Files.readString(dir.resolve("facs.dsl"));
+        assertNoTrouble("facs.dsl", facsDsl);
+        assertTrue(facsDsl.contains("Signature : \"FACS\""), facsDsl);
+        assertTrue(facsDsl.contains("Length : 00000040"), facsDsl);
+        assertTrue(facsDsl.contains("32 Firmware Waking Vector : 00000000"), facsDsl);
+        assertTrue(facsDsl.contains("Version : 02"), facsDsl);
 
         String mcfg = Files.readString(dir.resolve("mcfg.dsl"));
         assertTrue(mcfg.contains("Base Address : 00000000E0000000"), mcfg);

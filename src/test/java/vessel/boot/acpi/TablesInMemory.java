@@ -10,9 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * ACPI tables found in guest memory the way a guest finds them: the RSDP leads to the XSDT, the XSDT
- * lists the tables, and the FADT leads to the DSDT. Each pointer is checked on the way.
+ * lists the tables, and the FADT leads to the DSDT and, on a platform with sleep states, the FACS
+ * ({@code facsAddress} 0 and {@code facs} null on a hardware-reduced one). Each pointer is checked on the way.
  */
-record TablesInMemory(byte[] rsdp, Map<String, TablesInMemory.Found> tables) {
+record TablesInMemory(byte[] rsdp, Map<String, TablesInMemory.Found> tables, long facsAddress, byte[] facs) {
     /** A table read back out of guest memory, and where it was. */
     record Found(long address, byte[] bytes) {}
 
@@ -32,7 +33,15 @@ record TablesInMemory(byte[] rsdp, Map<String, TablesInMemory.Found> tables) {
         Found dsdt = table(memory, readLong(fadt.bytes(), Fadt.X_DSDT_OFFSET));
         assertEquals("DSDT", ascii(dsdt.bytes(), 0, 4));
         tables.put("DSDT", dsdt);
-        return new TablesInMemory(rsdp, tables);
+        long facsAddress = readLong(fadt.bytes(), Fadt.X_FIRMWARE_CTRL_OFFSET);
+        assertEquals(facsAddress, readInt(fadt.bytes(), Fadt.FIRMWARE_CTRL_OFFSET) & 0xffff_ffffL);
+        if (facsAddress == 0) {
+            return new TablesInMemory(rsdp, tables, 0, null);
+        }
+        byte[] facs = memory.read(facsAddress, Facs.LENGTH);
+        assertEquals("FACS", ascii(facs, 0, 4));
+        assertEquals(Facs.LENGTH, readInt(facs, 4));
+        return new TablesInMemory(rsdp, tables, facsAddress, facs);
     }
 
     byte[] bytes(String signature) {
