@@ -38,18 +38,24 @@ class SeccompKvmTest {
         return VesselProcess.command(args.toArray(String[]::new));
     }
 
-    /** Thread name to its status lines "Seccomp" and "Seccomp_filters", once the VM's threads are all up. */
-    private static Map<String, String> threadsOnceRunning(Process p) throws Exception {
+    /**
+     * Thread name to its status lines "Seccomp" and "Seccomp_filters", once the VM's threads are all up and,
+     * if {@code stacked}, have installed their own filters (a thread shows in /proc a moment before it has).
+     */
+    private static Map<String, String> threadsOnceRunning(Process p, boolean stacked) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             assertTrue(p.isAlive(), "vessel ended early with status " + (p.isAlive() ? "" : p.exitValue()));
             Map<String, String> threads = threads(p.pid());
-            if (threads.containsKey("vcpu-0") && threads.containsKey("vcpu-1") && threads.containsKey("devices")) {
+            List<String> vm = List.of("vcpu-0", "vcpu-1", "devices");
+            if (vm.stream().allMatch(t -> threads.containsKey(t)
+                    && (!stacked || threads.get(t).contains("Seccomp_filters:\t2")))) {
                 return threads;
             }
             Thread.sleep(100);
         }
-        throw new AssertionError("the VM's threads did not all start: " + threads(p.pid()).keySet());
+        throw new AssertionError("the VM's threads did not all start" + (stacked ? " with their own filters" : "")
+                + ": " + threads(p.pid()));
     }
 
     private static Map<String, String> threads(long pid) throws IOException {
@@ -76,7 +82,7 @@ class SeccompKvmTest {
         Process p = new ProcessBuilder(spinningVm()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         try {
-            Map<String, String> threads = threadsOnceRunning(p);
+            Map<String, String> threads = threadsOnceRunning(p, true);
             assertTrue(threads.size() > 10, "the JVM's threads should be there too: " + threads.keySet());
             threads.forEach((name, status) ->
                     assertTrue(status.contains("Seccomp:\t2"), name + " is not in filter mode: " + status));
@@ -99,7 +105,7 @@ class SeccompKvmTest {
         Process p = new ProcessBuilder(spinningVm("--no-seccomp")).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         try {
-            threadsOnceRunning(p).forEach((name, status) ->
+            threadsOnceRunning(p, false).forEach((name, status) ->
                     assertTrue(status.contains("Seccomp:\t0"), name + " is filtered: " + status));
         } finally {
             p.destroy();
@@ -125,7 +131,7 @@ class SeccompKvmTest {
         logOnly.add(1, "-Dvessel.test.eventLoopForbiddenCall=true");
         Process q = new ProcessBuilder(logOnly).redirectErrorStream(true).start();
         try {
-            threadsOnceRunning(q);
+            threadsOnceRunning(q, true);
             Thread.sleep(500);
             assertTrue(q.isAlive(), "log mode ended the process");
         } finally {
