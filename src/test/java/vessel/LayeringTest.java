@@ -22,12 +22,15 @@ class LayeringTest {
             "sys", Set.of(),
             "kvm", Set.of("sys"),
             "memory", Set.of("sys"),
-            "devices", Set.of("memory"), // virtio devices read and write guest RAM through GuestMemory
+            // virtio devices read and write guest RAM through GuestMemory; disk images use pread/fallocate
+            "devices", Set.of("memory", "sys"),
             "boot", Set.of("kvm", "memory", "sys"),
             "vmm", Set.of("boot", "devices", "kvm", "memory", "sys"),
-            "api", Set.of("vmm", "boot", "devices", "kvm", "memory", "sys"),
+            // display servers (VNC, screenshots) read a devices.display.Display and feed a devices.input.InputSink
+            "display", Set.of("devices"),
+            "api", Set.of("vmm", "display", "boot", "devices", "kvm", "memory", "sys"),
             "gdb", Set.of("vmm", "kvm", "memory", "sys"),
-            "cli", Set.of("api", "gdb", "vmm", "boot", "sys"));
+            "cli", Set.of("api", "gdb", "display", "vmm", "boot", "devices", "sys"));
     private static final Pattern USE = Pattern.compile("\\bvessel\\.([a-z]+)\\.");
     /** A use of a class, naming its whole package: vessel.boot.acpi.Aml gives boot.acpi. */
     private static final Pattern PACKAGE_USE = Pattern.compile("\\bvessel\\.((?:[a-z]+\\.)*[a-z]+)\\.[A-Z*]");
