@@ -407,9 +407,9 @@ public final class VirtualMachine implements AutoCloseable {
                 if (d.device() instanceof vessel.devices.virtio.VirtioBlock) {
                     diskSlots.add(slot);
                 }
-                if (adapter) {
-                    bochs = pci.addBochsDisplay();
-                }
+            }
+            if (adapter) {
+                bochs = pci.addBochsDisplay();
             }
 
             // Linux finds CPUs, the IOAPIC, COM1, PCI and how to power off (and with --acpi-sleep, to suspend) in
