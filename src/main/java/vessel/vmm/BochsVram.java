@@ -1,5 +1,7 @@
 package vessel.vmm;
 
+import vessel.boot.GuestLayout;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -18,8 +20,8 @@ import vessel.sys.SysException;
  */
 final class BochsVram implements BochsDisplay.DirtyLog, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.vmm");
-    /** After the slots guest RAM (0, 1) and the boot framebuffer (8) use. */
-    static final int SLOT = 9;
+    /** After the slots guest RAM (0, 1), a firmware boot (8-14) and the boot framebuffer (16) use. */
+    static final int SLOT = GuestLayout.FRAMEBUFFER_SLOT + 1;
     static final long SIZE = 16L << 20;
 
     private final VmFd vm;
