@@ -4,7 +4,6 @@ import vessel.boot.GuestLayout;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import vessel.devices.display.BochsDisplay;
 import vessel.kvm.KvmException;
@@ -27,17 +26,16 @@ final class BochsVram implements BochsDisplay.DirtyLog, AutoCloseable {
     private final VmFd vm;
     private final DeviceMemory memory;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment bitmap;
+    private final SlotDirtyLog dirtyLog;
     private long mappedAt = -1;
     /** The slot moved since the last read: the writes logged in the old one are gone. */
     private boolean moved = true;
     private boolean closed;
-    private boolean warned;
 
     private BochsVram(VmFd vm, DeviceMemory memory) {
         this.vm = vm;
         this.memory = memory;
-        this.bitmap = arena.allocate(SIZE / 4096 / 8, 8);
+        this.dirtyLog = new SlotDirtyLog(vm, SLOT, arena.allocate(SIZE / 4096 / 8, 8), "bochs-display");
     }
 
     static BochsVram allocate(VmFd vm) throws SysException {
@@ -73,27 +71,14 @@ final class BochsVram implements BochsDisplay.DirtyLog, AutoCloseable {
 
     @Override
     public synchronized boolean take(long[] pages) {
-        if (closed || mappedAt == -1) {
-            return false;
-        }
-        try {
-            vm.getDirtyLog(SLOT, bitmap);
-        } catch (KvmException e) {
-            if (!warned) {
-                warned = true;
-                LOG.log(System.Logger.Level.WARNING, "bochs-display: dirty log unavailable, whole frames are sent: "
-                        + e.getMessage());
-            }
+        if (closed || mappedAt == -1 || !dirtyLog.read()) {
             return false;
         }
         if (moved) {
             moved = false;
             return false;
         }
-        int words = (int) Math.min(pages.length, bitmap.byteSize() / 8);
-        for (int i = 0; i < words; i++) {
-            pages[i] |= bitmap.getAtIndex(ValueLayout.JAVA_LONG, i);
-        }
+        dirtyLog.orInto(pages);
         return true;
     }
 

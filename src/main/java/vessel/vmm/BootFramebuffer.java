@@ -1,8 +1,6 @@
 package vessel.vmm;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import vessel.boot.GuestLayout;
 import vessel.boot.linux.ScreenInfo;
@@ -27,17 +25,17 @@ final class BootFramebuffer implements LinearFramebuffer.DirtyLog, AutoCloseable
     private final DisplayMode mode;
     private final DeviceMemory memory;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment bitmap;
+    private final SlotDirtyLog dirtyLog;
     private final LinearFramebuffer display;
     private boolean closed;
-    private boolean warned;
 
     private BootFramebuffer(VmFd vm, DisplayMode mode, DeviceMemory memory) {
         this.vm = vm;
         this.mode = mode;
         this.memory = memory;
         int pages = LinearFramebuffer.pages(memory.size());
-        this.bitmap = arena.allocate((pages + 63) / 64 * 8L, 8);
+        this.dirtyLog = new SlotDirtyLog(vm, GuestLayout.FRAMEBUFFER_SLOT, arena.allocate((pages + 63) / 64 * 8L, 8),
+                "framebuffer");
         this.display = new LinearFramebuffer(mode, memory.view(), this);
     }
 
@@ -68,23 +66,10 @@ final class BootFramebuffer implements LinearFramebuffer.DirtyLog, AutoCloseable
 
     @Override
     public synchronized boolean take(long[] pages) {
-        if (closed) {
+        if (closed || !dirtyLog.read()) {
             return false;
         }
-        try {
-            vm.getDirtyLog(GuestLayout.FRAMEBUFFER_SLOT, bitmap);
-        } catch (KvmException e) {
-            if (!warned) {
-                warned = true;
-                LOG.log(System.Logger.Level.WARNING, "framebuffer dirty log unavailable, display updates send whole frames: "
-                        + e.getMessage());
-            }
-            return false;
-        }
-        int words = (int) Math.min(pages.length, bitmap.byteSize() / 8);
-        for (int i = 0; i < words; i++) {
-            pages[i] |= bitmap.getAtIndex(ValueLayout.JAVA_LONG, i);
-        }
+        dirtyLog.orInto(pages);
         return true;
     }
 
