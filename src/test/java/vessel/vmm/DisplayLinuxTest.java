@@ -71,7 +71,7 @@ class DisplayLinuxTest {
             assertTrue(console.text().contains("VESSEL-CHECK fb=EFI VGA") || console.text().contains("VESSEL-CHECK fb=simple"),
                     "the kernel's framebuffer driver took the display: " + console.text());
             String text = "";
-            for (int attempt = 0; attempt < 5 && !text.contains(marker); attempt++) {
+            for (int attempt = 0; attempt < 5 && !text.contains(token.toString()); attempt++) {
                 Thread.sleep(1000);
                 BufferedImage shot = ImageIO.read(new ByteArrayInputStream(Png.of(vm.display().orElseThrow())));
                 // fbcon's 8x16 font is small for OCR: three times the size, smoothed.
@@ -84,7 +84,7 @@ class DisplayLinuxTest {
                 ImageIO.write(big, "png", png.toFile());
                 text = HostTools.run("tesseract", png.toString(), "stdout").replaceAll("\\s+", " ");
             }
-            assertTrue(text.contains(marker), "tesseract read '" + text.strip() + "', not '" + marker + "'");
+            assertTrue(text.contains(token.toString()), "tesseract read '" + text.strip() + "', not '" + marker + "'");
             vm.stop();
         }
     }
