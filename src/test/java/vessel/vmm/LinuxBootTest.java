@@ -226,9 +226,6 @@ class LinuxBootTest {
      * shell carries on. Separate from the boot test above so that a failure here leaves that one whole.
      */
     @Test
-    @org.junit.jupiter.api.Disabled("not yet seen to pass: in the nested-KVM VM (2026-12-03), with --acpi-sleep's tables "
-            + "the stock boot's console stopped after 'NET: Registered PF_PACKET protocol family' (9 min silent, "
-            + "load 20 on the host); SleepKvmTest's tiny guest does sleep and wake")
     @Timeout(value = 60, unit = java.util.concurrent.TimeUnit.MINUTES)
     void defaultGuestSuspendsToRamAndWakesToAWorkingShell() throws Exception {
         GuestRunTest.Console console = new GuestRunTest.Console();
