@@ -183,6 +183,28 @@ final class Model {
             @JsonProperty("host_cmd") int hostCmd,
             @JsonProperty("guest_cmd") Integer guestCmd) { }
 
+    /** PUT /hotplug/memory (Firecracker's MemoryHotplugConfig: usize sizes, read wide and checked). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"total_size_mib", "block_size_mib", "slot_size_mib"})
+    record MemoryHotplugConfig(
+            @JsonProperty(value = "total_size_mib", required = true) @JsonSetter(nulls = Nulls.FAIL) Long totalSizeMib,
+            @JsonProperty("block_size_mib") Long blockSizeMib,
+            @JsonProperty("slot_size_mib") Long slotSizeMib) { }
+
+    /** PATCH /hotplug/memory. */
+    record MemoryHotplugSizeUpdate(
+            @JsonProperty(value = "requested_size_mib", required = true) @JsonSetter(nulls = Nulls.FAIL)
+            Long requestedSizeMib) { }
+
+    /** GET /hotplug/memory. */
+    @JsonPropertyOrder({"total_size_mib", "slot_size_mib", "block_size_mib", "plugged_size_mib", "requested_size_mib"})
+    record MemoryHotplugStatus(
+            @JsonProperty("total_size_mib") long totalSizeMib,
+            @JsonProperty("slot_size_mib") long slotSizeMib,
+            @JsonProperty("block_size_mib") long blockSizeMib,
+            @JsonProperty("plugged_size_mib") long pluggedSizeMib,
+            @JsonProperty("requested_size_mib") long requestedSizeMib) { }
+
     /** PUT /serial. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record SerialDevice(
@@ -292,7 +314,7 @@ final class Model {
 
     /**
      * Firecracker's config file ({@code --config-file}) and {@code GET /vm/config}. The keys Vessel has no
-     * device for (pmem, memory-hotplug) are accepted only when null or empty, so that
+     * device for (pmem) are accepted only when null or empty, so that
      * Firecracker's own example files load unchanged.
      */
     @JsonPropertyOrder({"balloon", "drives", "boot-source", "cpu-config", "logger", "machine-config", "metrics",
@@ -310,7 +332,7 @@ final class Model {
             @JsonProperty("vsock") @JsonInclude(JsonInclude.Include.ALWAYS) Vsock vsock,
             @JsonProperty("entropy") @JsonInclude(JsonInclude.Include.ALWAYS) Entropy entropy,
             @JsonProperty("pmem") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Object> pmem,
-            @JsonProperty("memory-hotplug") @JsonInclude(JsonInclude.Include.NON_NULL) Object memoryHotplug,
+            @JsonProperty("memory-hotplug") @JsonInclude(JsonInclude.Include.NON_NULL) MemoryHotplugConfig memoryHotplug,
             @JsonProperty("serial") @JsonInclude(JsonInclude.Include.NON_NULL) SerialDevice serial) {
         FullVmConfiguration {
             drives = drives == null ? List.of() : drives;

@@ -284,6 +284,18 @@ final class Router {
                 vmm.stopBalloonHinting();
                 return Reply.noContent();
             }
+            case "PUT hotplug/memory" -> {
+                vmm.putMemoryHotplug(Json.read(requireBody(body, method), Model.MemoryHotplugConfig.class));
+                return Reply.noContent();
+            }
+            case "PATCH hotplug/memory" -> {
+                vmm.patchMemoryHotplug(Json.read(requireBody(body, method), Model.MemoryHotplugSizeUpdate.class));
+                return Reply.noContent();
+            }
+            case "GET hotplug/memory" -> {
+                noBody(body);
+                return Reply.ok(vmm.memoryHotplug());
+            }
             case "PUT serial" -> {
                 vmm.putSerial(Json.read(requireBody(body, method), Model.SerialDevice.class));
                 return Reply.noContent();

@@ -41,6 +41,11 @@ interface RunningVm {
         return machine() == null ? null : machine().balloon();
     }
 
+    /** The hot-pluggable memory's device, or null when the VM has none. */
+    default vessel.devices.virtio.VirtioMem memoryHotplug() {
+        return machine() == null ? null : machine().memoryHotplug();
+    }
+
     /** Saves the paused VM (PUT /snapshot/create). */
     void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type) throws ConfigException, IOException;
 

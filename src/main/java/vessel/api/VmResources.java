@@ -46,6 +46,7 @@ final class VmResources {
     private Metrics metrics;
     private Model.Balloon balloon;
     private Model.SerialDevice serial;
+    private Model.MemoryHotplugConfig memoryHotplug;
     private Model.CpuConfig cpuConfig;
     private Model.MmdsConfig mmdsConfig;
 
@@ -391,6 +392,27 @@ final class VmResources {
         balloon = b;
     }
 
+    /** PUT /hotplug/memory (pre-boot): Firecracker's defaults filled in, its checks made now. */
+    void setMemoryHotplug(Model.MemoryHotplugConfig c) throws ApiException {
+        String e = "Memory hotplug config error: ";
+        long total = unsigned(c.totalSizeMib(), 32);
+        long block = c.blockSizeMib() == null ? vessel.vmm.MemoryHotplugConfig.DEFAULT_BLOCK_SIZE_MIB
+                : unsigned(c.blockSizeMib(), 32);
+        long slot = c.slotSizeMib() == null ? vessel.vmm.MemoryHotplugConfig.DEFAULT_SLOT_SIZE_MIB
+                : unsigned(c.slotSizeMib(), 32);
+        try {
+            new vessel.vmm.MemoryHotplugConfig(total, block, slot).validate();
+        } catch (vessel.vmm.ConfigException x) {
+            throw new ApiException(e + x.getMessage());
+        }
+        memoryHotplug = new Model.MemoryHotplugConfig(total, block, slot);
+    }
+
+    /** The hot-pluggable memory as PUT, or null. */
+    Model.MemoryHotplugConfig memoryHotplug() {
+        return memoryHotplug;
+    }
+
     /** PUT /serial (pre-boot): where the guest's serial output also goes, and its optional rate limit. */
     void setSerial(Model.SerialDevice s) throws ApiException {
         if (s.serialOutPath() != null && s.serialOutPath().isEmpty()) {
@@ -411,7 +433,7 @@ final class VmResources {
     /** {@code GET /vm/config}: everything configured, in the config file's format. */
     FullVmConfiguration export() {
         return new FullVmConfiguration(balloon, orderedDrives(), bootSource, cpuConfig, logger, machine, metrics, mmdsConfig,
-                List.copyOf(nets.values()), vsock, entropy, null, null, serial);
+                List.copyOf(nets.values()), vsock, entropy, null, memoryHotplug, serial);
     }
 
     /**
@@ -456,6 +478,10 @@ final class VmResources {
         if (balloon != null) {
             b.balloon(new vessel.vmm.BalloonConfig(balloon.amountMib(), balloon.deflateOnOom(),
                     (int) (long) balloon.statsPollingIntervalS(), balloon.freePageHinting(), balloon.freePageReporting()));
+        }
+        if (memoryHotplug != null) {
+            b.memoryHotplug(new vessel.vmm.MemoryHotplugConfig(memoryHotplug.totalSizeMib(), memoryHotplug.blockSizeMib(),
+                    memoryHotplug.slotSizeMib()));
         }
         if (serial != null && serial.serialOutPath() != null) {
             b.serialOutput(Path.of(serial.serialOutPath()));

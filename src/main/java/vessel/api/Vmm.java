@@ -276,6 +276,45 @@ public final class Vmm implements AutoCloseable {
         resources.setBalloon(b);
     }
 
+    /** PUT /hotplug/memory: a virtio-mem device with this much hot-pluggable memory, none of it requested yet. */
+    synchronized void putMemoryHotplug(Model.MemoryHotplugConfig c) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        resources.setMemoryHotplug(c);
+    }
+
+    /** GET /hotplug/memory: the configuration before boot (nothing plugged); the device's state after. */
+    synchronized Model.MemoryHotplugStatus memoryHotplug() throws ApiException {
+        Model.MemoryHotplugConfig c = resources.memoryHotplug();
+        if (c == null) {
+            throw new ApiException("Memory hotplug status error: No memory hotplug device found.");
+        }
+        vessel.devices.virtio.VirtioMem device = vm == null ? null : vm.memoryHotplug();
+        if (device == null) {
+            return new Model.MemoryHotplugStatus(c.totalSizeMib(), c.slotSizeMib(), c.blockSizeMib(), 0, 0);
+        }
+        vessel.devices.virtio.VirtioMem.Status s = device.status();
+        return new Model.MemoryHotplugStatus(s.regionSize() >> 20, s.slotSize() >> 20, s.blockSize() >> 20,
+                s.pluggedSize() >> 20, s.requestedSize() >> 20);
+    }
+
+    /** PATCH /hotplug/memory after boot: a new requested size, which the guest's driver plugs or unplugs toward. */
+    synchronized void patchMemoryHotplug(Model.MemoryHotplugSizeUpdate u) throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        String e = "Memory hotplug update error: ";
+        long mib = VmResources.unsigned(u.requestedSizeMib(), 32);
+        vessel.devices.virtio.VirtioMem device = vm.memoryHotplug();
+        if (device == null) {
+            throw new ApiException(e + "No memory hotplug device found.");
+        }
+        vessel.devices.virtio.VirtioMem.Status s = device.status();
+        long bytes = mib << 20;
+        if (bytes > s.regionSize() || bytes % s.blockSize() != 0) {
+            throw new ApiException(e + "Size " + mib + " MiB is invalid: it must be a multiple of the block size ("
+                    + (s.blockSize() >> 20) + " MiB) and at most the total size (" + (s.regionSize() >> 20) + " MiB)");
+        }
+        device.setRequestedSize(bytes);
+    }
+
     /** GET /balloon: before boot what was PUT; after, the running device's target. */
     synchronized Model.Balloon balloon() throws ApiException {
         return resources.balloon();
@@ -549,7 +588,6 @@ public final class Vmm implements AutoCloseable {
      */
     public synchronized void bootFromConfigFile(byte[] json) throws ApiException {
         FullVmConfiguration c = Json.read(json, FullVmConfiguration.class);
-        notSupported(c.memoryHotplug(), "memory-hotplug");
         if (c.pmem() != null && !c.pmem().isEmpty()) {
             notSupported(c.pmem(), "pmem");
         }
@@ -586,6 +624,9 @@ public final class Vmm implements AutoCloseable {
         }
         if (c.serial() != null) {
             putSerial(c.serial());
+        }
+        if (c.memoryHotplug() != null) {
+            putMemoryHotplug(c.memoryHotplug());
         }
         if (c.cpuConfig() != null) {
             putCpuConfig(c.cpuConfig());

@@ -47,6 +47,9 @@ final class VmmMetrics implements AutoCloseable {
     private static final List<String> BALLOON_COUNTERS = List.of("inflate_count", "deflate_count",
             "stats_updates_count", "stats_update_fails", "free_page_report_count", "free_page_report_freed",
             "free_page_hint_count", "free_page_hint_freed");
+    private static final List<String> MEMORY_HOTPLUG_COUNTERS = List.of("plug_count", "plug_bytes", "plug_fails",
+            "unplug_count", "unplug_bytes", "unplug_fails", "unplug_discard_fails", "unplug_all_count",
+            "unplug_all_fails", "state_count", "state_fails");
 
     /** "group/name" to its running total. */
     private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
@@ -136,6 +139,7 @@ final class VmmMetrics implements AutoCloseable {
         Map<String, Long> vsock = zeros(VSOCK_COUNTERS);
         Map<String, Long> entropy = zeros(ENTROPY_COUNTERS);
         Map<String, Long> balloon = null;
+        Map<String, Long> memoryHotplug = null;
         for (DeviceMetrics d : devices == null ? List.<DeviceMetrics>of() : devices) {
             switch (d) {
                 case DeviceMetrics.Block b -> {
@@ -159,6 +163,8 @@ final class VmmMetrics implements AutoCloseable {
                         "free_page_report_count", b.freePageReportCount(),
                         "free_page_report_freed", b.freePageReportFreed(), "free_page_hint_count", b.freePageHintCount(),
                         "free_page_hint_freed", b.freePageHintFreed())));
+                case DeviceMetrics.MemoryHotplug m -> memoryHotplug = new java.util.TreeMap<>(deltas("memory_hotplug",
+                        memoryHotplugTotals(m)));
             }
         }
         line.put("block", block);
@@ -166,6 +172,7 @@ final class VmmMetrics implements AutoCloseable {
         line.put("vsock", vsock);
         line.put("entropy", entropy);
         line.put("balloon", balloon != null ? balloon : zeros(BALLOON_COUNTERS));
+        line.put("memory_hotplug", memoryHotplug != null ? memoryHotplug : zeros(MEMORY_HOTPLUG_COUNTERS));
         return line;
     }
 
@@ -173,6 +180,22 @@ final class VmmMetrics implements AutoCloseable {
         Map<String, Long> out = new java.util.TreeMap<>();
         names.forEach(n -> out.put(n, 0L));
         return out;
+    }
+
+    private static Map<String, Long> memoryHotplugTotals(DeviceMetrics.MemoryHotplug m) {
+        Map<String, Long> t = new java.util.HashMap<>();
+        t.put("plug_count", m.plugCount());
+        t.put("plug_bytes", m.plugBytes());
+        t.put("plug_fails", m.plugFails());
+        t.put("unplug_count", m.unplugCount());
+        t.put("unplug_bytes", m.unplugBytes());
+        t.put("unplug_fails", m.unplugFails());
+        t.put("unplug_discard_fails", m.unplugDiscardFails());
+        t.put("unplug_all_count", m.unplugAllCount());
+        t.put("unplug_all_fails", m.unplugAllFails());
+        t.put("state_count", m.stateCount());
+        t.put("state_fails", m.stateFails());
+        return t;
     }
 
     private static Map<String, Long> blockTotals(DeviceMetrics.Block b) {

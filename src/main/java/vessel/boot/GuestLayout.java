@@ -74,6 +74,23 @@ public final class GuestLayout {
         return (base + (1L << 30) - 1) & -(1L << 30);
     }
 
+    /**
+     * The alignment of a hot-pluggable (virtio-mem) region's base: Linux adds hot-plugged memory in whole memory
+     * blocks (128 MiB on x86-64, up to 2 GiB for guests of 64 GiB and more), so the region starts on the largest.
+     */
+    public static final long HOTPLUG_ALIGN = 2L << 30;
+
+    /**
+     * Where the hot-pluggable region goes for {@code ramBytes} of boot RAM: above RAM and above the 32-bit hole
+     * (so never under a 32-bit BAR), on a {@link #HOTPLUG_ALIGN} boundary. The 64-bit BAR window then follows it.
+     */
+    public static long hotplugBase(long ramBytes) {
+        long low = Math.min(ramBytes, MMIO_HOLE_START);
+        long ramEnd = ramBytes > low ? FOUR_GIB + (ramBytes - low) : low;
+        long base = Math.max(FOUR_GIB, ramEnd);
+        return (base + HOTPLUG_ALIGN - 1) & -HOTPLUG_ALIGN;
+    }
+
     /** An entry of the BIOS memory map (e820, and multiboot's mmap). */
     public record MemoryMapEntry(long base, long length, Type type) {
         public enum Type {

@@ -14,6 +14,11 @@ import vessel.sys.SysException;
  * Guest physical memory made of non-overlapping regions, kept sorted so a lookup is a binary search.
  * An access must lie wholly inside one region (guest RAM ranges are not contiguous across the MMIO hole,
  * and a device buffer that straddles regions is refused like any other bad address).
+ *
+ * <p>Besides the RAM the guest boots with ({@link #regions()}, what E820 describes), there may be one
+ * {@link PluggableRegion} above it (a virtio-mem device's): it is looked up like any region, but an access is
+ * allowed only where every block it touches is plugged, so every device reaches hot-plugged memory, and only
+ * that, through the same checks.
  */
 public final class GuestMemory implements AutoCloseable {
     public static final long PAGE_SIZE = 4096;
@@ -25,10 +30,29 @@ public final class GuestMemory implements AutoCloseable {
     private final MemoryRegion[] regions;
     private final long[] starts;
     private final boolean owned;
+    /** The hot-pluggable region, the last of {@link #regions} when there is one; else null. */
+    private final PluggableRegion pluggable;
+    /** How many of {@link #regions} are boot RAM: all but the pluggable one. */
+    private final int ramCount;
     /** Pages the VMM itself wrote (devices, assists), per region; null until tracking is on. KVM logs the guest's. */
     private volatile java.util.concurrent.atomic.AtomicLongArray[] vmmDirty;
 
     private GuestMemory(List<MemoryRegion> regions, boolean owned) {
+        this(regions, owned, null);
+    }
+
+    private GuestMemory(List<MemoryRegion> ram, boolean owned, PluggableRegion pluggable) {
+        List<MemoryRegion> regions = new ArrayList<>(ram);
+        if (pluggable != null) {
+            long ramEnd = ram.stream().mapToLong(MemoryRegion::guestEnd).max().orElse(0);
+            if (pluggable.guestBase() < ramEnd) {
+                throw new IllegalArgumentException("the pluggable region must lie above RAM (which ends at 0x"
+                        + Long.toHexString(ramEnd) + ")");
+            }
+            regions.add(new MemoryRegion(ram.size(), pluggable.guestBase(), pluggable.host()));
+        }
+        this.pluggable = pluggable;
+        this.ramCount = ram.size();
         List<MemoryRegion> sorted = new ArrayList<>(regions);
         sorted.sort(Comparator.comparingLong(MemoryRegion::guestBase));
         if (sorted.isEmpty()) {
@@ -63,6 +87,14 @@ public final class GuestMemory implements AutoCloseable {
      * guest touches them, so a large guest costs only what it uses).
      */
     public static GuestMemory allocate(List<Range> ranges) throws SysException {
+        return allocate(ranges, null);
+    }
+
+    /**
+     * As {@link #allocate(List)}, with {@code pluggable} (null: none) above the RAM; this memory owns it from
+     * now on and unmaps it on {@link #close()}.
+     */
+    public static GuestMemory allocate(List<Range> ranges, PluggableRegion pluggable) throws SysException {
         List<MemoryRegion> regions = new ArrayList<>();
         try {
             for (Range range : ranges) {
@@ -70,7 +102,7 @@ public final class GuestMemory implements AutoCloseable {
                         Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
                 regions.add(new MemoryRegion(regions.size(), range.guestBase(), host));
             }
-            return new GuestMemory(regions, true);
+            return new GuestMemory(regions, true, pluggable);
         } catch (SysException | RuntimeException e) {
             regions.forEach(r -> Libc.munmap(r.host()));
             throw e;
@@ -102,6 +134,11 @@ public final class GuestMemory implements AutoCloseable {
     /** Wraps existing segments (tests use heap-free native arenas); the caller keeps ownership. */
     public static GuestMemory wrap(List<MemoryRegion> regions) {
         return new GuestMemory(regions, false);
+    }
+
+    /** As {@link #wrap(List)}, with a pluggable region above the RAM (its slot is the RAM's count). */
+    public static GuestMemory wrap(List<MemoryRegion> ram, PluggableRegion pluggable) {
+        return new GuestMemory(ram, false, pluggable);
     }
 
     /**
@@ -144,19 +181,31 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
+    /** The RAM the guest boots with (what E820 describes), without the pluggable region. */
     public List<MemoryRegion> regions() {
-        return List.of(regions);
+        return List.of(regions).subList(0, ramCount);
     }
 
+    /** The hot-pluggable region above RAM, or null when there is none. */
+    public PluggableRegion pluggable() {
+        return pluggable;
+    }
+
+    /** The pluggable region as a region of this memory (its slot, base and host mapping), or null. */
+    public MemoryRegion pluggableRegion() {
+        return pluggable == null ? null : regions[ramCount];
+    }
+
+    /** Bytes of boot RAM (the pluggable region not counted). */
     public long totalSize() {
         long total = 0;
-        for (MemoryRegion r : regions) {
-            total += r.size();
+        for (int i = 0; i < ramCount; i++) {
+            total += regions[i].size();
         }
         return total;
     }
 
-    /** The highest guest physical address + 1 that is RAM. */
+    /** The highest guest physical address + 1 that is RAM, or that hot-plugged RAM could be. */
     public long end() {
         return regions[regions.length - 1].guestEnd();
     }
@@ -186,7 +235,10 @@ public final class GuestMemory implements AutoCloseable {
         MemoryRegion r = regions[hi];
         long offset = gpa - r.guestBase();
         // offset >= 0 here; compare lengths without forming gpa + len, which could overflow
-        return len <= r.size() - offset ? hi : -1;
+        if (len > r.size() - offset) {
+            return -1;
+        }
+        return hi == ramCount && !pluggable.accessible(offset, len) ? -1 : hi;
     }
 
     /**
@@ -309,8 +361,11 @@ public final class GuestMemory implements AutoCloseable {
     @Override
     public void close() {
         if (owned) {
-            for (MemoryRegion r : regions) {
-                Libc.munmap(r.host());
+            for (int i = 0; i < ramCount; i++) {
+                Libc.munmap(regions[i].host());
+            }
+            if (pluggable != null) {
+                pluggable.close();
             }
         }
     }

@@ -57,6 +57,12 @@ public sealed interface DeviceMetrics {
                    long discardFails) implements DeviceMetrics {
     }
 
+    /** Hot-pluggable memory (virtio-mem): the driver's requests by kind, and bytes plugged and unplugged. */
+    record MemoryHotplug(String id, long plugCount, long plugBytes, long plugFails, long unplugCount, long unplugBytes,
+                         long unplugFails, long unplugDiscardFails, long unplugAllCount, long unplugAllFails,
+                         long stateCount, long stateFails) implements DeviceMetrics {
+    }
+
     /** The sample for {@code device}, or null for a kind without metrics. */
     static DeviceMetrics of(String id, VirtioDevice device) {
         return switch (device) {
@@ -76,6 +82,12 @@ public sealed interface DeviceMetrics {
                 yield new Balloon(id, c.inflateCount(), c.deflateCount(), c.statsUpdates(), c.statsUpdateFails(),
                         c.freePageReportCount(), c.freePageReportFreed(), c.freePageHintCount(), c.freePageHintFreed(),
                         c.discardFails());
+            }
+            case vessel.devices.virtio.VirtioMem m -> {
+                vessel.devices.virtio.VirtioMem.Counters c = m.counters();
+                yield new MemoryHotplug(id, c.plugCount(), c.plugBytes(), c.plugFails(), c.unplugCount(),
+                        c.unplugBytes(), c.unplugFails(), c.unplugDiscardFails(), c.unplugAllCount(), c.unplugAllFails(),
+                        c.stateCount(), c.stateFails());
             }
             default -> null;
         };

@@ -350,7 +350,13 @@ public final class VirtualMachine implements AutoCloseable {
             }
             VmFd vm = newVmFd(kvm, made, firmware != null);
 
-            GuestMemory memory = GuestMemory.allocate(GuestLayout.ramRanges(config.memoryBytes()));
+            vessel.memory.PluggableRegion pluggable = config.memoryHotplug() == null ? null
+                    : vessel.memory.PluggableRegion.allocate(GuestLayout.hotplugBase(config.memoryBytes()),
+                            config.memoryHotplug().totalBytes(), config.memoryHotplug().blockBytes());
+            if (pluggable != null) {
+                made.add(pluggable);
+            }
+            GuestMemory memory = GuestMemory.allocate(GuestLayout.ramRanges(config.memoryBytes()), pluggable);
             made.add(memory);
             for (MemoryRegion r : memory.regions()) {
                 if (firmware != null && r.guestBase() == 0) {
@@ -360,6 +366,13 @@ public final class VirtualMachine implements AutoCloseable {
                 // For tools that split the process's memory into guest RAM and the VMM's own (bench/boot).
                 LOG.log(System.Logger.Level.DEBUG, () -> String.format("guest RAM slot %d: host %x-%x", r.slot(),
                         r.host().address(), r.host().address() + r.size()));
+            }
+            if (pluggable != null) {
+                // One slot for the whole region: unplugged blocks are holes the host never committed.
+                MemoryRegion r = memory.pluggableRegion();
+                vm.setUserMemoryRegion(r.slot(), r.guestBase(), r.host(), 0);
+                virtio.add(new VirtioDevices.Made("memory-hotplug", "virtio-mem",
+                        new vessel.devices.virtio.VirtioMem(pluggable, config.memoryHotplug().slotBytes()), () -> { }));
             }
 
             BootFramebuffer framebuffer = null;
@@ -560,6 +573,9 @@ public final class VirtualMachine implements AutoCloseable {
         long t0 = System.nanoTime();
         if (state != State.PAUSED) {
             throw new ConfigException("a snapshot needs a paused VM; this one is " + state.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (memory.pluggable() != null) {
+            throw new ConfigException("snapshots of VMs with hot-pluggable memory (virtio-mem) are not supported yet");
         }
         if (!virtio.isEmpty()) {
             throw new ConfigException("snapshots of VMs with virtio devices (drives, network interfaces, vsock, entropy)"
@@ -1199,6 +1215,16 @@ public final class VirtualMachine implements AutoCloseable {
         for (VirtioDevices.Made d : virtio) {
             if (d.device() instanceof vessel.devices.virtio.VirtioBalloon b) {
                 return b;
+            }
+        }
+        return null;
+    }
+
+    /** The hot-pluggable memory's virtio-mem device, or null when the VM has none. */
+    public vessel.devices.virtio.VirtioMem memoryHotplug() {
+        for (VirtioDevices.Made d : virtio) {
+            if (d.device() instanceof vessel.devices.virtio.VirtioMem m) {
+                return m;
             }
         }
         return null;

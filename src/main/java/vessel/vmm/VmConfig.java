@@ -37,6 +37,7 @@ import vessel.devices.virtio.VirtioInput;
  * @param displayAdapter the PCI display adapter, if any
  * @param acpiSleep a Linux guest's ACPI tables offer S3 (PM1a blocks, SCI, FACS, {@code \_S3}) instead of
  *                  the hardware-reduced default; multiboot kernels always get them
+ * @param memoryHotplug hot-pluggable memory (a virtio-mem device), or null
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
@@ -44,7 +45,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                        RateLimiter.Config entropyRateLimit, BalloonConfig balloon, SerialOutput serial,
                        CpuTemplate cpuTemplate, boolean smt, Path firmware,
                        DisplayMode display, List<VirtioInput.Kind> virtioInputs, DisplayAdapter displayAdapter,
-                       boolean acpiSleep) {
+                       boolean acpiSleep, MemoryHotplugConfig memoryHotplug) {
     /** A PCI display adapter a kernel with DRM drives. */
     public enum DisplayAdapter {
         NONE,
@@ -89,7 +90,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false);
+                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null);
     }
 
     /** Firmware needs room below 1 MiB and some above it for its tables, stacks and the boot loader. */
@@ -99,7 +100,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
     public VmConfig withDisplay(DisplayMode mode) {
         return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives,
                 entropy, net, vsock, entropyRateLimit, balloon, serial, cpuTemplate, smt, firmware, mode, virtioInputs,
-                displayAdapter, acpiSleep);
+                displayAdapter, acpiSleep, memoryHotplug);
     }
 
     /**
@@ -132,7 +133,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false);
+                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -215,6 +216,9 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         if (balloon != null) {
             balloon.validate(memoryBytes);
         }
+        if (memoryHotplug != null) {
+            memoryHotplug.validate();
+        }
         if (smt && cpus > 1 && cpus % 2 != 0) {
             throw new ConfigException("with SMT the vCPU count must be 1 or even (" + cpus + " given)");
         }
@@ -253,6 +257,13 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private final List<NetConfig> net = new ArrayList<>();
         private VsockConfig vsock;
         private BalloonConfig balloon;
+        private MemoryHotplugConfig memoryHotplug;
+
+        /** Adds hot-pluggable memory, a virtio-mem device (null: none). */
+        public Builder memoryHotplug(MemoryHotplugConfig config) {
+            this.memoryHotplug = config;
+            return this;
+        }
         private Path serialOutput;
         private vessel.devices.TokenBucket.Config serialRateLimit;
         private CpuTemplate cpuTemplate;
@@ -409,7 +420,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
                     drives, entropy, net, vsock, entropyRateLimit, balloon,
                     serialOutput == null && serialRateLimit == null ? null : new SerialOutput(serialOutput, serialRateLimit),
-                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter, acpiSleep)
+                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter, acpiSleep, memoryHotplug)
                     .validate();
         }
     }

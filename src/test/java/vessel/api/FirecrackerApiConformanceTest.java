@@ -138,9 +138,12 @@ class FirecrackerApiConformanceTest {
                     pre, "{\"rate_limiter\": {\"bandwidth\": {\"size\": -1, \"refill_time\": 100}}}", "expected u64"),
             row("PUT", "/serial", pre, "/serial", "{\"serial_out_path\": \"@DIR@/serial.log\"}", 204,
                     pre, "{\"serial_out_path\": \"@DIR@/serial.log\", \"baud\": 9600}", "unknown field `baud`"),
-            pending("PUT", "/hotplug/memory", "virtio-mem (issue 18 item 4)"),
-            pending("PATCH", "/hotplug/memory", "virtio-mem (issue 18 item 4)"),
-            pending("GET", "/hotplug/memory", "virtio-mem (issue 18 item 4)"),
+            row("PUT", "/hotplug/memory", pre, "/hotplug/memory",
+                    "{\"total_size_mib\": 1024, \"block_size_mib\": 2, \"slot_size_mib\": 128}", 204,
+                    pre, "{\"total_size_mib\": 1000}", "Total size must be a multiple of slot size (128 MiB)"),
+            row("PATCH", "/hotplug/memory", post, "/hotplug/memory", "{\"requested_size_mib\": 64}", 204,
+                    post, "{\"requested_size_mib\": 3}", "must be a multiple of the block size"),
+            row("GET", "/hotplug/memory", post, "/hotplug/memory", null, 200, post, "{}", "GET request cannot have a body"),
             row("PUT", "/network-interfaces/{iface_id}", pre, "/network-interfaces/eth1",
                     "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap9\", \"guest_mac\": \"06:00:00:00:00:01\"}", 204,
                     pre, "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap9\", \"guest_mac\": \"06:00\"}", "guest_mac"),
@@ -168,8 +171,18 @@ class FirecrackerApiConformanceTest {
     /** A booted microVM without KVM, with the balloon device the configuration asks for (never driven). */
     static final class FakeVm implements RunningVm {
         private final VirtioBalloon balloon;
+        private final vessel.devices.virtio.VirtioMem memoryHotplug;
 
         FakeVm(VmConfig config) {
+            try {
+                // Reserved, never touched: no driver plugs anything here.
+                memoryHotplug = config.memoryHotplug() == null ? null : new vessel.devices.virtio.VirtioMem(
+                        vessel.memory.PluggableRegion.allocate(vessel.boot.GuestLayout.hotplugBase(config.memoryBytes()),
+                                config.memoryHotplug().totalBytes(), config.memoryHotplug().blockBytes()),
+                        config.memoryHotplug().slotBytes());
+            } catch (vessel.sys.SysException e) {
+                throw new IllegalStateException(e);
+            }
             balloon = config.balloon() == null ? null : new VirtioBalloon((int) (config.balloon().targetMib() << 8),
                     new VirtioBalloon.Features(config.balloon().deflateOnOom(), config.balloon().statsIntervalSeconds() > 0,
                             config.balloon().freePageHinting(), config.balloon().freePageReporting()),
@@ -216,6 +229,11 @@ class FirecrackerApiConformanceTest {
         }
 
         @Override
+        public vessel.devices.virtio.VirtioMem memoryHotplug() {
+            return memoryHotplug;
+        }
+
+        @Override
         public void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type) {
         }
 
@@ -255,6 +273,7 @@ class FirecrackerApiConformanceTest {
         send(router, "PUT", "/balloon", "{\"amount_mib\": 0, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 1, "
                 + "\"free_page_hinting\": true}", 204);
         send(router, "PUT", "/mmds", "{}", 204); // a store to PATCH
+        send(router, "PUT", "/hotplug/memory", "{\"total_size_mib\": 128}", 204);
         if (phase != Phase.PRE) {
             send(router, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 204);
         }

@@ -600,7 +600,8 @@ class RouterTest {
     @Test
     void configFilesWithWhatVesselLacksOrDoesNotKnowAreRefused() {
         String base = "{\"boot-source\": {\"kernel_image_path\": \"" + kernel + "\"}";
-        assertTrue(configError(base + ", \"memory-hotplug\": {\"total_size_mib\": 1024}}").contains("`memory-hotplug`"));
+        assertTrue(configError(base + ", \"memory-hotplug\": {\"total_size_mib\": 100}}")
+                .contains("Memory hotplug config error: Total size must not be lower than slot size (128 MiB)"));
         assertTrue(configError(base + ", \"balloon\": {\"amount_mib\": 1}}").contains("missing field `deflate_on_oom`"));
         assertTrue(configError(base + ", \"frobnicate\": 1}").contains("unknown field `frobnicate`"));
         assertTrue(configError(base + ", \"machine-config\": {\"vcpu_count\": 1}}").contains("missing field `mem_size_mib`"));
