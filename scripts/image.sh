@@ -50,7 +50,7 @@ cmdline="console=ttyS0 quiet panic=-1 reboot=k i8042.noaux i8042.nomux 8250.nr_u
 # modules.dep does not record.
 wanted_modules=(virtio virtio_ring virtio_pci_modern_dev? virtio_pci_legacy_dev? virtio_pci
   virtio_blk virtio_net virtio_rng vsock vmw_vsock_virtio_transport_common
-  vmw_vsock_virtio_transport crc32c_generic? ext4)
+  vmw_vsock_virtio_transport virtio_mem crc32c_generic? ext4)
 
 say() { printf 'image: %s\n' "$*"; }
 die() { printf 'image: %s\n' "$*" >&2; exit 1; }
