@@ -39,6 +39,9 @@ final class ApiCommand {
         Logging.configure(o.level, o.logPath, o.showLevel, o.showOrigin);
         byte[] configFile = o.configFile == null ? null : readConfigFile(o.configFile);
         vessel.display.vnc.VncServer.Options vncOptions = o.display.vncOptions();
+        if (o.display.web != null) {
+            throw new UsageException("--web is for vessel run; with the API, use --vnc");
+        }
         SeccompOption.install(o.seccomp);
         GuestSession session = new GuestSession(new FileOutputStream(FileDescriptor.out));
         vessel.devices.display.DisplayMode displayMode = o.display.modeForVm();

@@ -25,11 +25,16 @@ final class DisplayOptions {
                                    is on 127.0.0.1) or unix:PATH; implies --display 1024x768x32
               --vnc-password-file FILE
                                    VNC Authentication with the password on FILE's first line (VNC
-                                   uses 8 characters); needed for --vnc on a non-loopback address""";
+                                   uses 8 characters); needed for --vnc on a non-loopback address
+              --web ADDRESS        a browser console on http://HOST:PORT/ (a bare PORT is on
+                                   127.0.0.1; loopback only): the display through noVNC and the
+                                   serial console through xterm.js (vessel run only; fetched once
+                                   by scripts/web-assets.sh); implies --display 1024x768x32""";
 
     DisplayMode mode;
     SocketAddress vnc;
     Path passwordFile;
+    InetSocketAddress web;
 
     /** Takes {@code opt} if it is one of these options; false if it is not. */
     boolean take(String opt, String value) throws UsageException, ConfigException {
@@ -37,6 +42,7 @@ final class DisplayOptions {
             case "--display" -> mode = VmConfig.parseDisplayMode(value);
             case "--vnc" -> vnc = parseAddress(value);
             case "--vnc-password-file" -> passwordFile = Path.of(value);
+            case "--web" -> web = parseWebAddress(value);
             default -> {
                 return false;
             }
@@ -45,12 +51,13 @@ final class DisplayOptions {
     }
 
     static boolean isOption(String opt) {
-        return opt.equals("--display") || opt.equals("--vnc") || opt.equals("--vnc-password-file");
+        return opt.equals("--display") || opt.equals("--vnc") || opt.equals("--vnc-password-file")
+                || opt.equals("--web");
     }
 
     /** The display mode the VM gets: the one given, or a default one when only a VNC server is asked for. */
     DisplayMode modeForVm() {
-        return mode != null ? mode : vnc != null ? DisplayMode.of(1024, 768, 32) : null;
+        return mode != null ? mode : vnc != null || web != null ? DisplayMode.of(1024, 768, 32) : null;
     }
 
     /** Checks the combination and reads the password, before anything is started. */
@@ -78,6 +85,58 @@ final class DisplayOptions {
         VncServer server = VncServer.start(options, source, input);
         System.err.println("vessel: VNC server on " + where(server.localAddress()));
         return server;
+    }
+
+    /**
+     * Starts the browser console if asked for, on {@code vnc} (the VNC server, which serves its RFB
+     * WebSockets; one without a listener of its own when there is no --vnc). Missing assets, a busy port or a
+     * non-loopback address is one IOException line.
+     */
+    vessel.display.web.WebConsole startWeb(VncServer vnc, DisplaySource source, vessel.devices.input.InputSink input,
+                                           vessel.display.web.SerialFanOut serialOutput,
+                                           vessel.display.web.WebConsole.SerialInput serialInput) throws IOException {
+        if (web == null) {
+            return null;
+        }
+        String dir = System.getProperty("vessel.web.dir");
+        Path assets = dir != null ? Path.of(dir) : Path.of(".cache", "web");
+        vessel.display.web.WebConsole.checkAssets(assets);
+        VncServer rfb = vnc;
+        if (rfb == null) {
+            byte[] password = passwordFile == null ? null : readPasswordUnchecked(passwordFile);
+            rfb = VncServer.withoutListener(password, source, input);
+        }
+        vessel.display.web.WebConsole console = vessel.display.web.WebConsole.start(web, assets, rfb, serialOutput,
+                serialInput);
+        InetSocketAddress at = console.localAddress();
+        System.err.println("vessel: browser console on http://" + at.getAddress().getHostAddress() + ":" + at.getPort() + "/");
+        return console;
+    }
+
+    private static byte[] readPasswordUnchecked(Path file) throws IOException {
+        try {
+            return readPassword(file);
+        } catch (UsageException e) {
+            throw new IOException(e.getMessage());
+        }
+    }
+
+    static InetSocketAddress parseWebAddress(String s) throws UsageException {
+        if (s.startsWith("unix:")) {
+            throw new UsageException("--web takes HOST:PORT (a browser cannot open a Unix socket), not '" + s + "'");
+        }
+        SocketAddress a;
+        try {
+            a = parseAddress(s);
+        } catch (UsageException e) {
+            throw new UsageException(e.getMessage().replace("--vnc", "--web"));
+        }
+        InetSocketAddress inet = (InetSocketAddress) a;
+        if (!inet.getAddress().isLoopbackAddress()) {
+            throw new UsageException("--web serves loopback addresses only (the serial console has no password), not '"
+                    + s + "'; reach it from elsewhere through an SSH tunnel");
+        }
+        return inet;
     }
 
     private static String where(SocketAddress a) {

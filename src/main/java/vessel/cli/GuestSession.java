@@ -138,6 +138,14 @@ final class GuestSession {
         return vm == null ? null : vm.display().orElse(null);
     }
 
+    /** Bytes for the running guest's serial console (the browser console's terminal); dropped between guests. */
+    void sendConsoleInput(byte[] data, int off, int len) throws InterruptedException {
+        VirtualMachine vm = current.get();
+        if (vm != null) {
+            vm.sendConsoleInput(data, off, len);
+        }
+    }
+
     /** Where display servers send keys and pointer moves: the running guest's input devices. */
     vessel.devices.input.InputSink input() {
         return new vessel.devices.input.InputSink() {

@@ -98,10 +98,23 @@ public final class Main {
         // The console is written unbuffered: a prompt without a newline must show at once.
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {
-            GuestSession session = new GuestSession(progress == null ? console : progress.console(console));
+            OutputStream guestConsole = progress == null ? console : progress.console(console);
+            vessel.display.web.SerialFanOut serialFanOut = options.display.web == null ? null
+                    : new vessel.display.web.SerialFanOut(guestConsole);
+            GuestSession session = new GuestSession(serialFanOut != null ? serialFanOut : guestConsole);
             // Listening before the guest exists: a busy port stops Vessel before anything boots.
             vessel.display.vnc.VncServer vnc = options.display.startVnc(vncOptions, session::currentDisplay,
                     session.input());
+            vessel.display.web.WebConsole web;
+            try {
+                web = options.display.startWeb(vnc, session::currentDisplay, session.input(), serialFanOut,
+                        session::sendConsoleInput);
+            } catch (IOException e) {
+                if (vnc != null) {
+                    vnc.close();
+                }
+                throw e;
+            }
             VirtualMachine vm;
             try {
                 vm = options.restoreSnapshot != null
@@ -110,6 +123,9 @@ public final class Main {
             } catch (ConfigException | IOException | RuntimeException e) {
                 if (vnc != null) {
                     vnc.close();
+                }
+                if (web != null) {
+                    web.close();
                 }
                 throw e;
             }
@@ -125,6 +141,9 @@ public final class Main {
             } finally {
                 if (vnc != null) {
                     vnc.close();
+                }
+                if (web != null) {
+                    web.close();
                 }
             }
         }

@@ -3,8 +3,8 @@ package vessel.boot.acpi;
 import java.util.List;
 
 /**
- * The Differentiated System Description Table: the AML namespace. It holds the COM1 UART under
- * {@code \_SB}, any further system-bus devices the VMM adds (a PCI host bridge, later), and the sleep
+ * The Differentiated System Description Table: the AML namespace. It holds the COM1 UART and the i8042's
+ * keyboard and mouse under {@code \_SB}, any further system-bus devices the VMM adds (a PCI host bridge, later), and the sleep
  * states the guest may enter by writing their SLP_TYP with SLP_EN to the sleep control register (PM1a
  * control, or a hardware-reduced platform's SLEEP_CONTROL_REG): {@code \_S5} (soft off) always, and
  * {@code \_S3} (suspend to RAM) when {@code suspendToRam}, which only a FADT with sleep states backs.
@@ -22,6 +22,10 @@ public record Dsdt(List<byte[]> systemBusDevices, boolean suspendToRam) {
     static final int COM1_PORT = 0x3f8;
     static final int COM1_PORTS = 8;
     static final int COM1_IRQ = 4;
+    static final int I8042_DATA_PORT = 0x60;
+    static final int I8042_COMMAND_PORT = 0x64;
+    static final int KEYBOARD_IRQ = 1;
+    static final int MOUSE_IRQ = 12;
 
     /** Each element is one AML term (normally a {@code Device}) to place in the {@code \_SB} scope. */
     public Dsdt {
@@ -29,10 +33,12 @@ public record Dsdt(List<byte[]> systemBusDevices, boolean suspendToRam) {
     }
 
     public byte[] toBytes() {
-        byte[][] devices = new byte[systemBusDevices.size() + 1][];
+        byte[][] devices = new byte[systemBusDevices.size() + 3][];
         devices[0] = com1();
+        devices[1] = ps2Keyboard();
+        devices[2] = ps2Mouse();
         for (int i = 0; i < systemBusDevices.size(); i++) {
-            devices[i + 1] = systemBusDevices.get(i);
+            devices[i + 3] = systemBusDevices.get(i);
         }
         // SLP_TYPa, SLP_TYPb, then two reserved; there is no PM1b control block, so SLP_TYPb is unused
         byte[] s3 = suspendToRam ? Aml.name("_S3", Aml.packageOf(
@@ -54,5 +60,27 @@ public record Dsdt(List<byte[]> systemBusDevices, boolean suspendToRam) {
                         .io(ResourceTemplate.IoDecode.DECODE16, COM1_PORT, COM1_PORT, 0, COM1_PORTS)
                         .irqNoFlags(COM1_IRQ)
                         .toAml()));
+    }
+
+    /**
+     * The i8042's keyboard: PNP0303 at ports 0x60 and 0x64, ISA IRQ 1, as QEMU describes it. Linux's i8042
+     * driver looks for this device (and the mouse below) first; with neither it probes the ports only when
+     * the FADT's IAPC_BOOT_ARCH says there is an 8042, and a DSDT that lists them leaves no doubt.
+     */
+    static byte[] ps2Keyboard() {
+        return Aml.device("KBD",
+                Aml.name("_HID", Aml.eisaId("PNP0303")),
+                Aml.name("_CRS", new ResourceTemplate()
+                        .io(ResourceTemplate.IoDecode.DECODE16, I8042_DATA_PORT, I8042_DATA_PORT, 1, 1)
+                        .io(ResourceTemplate.IoDecode.DECODE16, I8042_COMMAND_PORT, I8042_COMMAND_PORT, 1, 1)
+                        .irqNoFlags(KEYBOARD_IRQ)
+                        .toAml()));
+    }
+
+    /** The i8042's aux port: a PS/2 mouse, PNP0F13, on ISA IRQ 12 (its ports are the keyboard's). */
+    static byte[] ps2Mouse() {
+        return Aml.device("MOU",
+                Aml.name("_HID", Aml.eisaId("PNP0F13")),
+                Aml.name("_CRS", new ResourceTemplate().irqNoFlags(MOUSE_IRQ).toAml()));
     }
 }

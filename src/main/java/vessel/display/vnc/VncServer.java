@@ -88,6 +88,18 @@ public final class VncServer implements AutoCloseable {
         this.acceptor = Thread.ofPlatform().name("vnc-accept").daemon(true).unstarted(this::acceptLoop);
     }
 
+    /**
+     * A server with no listener of its own, for clients that come another way ({@link #serve}): the browser
+     * console's WebSockets when there is no {@code --vnc}.
+     */
+    public static VncServer withoutListener(byte[] password, DisplaySource source, InputSink input) throws IOException {
+        ServerSocketChannel unbound = ServerSocketChannel.open();
+        VncServer server = new VncServer(new Options(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0),
+                password, "vessel"), unbound, source, input);
+        server.timers.scheduleAtFixedRate(server::poll, 0, 1000 / FRAMES_PER_SECOND, TimeUnit.MILLISECONDS);
+        return server;
+    }
+
     /** Listens and starts serving; a busy or unusable address is one IOException line. */
     public static VncServer start(Options options, DisplaySource source, InputSink input) throws IOException {
         SocketAddress address = options.address();
@@ -141,18 +153,25 @@ public final class VncServer implements AutoCloseable {
                 }
                 return;
             }
-            if (clients.size() >= MAX_CLIENTS) {
-                LOG.log(System.Logger.Level.WARNING, "VNC client refused: " + MAX_CLIENTS + " are connected");
-                closeQuietly(channel);
-                continue;
-            }
-            int id = ids.incrementAndGet();
-            VncSession session = new VncSession(Channels.newInputStream(channel), Channels.newOutputStream(channel),
-                    source, input, options.password(), options.name());
-            Client client = new Client(id, channel, session);
-            clients.add(client);
-            Thread.ofPlatform().name("vnc-client-" + id).daemon(true).start(() -> serve(client));
+            serve(channel, Channels.newInputStream(channel), Channels.newOutputStream(channel));
         }
+    }
+
+    /**
+     * Serves one more client whose RFB bytes come and go through {@code in} and {@code out} (a WebSocket on
+     * {@code channel}, for the browser console), on its own threads; closing {@code channel} drops it.
+     */
+    public void serve(SocketChannel channel, java.io.InputStream in, java.io.OutputStream out) {
+        if (closed || clients.size() >= MAX_CLIENTS) {
+            LOG.log(System.Logger.Level.WARNING, "VNC client refused: " + (closed ? "closing" : MAX_CLIENTS + " are connected"));
+            closeQuietly(channel);
+            return;
+        }
+        int id = ids.incrementAndGet();
+        VncSession session = new VncSession(in, out, source, input, options.password(), options.name());
+        Client client = new Client(id, channel, session);
+        clients.add(client);
+        Thread.ofPlatform().name("vnc-client-" + id).daemon(true).start(() -> serve(client));
     }
 
     /** The client's reader thread: handshake, then messages until it leaves or breaks the protocol. */

@@ -87,6 +87,12 @@ class IaslDisassemblyTest {
         assertTrue(dsdt.contains("Device (COM1)") && dsdt.contains("EisaId (\"PNP0501\")"), dsdt);
         assertTrue(dsdt.contains("IO (Decode16,\n                    0x03F8,"), dsdt);
         assertTrue(dsdt.contains("IRQNoFlags ()\n                    {4}"), dsdt);
+        // Linux's i8042 driver finds the controller through these two (QEMU lists them the same way)
+        assertTrue(dsdt.contains("Device (KBD)") && dsdt.contains("EisaId (\"PNP0303\")"), dsdt);
+        assertTrue(dsdt.contains("IO (Decode16,\n                    0x0060,") && dsdt.contains("0x0064,"), dsdt);
+        assertTrue(dsdt.contains("IRQNoFlags ()\n                    {1}"), dsdt);
+        assertTrue(dsdt.contains("Device (MOU)") && dsdt.contains("EisaId (\"PNP0F13\")"), dsdt);
+        assertTrue(dsdt.contains("IRQNoFlags ()\n                    {12}"), dsdt);
         assertTrue(Pattern.compile("Name \\(_S3, Package \\(0x04\\)[^{]*\\{\\s*One,\\s*Zero,\\s*Zero,\\s*Zero\\s*}")
                 .matcher(dsdt).find(), dsdt);
         assertTrue(Pattern.compile("Name \\(_S5, Package \\(0x04\\)[^{]*\\{\\s*0x05,\\s*Zero,\\s*Zero,\\s*Zero\\s*}")
