@@ -33,7 +33,7 @@ public final class HostTools {
         return stdout;
     }
 
-    private static String find(String tool) {
+    public static String find(String tool) {
         List<String> dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(":")));
         dirs.addAll(List.of("/usr/sbin", "/sbin"));
         for (String dir : dirs) {

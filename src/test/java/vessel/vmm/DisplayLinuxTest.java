@@ -4,6 +4,8 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -17,8 +19,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 import vessel.devices.display.DisplayMode;
 import vessel.display.Png;
+import vessel.display.vnc.VncServer;
+import vessel.display.web.SerialFanOut;
+import vessel.display.web.WebConsole;
 import vessel.testkit.Cpio;
 import vessel.testkit.DefaultImage;
+import vessel.testkit.HeadlessChromium;
 import vessel.testkit.HostTools;
 import vessel.testkit.RequiresKvm;
 
@@ -27,7 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Debian's stock cloud kernel takes the boot framebuffer that screen_info describes (efifb, or simplefb
  * through sysfb) with no driver to load, and its framebuffer console shows what /init writes to the first
- * VT: tesseract reads the marker back from a screenshot.
+ * VT: tesseract reads the marker back from a screenshot. Then the browser console (noVNC and xterm.js in
+ * headless chromium) shows the same screen, and keys typed into noVNC reach a shell on that VT through the
+ * i8042's PS/2 keyboard, which answers on the serial console.
  */
 @vessel.testkit.LinuxGuestTest
 class DisplayLinuxTest {
@@ -54,16 +62,23 @@ class DisplayLinuxTest {
                         echo "VESSEL-CHECK fb=$(cat /sys/class/graphics/fb0/name 2>/dev/null || echo none)"
                         printf '\\033[2J\\033[H\\n\\n  %s\\n\\n' "%MARKER%" >/dev/tty1
                         echo "VESSEL-CHECK screen=written"
+                        echo "VESSEL-CHECK serio=$(ls /sys/bus/serio/devices 2>/dev/null | tr '\n' ' ')"
+                        echo "VESSEL-CHECK keyboards=$(grep -c 'AT Translated Set 2 keyboard' /proc/bus/input/devices)"
+                        dmesg | grep -i -e i8042 -e serio -e atkbd | sed 's/^/VESSEL-DMESG /'
+                        # A shell reading the first VT (the keyboard's), answering on the serial console.
+                        setsid sh -c 'exec sh </dev/tty1 >/dev/ttyS0 2>&1' &
+                        echo "VESSEL-CHECK tty1-shell=started"
                         """.replace("%MARKER%", marker), 0644).toBytes());
         String cmdline = Files.readString(DefaultImage.file("cmdline")).strip() + " vessel.check=none";
         VmConfig config = VmConfig.builder().kernel(DefaultImage.file("vmlinuz"))
                 .initrd(DefaultImage.file("initramfs.cpio.gz")).initrd(checks).memory("256M")
                 .display(DisplayMode.of(640, 480, 32)).cmdline(cmdline).build();
         GuestRunTest.Console console = new GuestRunTest.Console();
-        try (VirtualMachine vm = VirtualMachine.create(config, console)) {
+        SerialFanOut serial = new SerialFanOut(console);
+        try (VirtualMachine vm = VirtualMachine.create(config, serial)) {
             vm.start();
             long deadline = System.nanoTime() + 50L * 60 * 1_000_000_000L;
-            while (!console.text().contains("VESSEL-CHECK screen=written")) {
+            while (!console.text().contains("VESSEL-CHECK tty1-shell=started")) {
                 assertTrue(System.nanoTime() < deadline && vm.state() != VirtualMachine.State.ENDED,
                         "no screen check; console: " + console.text());
                 Thread.sleep(200);
@@ -73,19 +88,55 @@ class DisplayLinuxTest {
             String text = "";
             for (int attempt = 0; attempt < 5 && !text.contains(token.toString()); attempt++) {
                 Thread.sleep(1000);
-                BufferedImage shot = ImageIO.read(new ByteArrayInputStream(Png.of(vm.display().orElseThrow())));
-                // fbcon's 8x16 font is small for OCR: three times the size, smoothed.
-                BufferedImage big = new BufferedImage(shot.getWidth() * 3, shot.getHeight() * 3, BufferedImage.TYPE_INT_RGB);
-                Graphics2D g = big.createGraphics();
-                g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-                g.drawImage(shot, 0, 0, big.getWidth(), big.getHeight(), null);
-                g.dispose();
-                Path png = tmp.resolve("screen.png");
-                ImageIO.write(big, "png", png.toFile());
-                text = HostTools.run("tesseract", png.toString(), "stdout").replaceAll("\\s+", " ");
+                text = ocr(ImageIO.read(new ByteArrayInputStream(Png.of(vm.display().orElseThrow()))), tmp.resolve("screen.png"));
             }
             assertTrue(text.contains(token.toString()), "tesseract read '" + text.strip() + "', not '" + marker + "'");
+            assertTrue(console.text().contains("VESSEL-CHECK keyboards=1"), "atkbd took the i8042's keyboard: " + console.text());
+
+            // The browser console, as a user opens it: noVNC and xterm.js in Debian's chromium.
+            Process fetch = new ProcessBuilder("scripts/web-assets.sh", "--quiet").inheritIO().start();
+            assertTrue(fetch.waitFor() == 0, "scripts/web-assets.sh failed");
+            try (VncServer vnc = VncServer.withoutListener(null, () -> vm.display().orElse(null), vm.input());
+                 WebConsole web = WebConsole.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                         Path.of(System.getProperty("user.dir"), ".cache", "web"), vnc, serial, vm::sendConsoleInput);
+                 HeadlessChromium chromium = HeadlessChromium.start(tmp.resolve("chromium"), 1100, 1000)) {
+                chromium.navigate("http://127.0.0.1:" + web.localAddress().getPort() + "/");
+                while (!chromium.evaluate("document.getElementById('display-state').textContent").equals("connected")) {
+                    assertTrue(System.nanoTime() < deadline, "noVNC never connected: "
+                            + chromium.evaluate("document.body.innerText"));
+                    Thread.sleep(500);
+                }
+                String seen = "";
+                for (int attempt = 0; attempt < 10 && !seen.contains(token.toString()); attempt++) {
+                    Thread.sleep(2000);
+                    seen = ocr(ImageIO.read(new ByteArrayInputStream(chromium.screenshot())), tmp.resolve("browser.png"));
+                }
+                assertTrue(seen.contains(token.toString()), "tesseract read '" + seen.strip() + "' in the browser, not '"
+                        + marker + "'");
+
+                // Keys typed into noVNC reach the guest's shell on tty1; its answer comes on the serial console.
+                int a = 20_000 + random.nextInt(70_000);
+                int b = 1_000 + random.nextInt(9_000);
+                String answer = Integer.toString(a - b);
+                chromium.evaluate("window.vesselDisplay.focus(), 'focused'");
+                chromium.type("expr " + a + " - " + b + "\n");
+                while (!console.text().contains(answer + "\n") && !console.text().contains(answer + "\r")) {
+                    assertTrue(System.nanoTime() < deadline, "no " + answer + " on the serial console: " + console.text());
+                    Thread.sleep(200);
+                }
+            }
             vm.stop();
         }
+    }
+
+    /** What tesseract reads in {@code shot}: fbcon's 8x16 font is small for OCR, so three times the size, smoothed. */
+    private static String ocr(BufferedImage shot, Path png) throws Exception {
+        BufferedImage big = new BufferedImage(shot.getWidth() * 3, shot.getHeight() * 3, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = big.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+        g.drawImage(shot, 0, 0, big.getWidth(), big.getHeight(), null);
+        g.dispose();
+        ImageIO.write(big, "png", png.toFile());
+        return HostTools.run("tesseract", png.toString(), "stdout").replaceAll("\\s+", " ");
     }
 }

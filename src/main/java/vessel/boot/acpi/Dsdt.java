@@ -3,11 +3,12 @@ package vessel.boot.acpi;
 import java.util.List;
 
 /**
- * The Differentiated System Description Table: the AML namespace. It holds the COM1 UART and the i8042's
- * keyboard and mouse under {@code \_SB}, any further system-bus devices the VMM adds (a PCI host bridge, later), and the sleep
- * states the guest may enter by writing their SLP_TYP with SLP_EN to the sleep control register (PM1a
- * control, or a hardware-reduced platform's SLEEP_CONTROL_REG): {@code \_S5} (soft off) always, and
- * {@code \_S3} (suspend to RAM) when {@code suspendToRam}, which only a FADT with sleep states backs.
+ * The Differentiated System Description Table: the AML namespace. It holds the COM1 UART and the
+ * i8042's keyboard and mouse under {@code \_SB}, any further system-bus devices the VMM adds (a PCI host
+ * bridge, later), and the sleep states the guest may enter by writing their SLP_TYP with SLP_EN to the
+ * sleep control register (PM1a control, or a hardware-reduced platform's SLEEP_CONTROL_REG): {@code \_S5}
+ * (soft off) always, and {@code \_S3} (suspend to RAM) when {@code suspendToRam}, which only a FADT with
+ * sleep states backs.
  */
 public record Dsdt(List<byte[]> systemBusDevices, boolean suspendToRam) {
     static final String SIGNATURE = "DSDT";
