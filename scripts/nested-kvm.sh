@@ -66,7 +66,7 @@ build_initramfs() {
 
   rd=$WORK/rd; rm -rf "$rd"; mkdir -p "$rd"/{bin,dev,proc,sys,host,xfer,lib/modules,tmp}
   cp /bin/busybox "$rd/bin/busybox"
-  for a in sh mount umount insmod mkdir cat echo chroot poweroff sleep ls dmesg grep mknod; do ln -s busybox "$rd/bin/$a"; done
+  for a in sh mount umount insmod mkdir cat echo chroot poweroff sleep ls dmesg grep mknod ip; do ln -s busybox "$rd/bin/$a"; done
   : > "$rd/modules.list"
   for m in kvm_amd kvm_intel 9pnet_virtio 9p virtio_pci tun; do  # tun: the network test's TAP
     modprobe -d "$kdir" -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'
@@ -95,6 +95,7 @@ for d in $(cat /xfer/rwdirs 2>/dev/null); do
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap rw$i /host$d || fail "9p rw$i ($d) mount failed"
   i=$((i+1))
 done
+ip link set lo up  # loopback: tests serve and connect on 127.0.0.1 (the browser console's)
 [ -c /dev/kvm ] || { echo "init: /dev/kvm missing" >/dev/console; dmesg | grep -iE 'kvm|svm' >/dev/console; }
 [ "$V" = 1 ] && echo "init: starting command" >/dev/console
 mkdir /host/tmp/.nested-kvm; mount --bind /xfer /host/tmp/.nested-kvm
@@ -117,7 +118,7 @@ EOF
   rm -rf "$rd" "$kdir"
 }
 # bump when build_initramfs/init changes
-INITRD_VERSION=8
+INITRD_VERSION=9
 if [ ! -s "$WORK/initrd.gz" ] || [ ! -s "$WORK/vmlinuz" ] || [ "$(cat "$WORK/initrd.version" 2>/dev/null)" != "$INITRD_VERSION" ]; then
   echo "[nested-kvm] building kernel+initramfs in $WORK ..." >&2
   build_initramfs

@@ -62,6 +62,11 @@ class DisplayLinuxTest {
                         echo "VESSEL-CHECK fb=$(cat /sys/class/graphics/fb0/name 2>/dev/null || echo none)"
                         printf '\\033[2J\\033[H\\n\\n  %s\\n\\n' "%MARKER%" >/dev/tty1
                         echo "VESSEL-CHECK screen=written"
+                        # atkbd probes the i8042's port from a kernel thread: give it time on a slow host
+                        i=0
+                        while [ $i -lt 120 ] && ! grep -q 'AT Translated Set 2 keyboard' /proc/bus/input/devices; do
+                            sleep 1; i=$((i + 1))
+                        done
                         echo "VESSEL-CHECK serio=$(ls /sys/bus/serio/devices 2>/dev/null | tr '\n' ' ')"
                         echo "VESSEL-CHECK keyboards=$(grep -c 'AT Translated Set 2 keyboard' /proc/bus/input/devices)"
                         dmesg | grep -i -e i8042 -e serio -e atkbd | sed 's/^/VESSEL-DMESG /'
