@@ -28,15 +28,18 @@ final class FirmwareBoot {
     static final int SERCON_PORT = 0x3f8;
     /** How long SeaBIOS shows "No bootable device" before it resets (ms). */
     static final int BOOT_FAIL_WAIT_MS = 5000;
+    /** The MBR's boot code: the bytes before the disk signature (440) and the partition table (446). */
+    static final int MBR_CODE_SIZE = 440;
     static final int E820_RAM = 1;
     static final int E820_RESERVED = 2;
 
     private FirmwareBoot() {}
 
     /**
-     * Refuses, with one line, a firmware boot that could only end in "No bootable device": no disk, or a
-     * first disk whose first sector lacks the 0x55 0xAA signature every PC BIOS checks (a partitioned
-     * disk with GRUB in its MBR has it). Reads one sector; writes nothing.
+     * Refuses, with one line, a firmware boot that could only end in "No bootable device" or a hang: no
+     * disk, a first disk whose first sector lacks the 0x55 0xAA signature every PC BIOS checks (a
+     * partitioned disk with GRUB in its MBR has it), or one with a partition table and no boot code.
+     * Reads one sector; writes nothing.
      */
     static void checkBootable(List<DriveConfig> drives) throws ConfigException {
         if (drives.isEmpty()) {
@@ -56,6 +59,17 @@ final class FirmwareBoot {
         if ((sector.get(510) & 0xff) != 0x55 || (sector.get(511) & 0xff) != 0xaa) {
             throw new ConfigException("drive '" + first.id() + "': " + first.path() + " is not bootable: its first sector"
                     + " has no boot signature (0x55 0xAA at byte 510), so the BIOS would not run it");
+        }
+        // A partitioning tool (sfdisk, fdisk) writes the table and the signature but no code: the BIOS would
+        // jump into 440 zero bytes and run on through memory, hanging with nothing on the console.
+        boolean noCode = true;
+        for (int i = 0; i < MBR_CODE_SIZE && noCode; i++) {
+            noCode = sector.get(i) == 0;
+        }
+        if (noCode) {
+            throw new ConfigException("drive '" + first.id() + "': " + first.path() + " is not bootable: its first sector"
+                    + " has a partition table but no boot loader (its first " + MBR_CODE_SIZE + " bytes are zero; install"
+                    + " one, e.g. GRUB as scripts/disk-image.sh does)");
         }
     }
 

@@ -13,6 +13,7 @@ import vessel.testkit.RequiresKvm;
 import vessel.testkit.TestGuests;
 import vessel.testkit.VesselProcess;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -120,9 +121,22 @@ class CliTest {
         Path rom = Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
         assertOneLineError(vessel("run", "--firmware", rom.toString()), 2, "--firmware boots the first --drive, and none is given");
         Path blank = Files.write(dir.resolve("blank.img"), new byte[1 << 20]);
-        assertOneLineError(vessel("run", "--firmware", rom.toString(), "--drive", "path=" + blank), 2,
+        assertOneLineError(vessel("run", "--quiet", "--firmware", rom.toString(), "--drive", "path=" + blank), 2,
                 "drive 'drive0': " + blank + " is not bootable: its first sector has no boot signature");
         assertEquals(0, Files.readAllBytes(blank)[0], "nothing written");
+        // What sfdisk leaves: a partition table (one bootable Linux partition at 1 MiB) and the signature, no code.
+        byte[] partitioned = new byte[1 << 20];
+        partitioned[446] = (byte) 0x80;
+        partitioned[446 + 4] = (byte) 0x83;
+        partitioned[446 + 8 + 1] = 0x08; // first sector 2048
+        partitioned[446 + 12] = 0x10; // 16 sectors
+        partitioned[510] = 0x55;
+        partitioned[511] = (byte) 0xaa;
+        Path noLoader = Files.write(dir.resolve("partitioned.img"), partitioned);
+        // --quiet: on a loaded host the check may come after the 2 s progress line would.
+        assertOneLineError(vessel("run", "--quiet", "--firmware", rom.toString(), "--drive", "path=" + noLoader), 2,
+                "drive 'drive0': " + noLoader + " is not bootable: its first sector has a partition table but no boot loader");
+        assertArrayEquals(partitioned, Files.readAllBytes(noLoader), "nothing written");
     }
 
     @Test
