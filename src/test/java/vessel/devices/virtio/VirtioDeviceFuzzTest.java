@@ -38,6 +38,21 @@ class VirtioDeviceFuzzTest {
     }
 
     /**
+     * virtio-pmem: fuzzed flush requests (any lengths, any type, any layout) with a backing file that fails
+     * at random: only the status word of a writable buffer is ever written.
+     */
+    @FuzzTest(maxDuration = "5s")
+    void pmem(FuzzedDataProvider data) throws VirtQueueException {
+        boolean fail = data.consumeBoolean();
+        VirtioPmem pmem = new VirtioPmem(new VirtioPmem.Region(0x1_0000_0000L, VirtioPmem.ALIGNMENT), () -> {
+            if (fail) {
+                throw new IOException("fuzzed failure");
+            }
+        });
+        serve(data, pmem, 1, 0L);
+    }
+
+    /**
      * virtio-input: fuzzed config-space questions (any offset, size, select and subsel) must answer within
      * the 128-byte window, and fuzzed input events go into fuzzed event buffers.
      */
