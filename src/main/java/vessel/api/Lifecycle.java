@@ -29,13 +29,13 @@ final class Lifecycle {
         /** GET of anything. */
         READ(true, true),
         /**
-         * PUT boot-source, machine-config, drives, network-interfaces, vsock, entropy, logger, metrics, balloon,
+         * PUT boot-source, machine-config, drives, network-interfaces, vsock, entropy, logger, metrics, balloon, pmem,
          * serial, cpu-config; PATCH machine-config.
          */
         CONFIGURE(true, false),
         /** PUT /actions InstanceStart. */
         START(true, false),
-        /** PATCH drives, network-interfaces, balloon, balloon/statistics; the balloon's statistics and hinting. */
+        /** PATCH drives, network-interfaces, pmem, balloon, balloon/statistics; the balloon's statistics and hinting. */
         UPDATE_DEVICE(false, true),
         /** PATCH /vm Paused. */
         PAUSE(false, true),

@@ -82,6 +82,21 @@ final class Model {
             @JsonProperty("path_on_host") String pathOnHost,
             @JsonProperty("rate_limiter") RateLimiter rateLimiter) { }
 
+    /** PUT /pmem/{id}, and the config file's pmem list. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"id", "path_on_host", "root_device", "read_only", "rate_limiter"})
+    record Pmem(
+            @JsonProperty(value = "id", required = true) @JsonSetter(nulls = Nulls.FAIL) String id,
+            @JsonProperty(value = "path_on_host", required = true) @JsonSetter(nulls = Nulls.FAIL) String pathOnHost,
+            @JsonProperty("root_device") Boolean rootDevice,
+            @JsonProperty("read_only") Boolean readOnly,
+            @JsonProperty("rate_limiter") RateLimiter rateLimiter) { }
+
+    /** PATCH /pmem/{id}: only the rate limiter changes after boot. */
+    record PartialPmem(
+            @JsonProperty(value = "id", required = true) @JsonSetter(nulls = Nulls.FAIL) String id,
+            @JsonProperty("rate_limiter") RateLimiter rateLimiter) { }
+
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonPropertyOrder({"iface_id", "guest_mac", "host_dev_name", "mtu", "rx_rate_limiter", "tx_rate_limiter"})
     record NetworkInterface(
@@ -314,7 +329,7 @@ final class Model {
 
     /**
      * Firecracker's config file ({@code --config-file}) and {@code GET /vm/config}. The keys Vessel has no
-     * device for (pmem) are accepted only when null or empty, so that
+     * device for are accepted only when null or empty (none is left now), so that
      * Firecracker's own example files load unchanged.
      */
     @JsonPropertyOrder({"balloon", "drives", "boot-source", "cpu-config", "logger", "machine-config", "metrics",
@@ -331,7 +346,7 @@ final class Model {
             @JsonProperty("network-interfaces") List<NetworkInterface> networkInterfaces,
             @JsonProperty("vsock") @JsonInclude(JsonInclude.Include.ALWAYS) Vsock vsock,
             @JsonProperty("entropy") @JsonInclude(JsonInclude.Include.ALWAYS) Entropy entropy,
-            @JsonProperty("pmem") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Object> pmem,
+            @JsonProperty("pmem") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Pmem> pmem,
             @JsonProperty("memory-hotplug") @JsonInclude(JsonInclude.Include.NON_NULL) MemoryHotplugConfig memoryHotplug,
             @JsonProperty("serial") @JsonInclude(JsonInclude.Include.NON_NULL) SerialDevice serial) {
         FullVmConfiguration {

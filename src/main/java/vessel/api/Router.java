@@ -167,7 +167,7 @@ final class Router {
                             vmm.putMmds(Json.readTree(body));
                             return Reply.noContent();
                         }
-                        case "drives", "network-interfaces" -> throw new ApiException("The ID cannot be empty.");
+                        case "drives", "network-interfaces", "pmem" -> throw new ApiException("The ID cannot be empty.");
                         default -> { }
                     }
                 } else if (depth == 2 && resource.equals("snapshot") && parts.get(1).equals("create")) {
@@ -187,6 +187,12 @@ final class Router {
                     Drive d = Json.read(body, Drive.class);
                     sameId(id, d.driveId());
                     vmm.putDrive(d);
+                    return Reply.noContent();
+                } else if (depth == 2 && resource.equals("pmem")) {
+                    String id = checkedId(parts.get(1));
+                    Model.Pmem p = Json.read(body, Model.Pmem.class);
+                    sameId(id, p.id());
+                    vmm.putPmem(p);
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("network-interfaces")) {
                     String id = checkedId(parts.get(1));
@@ -221,7 +227,7 @@ final class Router {
                             }
                             return Reply.noContent();
                         }
-                        case "drives", "network-interfaces" -> throw new ApiException("The ID cannot be empty.");
+                        case "drives", "network-interfaces", "pmem" -> throw new ApiException("The ID cannot be empty.");
                         default -> { }
                     }
                 } else if (depth == 2 && resource.equals("drives")) {
@@ -229,6 +235,12 @@ final class Router {
                     PartialDrive d = Json.read(body, PartialDrive.class);
                     sameId(id, d.driveId());
                     vmm.patchDrive(d);
+                    return Reply.noContent();
+                } else if (depth == 2 && resource.equals("pmem")) {
+                    String id = checkedId(parts.get(1));
+                    Model.PartialPmem p = Json.read(body, Model.PartialPmem.class);
+                    sameId(id, p.id());
+                    vmm.patchPmem(p);
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("network-interfaces")) {
                     String id = checkedId(parts.get(1));

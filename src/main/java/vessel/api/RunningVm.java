@@ -36,6 +36,15 @@ interface RunningVm {
     /** Changes interface {@code id}'s rate limiters; null leaves that direction alone. */
     void updateNetRateLimiters(String id, RateLimiter.Config rx, RateLimiter.Config tx) throws ConfigException;
 
+    /** Changes pmem device {@code id}'s rate limiter: each bucket given replaces the device's, a null one stays. */
+    default void updatePmemRateLimiter(String id, TokenBucket.Config bandwidth, TokenBucket.Config ops)
+            throws ConfigException {
+        if (machine() == null) {
+            throw new ConfigException("no pmem device with id " + id);
+        }
+        machine().updatePmemRateLimiter(id, bandwidth, ops);
+    }
+
     /** The balloon device, or null when the VM has none (a fake may give one that no guest drives). */
     default vessel.devices.virtio.VirtioBalloon balloon() {
         return machine() == null ? null : machine().balloon();

@@ -40,6 +40,7 @@ final class VmResources {
     private BootSource bootSource;
     private final Map<String, Drive> drives = new LinkedHashMap<>();
     private final Map<String, NetworkInterface> nets = new LinkedHashMap<>();
+    private final Map<String, Model.Pmem> pmems = new LinkedHashMap<>();
     private Vsock vsock;
     private Entropy entropy;
     private Logger logger;
@@ -146,6 +147,47 @@ final class VmResources {
         }
         openable(d.pathOnHost(), "drive", e);
         drives.put(d.driveId(), d);
+    }
+
+    /** PUT /pmem/{id}: inserts or replaces the pmem device with that id; one root device in all. */
+    void putPmem(Model.Pmem p) throws ApiException {
+        String e = "Pmem config error: ";
+        limiterConfig(p.rateLimiter(), e, "rate_limiter");
+        if (Boolean.TRUE.equals(p.rootDevice())) {
+            if (drives.values().stream().anyMatch(Drive::isRootDevice)) {
+                throw new ApiException(e + "Attempt to add pmem as a root device while the root device defined as a "
+                        + "block device");
+            }
+            if (pmems.values().stream().anyMatch(o -> Boolean.TRUE.equals(o.rootDevice()) && !o.id().equals(p.id()))) {
+                throw new ApiException(e + "A root pmem device already exist");
+            }
+        }
+        openable(p.pathOnHost(), "pmem", e);
+        pmems.put(p.id(), p);
+    }
+
+    /** Checks a post-boot PATCH /pmem/{id}; returns its rate limiter (null: none given). */
+    vessel.devices.RateLimiter.Config checkPmemUpdate(Model.PartialPmem p) throws ApiException {
+        String e = "Pmem config error: ";
+        if (!pmems.containsKey(p.id())) {
+            throw new ApiException(e + "no pmem device with id " + p.id());
+        }
+        return limiterConfig(p.rateLimiter(), e, "rate_limiter");
+    }
+
+    /** The running pmem device's rate limiter changed by {@code patch}; GET /vm/config reports it. */
+    void pmemRateLimiterChanged(String id, RateLimiter patch) {
+        Model.Pmem p = pmems.get(id);
+        pmems.put(id, new Model.Pmem(p.id(), p.pathOnHost(), p.rootDevice(), p.readOnly(),
+                merged(p.rateLimiter(), patch)));
+    }
+
+    /** Root first (the guest's pmem0), then the others as they were added. */
+    private List<Model.Pmem> orderedPmems() {
+        List<Model.Pmem> out = new ArrayList<>();
+        pmems.values().stream().filter(p -> Boolean.TRUE.equals(p.rootDevice())).forEach(out::add);
+        pmems.values().stream().filter(p -> !Boolean.TRUE.equals(p.rootDevice())).forEach(out::add);
+        return out;
     }
 
     boolean hasDrive(String id) {
@@ -433,7 +475,7 @@ final class VmResources {
     /** {@code GET /vm/config}: everything configured, in the config file's format. */
     FullVmConfiguration export() {
         return new FullVmConfiguration(balloon, orderedDrives(), bootSource, cpuConfig, logger, machine, metrics, mmdsConfig,
-                List.copyOf(nets.values()), vsock, entropy, null, memoryHotplug, serial);
+                List.copyOf(nets.values()), vsock, entropy, orderedPmems(), memoryHotplug, serial);
     }
 
     /**
@@ -465,6 +507,15 @@ final class VmResources {
             }
             b.drive(new DriveConfig(d.driveId(), Path.of(d.pathOnHost()), readOnly, null,
                     limiterConfig(d.rateLimiter(), e, "rate_limiter")));
+        }
+        for (Model.Pmem p : orderedPmems()) {
+            boolean readOnly = Boolean.TRUE.equals(p.readOnly());
+            boolean root = Boolean.TRUE.equals(p.rootDevice());
+            if (root) {
+                cmdline.append(" root=/dev/pmem0").append(readOnly ? " ro" : " rw");
+            }
+            b.pmem(new vessel.vmm.PmemConfig(p.id(), Path.of(p.pathOnHost()), readOnly, root,
+                    limiterConfig(p.rateLimiter(), e, "rate_limiter")));
         }
         for (NetworkInterface n : nets.values()) {
             boolean withMmds = mmdsConfig != null && mmdsConfig.networkInterfaces().contains(n.ifaceId());

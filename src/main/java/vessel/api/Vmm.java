@@ -169,6 +169,27 @@ public final class Vmm implements AutoCloseable {
         resources.drivePathChanged(d.driveId(), path);
     }
 
+    synchronized void putPmem(Model.Pmem p) throws ApiException {
+        lifecycle.check(Operation.CONFIGURE);
+        bootResourcesConfigured = true;
+        resources.putPmem(p);
+    }
+
+    /** PATCH /pmem/{id} after boot: Firecracker's only updatable field, the rate limiter. */
+    synchronized void patchPmem(Model.PartialPmem p) throws ApiException {
+        lifecycle.check(Operation.UPDATE_DEVICE);
+        vessel.devices.RateLimiter.Config limit = resources.checkPmemUpdate(p);
+        if (limit == null) {
+            return;
+        }
+        try {
+            vm.updatePmemRateLimiter(p.id(), limit.bandwidth(), limit.ops());
+        } catch (ConfigException e) {
+            throw new ApiException("Pmem config error: " + e.getMessage());
+        }
+        resources.pmemRateLimiterChanged(p.id(), p.rateLimiter());
+    }
+
     synchronized void putNetworkInterface(NetworkInterface n) throws ApiException {
         lifecycle.check(Operation.CONFIGURE);
         bootResourcesConfigured = true;
@@ -588,9 +609,6 @@ public final class Vmm implements AutoCloseable {
      */
     public synchronized void bootFromConfigFile(byte[] json) throws ApiException {
         FullVmConfiguration c = Json.read(json, FullVmConfiguration.class);
-        if (c.pmem() != null && !c.pmem().isEmpty()) {
-            notSupported(c.pmem(), "pmem");
-        }
         if (c.logger() != null) {
             putLogger(c.logger());
         }
@@ -606,6 +624,11 @@ public final class Vmm implements AutoCloseable {
         putBootSource(c.bootSource());
         for (Drive d : c.drives()) {
             putDrive(d);
+        }
+        if (c.pmem() != null) {
+            for (Model.Pmem p : c.pmem()) {
+                putPmem(p);
+            }
         }
         for (NetworkInterface n : c.networkInterfaces()) {
             putNetworkInterface(n);

@@ -140,6 +140,7 @@ final class VmmMetrics implements AutoCloseable {
         Map<String, Long> entropy = zeros(ENTROPY_COUNTERS);
         Map<String, Long> balloon = null;
         Map<String, Long> memoryHotplug = null;
+        Map<String, Long> pmem = new java.util.TreeMap<>();
         for (DeviceMetrics d : devices == null ? List.<DeviceMetrics>of() : devices) {
             switch (d) {
                 case DeviceMetrics.Block b -> {
@@ -165,7 +166,17 @@ final class VmmMetrics implements AutoCloseable {
                         "free_page_hint_freed", b.freePageHintFreed())));
                 case DeviceMetrics.MemoryHotplug m -> memoryHotplug = new java.util.TreeMap<>(deltas("memory_hotplug",
                         memoryHotplugTotals(m)));
+                case DeviceMetrics.Pmem p -> {
+                    Map<String, Long> deltas = deltas("pmem_" + p.id(), Map.of("flush_count", p.flushes(),
+                            "flush_fails", p.flushFails(), "invalid_requests", p.invalidRequests(),
+                            "rate_limiter_throttled_events", p.rateLimiterThrottled()));
+                    line.put("pmem_" + p.id(), new java.util.TreeMap<>(deltas));
+                    deltas.forEach((k, v) -> pmem.merge(k, v, Long::sum));
+                }
             }
+        }
+        if (!pmem.isEmpty()) {
+            line.put("pmem", pmem);
         }
         line.put("block", block);
         line.put("net", net);

@@ -51,6 +51,19 @@ public final class GuestLayout {
     public static final int FRAMEBUFFER_SLOT = 16;
     /** The 64-bit BAR window above RAM: 16 GiB keeps it within the 36 physical address bits of old CPUs' pages. */
     public static final long PCI_MMIO64_SIZE = 16L << 30;
+    /**
+     * virtio-pmem ranges: each in its own KVM slot from this one on (after the Bochs VRAM's 17, room left
+     * between), placed from {@link #pmemBase} up, outside RAM, the E820 map and every PCI window.
+     */
+    public static final int PMEM_FIRST_SLOT = 24;
+    /** The most virtio-pmem devices a VM may have (slots {@link #PMEM_FIRST_SLOT} on). */
+    public static final int PMEM_MAX = 8;
+
+    /** Where virtio-pmem ranges start for guest RAM ending at {@code ramEnd}: right after the 64-bit PCI window. */
+    public static long pmemBase(long ramEnd) {
+        return pciMmio64Base(ramEnd) + PCI_MMIO64_SIZE;
+    }
+
     /** KVM's VMX real-mode TSS (three pages) and identity-map page, in the hole just under the BIOS area. */
     public static final long KVM_TSS = 0xfffb_d000L;
     public static final long KVM_IDENTITY_MAP = 0xfffb_c000L;

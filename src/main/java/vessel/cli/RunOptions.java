@@ -40,6 +40,9 @@ final class RunOptions {
                                    a virtio-blk disk backed by a raw or qcow2 image; repeatable
                                    (the guest sees vda, vdb, ... in this order); ro: read-only;
                                    format: probed from the file's first bytes unless given
+              --pmem path=FILE[,ro][,id=NAME]
+                                   a virtio-pmem device (the guest's /dev/pmem0, ...) mapping FILE
+                                   into guest memory; its size is rounded up to 2 MiB; ro: read-only
               --entropy            a virtio-rng device fed from the host's /dev/urandom
               --net tap=NAME[,mac=MAC][,id=NAME]
                                    a virtio-net interface on the host TAP device NAME
@@ -161,6 +164,7 @@ final class RunOptions {
                     b.drive(parseDrive(value(opt, value, rest)));
                     sawDrive = true;
                 }
+                case "--pmem" -> b.pmem(parsePmem(value(opt, value, rest)));
                 case "--entropy" -> b.entropy(true);
                 case "--net" -> b.net(parseNet(value(opt, value, rest)));
                 case "--vsock" -> b.vsock(parseVsock(value(opt, value, rest)));
@@ -310,6 +314,20 @@ final class RunOptions {
         } catch (IllegalArgumentException e) {
             throw new UsageException("--drive: " + e.getMessage());
         }
+    }
+
+    /** {@code path=FILE[,ro][,id=NAME]}, as --drive spells them. */
+    static vessel.vmm.PmemConfig parsePmem(String spec) throws UsageException {
+        java.util.Map<String, String> kv = keyValues("--pmem", spec, java.util.Set.of("path", "ro", "id"),
+                "path=FILE, ro, id=NAME");
+        if (!kv.containsKey("path")) {
+            throw new UsageException("--pmem needs path=FILE, e.g. --pmem path=pmem.img,ro");
+        }
+        String ro = kv.getOrDefault("ro", "off");
+        if (!ro.equals("on") && !ro.equals("off")) {
+            throw new UsageException("--pmem: ro takes no value (or on/off), not '" + ro + "'");
+        }
+        return new vessel.vmm.PmemConfig(kv.get("id"), Path.of(kv.get("path")), ro.equals("on"));
     }
 
     /** {@code tap=NAME[,mac=MAC][,id=NAME]}. */

@@ -34,6 +34,7 @@ public final class Libc {
     public static final int MAP_PRIVATE = 0x02;
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_NORESERVE = 0x4000;
+    public static final int MAP_FIXED = 0x10;
 
     /** madvise: the range's pages may be dropped; a private anonymous page reads back as zeros. */
     public static final int MADV_DONTNEED = 4;
@@ -216,6 +217,29 @@ public final class Libc {
                 throw new SysException("mmap(" + len + " bytes)", errno(cap));
             }
             return p.reinterpret(len);
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Maps {@code len} bytes of {@code fd} exactly over the start of {@code at}, a mapping this process made
+     * (MAP_FIXED replaces those pages); returns that part of {@code at}.
+     */
+    public static MemorySegment mmapOver(MemorySegment at, long len, int prot, int flags, int fd, long offset)
+            throws SysException {
+        if (len <= 0 || len > at.byteSize()) {
+            throw new IllegalArgumentException("mapping " + len + " bytes over a " + at.byteSize() + "-byte mapping");
+        }
+        try {
+            MemorySegment cap = CAPTURE.get();
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(cap, at, len, prot, flags | MAP_FIXED, fd, offset);
+            if (p.address() == -1L) {
+                throw new SysException("mmap(" + len + " bytes, fixed)", errno(cap));
+            }
+            return at.asSlice(0, len);
         } catch (SysException e) {
             throw e;
         } catch (Throwable t) {

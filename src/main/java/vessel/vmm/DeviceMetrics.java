@@ -63,6 +63,11 @@ public sealed interface DeviceMetrics {
                          long stateCount, long stateFails) implements DeviceMetrics {
     }
 
+    /** A pmem device: flushes made durable, flushes that failed, malformed requests. */
+    record Pmem(String id, long flushes, long flushFails, long invalidRequests, long rateLimiterThrottled)
+            implements DeviceMetrics {
+    }
+
     /** The sample for {@code device}, or null for a kind without metrics. */
     static DeviceMetrics of(String id, VirtioDevice device) {
         return switch (device) {
@@ -88,6 +93,10 @@ public sealed interface DeviceMetrics {
                 yield new MemoryHotplug(id, c.plugCount(), c.plugBytes(), c.plugFails(), c.unplugCount(),
                         c.unplugBytes(), c.unplugFails(), c.unplugDiscardFails(), c.unplugAllCount(), c.unplugAllFails(),
                         c.stateCount(), c.stateFails());
+            }
+            case vessel.devices.virtio.VirtioPmem p -> {
+                vessel.devices.virtio.VirtioPmem.Counters c = p.counters();
+                yield new Pmem(id, c.flushes(), c.flushFails(), c.invalidRequests(), c.rateLimiterThrottled());
             }
             default -> null;
         };

@@ -70,6 +70,22 @@ final class VirtioDevices {
                         b.statsIntervalSeconds() > 0, b.freePageHinting(), b.freePageReporting()),
                         b.statsIntervalSeconds()), () -> { }));
             }
+            // Each range after the previous one, above RAM and the PCI windows; its KVM slot is made with the VM.
+            vessel.memory.GuestMemory.Range lastRam = vessel.boot.GuestLayout.ramRanges(config.memoryBytes()).getLast();
+            long memoryEnd = lastRam.guestBase() + lastRam.size();
+            if (config.memoryHotplug() != null) { // the pluggable region ends guest memory, as PciDevices sees it
+                memoryEnd = Math.max(memoryEnd, vessel.boot.GuestLayout.hotplugBase(config.memoryBytes())
+                        + config.memoryHotplug().totalBytes());
+            }
+            long pmemAt = vessel.boot.GuestLayout.pmemBase(memoryEnd);
+            for (PmemConfig p : config.pmems()) {
+                PmemMapping mapping = PmemMapping.open(p);
+                vessel.devices.virtio.VirtioPmem pmem = new vessel.devices.virtio.VirtioPmem(
+                        new vessel.devices.virtio.VirtioPmem.Region(pmemAt, mapping.size()), mapping);
+                pmem.updateRateLimiter(p.rateLimit().bandwidth(), p.rateLimit().ops());
+                made.add(new Made(p.id(), "virtio-pmem " + p.id(), pmem, mapping));
+                pmemAt += mapping.size();
+            }
             for (vessel.devices.virtio.VirtioInput.Kind kind : config.virtioInputs()) {
                 String id = kind == vessel.devices.virtio.VirtioInput.Kind.KEYBOARD ? "keyboard" : "tablet";
                 made.add(new Made(id, "virtio-input " + id, new vessel.devices.virtio.VirtioInput(kind, "vessel-" + id),

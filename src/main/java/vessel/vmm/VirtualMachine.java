@@ -414,8 +414,12 @@ public final class VirtualMachine implements AutoCloseable {
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
                 made.add(pci);
             }
+            int pmemSlot = GuestLayout.PMEM_FIRST_SLOT;
             for (VirtioDevices.Made d : virtio) {
                 deviceResources.add(d.resource());
+                if (d.resource() instanceof PmemMapping p && d.device() instanceof vessel.devices.virtio.VirtioPmem pmem) {
+                    p.mapInto(vm, pmemSlot++, pmem.region().start());
+                }
                 int slot = pci.addVirtio(d.name(), d.device());
                 if (d.device() instanceof vessel.devices.virtio.VirtioBlock) {
                     diskSlots.add(slot);
@@ -1208,6 +1212,12 @@ public final class VirtualMachine implements AutoCloseable {
     public void updateNetRateLimiters(String id, vessel.devices.RateLimiter.Config rx,
                                       vessel.devices.RateLimiter.Config tx) throws ConfigException {
         device(vessel.devices.virtio.VirtioNet.class, id, "network interface").updateRateLimiters(rx, tx);
+    }
+
+    /** Changes pmem device {@code id}'s rate limiter (PATCH /pmem); a null bucket stays as it is. */
+    public void updatePmemRateLimiter(String id, vessel.devices.TokenBucket.Config bandwidth,
+                                      vessel.devices.TokenBucket.Config ops) throws ConfigException {
+        device(vessel.devices.virtio.VirtioPmem.class, id, "pmem device").updateRateLimiter(bandwidth, ops);
     }
 
     /** The balloon device, or null when the VM has none. */

@@ -38,6 +38,7 @@ import vessel.devices.virtio.VirtioInput;
  * @param acpiSleep a Linux guest's ACPI tables offer S3 (PM1a blocks, SCI, FACS, {@code \_S3}) instead of
  *                  the hardware-reduced default; multiboot kernels always get them
  * @param memoryHotplug hot-pluggable memory (a virtio-mem device), or null
+ * @param pmems     virtio-pmem devices, in the order the guest sees them (pmem0, pmem1, ...)
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
@@ -45,7 +46,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                        RateLimiter.Config entropyRateLimit, BalloonConfig balloon, SerialOutput serial,
                        CpuTemplate cpuTemplate, boolean smt, Path firmware,
                        DisplayMode display, List<VirtioInput.Kind> virtioInputs, DisplayAdapter displayAdapter,
-                       boolean acpiSleep, MemoryHotplugConfig memoryHotplug) {
+                       boolean acpiSleep, MemoryHotplugConfig memoryHotplug, List<PmemConfig> pmems) {
     /** A PCI display adapter a kernel with DRM drives. */
     public enum DisplayAdapter {
         NONE,
@@ -83,6 +84,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         entropyRateLimit = entropyRateLimit == null ? RateLimiter.Config.NONE : entropyRateLimit;
         virtioInputs = virtioInputs == null ? List.of() : List.copyOf(virtioInputs);
         displayAdapter = displayAdapter == null ? DisplayAdapter.NONE : displayAdapter;
+        pmems = pmems == null ? List.of() : List.copyOf(pmems);
     }
 
     /** A VM booted directly (no firmware), without a framebuffer, input devices or display adapter. */
@@ -90,7 +92,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null);
+                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null, List.of());
     }
 
     /** Firmware needs room below 1 MiB and some above it for its tables, stacks and the boot loader. */
@@ -100,7 +102,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
     public VmConfig withDisplay(DisplayMode mode) {
         return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives,
                 entropy, net, vsock, entropyRateLimit, balloon, serial, cpuTemplate, smt, firmware, mode, virtioInputs,
-                displayAdapter, acpiSleep, memoryHotplug);
+                displayAdapter, acpiSleep, memoryHotplug, pmems);
     }
 
     /**
@@ -133,7 +135,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null);
+                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null, List.of());
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -181,6 +183,18 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             if (!ids.add(d.id())) {
                 throw new ConfigException("drive id '" + d.id() + "' is used twice");
             }
+        }
+        java.util.Set<String> pmemIds = new java.util.HashSet<>();
+        for (PmemConfig p : pmems) {
+            if (p.id() == null || !p.id().matches(DriveConfig.ID_PATTERN)) {
+                throw new ConfigException("pmem id '" + p.id() + "' is not valid (1 to 64 letters, digits, '_' or '-')");
+            }
+            if (!pmemIds.add(p.id())) {
+                throw new ConfigException("pmem id '" + p.id() + "' is used twice");
+            }
+        }
+        if (pmems.size() > vessel.boot.GuestLayout.PMEM_MAX) {
+            throw new ConfigException(pmems.size() + " pmem devices; at most " + vessel.boot.GuestLayout.PMEM_MAX);
         }
         java.util.Set<String> netIds = new java.util.HashSet<>();
         java.util.Set<String> taps = new java.util.HashSet<>();
@@ -282,6 +296,15 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
 
         public Builder smt(boolean on) {
             this.smt = on;
+            return this;
+        }
+
+        private final List<PmemConfig> pmems = new ArrayList<>();
+
+        /** Adds a virtio-pmem device; a null id becomes "pmem" + its position, from 0. */
+        public Builder pmem(PmemConfig pmem) {
+            pmems.add(pmem.id() != null ? pmem : new PmemConfig("pmem" + pmems.size(), pmem.path(), pmem.readOnly(),
+                    pmem.rootDevice(), pmem.rateLimit()));
             return this;
         }
 
@@ -420,7 +443,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
                     drives, entropy, net, vsock, entropyRateLimit, balloon,
                     serialOutput == null && serialRateLimit == null ? null : new SerialOutput(serialOutput, serialRateLimit),
-                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter, acpiSleep, memoryHotplug)
+                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter, acpiSleep, memoryHotplug, pmems)
                     .validate();
         }
     }

@@ -114,8 +114,13 @@ class FirecrackerApiConformanceTest {
             row("PATCH", "/drives/{drive_id}", post, "/drives/rootfs",
                     "{\"drive_id\": \"rootfs\", \"rate_limiter\": {\"ops\": {\"size\": 100, \"refill_time\": 1000}}}", 204,
                     post, "{\"drive_id\": \"other\"}", "does not match"),
-            pending("PUT", "/pmem/{id}", "virtio-pmem (issue 18 item 4)"),
-            pending("PATCH", "/pmem/{id}", "virtio-pmem (issue 18 item 4)"),
+            row("PUT", "/pmem/{id}", pre, "/pmem/pm1",
+                    "{\"id\": \"pm1\", \"path_on_host\": \"@DISK@\", \"root_device\": false, \"read_only\": true}", 204,
+                    pre, "{\"id\": \"pm1\", \"path_on_host\": \"@DISK@\", \"root_device\": true}",
+                    "Attempt to add pmem as a root device while the root device defined as a block device"),
+            row("PATCH", "/pmem/{id}", post, "/pmem/pm0",
+                    "{\"id\": \"pm0\", \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}", 204,
+                    post, "{\"id\": \"pm0\", \"path_on_host\": \"@DISK@\"}", "unknown field `path_on_host`"),
             row("PUT", "/logger", pre, "/logger", "{\"level\": \"Info\"}", 204,
                     pre, "{\"level\": \"Loud\"}", "unknown variant `Loud`"),
             row("GET", "/machine-config", pre, "/machine-config", null, 200, pre, "{}", "GET request cannot have a body"),
@@ -234,6 +239,10 @@ class FirecrackerApiConformanceTest {
         }
 
         @Override
+        public void updatePmemRateLimiter(String id, TokenBucket.Config bandwidth, TokenBucket.Config ops) {
+        }
+
+        @Override
         public void snapshot(Path state, Path memory, vessel.vmm.snapshot.VmSnapshot.Type type) {
         }
 
@@ -261,7 +270,7 @@ class FirecrackerApiConformanceTest {
 
     /**
      * A microVM configured with one of everything the rows touch (boot source, a root drive, eth0, a balloon
-     * with statistics and hinting), booted by the fake when {@code phase} is POST.
+     * with statistics and hinting, a pmem device), booted by the fake when {@code phase} is POST.
      */
     private Router routerIn(Phase phase) {
         Vmm vmm = new Vmm("conformance", new RouterTest.RecordingLauncher(), FakeVm::new);
@@ -274,6 +283,7 @@ class FirecrackerApiConformanceTest {
                 + "\"free_page_hinting\": true}", 204);
         send(router, "PUT", "/mmds", "{}", 204); // a store to PATCH
         send(router, "PUT", "/hotplug/memory", "{\"total_size_mib\": 128}", 204);
+        send(router, "PUT", "/pmem/pm0", "{\"id\": \"pm0\", \"path_on_host\": \"@DISK@\"}", 204);
         if (phase != Phase.PRE) {
             send(router, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 204);
         }

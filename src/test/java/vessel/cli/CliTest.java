@@ -96,6 +96,15 @@ class CliTest {
                 "drive 'drive0': " + hostile + ": too short for a qcow2 header");
         assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--drive", "path=a,id=d",
                 "--drive", "path=b,id=d"), 2, "'d' is used twice");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--pmem", "path=/nonexistent.img"), 2,
+                "pmem 'pmem0': /nonexistent.img does not exist");
+        Path empty = Files.write(dir.resolve("empty.img"), new byte[0]);
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--pmem", "path=" + empty + ",id=p"), 2,
+                "pmem 'p': " + empty + " is empty");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--pmem", "path=" + dir), 2, "not a regular file");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--pmem", "ro"), 2, "--pmem needs path=FILE");
+        assertOneLineError(vessel("run", "--kernel", kernel.toString(), "--pmem", "path=x,ro=maybe"), 2,
+                "ro takes no value");
         assertOneLineError(vessel("run", "--kernel"), 2, "needs a value");
         assertOneLineError(vessel("run", "--frobnicate"), 2, "--frobnicate");
         assertOneLineError(vessel("launch"), 2, "launch");
