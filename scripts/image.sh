@@ -51,6 +51,9 @@ cmdline="console=ttyS0 quiet panic=-1 reboot=k i8042.noaux i8042.nomux 8250.nr_u
 wanted_modules=(virtio virtio_ring virtio_pci_modern_dev? virtio_pci_legacy_dev? virtio_pci
   virtio_blk virtio_net virtio_rng vsock vmw_vsock_virtio_transport_common
   vmw_vsock_virtio_transport virtio_mem crc32c_generic? ext4)
+# The balloon (Vessel gives inflated pages back to the host) and virtio-pmem with what it needs:
+# libnvdimm's pmem block driver makes /dev/pmemN of the region the virtio driver registers.
+wanted_modules+=(virtio_balloon virtio_pmem nd_pmem)
 
 say() { printf 'image: %s\n' "$*"; }
 die() { printf 'image: %s\n' "$*" >&2; exit 1; }
