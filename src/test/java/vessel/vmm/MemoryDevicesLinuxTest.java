@@ -33,8 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <li>virtio-pmem: the guest finds /dev/pmem0, reads the marker the host wrote at the start of the backing
  *     file, writes a line after it and syncs (a virtio FLUSH, which the host answers with an fdatasync); the
  *     host then reads that line from the file itself.</li>
- * <li>a drive's bandwidth rate limiter: busybox {@code dd} with O_DIRECT reads 16 MiB from a drive limited to
- *     4 MiB/s (a 512 KiB bucket refilled every 125 ms, so the first bucket's burst is 1/32 of the read); the
+ * <li>a drive's bandwidth rate limiter: busybox {@code dd} with O_DIRECT reads 4 MiB from a drive limited to
+ *     512 KiB/s (a 64 KiB bucket refilled every 125 ms, so the first bucket's burst is 1/64 of the read); the
  *     guest's own clock must give a rate within 10% of the limit.</li>
  * <li>virtio-balloon: the guest dirties 96 MiB (a tmpfs file) and frees it; the host sets a 128 MiB target
  *     (what PATCH /balloon does) and the resident size of the guest RAM mapping, read from
@@ -43,7 +43,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @vessel.testkit.LinuxGuestTest
 class MemoryDevicesLinuxTest {
-    static final long LIMIT_BYTES_PER_SECOND = 4L << 20;
+    /**
+     * 512 KiB/s: a 64 KiB bucket refilled every 125 ms. A first run asked for 4 MiB/s, and the nested-KVM VM
+     * under load read 16 MiB at 1.2 MiB/s: the guest could not go that fast, so the check measured the host.
+     */
+    static final long LIMIT_BYTES_PER_SECOND = 512L << 10;
+    static final int READ_MIB = 4;
     static final int BALLOON_MIB = 128;
 
     @BeforeEach
@@ -63,10 +68,10 @@ class MemoryDevicesLinuxTest {
             sync
 
             t0=$(cut -d ' ' -f 1 /proc/uptime)
-            if ! out=$(dd if=/dev/vda of=/dev/null bs=64k count=256 iflag=direct 2>&1); then
+            if ! out=$(dd if=/dev/vda of=/dev/null bs=64k count=64 iflag=direct 2>&1); then
                 echo 3 > /proc/sys/vm/drop_caches
                 t0=$(cut -d ' ' -f 1 /proc/uptime)
-                out=$(dd if=/dev/vda of=/dev/null bs=64k count=256 2>&1)
+                out=$(dd if=/dev/vda of=/dev/null bs=64k count=64 2>&1)
                 echo "VESSEL-CHECK dd_mode=cached-dropped"
             fi
             t1=$(cut -d ' ' -f 1 /proc/uptime)
@@ -103,7 +108,7 @@ class MemoryDevicesLinuxTest {
         Files.write(checks, new Cpio().directory("etc").directory("etc/vessel-checks.d")
                 .file("etc/vessel-checks.d/50-memory-devices.sh", CHECKS, 0644).toBytes());
 
-        RateLimiter.Config limit = new RateLimiter.Config(new TokenBucket.Config(512 << 10, 0, 125), null);
+        RateLimiter.Config limit = new RateLimiter.Config(new TokenBucket.Config(64 << 10, 0, 125), null);
         GuestRunTest.Console console = new GuestRunTest.Console();
         VmConfig config = VmConfig.builder().kernel(DefaultImage.file("vmlinuz"))
                 .initrd(DefaultImage.file("initramfs.cpio.gz")).initrd(checks).memory("256M").cpus(1)
@@ -137,6 +142,9 @@ class MemoryDevicesLinuxTest {
             out.lines().filter(l -> l.contains("VESSEL-CHECK") || l.contains("VESSEL-INIT"))
                     .forEach(l -> System.out.println("guest: " + l.strip()));
 
+            System.out.printf("balloon: target %d MiB, actual %d pages; guest RAM RSS %d KiB before, %d KiB after "
+                    + "(-%d KiB)%n", BALLOON_MIB, balloon.actualPages(), rssBefore, rssAfter, rssBefore - rssAfter);
+
             // pmem: the marker read through the mapping, the guest's write back in the file after its flush.
             assertTrue(out.contains("VESSEL-CHECK pmem_blockdev=yes"), LinuxBootTest.tail(out));
             assertTrue(out.contains("VESSEL-CHECK pmem_sectors=" + (4 << 20) / 512), LinuxBootTest.tail(out));
@@ -151,19 +159,16 @@ class MemoryDevicesLinuxTest {
             assertTrue(pmem.flushes() > 0, "the guest's sync reached the host as a FLUSH: " + pmem);
             assertEquals(0, pmem.flushFails() + pmem.invalidRequests(), pmem.toString());
 
-            // The rate-limited drive: 16 MiB at 4 MiB/s, by the guest's clock.
+            // The rate-limited drive, by the guest's clock.
             long centis = Long.parseLong(value(out, "dd_centiseconds"));
-            double rate = (16 << 20) / (centis / 100.0);
-            System.out.printf("rate-limited dd: 16 MiB in %.2f s = %.3f MiB/s (limit %.3f MiB/s, %+.1f%%); dd: %s%n",
-                    centis / 100.0, rate / (1 << 20), LIMIT_BYTES_PER_SECOND / (double) (1 << 20),
+            double rate = (READ_MIB << 20) / (centis / 100.0);
+            System.out.printf("rate-limited dd: %d MiB in %.2f s = %.1f KiB/s (limit %.1f KiB/s, %+.1f%%); dd: %s%n",
+                    READ_MIB, centis / 100.0, rate / 1024, LIMIT_BYTES_PER_SECOND / 1024.0,
                     100 * (rate / LIMIT_BYTES_PER_SECOND - 1), value(out, "dd_says"));
             assertTrue(Math.abs(rate / LIMIT_BYTES_PER_SECOND - 1) <= 0.10,
                     "dd read at " + rate + " B/s, not within 10% of " + LIMIT_BYTES_PER_SECOND);
 
-            // The balloon: inflated in the guest, and the pages gone from the host's RSS.
-            System.out.printf("balloon: target %d MiB, actual %d pages; guest RAM RSS %d KiB before, %d KiB after "
-                    + "(-%d KiB); guest MemTotal dropped %s kB%n", BALLOON_MIB, balloon.actualPages(), rssBefore,
-                    rssAfter, rssBefore - rssAfter, value(out, "balloon_memtotal_drop_kb"));
+            // The balloon: inflated in the guest, and the pages gone from the host's RSS (printed above).
             assertEquals(BALLOON_MIB << 8, balloon.actualPages(), LinuxBootTest.tail(out));
             assertTrue(rssBefore - rssAfter >= 48 << 10,
                     "RSS of guest RAM went from " + rssBefore + " to " + rssAfter + " KiB only");
