@@ -2,29 +2,82 @@
 # 4 KiB random reads per second through VirtioBlock, driven by a synthetic in-process driver that posts
 # chains into a VirtQueue in real guest memory and reaps the used entries (JMH; BlkRandomRead.java says
 # what is and is not measured). Needs no KVM. Prints JMH's table, then one "result:" line per batch size.
-# Extra arguments go to JMH (e.g. -p batch=32, -wi 1 -i 2 for a quick look).
+#
+#   run.sh [--baseline REV] [--rounds N] [JMH arguments, e.g. -p batch=32, -wi 1 -i 2]
+#
+# --baseline REV also builds Vessel and this benchmark as they were at git revision REV (under
+# target/baseline) and runs the two in turns, REV first, N rounds (default 2), so a loaded host weighs on
+# both alike; the result lines then say which build each figure is from, per round and averaged.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
 . "$top/scripts/find-jdk.sh"
 JAVA_HOME="$(find_jdk)"
 export JAVA_HOME
+baseline=""
+rounds=2
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --baseline) baseline="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    *) break ;;
+  esac
+done
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-# Vessel's jar, then the benchmark against it (JMH 1.37 from Maven Central on first use).
-if ! (cd "$top" && mvn -q -B -DskipTests package >"$log" 2>&1) ||
-   ! (cd "$here" && mvn -q -B package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >"$log" 2>&1); then
-  cat "$log" >&2
-  exit 1
-fi
-classpath="$here/target/classes:$(cat "$here/target/classpath.txt")"
-"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$classpath" org.openjdk.jmh.Main \
-  -rf csv -rff "$here/target/result.csv" -prof gc "$@" 'vessel.bench.blk.BlkRandomRead'
+
+# Builds Vessel's jar at $1 (a source tree), then the benchmark in $1/bench/blk against it (JMH 1.37
+# from Maven Central on first use).
+build() {
+  if ! (cd "$1" && mvn -q -B -DskipTests package >"$log" 2>&1) ||
+     ! (cd "$1/bench/blk" && mvn -q -B package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >"$log" 2>&1); then
+    cat "$log" >&2
+    exit 1
+  fi
+}
+
+# Runs the benchmark built in $1/bench/blk, results to $2 (CSV), further arguments to JMH.
+bench() {
+  local dir="$1/bench/blk" csv="$2"
+  shift 2
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$dir/target/classes:$(cat "$dir/target/classpath.txt")" \
+    org.openjdk.jmh.Main -rf csv -rff "$csv" -prof gc "$@" 'vessel.bench.blk.BlkRandomRead'
+}
+
+# The result lines of CSV files $2...: build label $1, batch, requests/s, bytes per request.
 # CSV columns: Benchmark, Mode, Threads, Samples, Score, Score Error, Unit, Param: batch
-awk -F, 'NR > 1 {
-    gsub(/"/, "")
-    if ($1 == "vessel.bench.blk.BlkRandomRead.randomRead4k") rate[$8] = sprintf("%.0f (+- %.0f)", $5, $6)
-    if ($1 ~ /gc.alloc.rate.norm$/) alloc[$8] = sprintf("%.1f", $5)
-  }
-  END { for (b in rate) printf "result: batch=%s requests_per_sec=%s alloc_bytes_per_request=%s\n", b, rate[b], alloc[b] }' \
-  "$here/target/result.csv" | sort -t= -k2 -n
+results() {
+  local label="$1"
+  shift
+  awk -F, -v label="$label" 'FNR > 1 {
+      gsub(/"/, "")
+      if ($1 == "vessel.bench.blk.BlkRandomRead.randomRead4k") { rate[$8] += $5; err[$8] = err[$8] " " sprintf("%.0f+-%.0f", $5, $6); n[$8]++ }
+      if ($1 ~ /gc.alloc.rate.norm$/) { alloc[$8] += $5; na[$8]++ }
+    }
+    END { for (b in rate) printf "result: build=%s batch=%s requests_per_sec=%.0f alloc_bytes_per_request=%.1f (rounds:%s)\n",
+          label, b, rate[b] / n[b], alloc[b] / na[b], err[b] }' "$@" | sort -t= -k3 -n
+}
+
+build "$top"
+if [[ -z "$baseline" ]]; then
+  bench "$top" "$here/target/result.csv" "$@"
+  results current "$here/target/result.csv"
+  exit 0
+fi
+
+rev="$(cd "$top" && git rev-parse --short "$baseline")"
+old="$here/target/baseline/$rev"
+if [[ ! -f "$old/bench/blk/target/classpath.txt" ]]; then
+  rm -rf "$old"
+  mkdir -p "$old"
+  (cd "$top" && git archive "$rev") | tar -x -C "$old"
+  build "$old"
+fi
+rm -f "$here"/target/result-baseline-*.csv "$here"/target/result-current-*.csv
+for ((round = 1; round <= rounds; round++)); do
+  bench "$old" "$here/target/result-baseline-$round.csv" "$@"
+  bench "$top" "$here/target/result-current-$round.csv" "$@"
+done
+echo
+results "baseline($rev)" "$here"/target/result-baseline-*.csv
+results current "$here"/target/result-current-*.csv

@@ -20,6 +20,7 @@ import vessel.api.Model.NetworkInterface;
 import vessel.api.Model.RateLimiter;
 import vessel.api.Model.Vsock;
 import vessel.boot.KernelLoader;
+import vessel.memory.MemoryBacking;
 import vessel.vmm.ConfigException;
 import vessel.vmm.DriveConfig;
 import vessel.vmm.VmConfig;
@@ -91,12 +92,13 @@ final class VmResources {
             throw new ApiException(e + "CPU templates are not supported by Vessel (cpu_template " + template + ")");
         }
         String pages = hugePages == null ? "None" : hugePages;
-        switch (pages) {
-            case "None" -> { }
-            case "Transparent", "2M" -> throw new ApiException(e + "huge pages are not supported by Vessel (huge_pages "
-                    + pages + ")");
-            default -> throw new ApiException(e + "unknown variant `" + pages + "` for huge_pages, expected `2M`, "
+        MemoryBacking.HugePages kind = MemoryBacking.HugePages.parse(pages);
+        if (kind == null || !kind.apiName().equals(pages)) {
+            throw new ApiException(e + "unknown variant `" + pages + "` for huge_pages, expected `2M`, "
                     + "`None`, `Transparent`");
+        }
+        if (kind == MemoryBacking.HugePages.HUGETLB_2M && memMib % 2 != 0) {
+            throw new ApiException(e + "with huge_pages 2M, mem_size_mib must be a multiple of 2 (" + memMib + " given)");
         }
         // The limits of the VMM itself (memory against this host, CPUs against KVM's maximum) are checked by
         // VmConfig, the one place that validates a machine; a placeholder kernel stands in until boot.
@@ -544,6 +546,7 @@ final class VmResources {
             b.cpuTemplate(CpuConfigParser.parse(cpuConfig));
         }
         b.smt(machine.smt() != null && machine.smt());
+        b.memoryBacking(new MemoryBacking(MemoryBacking.HugePages.parse(machine.hugePages()), false));
         b.cmdline(cmdline.toString().strip());
         try {
             return b.build();

@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 import vessel.boot.EntryMode;
+import vessel.memory.MemoryBacking;
+import vessel.sys.CpuAffinity;
 import vessel.vmm.ConfigException;
 import vessel.vmm.VmConfig;
 
@@ -25,6 +27,11 @@ final class RunOptions {
                                    real, protected or long mode
               --memory SIZE        guest RAM, e.g. 256M, 1G (plain numbers are MiB; default 256M)
               --cpus N             vCPUs (default 1)
+              --cpu-affinity LIST  pin vCPU threads to host CPUs, vCPU i to the i-th CPU of LIST
+                                   (e.g. 2-3,6; wraps around when shorter than --cpus)
+              --huge-pages KIND    guest RAM on huge pages: none, transparent (THP, madvise) or
+                                   2M (hugetlbfs pages reserved at start: vm.nr_hugepages)
+              --ksm                offer guest RAM to KSM (MADV_MERGEABLE), for many similar VMs
               --cmdline TEXT       kernel command line
               --initrd FILE        initial ramdisk (a multiboot module); repeatable
               --debug-exit         attach QEMU's isa-debug-exit at port 0xf4: a guest write of V
@@ -101,6 +108,8 @@ final class RunOptions {
     private boolean sawCmdline;
     private boolean sawInitrd;
     private boolean sawDrive;
+    private MemoryBacking.HugePages hugePages = MemoryBacking.HugePages.NONE;
+    private boolean ksm;
 
     VmConfig parse(List<String> args) throws UsageException, ConfigException {
         VmConfig.Builder b = VmConfig.builder();
@@ -152,6 +161,22 @@ final class RunOptions {
                         throw new UsageException("--cpus takes a whole number, not '" + v + "'");
                     }
                 }
+                case "--cpu-affinity" -> {
+                    try {
+                        b.cpuAffinity(CpuAffinity.parse(value(opt, value, rest)));
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--cpu-affinity: " + e.getMessage());
+                    }
+                }
+                case "--huge-pages" -> {
+                    String v = value(opt, value, rest);
+                    MemoryBacking.HugePages pages = MemoryBacking.HugePages.parse(v);
+                    if (pages == null) {
+                        throw new UsageException("--huge-pages takes none, transparent or 2M, not '" + v + "'");
+                    }
+                    hugePages = pages;
+                }
+                case "--ksm" -> ksm = true;
                 case "--cmdline" -> {
                     b.cmdline(value(opt, value, rest));
                     sawCmdline = true;
@@ -205,6 +230,7 @@ final class RunOptions {
             defaultGuest(b, !sawCmdline, !sawInitrd, !sawDrive);
         }
         b.display(display.modeForVm());
+        b.memoryBacking(new MemoryBacking(hugePages, ksm));
         return b.build();
     }
 

@@ -87,7 +87,7 @@ public final class GuestMemory implements AutoCloseable {
      * guest touches them, so a large guest costs only what it uses).
      */
     public static GuestMemory allocate(List<Range> ranges) throws SysException {
-        return allocate(ranges, null);
+        return allocate(ranges, MemoryBacking.DEFAULT, null);
     }
 
     /**
@@ -95,12 +95,34 @@ public final class GuestMemory implements AutoCloseable {
      * now on and unmaps it on {@link #close()}.
      */
     public static GuestMemory allocate(List<Range> ranges, PluggableRegion pluggable) throws SysException {
+        return allocate(ranges, MemoryBacking.DEFAULT, pluggable);
+    }
+
+    /**
+     * As {@link #allocate(List, PluggableRegion)}, RAM backed as {@code backing} says. hugetlbfs pages are
+     * reserved by the mmap (no MAP_NORESERVE: a guest must not meet SIGBUS at its first touch of a page the
+     * pool ran out of), so it fails with ENOMEM when the host's pool has too few; each range must be a
+     * multiple of 2 MiB then.
+     */
+    public static GuestMemory allocate(List<Range> ranges, MemoryBacking backing, PluggableRegion pluggable)
+            throws SysException {
         List<MemoryRegion> regions = new ArrayList<>();
+        boolean hugetlb = backing.hugePages() == MemoryBacking.HugePages.HUGETLB_2M;
+        int flags = Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS
+                | (hugetlb ? Libc.MAP_HUGETLB | Libc.MAP_HUGE_2MB : Libc.MAP_NORESERVE);
         try {
             for (Range range : ranges) {
-                MemorySegment host = Libc.mmap(range.size(), Libc.PROT_READ | Libc.PROT_WRITE,
-                        Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
+                if (hugetlb && range.size() % (2L << 20) != 0) {
+                    throw new IllegalArgumentException("a range of " + range.size() + " bytes is not whole 2 MiB pages");
+                }
+                MemorySegment host = Libc.mmap(range.size(), Libc.PROT_READ | Libc.PROT_WRITE, flags, -1, 0);
                 regions.add(new MemoryRegion(regions.size(), range.guestBase(), host));
+                if (backing.hugePages() == MemoryBacking.HugePages.TRANSPARENT) {
+                    Libc.madvise(host, Libc.MADV_HUGEPAGE);
+                }
+                if (backing.mergeable()) {
+                    Libc.madvise(host, Libc.MADV_MERGEABLE);
+                }
             }
             return new GuestMemory(regions, true, pluggable);
         } catch (SysException | RuntimeException e) {

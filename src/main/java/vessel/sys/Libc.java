@@ -35,6 +35,13 @@ public final class Libc {
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MAP_FIXED = 0x10;
+    public static final int MAP_HUGETLB = 0x40000;
+    /** MAP_HUGETLB's page size, log2 in bits 26-31: 2 MiB. */
+    public static final int MAP_HUGE_2MB = 21 << 26;
+    /** madvise: offer the range's pages to KSM for merging with identical ones. */
+    public static final int MADV_MERGEABLE = 12;
+    /** madvise: back the range with transparent huge pages where possible. */
+    public static final int MADV_HUGEPAGE = 14;
 
     /** madvise: the range's pages may be dropped; a private anonymous page reads back as zeros. */
     public static final int MADV_DONTNEED = 4;

@@ -142,9 +142,12 @@ final class PciDevices implements AutoCloseable {
             fds.add(fd);
             int queue = q;
             loop.add(fd, () -> {
+                boolean more;
                 synchronized (function) {
-                    return function.queueNotified(queue);
+                    more = function.queueNotifiedThenServe(queue);
                 }
+                function.servePopped(); // a block request's I/O, off the lock vCPUs take
+                return more;
             });
         }
         notifyFds.put(function, fds);

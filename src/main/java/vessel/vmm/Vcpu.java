@@ -55,6 +55,9 @@ final class Vcpu implements Runnable {
     /** This local APIC as firmware left it, before the guest ran: what an S3 wake restores. */
     private LapicState resetLapic;
 
+    /** The host CPU this vCPU's thread runs on (--cpu-affinity), or -1: wherever the scheduler puts it. */
+    private int pinnedCpu = -1;
+
     Vcpu(VcpuFd fd, Host host) {
         this.fd = fd;
         this.host = host;
@@ -64,9 +67,17 @@ final class Vcpu implements Runnable {
         return fd.id();
     }
 
+    /** Pins this vCPU's thread to host CPU {@code cpu} when it starts (before its seccomp table, which has no sched_setaffinity). */
+    void pinTo(int cpu) {
+        this.pinnedCpu = cpu;
+    }
+
     @Override
     public void run() {
         try {
+            if (pinnedCpu >= 0) {
+                vessel.sys.CpuAffinity.pinCurrentThread(pinnedCpu);
+            }
             vessel.sys.Seccomp.enterThread(vessel.sys.Seccomp.ThreadKind.VCPU);
             long self = VcpuKick.armCurrentThread(fd);
             synchronized (kickLock) {

@@ -229,7 +229,11 @@ public final class VirtualMachine implements AutoCloseable {
             }
         };
         for (VcpuFd fd : vcpuFds) {
-            vcpus.add(new Vcpu(fd, host));
+            Vcpu v = new Vcpu(fd, host);
+            if (!config.cpuAffinity().isEmpty()) {
+                v.pinTo(config.cpuAffinity().get(fd.id() % config.cpuAffinity().size()));
+            }
+            vcpus.add(v);
         }
     }
 
@@ -356,7 +360,9 @@ public final class VirtualMachine implements AutoCloseable {
             if (pluggable != null) {
                 made.add(pluggable);
             }
-            GuestMemory memory = GuestMemory.allocate(GuestLayout.ramRanges(config.memoryBytes()), pluggable);
+            HostResources.checkAffinity(config.cpuAffinity());
+            GuestMemory memory = HostResources.allocate(GuestLayout.ramRanges(config.memoryBytes()),
+                    config.memoryBacking(), pluggable);
             made.add(memory);
             for (MemoryRegion r : memory.regions()) {
                 if (firmware != null && r.guestBase() == 0) {

@@ -9,6 +9,7 @@ import vessel.boot.GuestLayout;
 import vessel.devices.RateLimiter;
 import vessel.devices.display.DisplayMode;
 import vessel.devices.virtio.VirtioInput;
+import vessel.memory.MemoryBacking;
 
 /**
  * What to run, as data: built by the CLI, the API or a Java program, validated here in one place.
@@ -39,6 +40,8 @@ import vessel.devices.virtio.VirtioInput;
  *                  the hardware-reduced default; multiboot kernels always get them
  * @param memoryHotplug hot-pluggable memory (a virtio-mem device), or null
  * @param pmems     virtio-pmem devices, in the order the guest sees them (pmem0, pmem1, ...)
+ * @param cpuAffinity host CPUs the vCPU threads are pinned to, vCPU i to the (i mod size)-th (empty: not pinned)
+ * @param memoryBacking huge pages and KSM for guest RAM
  */
 public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus, String cmdline,
                        List<Path> initrds, boolean debugExit, KernelDecompress decompress, RebootAction onReboot,
@@ -46,7 +49,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                        RateLimiter.Config entropyRateLimit, BalloonConfig balloon, SerialOutput serial,
                        CpuTemplate cpuTemplate, boolean smt, Path firmware,
                        DisplayMode display, List<VirtioInput.Kind> virtioInputs, DisplayAdapter displayAdapter,
-                       boolean acpiSleep, MemoryHotplugConfig memoryHotplug, List<PmemConfig> pmems) {
+                       boolean acpiSleep, MemoryHotplugConfig memoryHotplug, List<PmemConfig> pmems,
+                       List<Integer> cpuAffinity, MemoryBacking memoryBacking) {
     /** A PCI display adapter a kernel with DRM drives. */
     public enum DisplayAdapter {
         NONE,
@@ -85,6 +89,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         virtioInputs = virtioInputs == null ? List.of() : List.copyOf(virtioInputs);
         displayAdapter = displayAdapter == null ? DisplayAdapter.NONE : displayAdapter;
         pmems = pmems == null ? List.of() : List.copyOf(pmems);
+        cpuAffinity = cpuAffinity == null ? List.of() : List.copyOf(cpuAffinity);
+        memoryBacking = memoryBacking == null ? MemoryBacking.DEFAULT : memoryBacking;
     }
 
     /** A VM booted directly (no firmware), without a framebuffer, input devices or display adapter. */
@@ -92,7 +98,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock, RateLimiter.Config entropyRateLimit) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null, List.of());
+                vsock, entropyRateLimit, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null, List.of(),
+                List.of(), null);
     }
 
     /** Firmware needs room below 1 MiB and some above it for its tables, stacks and the boot loader. */
@@ -102,7 +109,7 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
     public VmConfig withDisplay(DisplayMode mode) {
         return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives,
                 entropy, net, vsock, entropyRateLimit, balloon, serial, cpuTemplate, smt, firmware, mode, virtioInputs,
-                displayAdapter, acpiSleep, memoryHotplug, pmems);
+                displayAdapter, acpiSleep, memoryHotplug, pmems, cpuAffinity, memoryBacking);
     }
 
     /**
@@ -135,7 +142,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
                     boolean debugExit, KernelDecompress decompress, RebootAction onReboot, List<DriveConfig> drives,
                     boolean entropy, List<NetConfig> net, VsockConfig vsock) {
         this(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot, drives, entropy, net,
-                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null, List.of());
+                vsock, RateLimiter.Config.NONE, null, null, null, false, null, null, List.of(), DisplayAdapter.NONE, false, null, List.of(),
+                List.of(), null);
     }
 
     /** Checks what can be checked without touching the host's files or KVM. */
@@ -233,6 +241,15 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         if (memoryHotplug != null) {
             memoryHotplug.validate();
         }
+        if (memoryBacking.hugePages() == MemoryBacking.HugePages.HUGETLB_2M) {
+            if (memoryBytes % (2L << 20) != 0) {
+                throw new ConfigException("with 2M huge pages the memory size must be a multiple of 2 MiB ("
+                        + MemorySize.format(memoryBytes) + " given)");
+            }
+            if (balloon != null) {
+                throw new ConfigException("a balloon cannot return 2M huge pages to the host: use one or the other");
+            }
+        }
         if (smt && cpus > 1 && cpus % 2 != 0) {
             throw new ConfigException("with SMT the vCPU count must be 1 or even (" + cpus + " given)");
         }
@@ -282,6 +299,20 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
         private vessel.devices.TokenBucket.Config serialRateLimit;
         private CpuTemplate cpuTemplate;
         private boolean smt;
+        private List<Integer> cpuAffinity = List.of();
+        private MemoryBacking memoryBacking = MemoryBacking.DEFAULT;
+
+        /** Pins vCPU i's thread to host CPU {@code cpus[i mod length]} (empty: no pinning). */
+        public Builder cpuAffinity(int... cpus) {
+            this.cpuAffinity = java.util.Arrays.stream(cpus).boxed().toList();
+            return this;
+        }
+
+        /** Huge pages and KSM for guest RAM. */
+        public Builder memoryBacking(MemoryBacking backing) {
+            this.memoryBacking = backing;
+            return this;
+        }
 
         /** Rate-limits what the guest writes to the serial port (bytes beyond it are dropped); null: none. */
         public Builder serialRateLimit(vessel.devices.TokenBucket.Config limit) {
@@ -443,7 +474,8 @@ public record VmConfig(Path kernel, EntryMode entry, long memoryBytes, int cpus,
             return new VmConfig(kernel, entry, memoryBytes, cpus, cmdline, initrds, debugExit, decompress, onReboot,
                     drives, entropy, net, vsock, entropyRateLimit, balloon,
                     serialOutput == null && serialRateLimit == null ? null : new SerialOutput(serialOutput, serialRateLimit),
-                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter, acpiSleep, memoryHotplug, pmems)
+                    cpuTemplate, smt, firmware, display, virtioInputs, displayAdapter, acpiSleep, memoryHotplug, pmems,
+                    cpuAffinity, memoryBacking)
                     .validate();
         }
     }

@@ -398,6 +398,33 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
     }
 
     /**
+     * As {@link #queueNotified}, for the event loop, which calls {@link #servePopped} as soon as it has
+     * released this function's lock (see {@link VirtioDevice#queueNotifiedThenServe}).
+     */
+    public boolean queueNotifiedThenServe(int index) {
+        if (active && (status & STATUS_NEEDS_RESET) == 0 && index >= 0 && index < queues.size()
+                && queues.get(index).ready()) {
+            try {
+                return device.queueNotifiedThenServe(index);
+            } catch (RuntimeException | Error e) {
+                failed("queue " + index, e);
+            }
+        }
+        return false;
+    }
+
+    /** Not under this function's lock: the work {@link #queueNotifiedThenServe} left on this thread. */
+    public void servePopped() {
+        try {
+            device.servePopped();
+        } catch (RuntimeException | Error e) {
+            synchronized (this) {
+                failed("a popped request", e);
+            }
+        }
+    }
+
+    /**
      * The device threw (a bug, or an Error such as a stack overflow on hostile input): its state is
      * unknown, so it stops (the device-side reset drops its queues, and a thread of its own stops
      * touching them) and the driver hears DEVICE_NEEDS_RESET; the VM's other devices go on.

@@ -17,22 +17,53 @@ import vessel.memory.GuestMemory;
  */
 public final class DescriptorChain {
     private final GuestMemory memory;
-    private final int head;
-    private final long[] addresses;
-    private final int[] lengths;
-    private final int readableCount;
-    private final long readableLength;
-    private final long writableLength;
+    // Final but for refill: a device may have VirtQueue.pop refill a chain it is done with.
+    private int head;
+    private long[] addresses;
+    private int[] lengths;
+    private int count;
+    private int readableCount;
+    private long readableLength;
+    private long writableLength;
 
     DescriptorChain(GuestMemory memory, int head, long[] addresses, int[] lengths, int readableCount) {
         this.memory = memory;
-        this.head = head;
         this.addresses = addresses;
         this.lengths = lengths;
+        set(head, lengths.length, readableCount);
+    }
+
+    /**
+     * An empty chain for {@link VirtQueue#pop(DescriptorChain)} to fill, again and again: a device that
+     * keeps one per request slot pops without allocating.
+     */
+    public static DescriptorChain recyclable(GuestMemory memory) {
+        return new DescriptorChain(memory, 0, new long[4], new int[4], 0);
+    }
+
+    /** Refills this chain with the first {@code count} entries of {@code addresses} and {@code lengths}. */
+    void refill(int head, long[] addresses, int[] lengths, int count, int readableCount) {
+        if (this.addresses.length < count) {
+            this.addresses = new long[Math.max(count, 2 * this.addresses.length)];
+            this.lengths = new int[this.addresses.length];
+        }
+        System.arraycopy(addresses, 0, this.addresses, 0, count);
+        System.arraycopy(lengths, 0, this.lengths, 0, count);
+        set(head, count, readableCount);
+    }
+
+    /** The memory the chain's segments are in (a recycled chain is refilled only from a queue in it). */
+    GuestMemory memory() {
+        return memory;
+    }
+
+    private void set(int head, int count, int readableCount) {
+        this.head = head;
+        this.count = count;
         this.readableCount = readableCount;
         long readable = 0;
         long writable = 0;
-        for (int i = 0; i < lengths.length; i++) {
+        for (int i = 0; i < count; i++) {
             if (i < readableCount) {
                 readable += Integer.toUnsignedLong(lengths[i]);
             } else {
@@ -49,7 +80,7 @@ public final class DescriptorChain {
     }
 
     public int segmentCount() {
-        return addresses.length;
+        return count;
     }
 
     /** Segments {@code [0, readableCount())} are device-readable, the rest device-writable. */
@@ -58,21 +89,23 @@ public final class DescriptorChain {
     }
 
     public long address(int segment) {
+        Objects.checkIndex(segment, count);
         return addresses[segment];
     }
 
     public long length(int segment) {
+        Objects.checkIndex(segment, count);
         return Integer.toUnsignedLong(lengths[segment]);
     }
 
     public boolean writable(int segment) {
-        Objects.checkIndex(segment, addresses.length);
+        Objects.checkIndex(segment, count);
         return segment >= readableCount;
     }
 
     /** Guest memory behind a segment, for I/O straight into or out of it (e.g. {@code asByteBuffer()}). */
     public MemorySegment segment(int segment) {
-        return memory.slice(addresses[segment], length(segment));
+        return memory.slice(address(segment), length(segment));
     }
 
     /** Total bytes the device may read. */
@@ -142,6 +175,6 @@ public final class DescriptorChain {
     @Override
     public String toString() {
         return "chain from head " + head + ": " + readableLength + " bytes readable in " + readableCount
-                + " segments, " + writableLength + " writable in " + (addresses.length - readableCount);
+                + " segments, " + writableLength + " writable in " + (count - readableCount);
     }
 }

@@ -1,6 +1,7 @@
 package vessel.devices.virtio;
 
 import java.lang.System.Logger.Level;
+import java.util.function.IntFunction;
 
 /**
  * Serves one virtqueue of a device: pops every available chain, hands it to the device's request handler,
@@ -39,6 +40,9 @@ final class QueueServer {
         long delay(DescriptorChain chain, long now);
     }
 
+    /** Chains to refill instead of allocating (see {@link VirtQueue#pop(IntFunction)}); null: none. */
+    private IntFunction<DescriptorChain> recycled;
+
     /** Not waiting for a timer. */
     private static final long NOT_WAITING = Long.MIN_VALUE;
 
@@ -63,6 +67,11 @@ final class QueueServer {
     void limit(Admission admission, QueueTimer timer) {
         this.admission = admission;
         this.timer = timer;
+    }
+
+    /** Pops chains into what {@code recycled} gives for a head (null for a new one). */
+    void recycle(IntFunction<DescriptorChain> recycled) {
+        this.recycled = recycled;
     }
 
     /** The limit changed (PATCH): a queue waiting for its timer is served again now. */
@@ -114,7 +123,7 @@ final class QueueServer {
         try {
             DescriptorChain chain;
             int budget = CHAINS_PER_PASS;
-            while ((chain = queue.pop()) != null) {
+            while ((chain = queue.pop(recycled)) != null) {
                 if (admission != null) {
                     long now = System.nanoTime();
                     long wait = admission.delay(chain, now);

@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.function.IntFunction;
 
 import vessel.memory.GuestMemory;
 
@@ -213,6 +214,14 @@ public final class VirtQueue {
      * added an entry just before it could see avail_event may not have notified.
      */
     public DescriptorChain pop() throws VirtQueueException {
+        return pop(null);
+    }
+
+    /**
+     * As {@link #pop()}, but the chain popped is {@code recycled.apply(head)} refilled when that is a chain
+     * ({@link DescriptorChain#recyclable}) the device is done with, else a new one.
+     */
+    public DescriptorChain pop(IntFunction<DescriptorChain> recycled) throws VirtQueueException {
         requireActive();
         if (nextAvail == availSnapshot && !refreshAvail()) {
             return null;
@@ -224,7 +233,8 @@ public final class VirtQueue {
                     + ", beyond the queue size " + activeSize);
         }
         nextAvail = (nextAvail + 1) & 0xFFFF;
-        return walk(head);
+        DescriptorChain reuse = recycled == null ? null : recycled.apply(head);
+        return walk(head, reuse != null && reuse.memory() == memory ? reuse : null);
     }
 
     /**
@@ -260,7 +270,7 @@ public final class VirtQueue {
     }
 
     /** Follows the chain from {@code head}, validating and copying each buffer. */
-    private DescriptorChain walk(int head) throws VirtQueueException {
+    private DescriptorChain walk(int head, DescriptorChain reuse) throws VirtQueueException {
         MemorySegment table = desc;
         int tableSize = activeSize;
         boolean inIndirect = false;
@@ -339,6 +349,10 @@ public final class VirtQueue {
                         ": next index " + next + " is beyond its table of " + tableSize);
             }
             index = next;
+        }
+        if (reuse != null) {
+            reuse.refill(head, scratchAddresses, scratchLengths, count, readable);
+            return reuse;
         }
         return new DescriptorChain(memory, head, Arrays.copyOf(scratchAddresses, count),
                 Arrays.copyOf(scratchLengths, count), readable);

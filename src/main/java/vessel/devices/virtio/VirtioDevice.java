@@ -50,6 +50,19 @@ public interface VirtioDevice {
      */
     boolean queueNotified(int index);
 
+    /**
+     * As {@link #queueNotified}, for a caller that calls {@link #servePopped} on this same thread as soon as
+     * it has released the transport lock: the device may leave the requests it popped for that call, so
+     * their work is done off the lock without a hand-off to another thread (virtio-blk's cached I/O).
+     */
+    default boolean queueNotifiedThenServe(int index) {
+        return queueNotified(index);
+    }
+
+    /** With no lock held, right after {@link #queueNotifiedThenServe}: does the work it left on this thread. */
+    default void servePopped() {
+    }
+
     /** The driver reset the device: drop every queue and return to the state before activation. */
     void reset();
 

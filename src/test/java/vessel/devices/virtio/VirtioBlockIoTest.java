@@ -235,6 +235,8 @@ class VirtioBlockIoTest {
     static final class StalledImage implements DiskImage {
         final CountDownLatch entered = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
+        volatile String readBy;
+        volatile String flushedBy;
 
         @Override
         public long size() {
@@ -243,6 +245,7 @@ class VirtioBlockIoTest {
 
         @Override
         public void read(long offset, ByteBuffer dst) throws IOException {
+            readBy = Thread.currentThread().getName();
             entered.countDown();
             try {
                 release.await();
@@ -265,6 +268,7 @@ class VirtioBlockIoTest {
 
         @Override
         public void flush() {
+            flushedBy = Thread.currentThread().getName();
         }
 
         @Override
@@ -348,5 +352,97 @@ class VirtioBlockIoTest {
         reset.get(10, TimeUnit.SECONDS);
         blk.awaitIdle();
         assertEquals(0, d.usedIdx(), "the completion of a request from before the reset is dropped");
+    }
+
+    /**
+     * The event loop's path: it pops under the transport lock, then serves the read itself with no lock held
+     * (no hand-off to a worker), and a vCPU's ISR and configuration reads go on while that read is stalled.
+     */
+    @Test
+    void theEventLoopServesAReadOffTheLockAndAVcpuReadsIsrMeanwhile() throws Exception {
+        StalledImage disk = new StalledImage();
+        VirtioBlock blk = new VirtioBlock(disk, false, "stalled", 1);
+        closing.add(blk);
+        closing.add(disk::close);
+        MsiXTable.MsiSink sink = new MsiXTable.MsiSink() {
+            @Override
+            public void route(int vector, long address, int data) {
+            }
+
+            @Override
+            public void signal(int vector) {
+            }
+        };
+        VirtioPciFunction function = new VirtioPciFunction("blk", blk, memory, sink, asserted -> { });
+        TestDriver d = driver(memory, 0);
+        blk.activate(memory, List.of(activate(d)), 0, irq);
+        long data = d.alloc(4096);
+        long status = d.alloc(1);
+        memory.writeByte(status, (byte) 0xff);
+        d.post(Buf.in(header(d, T_IN, 0), 16), Buf.out(data, 4096), Buf.out(status, 1));
+        Thread loop = Thread.ofPlatform().name("test-event-loop").start(() -> {
+            synchronized (function) { // as PciDevices' handler
+                blk.queueNotifiedThenServe(0);
+            }
+            blk.servePopped();
+        });
+        assertTrue(disk.entered.await(10, TimeUnit.SECONDS), "the read reached the image");
+        assertEquals("test-event-loop", disk.readBy, "served on the notifying thread, not handed to a worker");
+        CompletableFuture<long[]> vcpu = CompletableFuture.supplyAsync(() -> {
+            synchronized (function) {
+                return new long[] {function.read(0x1000, 1), function.read(0x2000, 8)};
+            }
+        });
+        assertEquals(IMAGE_BYTES / 512, vcpu.get(10, TimeUnit.SECONDS)[1], "capacity, read while the read is stalled");
+        assertEquals(0, d.usedIdx());
+        disk.release.countDown();
+        loop.join(10_000);
+        assertFalse(loop.isAlive());
+        assertEquals(S_OK, memory.readByte(status));
+        assertEquals(List.of(new Used(0, 4097)), d.reap());
+    }
+
+    /** A FLUSH (an fdatasync that can take long) is never done on the event loop: a worker does it. */
+    @Test
+    void theEventLoopHandsAFlushToAWorker() throws Exception {
+        StalledImage disk = new StalledImage();
+        disk.release.countDown();
+        VirtioBlock blk = new VirtioBlock(disk, false, "flush", 1);
+        closing.add(blk);
+        TestDriver d = driver(memory, 0);
+        blk.activate(memory, List.of(activate(d)), 0, irq);
+        long readStatus = d.alloc(1);
+        long flushStatus = d.alloc(1);
+        d.post(Buf.in(header(d, T_IN, 0), 16), Buf.out(d.alloc(512), 512), Buf.out(readStatus, 1));
+        d.post(Buf.in(header(d, T_FLUSH, 0), 16), Buf.out(flushStatus, 1));
+        blk.queueNotifiedThenServe(0);
+        blk.servePopped();
+        blk.awaitIdle();
+        assertEquals(Thread.currentThread().getName(), disk.readBy, "the read, served inline");
+        assertTrue(disk.flushedBy.startsWith("virtio-blk-io"), "flushed on " + disk.flushedBy);
+        assertEquals(S_OK, memory.readByte(readStatus));
+        assertEquals(S_OK, memory.readByte(flushStatus));
+        assertEquals(2, d.reap().size());
+    }
+
+    /**
+     * A reset between the pop and the serving thread's turn (a vCPU holds the transport lock for it, and
+     * the serving thread needs that lock to take its next request) neither deadlocks nor answers them.
+     */
+    @Test
+    void aResetDropsRequestsPoppedForTheEventLoop() throws Exception {
+        StalledImage disk = new StalledImage();
+        VirtioBlock blk = new VirtioBlock(disk, false, "reset", 1);
+        closing.add(blk);
+        closing.add(disk::close);
+        TestDriver d = driver(memory, 0);
+        blk.activate(memory, List.of(activate(d)), 0, irq);
+        d.post(Buf.in(header(d, T_IN, 0), 16), Buf.out(d.alloc(512), 512), Buf.out(d.alloc(1), 1));
+        blk.queueNotifiedThenServe(0);
+        CompletableFuture.runAsync(blk::reset).get(10, TimeUnit.SECONDS);
+        blk.servePopped();
+        blk.awaitIdle();
+        assertEquals(1, disk.entered.getCount(), "no I/O for a request of before the reset");
+        assertEquals(0, d.usedIdx());
     }
 }

@@ -314,10 +314,11 @@ class VirtioBlockTest {
                 in(0x0080_0000_0000_0000L, 512), // sector * 512 would overflow into range
                 out(SECTORS, new byte[512]), in(0, 100)); // not whole sectors
         Request last = in(SECTORS - 1, 512);
-        List<Used> used = kick();
+        List<Used> used = kick(); // in the order the requests completed, which the I/O threads decide
         for (int i = 0; i < bad.size(); i++) {
             assertEquals(S_IOERR, status(bad.get(i)), "request " + i);
-            assertEquals(1, used.get(i).length());
+            int head = bad.get(i).head();
+            assertEquals(List.of(1), used.stream().filter(u -> u.head() == head).map(Used::length).toList());
         }
         assertEquals(S_OK, status(last));
         assertEquals(bad.size(), blk.counters().ioErrors());

@@ -151,10 +151,12 @@ public class BlkRandomRead {
             // Like Linux with EVENT_IDX: one interrupt wanted, when the last of the batch is used.
             memory.writeShort(AVAIL + 4 + 2L * QUEUE_SIZE, (short) (availIdx - 1));
             memory.writeShort(AVAIL + 2, (short) availIdx);
-            while (blk.queueNotified(0)) {
-                // a batch beyond one pass: the event loop would call again too
-            }
-            blk.awaitIdle(); // the requests complete on the device's I/O threads
+            boolean more;
+            do { // as the event loop: a pass under the lock, then its requests served off it
+                more = blk.queueNotifiedThenServe(0);
+                blk.servePopped();
+            } while (more);
+            blk.awaitIdle(); // any request handed to an I/O thread
             int used = memory.readShort(USED + 2) & 0xFFFF;
             if (used != availIdx) {
                 throw new IllegalStateException("used idx " + used + " after avail idx " + availIdx);
