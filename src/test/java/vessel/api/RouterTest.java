@@ -258,7 +258,8 @@ class RouterTest {
         "more memory than host   | {\"vcpu_count\": 1, \"mem_size_mib\": 1099511627776}     | more than this host has",
         "smt with odd vCPUs      | {\"vcpu_count\": 3, \"mem_size_mib\": 128, \"smt\": true} | 1 or an even number when SMT",
         "cpu template            | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"cpu_template\": \"T2\"} | CPU templates",
-        "huge pages              | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"huge_pages\": \"2M\"} | huge pages",
+        "2M pages, odd MiB       | {\"vcpu_count\": 2, \"mem_size_mib\": 129, \"huge_pages\": \"2M\"} | mem_size_mib must be a multiple of 2",
+        "huge pages, unknown     | {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"huge_pages\": \"1G\"} | unknown variant `1G` for huge_pages",
     })
     void machineConfigIsCheckedStrictly(String name, String body, String fragment) throws IOException {
         String message = fault("PUT", "/machine-config", body);

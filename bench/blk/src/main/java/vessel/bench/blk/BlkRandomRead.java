@@ -38,11 +38,13 @@ import vessel.memory.GuestMemory;
  * is 32 requests, so the score is requests per second.
  *
  * <p>What it measures is Vessel's device path (ring parsing and validation, request decoding, status,
- * used ring, notification decision), the hand-off of each request to an I/O thread and back, plus one
- * pread per request from the host page cache (the image is written just before, so it is cached): no
- * guest, no vCPU exits, no interrupt delivery. Before the I/O moved off the transport lock (commit
- * a7e6f57) the same benchmark did the pread inline on the notifying thread: 540,732 requests/s at batch
- * 1 and 610,655 at batch 32, 120 bytes allocated per request, on a 2-core kvm_pvm host.
+ * used ring, notification decision) as the event loop drives it: a pass pops the batch under the transport
+ * lock, then the notifying thread serves the popped reads itself with no lock held (a hand-off to an I/O
+ * thread cost more than a cached read: commit a7e6f57 handed every request to one, 35,474 requests/s at
+ * batch 1 against 444,392 inline before it). One pread per request from the host page cache (the image is
+ * written just before, so it is cached): no guest, no vCPU exits, no interrupt delivery. run.sh
+ * --baseline REV runs an older build beside this one.
+ */
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
