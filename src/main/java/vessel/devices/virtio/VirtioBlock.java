@@ -23,9 +23,12 @@ import vessel.memory.GuestMemory;
  * memory. The guest sees {@code floor(disk size / 512)} sectors; a partial last sector is not visible.
  *
  * <p>Threads. A notification pops the queue's chains under the transport's lock (ring parsing, the rate
- * limiter) and hands each request to an I/O worker ({@link IoWorkers}); the worker parses and checks it,
- * does the I/O with no lock held, writes the status byte, and only then takes the transport lock to return
- * the chain as used and interrupt the driver. So a vCPU's ISR, MSI-X or configuration access never waits
+ * limiter). On the event loop ({@link #queueNotifiedThenServe}, then {@link #servePopped}) the loop's thread
+ * serves the popped reads and writes itself once it has released the lock, while they come from the page
+ * cache; a FLUSH, DISCARD or WRITE_ZEROES, and whatever follows a slow request, goes to an I/O worker
+ * ({@link IoWorkers}), as every request popped on another path does. Whoever serves a request parses and
+ * checks it, does the I/O with no lock held, writes the status byte, and only then takes the transport lock
+ * to return the chain as used and interrupt the driver. So a vCPU's ISR, MSI-X or configuration access never waits
  * behind disk I/O, several requests of a queue are in flight at once, and the queues are served in
  * parallel. Requests complete in the order their I/O ends (virtio-blk does not promise order; FLUSH covers
  * the writes completed before it, which the guest has seen completed). Each request holds a pass of the
