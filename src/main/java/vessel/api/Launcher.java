@@ -23,10 +23,11 @@ public interface Launcher {
 
     /**
      * Restores a snapshot (PUT /snapshot/load): its vCPUs run unless {@code paused}; with
-     * {@code trackDirtyPages} it can take diff snapshots. A launcher that cannot says so.
+     * {@code trackDirtyPages} it can take diff snapshots; {@code overrides} names other TAPs (the load's
+     * network_overrides), disks or vsock socket. A launcher that cannot says so.
      */
-    default VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages)
-            throws ConfigException, IOException {
+    default VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages,
+                                   vessel.vmm.RestoreOverrides overrides) throws ConfigException, IOException {
         throw new ConfigException("this VMM cannot load snapshots");
     }
 }

@@ -485,8 +485,8 @@ public final class Vmm implements AutoCloseable {
 
     /**
      * PUT /snapshot/load: only on a fresh process (logger and metrics aside). The machine comes from the
-     * state file; the memory file is mapped copy-on-write. Vessel's snapshots have no network or vsock
-     * devices yet, so an override naming one is refused as naming a device the snapshot does not have.
+     * state file; the memory file is mapped copy-on-write. network_overrides and vsock_override name the
+     * host side the restored devices attach to; one naming a device the snapshot lacks is refused.
      */
     synchronized void loadSnapshot(SnapshotLoadParams p) throws ApiException {
         lifecycle.check(Operation.SNAPSHOT_LOAD);
@@ -503,12 +503,15 @@ public final class Vmm implements AutoCloseable {
             throw new ApiException("Load snapshot error: memory backend Uffd is not supported by Vessel (use File)");
         }
         String e = "Load snapshot error: ";
-        if (p.networkOverrides() != null && !p.networkOverrides().isEmpty()) {
-            throw new ApiException(e + "network override for iface " + p.networkOverrides().getFirst().ifaceId()
-                    + ": the snapshot has no such network interface");
+        vessel.vmm.RestoreOverrides overrides = vessel.vmm.RestoreOverrides.NONE;
+        for (Model.NetworkOverride o : p.networkOverrides() == null ? List.<Model.NetworkOverride>of() : p.networkOverrides()) {
+            if (overrides.taps().containsKey(o.ifaceId())) {
+                throw new ApiException(e + "network override for iface " + o.ifaceId() + " is given twice");
+            }
+            overrides = overrides.withTap(o.ifaceId(), o.hostDevName());
         }
         if (p.vsockOverride() != null) {
-            throw new ApiException(e + "vsock override: the snapshot has no vsock device");
+            overrides = overrides.withVsockUds(Path.of(p.vsockOverride().udsPath()));
         }
         if (Boolean.TRUE.equals(p.clockRealtime())) {
             throw new ApiException(e + "clock_realtime is not supported by Vessel");
@@ -520,7 +523,7 @@ public final class Vmm implements AutoCloseable {
         boolean resume = Boolean.TRUE.equals(p.resumeVm());
         boolean track = Boolean.TRUE.equals(p.trackDirtyPages()) || Boolean.TRUE.equals(p.enableDiffSnapshots());
         try {
-            vm = RunningVm.of(launcher.restore(Path.of(p.snapshotPath()), memory, !resume, track));
+            vm = RunningVm.of(launcher.restore(Path.of(p.snapshotPath()), memory, !resume, track, overrides));
         } catch (ConfigException ex) {
             throw new ApiException(e + ex.getMessage());
         } catch (IOException ex) {

@@ -52,9 +52,9 @@ final class ApiCommand {
             }
 
             @Override
-            public VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages)
-                    throws ConfigException, IOException {
-                return session.restore(state, memory, paused, trackDirtyPages);
+            public VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages,
+                                          vessel.vmm.RestoreOverrides overrides) throws ConfigException, IOException {
+                return session.restore(state, memory, paused, trackDirtyPages, overrides);
             }
 
             @Override

@@ -39,13 +39,14 @@ final class GuestSession {
     /** Restores a snapshot (state file and memory file) and runs it, or leaves it paused with {@code paused}. */
     synchronized VirtualMachine restore(java.nio.file.Path state, java.nio.file.Path memory, boolean paused)
             throws ConfigException, IOException {
-        return restore(state, memory, paused, false);
+        return restore(state, memory, paused, false, vessel.vmm.RestoreOverrides.NONE);
     }
 
     /** As {@link #restore(java.nio.file.Path, java.nio.file.Path, boolean)}; with tracking, diffs can follow. */
     synchronized VirtualMachine restore(java.nio.file.Path state, java.nio.file.Path memory, boolean paused,
-                                        boolean trackDirtyPages) throws ConfigException, IOException {
-        VirtualMachine vm = VirtualMachine.restore(state, memory, console);
+                                        boolean trackDirtyPages, vessel.vmm.RestoreOverrides overrides)
+            throws ConfigException, IOException {
+        VirtualMachine vm = VirtualMachine.restore(state, memory, console, overrides);
         if (trackDirtyPages) {
             try {
                 vm.trackDirtyPages();

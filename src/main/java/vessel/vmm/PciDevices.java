@@ -68,10 +68,43 @@ final class PciDevices implements AutoCloseable {
      */
     private final ScheduledThreadPoolExecutor timers;
 
-    /** The PCI side's devices with state, by bus name (virtio functions are not snapshotted yet). */
+    /**
+     * The PCI side's devices with state, by name, in the order a restore puts them back: the config
+     * latch, then per virtio function its device (settings the activation that follows needs) and its
+     * transport (which activates the device again).
+     */
     java.util.Map<String, vessel.devices.Snapshottable<?>> stateful() {
-        return java.util.Map.of("pci-config-io", configIo);
+        java.util.Map<String, vessel.devices.Snapshottable<?>> all = new java.util.LinkedHashMap<>();
+        all.put("pci-config-io", configIo);
+        all.putAll(stateful);
+        return all;
     }
+
+    /** The functions whose device keeps no snapshot state, by name: a VM with one cannot be snapshotted. */
+    List<String> notSnapshottable() {
+        return List.copyOf(notSnapshottable);
+    }
+
+    /**
+     * After every function's state was put back: BARs mapped (and ioeventfds placed) where the restored
+     * configuration spaces say, and every queue notified once, since a notification the old VM's event
+     * loop had not served when it paused is not in the new VM's eventfds.
+     */
+    void restored() {
+        root.remapAll();
+        for (List<EventFd> fds : notifyFds.values()) {
+            for (EventFd fd : fds) {
+                try {
+                    fd.signal();
+                } catch (SysException e) {
+                    LOG.log(System.Logger.Level.WARNING, "queue kick after restore lost: " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private final java.util.Map<String, vessel.devices.Snapshottable<?>> stateful = new java.util.LinkedHashMap<>();
+    private final List<String> notSnapshottable = new ArrayList<>();
 
     PciDevices(VmFd vm, GuestMemory memory, Bus pio, Bus mmio, EventLoop loop) {
         this(vm, memory, pio, mmio, loop, new vessel.devices.pci.PciHostBridge());
@@ -151,6 +184,12 @@ final class PciDevices implements AutoCloseable {
             });
         }
         notifyFds.put(function, fds);
+        if (device instanceof vessel.devices.Snapshottable<?> state) {
+            stateful.put(name + " device", state);
+            stateful.put(name, function);
+        } else {
+            notSnapshottable.add(name);
+        }
         device.queueTimer((queue, nanos) -> {
             if (queue < 0 || queue >= fds.size() || timers.isShutdown()) {
                 return;

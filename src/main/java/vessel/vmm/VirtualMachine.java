@@ -587,9 +587,12 @@ public final class VirtualMachine implements AutoCloseable {
         if (memory.pluggable() != null) {
             throw new ConfigException("snapshots of VMs with hot-pluggable memory (virtio-mem) are not supported yet");
         }
-        if (!virtio.isEmpty()) {
-            throw new ConfigException("snapshots of VMs with virtio devices (drives, network interfaces, vsock, entropy)"
-                    + " are not supported yet");
+        String refusal = SnapshotDevices.refusal(config);
+        if (refusal == null && pci != null && !pci.notSnapshottable().isEmpty()) {
+            refusal = "snapshots of VMs with " + pci.notSnapshottable() + " are not supported yet";
+        }
+        if (refusal != null) {
+            throw new ConfigException(refusal);
         }
         if (firmwareMemory != null) {
             throw new ConfigException("snapshots of firmware-booted VMs (--firmware) are not supported yet");
@@ -636,7 +639,8 @@ public final class VirtualMachine implements AutoCloseable {
             written = pages * GuestMemory.PAGE_SIZE;
         }
         VmSnapshot snapshot = new VmSnapshot(
-                new VmSnapshot.Machine(config.memoryBytes(), vcpuFds.size(), config.debugExit(), pci != null),
+                new VmSnapshot.Machine(config.memoryBytes(), vcpuFds.size(), config.debugExit(), pci != null,
+                        SnapshotDevices.of(config)),
                 vmState, vcpuStates, devices, new VmSnapshot.Memory(type, memory.totalSize(), dirtyRuns));
         SnapshotFile.write(statePath, snapshot);
         long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -694,6 +698,16 @@ public final class VirtualMachine implements AutoCloseable {
      */
     public static VirtualMachine restore(Path statePath, Path memoryPath, OutputStream console)
             throws ConfigException, IOException {
+        return restore(statePath, memoryPath, console, RestoreOverrides.NONE);
+    }
+
+    /**
+     * As {@link #restore(Path, Path, OutputStream)}, with the disks, TAPs and vsock socket {@code overrides}
+     * names in place of the snapshot's (one snapshot restored as several VMs, each with its own). Disks
+     * and TAPs are opened first: a missing one is one line and nothing else is made.
+     */
+    public static VirtualMachine restore(Path statePath, Path memoryPath, OutputStream console,
+                                         RestoreOverrides overrides) throws ConfigException, IOException {
         long t0 = System.nanoTime();
         VmSnapshot snap;
         try {
@@ -703,10 +717,11 @@ public final class VirtualMachine implements AutoCloseable {
             throw new ConfigException(e.getMessage());
         }
         VmSnapshot.Machine machine = snap.machine();
-        VmConfig config = new VmConfig(statePath, null, machine.memoryBytes(), machine.cpus(), "", List.of(),
-                machine.debugExit(), null, null, List.of(), false, List.of(), null);
+        VmConfig config = SnapshotDevices.config(statePath, machine, overrides);
         List<AutoCloseable> made = new ArrayList<>();
         try {
+            List<VirtioDevices.Made> virtio = VirtioDevices.create(config);
+            virtio.forEach(d -> made.add(d.resource()));
             Kvm kvm = Kvm.open();
             made.add(kvm);
             VmFd vm = newVmFd(kvm, made, false);
@@ -731,9 +746,22 @@ public final class VirtualMachine implements AutoCloseable {
             EventLoop eventLoop = new EventLoop();
             made.add(eventLoop);
             PciDevices pci = null;
+            List<AutoCloseable> deviceResources = new ArrayList<>();
             if (machine.pci()) {
                 pci = new PciDevices(vm, memory, pio, mmio, eventLoop);
                 made.add(pci);
+                for (VirtioDevices.Made d : virtio) {
+                    deviceResources.add(d.resource());
+                    pci.addVirtio(d.name(), d.device());
+                }
+            }
+            // Device threads started by the restored activations wait here until start(): interrupts
+            // they raised now would reach an irqchip whose state is put back after them.
+            try {
+                eventLoop.gate().pause(); // no pass is in progress yet: returns at once
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("restore interrupted");
             }
             List<EventFd> eventFds = legacyEventFds(vm, made);
             List<VcpuFd> vcpuFds = new ArrayList<>();
@@ -743,7 +771,7 @@ public final class VirtualMachine implements AutoCloseable {
                 vcpuFds.add(vcpu);
             }
             VirtualMachine restored = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
-                    eventLoop, pci, new ArrayList<>(), List.of(), null, null, 0);
+                    eventLoop, pci, deviceResources, virtio, null, null, 0);
             List<String> expected = snap.deviceNames();
             List<String> have = List.copyOf(restored.stateful.keySet());
             if (!expected.equals(have)) {
@@ -761,6 +789,9 @@ public final class VirtualMachine implements AutoCloseable {
                 } catch (SnapshotFormatException | IllegalArgumentException e) {
                     throw new ConfigException("snapshot " + statePath + ": device " + d.name() + ": " + e.getMessage());
                 }
+            }
+            if (pci != null) {
+                pci.restored();
             }
             KvmState.restoreVm(vm, snap.vm());
             for (VcpuFd vcpu : vcpuFds) {
@@ -866,6 +897,7 @@ public final class VirtualMachine implements AutoCloseable {
             control.requestPause();
         }
         LOG.log(System.Logger.Level.INFO, () -> "starting vCPUs " + sinceProcessStart());
+        eventLoop.resume(); // a restored VM's device threads waited for this
         if (!eventLoop.isEmpty()) {
             try {
                 eventLoop.start("devices");

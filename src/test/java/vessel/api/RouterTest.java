@@ -41,9 +41,11 @@ class RouterTest {
         String restored;
 
         @Override
-        public VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages)
-                throws vessel.vmm.ConfigException {
-            restored = state + " " + memory + (paused ? " paused" : " running") + (trackDirtyPages ? " tracked" : "");
+        public VirtualMachine restore(Path state, Path memory, boolean paused, boolean trackDirtyPages,
+                                      vessel.vmm.RestoreOverrides overrides) throws vessel.vmm.ConfigException {
+            restored = state + " " + memory + (paused ? " paused" : " running") + (trackDirtyPages ? " tracked" : "")
+                    + (overrides.taps().isEmpty() ? "" : " taps " + overrides.taps())
+                    + (overrides.vsockUds() == null ? "" : " vsock " + overrides.vsockUds());
             throw new vessel.vmm.ConfigException("no VM in this test");
         }
 
@@ -200,9 +202,16 @@ class RouterTest {
         assertEquals("Load snapshot error: memory backend Uffd is not supported by Vessel (use File)",
                 fault("PUT", "/snapshot/load", "{" + path + ", "
                         + "\"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"/uffd.sock\"}}"));
-        assertEquals("Load snapshot error: network override for iface eth0: the snapshot has no such network interface",
+        // network_overrides and vsock_override reach the restore, which checks them against the snapshot.
+        assertEquals("Load snapshot error: no VM in this test",
                 fault("PUT", "/snapshot/load", "{" + path + ", \"mem_file_path\": \"/m\", "
-                        + "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap9\"}]}"));
+                        + "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap9\"}], "
+                        + "\"vsock_override\": {\"uds_path\": \"/v2.sock\"}}"));
+        assertEquals("/s/vm.state /m paused taps {eth0=tap9} vsock /v2.sock", launcher.restored);
+        assertEquals("Load snapshot error: network override for iface eth0 is given twice",
+                fault("PUT", "/snapshot/load", "{" + path + ", \"mem_file_path\": \"/m\", "
+                        + "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap9\"}, "
+                        + "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap8\"}]}"));
         // The launcher is asked with the file backend's path, paused unless resume_vm, tracking if asked.
         assertEquals("Load snapshot error: no VM in this test", fault("PUT", "/snapshot/load", "{" + path + ", "
                 + "\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/s/vm.mem\"}, "

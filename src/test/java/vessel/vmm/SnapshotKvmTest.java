@@ -198,4 +198,41 @@ class SnapshotKvmTest {
             assertTrue(Files.notExists(dir.resolve("s")) && Files.notExists(dir.resolve("m")));
         }
     }
+
+    @Test
+    void aGuestWithADriveAndEntropyRestoresOnItsOwnDiskCopyAndAMissingDiskIsOneLine() throws Exception {
+        Path disk = dir.resolve("disk.img");
+        Files.write(disk, new byte[1 << 20]);
+        VmConfig config = VmConfig.builder().kernel(TestGuests.get("counter.bin")).entry(EntryMode.LONG).memory("32M")
+                .debugExit(true).drive(new DriveConfig("data", disk, false)).entropy(true).build();
+        Path state = dir.resolve("dev.state");
+        Path mem = dir.resolve("dev.mem");
+        long saved;
+        try (VirtualMachine vm = VirtualMachine.create(config, new GuestRunTest.Console())) {
+            vm.start();
+            runTo(vm, 100);
+            vm.snapshot(state, mem, VmSnapshot.Type.FULL);
+            saved = vm.memory().readLong(COUNTER);
+        }
+        VmSnapshot s = vessel.vmm.snapshot.SnapshotFile.read(state);
+        assertEquals(java.util.List.of("COM1", "i8042", "rtc", "pci-config-io", "virtio-blk data device", "virtio-blk data",
+                "virtio-rng device", "virtio-rng"), s.deviceNames());
+        assertEquals(disk.toAbsolutePath().toString(), s.machine().devices().drives().getFirst().path());
+
+        Path copy = dir.resolve("clone.img");
+        Files.copy(disk, copy);
+        Files.move(disk, dir.resolve("gone.img"));
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> VirtualMachine.restore(state, mem, new GuestRunTest.Console()));
+        assertEquals("drive 'data': " + disk.toAbsolutePath() + " does not exist", e.getMessage());
+        e = assertThrows(ConfigException.class, () -> VirtualMachine.restore(state, mem, new GuestRunTest.Console(),
+                RestoreOverrides.NONE.withTap("eth0", "tap9")));
+        assertEquals("network override for iface 'eth0': the snapshot has no such network interface []", e.getMessage());
+
+        try (VirtualMachine vm = VirtualMachine.restore(state, mem, new GuestRunTest.Console(),
+                RestoreOverrides.NONE.withDrive("data", copy))) {
+            vm.start();
+            runTo(vm, saved + 100);
+        }
+    }
 }

@@ -173,4 +173,48 @@ public final class MsiXTable {
         }
     }
 
+    /** The vector table and pending bits; enable and function-mask live in configuration space. */
+    public record State(long[] address, int[] data, int[] control, long[] pending) {
+        public State {
+            if (address.length != data.length || address.length != control.length
+                    || pending.length != (address.length + 63) / 64) {
+                throw new IllegalArgumentException("MSI-X table of " + address.length + " addresses, " + data.length
+                        + " data words, " + control.length + " control words and " + pending.length + " pending words");
+            }
+            address = address.clone();
+            data = data.clone();
+            control = control.clone();
+            pending = pending.clone();
+        }
+    }
+
+    public State state() {
+        return new State(address, data, control, pending);
+    }
+
+    /**
+     * Puts the table back after the configuration space (enable, function mask) was restored, and sends
+     * each unmasked vector's route to the sink again: the new VM's KVM has none yet. Pending bits stay
+     * pending, delivered when the guest unmasks as before; nothing is signalled now.
+     */
+    public void restore(State s) {
+        if (s.address().length != vectors) {
+            throw new IllegalArgumentException("MSI-X table of " + s.address().length + " vectors for a function with "
+                    + vectors);
+        }
+        for (int v = 0; v < vectors; v++) {
+            address[v] = s.address()[v];
+            data[v] = s.data()[v];
+            control[v] = s.control()[v] & VECTOR_MASKED;
+        }
+        System.arraycopy(s.pending(), 0, pending, 0, pending.length);
+        if (vectors % 64 != 0) {
+            pending[pending.length - 1] &= (1L << (vectors % 64)) - 1;
+        }
+        for (int v = 0; v < vectors; v++) {
+            if ((control[v] & VECTOR_MASKED) == 0) {
+                sink.route(v, address[v], data[v]);
+            }
+        }
+    }
 }

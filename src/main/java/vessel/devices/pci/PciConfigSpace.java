@@ -192,4 +192,30 @@ public final class PciConfigSpace {
             writable[offset + i] = (byte) (mask >>> (8 * i));
         }
     }
+
+    /** The whole space as it is now, for a snapshot. */
+    public byte[] snapshot() {
+        return bytes.clone();
+    }
+
+    /**
+     * Puts back a space {@link #snapshot} took of a function built the same way: its guest-writable bits
+     * are taken, and the rest must be what this function has, or it is another device (another ID,
+     * capability list or BAR layout) and an IllegalArgumentException says where they differ. Only the
+     * bytes change: the caller remaps BARs and reacts to control bits.
+     */
+    public void restore(byte[] saved) {
+        if (saved.length != SIZE) {
+            throw new IllegalArgumentException("configuration space of " + saved.length + " bytes, not " + SIZE);
+        }
+        for (int i = 0; i < SIZE; i++) {
+            int fixed = ~writable[i] & 0xff;
+            if ((saved[i] & fixed) != (bytes[i] & fixed)) {
+                throw new IllegalArgumentException(String.format(
+                        "configuration space differs from this function's at 0x%03x (0x%02x, here 0x%02x)", i,
+                        saved[i] & 0xff, bytes[i] & 0xff));
+            }
+        }
+        System.arraycopy(saved, 0, bytes, 0, SIZE);
+    }
 }

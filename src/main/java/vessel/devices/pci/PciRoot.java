@@ -84,6 +84,21 @@ public final class PciRoot {
         }
     }
 
+    /**
+     * Maps every function's BARs where its configuration space now says (after a snapshot's spaces were
+     * put back), telling the listener of each move as a guest's write would.
+     */
+    public void remapAll() {
+        for (int slot = 0; slot < SLOTS; slot++) {
+            PciFunction f = slots[slot];
+            if (f != null) {
+                synchronized (f) {
+                    remap(slot);
+                }
+            }
+        }
+    }
+
     private PciFunction target(int bus, int device, int function) {
         return bus == 0 && function == 0 && device >= 0 && device < SLOTS ? slots[device] : null;
     }

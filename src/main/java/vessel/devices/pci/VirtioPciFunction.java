@@ -21,7 +21,8 @@ import vessel.memory.GuestMemory;
  * <p>Locking: the function object. vCPU threads reach it through the buses; the VM's event loop calls
  * {@link #queueNotified} under the same lock, so a reset never races a device's queue work.
  */
-public final class VirtioPciFunction implements PciFunction, BusDevice {
+public final class VirtioPciFunction implements PciFunction, BusDevice,
+        vessel.devices.Snapshottable<VirtioPciFunction.State> {
     public static final int VENDOR = 0x1af4;
     public static final int DEVICE_BASE = 0x1040;
     public static final int BAR = 0;
@@ -441,6 +442,100 @@ public final class VirtioPciFunction implements PciFunction, BusDevice {
 
     public boolean active() {
         return active;
+    }
+
+    /**
+     * The transport as the guest left it: configuration space (command, BARs, MSI-X control), the MSI-X
+     * table, the common configuration and each queue. The device behind it keeps its own state.
+     *
+     * @param deviceType the virtio device ID, so another device's state is refused by name
+     */
+    public record State(int deviceType, byte[] config, MsiXTable.State msix, int deviceFeatureSelect,
+                        int driverFeatureSelect, long driverFeatures, int configVector, int status, int configGeneration,
+                        int queueSelect, int isr, boolean active, int[] queueVector, java.util.List<VirtQueue.State> queues) {
+        public State {
+            if (queueVector.length != queues.size()) {
+                throw new IllegalArgumentException(queueVector.length + " queue vectors for " + queues.size() + " queues");
+            }
+            if ((status & ~0xff) != 0 || (configGeneration & ~0xff) != 0 || (isr & ~3) != 0) {
+                throw new IllegalArgumentException("status 0x" + Integer.toHexString(status) + ", generation "
+                        + configGeneration + ", ISR " + isr + " do not fit their registers");
+            }
+            config = config.clone();
+            queueVector = queueVector.clone();
+            queues = java.util.List.copyOf(queues);
+        }
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public synchronized State saveState() {
+        List<VirtQueue.State> qs = new ArrayList<>();
+        for (VirtQueue q : queues) {
+            qs.add(q.state());
+        }
+        return new State(device.deviceType(), config.snapshot(), msix.state(), deviceFeatureSelect, driverFeatureSelect,
+                driverFeatures, configVector, status, configGeneration, queueSelect, isr, active, queueVector, qs);
+    }
+
+    /**
+     * Puts the transport back on a function just built for the same device: configuration space first
+     * (so MSI-X's enable bit is there), then the table, whose unmasked vectors are routed again, then the
+     * registers and queues; an active device is activated again on the restored queues, which resumes it
+     * where its indices say. The caller remaps the BARs (PciRoot.remapAll), which moves the ioeventfds.
+     */
+    @Override
+    public synchronized void restoreState(State s) {
+        if (s.deviceType() != device.deviceType()) {
+            throw new IllegalArgumentException("state of a virtio device of type " + s.deviceType() + ", not "
+                    + device.deviceType());
+        }
+        if (s.queues().size() != queues.size() || s.msix().address().length != msix.vectors()) {
+            throw new IllegalArgumentException("state of " + s.queues().size() + " queues and " + s.msix().address().length
+                    + " MSI-X vectors, for a device with " + queues.size() + " and " + msix.vectors());
+        }
+        if ((s.driverFeatures() & ~offered) != 0) {
+            throw new IllegalArgumentException("driver features 0x" + Long.toHexString(s.driverFeatures())
+                    + " beyond the offered 0x" + Long.toHexString(offered));
+        }
+        config.restore(s.config());
+        msix.restore(s.msix());
+        deviceFeatureSelect = s.deviceFeatureSelect();
+        driverFeatureSelect = s.driverFeatureSelect();
+        driverFeatures = s.driverFeatures();
+        configVector = validVector(s.configVector());
+        status = s.status();
+        configGeneration = s.configGeneration();
+        queueSelect = s.queueSelect() & 0xffff;
+        isr = s.isr();
+        List<VirtQueue> enabled = new ArrayList<>(Collections.nCopies(queues.size(), (VirtQueue) null));
+        for (int i = 0; i < queues.size(); i++) {
+            queueVector[i] = validVector(s.queueVector()[i]);
+            VirtQueue.State qs = s.queues().get(i);
+            if (qs.active() && !s.active()) {
+                throw new IllegalArgumentException("queue " + i + " is active on an inactive device");
+            }
+            try {
+                queues.get(i).restore(qs, memory);
+            } catch (VirtQueueException e) {
+                throw new IllegalArgumentException("queue " + i + ": " + e.getMessage());
+            }
+            if (qs.active()) {
+                enabled.set(i, queues.get(i));
+            }
+        }
+        if (s.active()) {
+            active = true;
+            device.activate(memory, enabled, driverFeatures, interrupt);
+        }
+        if (isr != 0 && !msix.enabled()
+                && (config.read(PciConfigSpace.COMMAND, 2) & PciConfigSpace.COMMAND_INTX_DISABLE) == 0) {
+            intx.level(true);
+        }
     }
 
     private final VirtioInterrupt interrupt = new VirtioInterrupt() {

@@ -151,13 +151,8 @@ public final class VirtQueue {
         signalledUsed = 0;
     }
 
-    /**
-     * Checks the registers and starts serving the rings in {@code memory} with the negotiated
-     * VIRTIO_F_EVENT_IDX and VIRTIO_F_INDIRECT_DESC. The size must be a power of two no larger than
-     * {@link #maxSize()}, the tables aligned as section 2.7 says (descriptors 16, avail 2, used 4 bytes) and
-     * wholly inside guest RAM, including the event-index fields when they exist.
-     */
-    public void activate(GuestMemory memory, boolean eventIdx, boolean indirect) throws VirtQueueException {
+    /** Checks the registers and maps the rings, indices at 0 (see {@link #activate}). */
+    private void map(GuestMemory memory, boolean eventIdx, boolean indirect) throws VirtQueueException {
         if (size < 1 || size > maxSize || Integer.bitCount(size) != 1) {
             throw new VirtQueueException("queue size " + size + " is not a power of two between 1 and " + maxSize);
         }
@@ -182,9 +177,66 @@ public final class VirtQueue {
         availSnapshot = 0;
         nextUsed = 0;
         signalledUsed = 0;
+    }
+
+    /**
+     * Checks the registers and starts serving the rings in {@code memory} with the negotiated
+     * VIRTIO_F_EVENT_IDX and VIRTIO_F_INDIRECT_DESC. The size must be a power of two no larger than
+     * {@link #maxSize()}, the tables aligned as section 2.7 says (descriptors 16, avail 2, used 4 bytes) and
+     * wholly inside guest RAM, including the event-index fields when they exist.
+     */
+    public void activate(GuestMemory memory, boolean eventIdx, boolean indirect) throws VirtQueueException {
+        map(memory, eventIdx, indirect);
         if (eventIdx) {
             // Ask for a notification on the very first buffer, whatever the ring memory held before.
             used.set(U16, 4 + 8L * activeSize, (short) 0);
+        }
+    }
+
+    /**
+     * A queue's registers and, when active, the device's side of its rings: all a snapshot needs, since
+     * the rings themselves are in guest memory. Indices are 16-bit.
+     */
+    public record State(int size, long descTable, long availRing, long usedRing, boolean ready, boolean active,
+                        boolean eventIdx, boolean indirect, int nextAvail, int nextUsed, int signalledUsed) {
+        public State {
+            for (int index : new int[] {nextAvail, nextUsed, signalledUsed}) {
+                if (index < 0 || index > 0xFFFF) {
+                    throw new IllegalArgumentException("ring index " + index + " is not 16-bit");
+                }
+            }
+            if (active && !ready) {
+                throw new IllegalArgumentException("an active queue the driver never enabled");
+            }
+        }
+    }
+
+    /** The queue as a snapshot keeps it (the VM is paused: no device thread is using it). */
+    public State state() {
+        boolean active = memory != null;
+        return new State(active ? activeSize : size, descTable, availRing, usedRing, ready, active, eventIdx,
+                indirect, nextAvail, nextUsed, signalledUsed);
+    }
+
+    /**
+     * Puts a freshly reset queue in {@code state}: the registers, and for an active queue the rings mapped
+     * in {@code memory} with every check {@link #activate} makes, and the indices where they were. Nothing
+     * is written into guest memory: the rings there (and the avail_event last published) are the
+     * snapshot's own. A ring the checks refuse is a {@link VirtQueueException}.
+     */
+    public void restore(State state, GuestMemory memory) throws VirtQueueException {
+        reset();
+        size = state.size();
+        descTable = state.descTable();
+        availRing = state.availRing();
+        usedRing = state.usedRing();
+        ready = state.ready();
+        if (state.active()) {
+            map(memory, state.eventIdx(), state.indirect());
+            nextAvail = state.nextAvail();
+            availSnapshot = state.nextAvail(); // idx is read again before the next pop
+            nextUsed = state.nextUsed();
+            signalledUsed = state.signalledUsed();
         }
     }
 

@@ -23,7 +23,7 @@ import vessel.memory.GuestMemory;
  * <p>Like the other devices, not thread-safe: the transport calls it under its lock; the API's calls
  * ({@link #setTargetPages}, {@link #setStatsInterval}, hinting commands) take that same lock.
  */
-public final class VirtioBalloon implements VirtioDevice {
+public final class VirtioBalloon implements VirtioDevice, vessel.devices.Snapshottable<VirtioBalloon.State> {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
 
     public static final int DEVICE_TYPE = 5;
@@ -124,6 +124,8 @@ public final class VirtioBalloon implements VirtioDevice {
     private VirtQueue statsQueue;
     /** The stats buffer the device holds until the next poll, or -1. */
     private int heldStatsHead = -1;
+    /** The stats buffer a snapshot said the device held, for the activation that restores it; else -1. */
+    private int restoredStatsHead = -1;
     private long statsDueNanos;
     private volatile int hintCmd = HINT_CMD_STOP; // as Firecracker: no run yet
     private volatile Integer guestHintCmd;
@@ -284,7 +286,9 @@ public final class VirtioBalloon implements VirtioDevice {
             }
             next++;
         }
-        heldStatsHead = -1;
+        heldStatsHead = restoredStatsHead;
+        restoredStatsHead = -1;
+        statsDueNanos = System.nanoTime(); // a restored buffer goes back at the first notification
     }
 
     private static VirtQueue queue(List<VirtQueue> queues, int index) {
@@ -326,6 +330,56 @@ public final class VirtioBalloon implements VirtioDevice {
         memory = null;
         interrupt = null;
         actualPages = 0;
+    }
+
+    /**
+     * The balloon's settings and the driver's side of them: target and actual size, the statistics
+     * interval and last statistics, the stats buffer the device holds (its head, or -1) and the hinting
+     * commands ({@code guestHintCmd} -1: none yet). The features are configuration: a mismatch is refused.
+     */
+    public record State(Features features, int targetPages, int actualPages, int statsIntervalSeconds, long[] lastStats,
+                        int heldStatsHead, int hintCmd, int guestHintCmd, boolean ackOnStop, int nextHintCmd) {
+        public State {
+            if (lastStats.length > Stats.TAGS || statsIntervalSeconds < 0 || heldStatsHead < -1
+                    || heldStatsHead >= QUEUE_SIZE) {
+                throw new IllegalArgumentException("balloon state with " + lastStats.length + " statistics, interval "
+                        + statsIntervalSeconds + ", held buffer " + heldStatsHead);
+            }
+            lastStats = lastStats.clone();
+        }
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public State saveState() {
+        synchronized (lock) {
+            Integer guest = guestHintCmd;
+            return new State(features, targetPages, actualPages, statsIntervalSeconds, lastStats, heldStatsHead, hintCmd,
+                    guest == null ? -1 : guest, ackOnStop, nextHintCmd);
+        }
+    }
+
+    /** Before the transport activates the device again; the held stats buffer is taken back then. */
+    @Override
+    public void restoreState(State s) {
+        if (!s.features().equals(features)) {
+            throw new IllegalArgumentException("balloon state for features " + s.features() + ", not " + features);
+        }
+        synchronized (lock) {
+            targetPages = s.targetPages();
+            actualPages = s.actualPages();
+            statsIntervalSeconds = s.statsIntervalSeconds();
+            lastStats = s.lastStats().clone();
+            restoredStatsHead = s.heldStatsHead();
+            hintCmd = s.hintCmd();
+            guestHintCmd = s.guestHintCmd() < 0 ? null : s.guestHintCmd();
+            ackOnStop = s.ackOnStop();
+            nextHintCmd = s.nextHintCmd();
+        }
     }
 
     // ---- the API's side (any thread) ----

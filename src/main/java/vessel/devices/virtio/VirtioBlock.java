@@ -44,7 +44,7 @@ import vessel.memory.GuestMemory;
  * request with no writable byte for its status cannot be answered at all and stops the queue, as do a head
  * made available again while it is in flight and any broken ring.
  */
-public final class VirtioBlock implements VirtioDevice, AutoCloseable {
+public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.devices.Snapshottable<VirtioBlock.State> {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
 
     public static final int DEVICE_TYPE = 2;
@@ -470,6 +470,37 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable {
             value = (value << 8) | (config[offset + i] & 0xFF);
         }
         return value;
+    }
+
+    /**
+     * What the guest's driver learned of the drive: its size, whether it is read-only and its queues. The
+     * disk's data is the image file's, reopened by path; a file of another size is another disk.
+     */
+    public record State(long capacitySectors, boolean readOnly, int numQueues) {
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    /** Pausing waited for the requests in flight (the pause gate counts them), so none is lost here. */
+    @Override
+    public State saveState() {
+        return new State(backend.capacity, readOnly, numQueues);
+    }
+
+    @Override
+    public void restoreState(State s) {
+        if (s.capacitySectors() != backend.capacity) {
+            throw new IllegalArgumentException("the disk image holds " + backend.capacity + " sectors; the snapshot's guest"
+                    + " has a disk of " + s.capacitySectors());
+        }
+        if (s.readOnly() != readOnly || s.numQueues() != numQueues) {
+            throw new IllegalArgumentException("the snapshot's drive is " + (s.readOnly() ? "read-only" : "read-write")
+                    + " with " + s.numQueues() + " queues; this one " + (readOnly ? "read-only" : "read-write")
+                    + " with " + numQueues);
+        }
     }
 
     /** Nothing is writable: writeback is configurable only with CONFIG_WCE, which is not offered. */

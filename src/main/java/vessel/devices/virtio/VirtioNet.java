@@ -29,7 +29,7 @@ import vessel.memory.GuestMemory;
  * beyond its length) until the next receive notification. At most one frame is held by the device.
  * Each receive pass goes through the VM's {@link PauseGate}: paused, frames wait in the backend.
  */
-public final class VirtioNet implements VirtioDevice, AutoCloseable {
+public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devices.Snapshottable<VirtioNet.State> {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
 
     public static final int DEVICE_TYPE = 1;
@@ -263,6 +263,36 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
 
     @Override
     public void writeConfig(int offset, int size, long value) {
+    }
+
+    /**
+     * The guest's MAC address; the TAP is the host's, reopened by name (or another, named in the load's
+     * network_overrides). Frames in flight at the pause are not kept, as on a wire.
+     */
+    public record State(byte[] mac) {
+        public State {
+            if (mac.length != 6) {
+                throw new IllegalArgumentException("a MAC address of " + mac.length + " bytes");
+            }
+            mac = mac.clone();
+        }
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public State saveState() {
+        return new State(mac);
+    }
+
+    @Override
+    public void restoreState(State s) {
+        if (!java.util.Arrays.equals(s.mac(), mac)) {
+            throw new IllegalArgumentException("network state for another MAC address");
+        }
     }
 
     @Override

@@ -15,7 +15,7 @@ import vessel.memory.GuestMemory;
  * virtio-rng (device type 4, virtio 1.x section 5.4): one queue whose device-writable buffers the device
  * fills with host entropy. No features, no configuration space.
  */
-public final class VirtioRng implements VirtioDevice {
+public final class VirtioRng implements VirtioDevice, vessel.devices.Snapshottable<VirtioRng.State> {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
 
     public static final int DEVICE_TYPE = 4;
@@ -51,6 +51,24 @@ public final class VirtioRng implements VirtioDevice {
         this.source = source;
         this.server = new QueueServer("virtio-rng", 0, this::handle);
         server.limit(this::admit, QueueTimer.NONE);
+    }
+
+    /** Nothing beyond the transport's: the bytes come from the host at each request. */
+    public record State() {
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public State saveState() {
+        return new State();
+    }
+
+    @Override
+    public void restoreState(State s) {
     }
 
     /** Changes the rate limiter: each bucket given replaces the one there, a null one stays (as VirtioBlock). */

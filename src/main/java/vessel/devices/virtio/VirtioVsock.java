@@ -51,7 +51,7 @@ import vessel.memory.GuestMemory;
  * so a reset never races it. Nothing it does blocks while holding the lock: every socket is non-blocking.
  * Each of its passes goes through the VM's {@link PauseGate}: paused, socket news waits until resume.
  */
-public final class VirtioVsock implements VirtioDevice, AutoCloseable {
+public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.devices.Snapshottable<VirtioVsock.State> {
     private static final System.Logger LOG = System.getLogger("vessel.devices.virtio");
 
     public static final int DEVICE_TYPE = 19;
@@ -98,6 +98,9 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     // Guarded by lock.
     private GuestMemory memory;
     private VirtQueue rxQueue;
+    private VirtQueue eventQueue;
+    /** Restored from a snapshot: the guest's connections are gone, which VIRTIO_VSOCK_EVENT_TRANSPORT_RESET says. */
+    private boolean transportResetDue;
     private VirtioInterrupt interrupt;
     private boolean rxStopped;
     /** An rx chain popped while there was something to send that turned out to have nothing: used next. */
@@ -116,7 +119,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     private final AtomicLong toGuestBytes = new AtomicLong();
     private final AtomicLong toHostBytes = new AtomicLong();
 
-    private enum State { AWAIT_CONNECT, CONNECTING_TO_GUEST, CONNECTING_TO_HOST, ESTABLISHED }
+    private enum ConnState { AWAIT_CONNECT, CONNECTING_TO_GUEST, CONNECTING_TO_HOST, ESTABLISHED }
 
     /** A control packet to send the guest; {@code conn} (null for an RST to nothing) supplies the credit fields. */
     private record Control(int op, int srcPort, int dstPort, int flags, Conn conn) {}
@@ -124,7 +127,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     private final class Conn {
         final SocketChannel channel;
         SelectionKey key;
-        State state;
+        ConnState state;
         int localPort;
         int peerPort;
         ByteBuffer line;
@@ -142,7 +145,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         int guestShutdown;
         boolean outputShut;
 
-        Conn(SocketChannel channel, State state) {
+        Conn(SocketChannel channel, ConnState state) {
             this.channel = channel;
             this.state = state;
         }
@@ -277,6 +280,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         synchronized (lock) {
             this.memory = memory;
             this.rxQueue = queues.get(RX);
+            this.eventQueue = queues.size() > EVENT ? queues.get(EVENT) : null;
             this.interrupt = interrupt;
             this.rxStopped = false;
             txServer.start(queues.get(TX), interrupt);
@@ -292,6 +296,9 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         synchronized (lock) {
             if (memory == null) {
                 return false;
+            }
+            if (transportResetDue) {
+                sendTransportReset();
             }
             boolean more = index == TX && txServer.serve();
             // RX: new buffers; TX: the guest's packets may have queued replies or granted credit.
@@ -313,8 +320,67 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
             heldRx = null;
             memory = null;
             rxQueue = null;
+            eventQueue = null;
+            transportResetDue = false;
             interrupt = null;
             txServer.clear();
+        }
+    }
+
+    /** The guest's context ID; the connections are host sockets of one process and are not kept. */
+    public record State(long cid) {
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public State saveState() {
+        return new State(cid);
+    }
+
+    /**
+     * Before the transport activates the device again: the guest's connections did not survive, and it
+     * hears so (VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, as Firecracker sends) at the first notification after
+     * the restored VM starts, so the event and its interrupt reach the restored guest, not the one still
+     * being put back.
+     */
+    @Override
+    public void restoreState(State s) {
+        if (s.cid() != cid) {
+            throw new IllegalArgumentException("vsock state for guest CID " + s.cid() + ", not " + cid);
+        }
+        synchronized (lock) {
+            transportResetDue = true;
+        }
+    }
+
+    /** VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (id 0) in the driver's next event buffer; none posted: not sent. */
+    private void sendTransportReset() {
+        VirtQueue q = eventQueue;
+        if (q == null) {
+            return;
+        }
+        try {
+            DescriptorChain chain = q.pop();
+            if (chain == null) {
+                return; // the guest posts event buffers at probe: none means a driver not listening yet
+            }
+            transportResetDue = false;
+            if (chain.writableLength() >= 4) {
+                chain.write(0, new byte[4], 0, 4);
+            }
+            q.addUsed(chain.head(), chain.writableLength() >= 4 ? 4 : 0);
+            if (q.needsNotification()) {
+                interrupt.queue(EVENT);
+            }
+            LOG.log(System.Logger.Level.INFO, "virtio-vsock: transport reset sent to the restored guest");
+        } catch (VirtQueueException e) {
+            transportResetDue = false;
+            eventQueue = null;
+            interrupt.needsReset("virtio-vsock eventq: " + e.getMessage());
         }
     }
 
@@ -412,7 +478,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
             flushToHost(c);
         }
         if (k.isValid() && k.isReadable()) {
-            if (c.state == State.AWAIT_CONNECT) {
+            if (c.state == ConnState.AWAIT_CONNECT) {
                 readConnectLine(c);
             } else {
                 c.readable = true;
@@ -438,7 +504,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
                 closeQuietly(ch); // no driver yet (or too many): the client sees the connection close
                 continue;
             }
-            Conn c = new Conn(ch, State.AWAIT_CONNECT);
+            Conn c = new Conn(ch, ConnState.AWAIT_CONNECT);
             c.line = ByteBuffer.allocate(CONNECT_LINE_MAX);
             try {
                 ch.configureBlocking(false);
@@ -497,7 +563,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         c.line = null;
         c.peerPort = (int) port;
         c.localPort = allocateHostPort(c.peerPort);
-        c.state = State.CONNECTING_TO_GUEST;
+        c.state = ConnState.CONNECTING_TO_GUEST;
         conns.put(c.key(), c);
         updateInterest(c);
         queueControl(new Control(OP_REQUEST, c.localPort, c.peerPort, 0, c));
@@ -527,7 +593,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     }
 
     private void established(Conn c) {
-        c.state = State.ESTABLISHED;
+        c.state = ConnState.ESTABLISHED;
         c.readable = true;
         updateReady(c);
         updateInterest(c);
@@ -588,7 +654,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         switch (op) {
             case OP_REQUEST -> reset(c); // a second request on a live connection
             case OP_RESPONSE -> {
-                if (c.state != State.CONNECTING_TO_GUEST) {
+                if (c.state != ConnState.CONNECTING_TO_GUEST) {
                     reset(c);
                 } else if (writeOk(c)) {
                     established(c);
@@ -604,7 +670,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
                 }
             }
             case OP_RW -> {
-                if (c.state != State.ESTABLISHED || (c.guestShutdown & SHUTDOWN_SEND) != 0) {
+                if (c.state != ConnState.ESTABLISHED || (c.guestShutdown & SHUTDOWN_SEND) != 0) {
                     reset(c);
                 } else {
                     toHost(c, (int) len);
@@ -627,7 +693,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
         try {
             ch = SocketChannel.open(StandardProtocolFamily.UNIX);
             ch.configureBlocking(false);
-            Conn c = new Conn(ch, State.CONNECTING_TO_HOST);
+            Conn c = new Conn(ch, ConnState.CONNECTING_TO_HOST);
             c.localPort = port;
             c.peerPort = peerPort;
             c.peerBufAlloc = bufAlloc;
@@ -765,7 +831,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
     }
 
     private boolean hasDataFor(Conn c) {
-        return c.state == State.ESTABLISHED && conns.get(c.key()) == c && c.credit() > 0
+        return c.state == ConnState.ESTABLISHED && conns.get(c.key()) == c && c.credit() > 0
                 && (c.early != null || (c.readable && !c.hostEof && (c.guestShutdown & SHUTDOWN_RCV) == 0));
     }
 
@@ -775,8 +841,8 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
             return;
         }
         int ops = 0;
-        if (c.state == State.AWAIT_CONNECT
-                || (c.state == State.ESTABLISHED && !c.readable && !c.hostEof)) {
+        if (c.state == ConnState.AWAIT_CONNECT
+                || (c.state == ConnState.ESTABLISHED && !c.readable && !c.hostEof)) {
             ops |= SelectionKey.OP_READ;
         }
         if (c.pending() > 0) {
@@ -918,7 +984,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
 
     /** Closes {@code c} and tells the guest (RST) if it knew of it. */
     private void reset(Conn c) {
-        boolean known = conns.get(c.key()) == c && c.state != State.AWAIT_CONNECT;
+        boolean known = conns.get(c.key()) == c && c.state != ConnState.AWAIT_CONNECT;
         drop(c);
         if (known) {
             queueControl(new Control(OP_RST, c.localPort, c.peerPort, 0, null));
@@ -927,7 +993,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable {
 
     /** Closes {@code c}'s host socket and forgets it, without a word to the guest. */
     private void drop(Conn c) {
-        if (c.state != State.AWAIT_CONNECT) {
+        if (c.state != ConnState.AWAIT_CONNECT) {
             conns.remove(c.key(), c);
         }
         all.remove(c);

@@ -29,7 +29,8 @@ import java.util.Arrays;
  */
 public final class SnapshotFile {
     static final byte[] MAGIC = "VESSELVM".getBytes(StandardCharsets.US_ASCII);
-    public static final int VERSION = 1;
+    /** 2: the machine names its virtio devices (drives, nets, vsock, entropy, balloon) and their state. */
+    public static final int VERSION = 2;
     static final int HEADER_BYTES = 48;
     /** A state file is vCPU and device state, kilobytes per vCPU; far more is not one Vessel wrote. */
     static final int MAX_BODY_BYTES = 64 << 20;

@@ -38,7 +38,7 @@ public record VmSnapshot(Machine machine, VmState vm, List<VcpuState> vcpus, Lis
      *
      * @param pci the PCI root was made (Linux guests), so its ports and ECAM window exist again
      */
-    public record Machine(long memoryBytes, int cpus, boolean debugExit, boolean pci) {
+    public record Machine(long memoryBytes, int cpus, boolean debugExit, boolean pci, Devices devices) {
         public Machine {
             if (memoryBytes <= 0 || memoryBytes % 4096 != 0) {
                 throw new IllegalArgumentException("guest memory of " + memoryBytes + " bytes is not whole pages");
@@ -46,7 +46,63 @@ public record VmSnapshot(Machine machine, VmState vm, List<VcpuState> vcpus, Lis
             if (cpus < 1 || cpus > 254) {
                 throw new IllegalArgumentException(cpus + " vCPUs");
             }
+            if (!devices.equals(Devices.NONE) && !pci) {
+                throw new IllegalArgumentException("virtio devices without a PCI bus");
+            }
         }
+
+        /** A machine without virtio devices. */
+        public Machine(long memoryBytes, int cpus, boolean debugExit, boolean pci) {
+            this(memoryBytes, cpus, debugExit, pci, Devices.NONE);
+        }
+    }
+
+    /**
+     * The virtio devices the machine was made with, in the order they sit on the PCI bus, and how to reach
+     * their host side again: disks and the vsock socket by path, TAPs by name (each replaceable at restore).
+     * Rate limiters are not kept; a restored device runs unlimited.
+     *
+     * @param vsock   at most one
+     * @param balloon at most one
+     */
+    public record Devices(List<Drive> drives, boolean entropy, List<Net> nets, List<Vsock> vsock, List<Balloon> balloon) {
+        public static final Devices NONE = new Devices(List.of(), false, List.of(), List.of(), List.of());
+
+        public Devices {
+            if (drives.size() > 32 || nets.size() > 32 || vsock.size() > 1 || balloon.size() > 1) {
+                throw new IllegalArgumentException(drives.size() + " drives, " + nets.size() + " network interfaces, "
+                        + vsock.size() + " vsock and " + balloon.size() + " balloon devices");
+            }
+            drives = List.copyOf(drives);
+            nets = List.copyOf(nets);
+            vsock = List.copyOf(vsock);
+            balloon = List.copyOf(balloon);
+        }
+    }
+
+    /** A drive: {@code format} "raw" or "qcow2", or "" where it was probed. */
+    public record Drive(String id, String path, boolean readOnly, String format, int queues) {
+        public Drive {
+            if (!List.of("", "raw", "qcow2").contains(format)) {
+                throw new IllegalArgumentException("disk format '" + format + "'");
+            }
+        }
+    }
+
+    /** An interface: {@code mac} as six hex pairs with colons. */
+    public record Net(String id, String tap, String mac) {
+        public Net {
+            if (!mac.matches("([0-9a-f]{2}:){5}[0-9a-f]{2}")) {
+                throw new IllegalArgumentException("MAC address '" + mac + "'");
+            }
+        }
+    }
+
+    public record Vsock(long cid, String uds) {
+    }
+
+    public record Balloon(long targetMib, boolean deflateOnOom, int statsIntervalSeconds, boolean freePageHinting,
+                          boolean freePageReporting) {
     }
 
     /** The in-kernel irqchip (both PICs and the IOAPIC), PIT and kvmclock, as KVM gave them. */

@@ -54,8 +54,8 @@ class SnapshotFileTest {
                 refusal(Arrays.copyOf(good, good.length - 1)));
 
         byte[] version = good.clone();
-        ByteBuffer.wrap(version).putInt(8, 2);
-        assertEquals("snapshot file s has format version 2; this Vessel reads version 1", refusal(version));
+        ByteBuffer.wrap(version).putInt(8, 1);
+        assertEquals("snapshot file s has format version 1; this Vessel reads version 2", refusal(version));
 
         byte[] flipped = good.clone();
         flipped[good.length / 2] ^= 0x10;
@@ -69,7 +69,8 @@ class SnapshotFileTest {
     void aWellSummedBodyWithImpossibleStateIsRefusedByTheRecordThatHoldsIt() {
         VmSnapshot s = Snapshots.sample(1, VmSnapshot.Type.FULL);
         // One vCPU state where the machine says two: re-encode with the count changed.
-        VmSnapshot.Machine two = new VmSnapshot.Machine(s.machine().memoryBytes(), 2, true, false);
+        VmSnapshot.Machine two = new VmSnapshot.Machine(s.machine().memoryBytes(), 2, true, true,
+                s.machine().devices());
         byte[] body = RecordCodec.encode(s);
         byte[] machine = RecordCodec.encode(s.machine());
         byte[] patched = RecordCodec.encode(two);

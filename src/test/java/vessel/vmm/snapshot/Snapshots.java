@@ -4,6 +4,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 import vessel.devices.legacy.I8042;
+import vessel.devices.pci.MsiXTable;
+import vessel.devices.pci.VirtioPciFunction;
+import vessel.devices.virtio.VirtQueue;
+import vessel.devices.virtio.VirtioBlock;
 import vessel.kvm.StateStructs;
 import vessel.kvm.VcpuStateBlob;
 
@@ -25,12 +29,26 @@ final class Snapshots {
         }
         int chip = (int) StateStructs.IRQCHIP.byteSize();
         long bytes = 16L << 20;
-        return new VmSnapshot(new VmSnapshot.Machine(bytes, cpus, true, false),
+        VmSnapshot.Devices devices = new VmSnapshot.Devices(
+                List.of(new VmSnapshot.Drive("rootfs", "/images/rootfs.ext4", false, "raw", 1)), true,
+                List.of(new VmSnapshot.Net("eth0", "tap0", "52:54:00:01:02:03")),
+                List.of(new VmSnapshot.Vsock(3, "/run/v.sock")), List.of(new VmSnapshot.Balloon(16, true, 1, false, false)));
+        List<VirtQueue.State> queues = List.of(
+                new VirtQueue.State(256, 0x10000, 0x11000, 0x12000, true, true, true, true, 7, 7, 6));
+        VirtioPciFunction.State transport = new VirtioPciFunction.State(2, new byte[4096],
+                new MsiXTable.State(new long[] {0xfee00000L, 0xfee00000L}, new int[] {0x41, 0x42}, new int[] {0, 1},
+                        new long[] {2}),
+                0, 1, 0x1_3000_0000L, 1, 0xf, 0, 0, 0, true, new int[] {0}, queues);
+        return new VmSnapshot(new VmSnapshot.Machine(bytes, cpus, true, true, devices),
                 new VmSnapshot.VmState(new byte[chip], new byte[chip], new byte[chip],
                         new byte[(int) StateStructs.PIT_STATE2.byteSize()], 1_000_000L),
                 vcpus,
                 List.of(new VmSnapshot.DeviceState("i8042", I8042.State.class.getName(),
-                        RecordCodec.encode(new I8042.State(0x45, -1, false, 0xfa, false, new int[] {0x1fa})))),
+                        RecordCodec.encode(new I8042.State(0x45, -1, false, 0xfa, false, new int[] {0x1fa}))),
+                        new VmSnapshot.DeviceState("virtio-blk rootfs device", VirtioBlock.State.class.getName(),
+                                RecordCodec.encode(new VirtioBlock.State(2048, false, 1))),
+                        new VmSnapshot.DeviceState("virtio-blk rootfs", VirtioPciFunction.State.class.getName(),
+                                RecordCodec.encode(transport))),
                 new VmSnapshot.Memory(type, bytes, type == VmSnapshot.Type.DIFF ? new long[] {32, 1, 100, 4} : new long[0]));
     }
 }

@@ -1,0 +1,36 @@
+package vessel.vmm;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Host resources a restored VM reaches by another name than the snapshotted one: a TAP per network
+ * interface id (Firecracker's network_overrides), a disk image per drive id (a clone's own copy), and
+ * the vsock socket (Firecracker's vsock_override). Ids the snapshot does not have are refused at restore.
+ *
+ * @param vsockUds null: the snapshot's path
+ */
+public record RestoreOverrides(Map<String, String> taps, Map<String, Path> drives, Path vsockUds) {
+    public static final RestoreOverrides NONE = new RestoreOverrides(Map.of(), Map.of(), null);
+
+    public RestoreOverrides {
+        taps = Map.copyOf(taps);
+        drives = Map.copyOf(drives);
+    }
+
+    public RestoreOverrides withTap(String ifaceId, String tap) {
+        Map<String, String> t = new java.util.HashMap<>(taps);
+        t.put(ifaceId, tap);
+        return new RestoreOverrides(t, drives, vsockUds);
+    }
+
+    public RestoreOverrides withDrive(String driveId, Path image) {
+        Map<String, Path> d = new java.util.HashMap<>(drives);
+        d.put(driveId, image);
+        return new RestoreOverrides(taps, d, vsockUds);
+    }
+
+    public RestoreOverrides withVsockUds(Path uds) {
+        return new RestoreOverrides(taps, drives, uds);
+    }
+}

@@ -1,0 +1,95 @@
+package vessel.vmm;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import vessel.devices.RateLimiter;
+import vessel.devices.block.DiskFormat;
+import vessel.vmm.snapshot.VmSnapshot;
+
+/**
+ * A VM's virtio devices as a state file names them, and back: what {@link VirtualMachine#snapshot} writes
+ * and what a restore builds the devices from, with the caller's overrides applied.
+ */
+final class SnapshotDevices {
+    private SnapshotDevices() {}
+
+    /** Why a VM with this configuration cannot be snapshotted, or null when it can. */
+    static String refusal(VmConfig config) {
+        for (NetConfig n : config.net()) {
+            if (n.mmds() != null) {
+                return "snapshots of VMs with the MMDS (network interface '" + n.id() + "') are not supported yet";
+            }
+        }
+        if (!config.virtioInputs().isEmpty() || config.displayAdapter() != VmConfig.DisplayAdapter.NONE
+                || config.display() != null) {
+            return "snapshots of VMs with a display or input devices are not supported yet";
+        }
+        return null;
+    }
+
+    static VmSnapshot.Devices of(VmConfig config) {
+        List<VmSnapshot.Drive> drives = new ArrayList<>();
+        for (DriveConfig d : config.drives()) {
+            drives.add(new VmSnapshot.Drive(d.id(), d.path().toAbsolutePath().toString(), d.readOnly(),
+                    d.format() == null ? "" : d.format().name().toLowerCase(Locale.ROOT), d.numQueues()));
+        }
+        List<VmSnapshot.Net> nets = new ArrayList<>();
+        for (NetConfig n : config.net()) {
+            byte[] m = n.macBytes();
+            nets.add(new VmSnapshot.Net(n.id(), n.tap(), String.format("%02x:%02x:%02x:%02x:%02x:%02x",
+                    m[0], m[1], m[2], m[3], m[4], m[5])));
+        }
+        List<VmSnapshot.Vsock> vsock = config.vsock() == null ? List.of()
+                : List.of(new VmSnapshot.Vsock(config.vsock().cid(), config.vsock().uds().toAbsolutePath().toString()));
+        BalloonConfig b = config.balloon();
+        List<VmSnapshot.Balloon> balloon = b == null ? List.of() : List.of(new VmSnapshot.Balloon(b.targetMib(),
+                b.deflateOnOom(), b.statsIntervalSeconds(), b.freePageHinting(), b.freePageReporting()));
+        return new VmSnapshot.Devices(drives, config.entropy(), nets, vsock, balloon);
+    }
+
+    /**
+     * The configuration a restore builds its devices from: the snapshot's, with {@code overrides}
+     * applied; an override naming a device the snapshot lacks is one line.
+     */
+    static VmConfig config(Path statePath, VmSnapshot.Machine machine, RestoreOverrides overrides)
+            throws ConfigException {
+        VmSnapshot.Devices d = machine.devices();
+        List<String> driveIds = d.drives().stream().map(VmSnapshot.Drive::id).toList();
+        List<String> netIds = d.nets().stream().map(VmSnapshot.Net::id).toList();
+        for (String id : overrides.drives().keySet()) {
+            if (!driveIds.contains(id)) {
+                throw new ConfigException("drive override for '" + id + "': the snapshot has no such drive " + driveIds);
+            }
+        }
+        for (String id : overrides.taps().keySet()) {
+            if (!netIds.contains(id)) {
+                throw new ConfigException("network override for iface '" + id
+                        + "': the snapshot has no such network interface " + netIds);
+            }
+        }
+        if (overrides.vsockUds() != null && d.vsock().isEmpty()) {
+            throw new ConfigException("vsock override: the snapshot has no vsock device");
+        }
+        List<DriveConfig> drives = new ArrayList<>();
+        for (VmSnapshot.Drive drive : d.drives()) {
+            Path path = overrides.drives().getOrDefault(drive.id(), Path.of(drive.path()));
+            DiskFormat format = drive.format().isEmpty() ? null : DiskFormat.parse(drive.format());
+            drives.add(new DriveConfig(drive.id(), path, drive.readOnly(), format, RateLimiter.Config.NONE, drive.queues()));
+        }
+        List<NetConfig> nets = new ArrayList<>();
+        for (VmSnapshot.Net n : d.nets()) {
+            nets.add(new NetConfig(n.id(), overrides.taps().getOrDefault(n.id(), n.tap()), n.mac()));
+        }
+        VsockConfig vsock = d.vsock().isEmpty() ? null : new VsockConfig(d.vsock().getFirst().cid(),
+                overrides.vsockUds() != null ? overrides.vsockUds() : Path.of(d.vsock().getFirst().uds()));
+        BalloonConfig balloon = d.balloon().isEmpty() ? null : new BalloonConfig(d.balloon().getFirst().targetMib(),
+                d.balloon().getFirst().deflateOnOom(), d.balloon().getFirst().statsIntervalSeconds(),
+                d.balloon().getFirst().freePageHinting(), d.balloon().getFirst().freePageReporting());
+        return new VmConfig(statePath, null, machine.memoryBytes(), machine.cpus(), "", List.of(), machine.debugExit(),
+                null, null, drives, d.entropy(), nets, vsock, RateLimiter.Config.NONE, balloon, null, null, false, null,
+                null, List.of(), VmConfig.DisplayAdapter.NONE, false, null, List.of());
+    }
+}
