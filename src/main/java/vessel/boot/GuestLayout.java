@@ -30,6 +30,8 @@ public final class GuestLayout {
     public static final long BIOS_AREA_START = 0xe0000;
     public static final long ACPI_TABLES = BIOS_AREA_START;
     public static final long HIGH_MEMORY = 0x100000;
+    /** The VM generation ID's 16 bytes: the BIOS area's last page, above the ACPI tables, reserved in E820. */
+    public static final long VMGENID = 0xff000;
     public static final long MMIO_HOLE_START = 0xc000_0000L;
     public static final long FOUR_GIB = 0x1_0000_0000L;
     /** 32-bit PCI BARs go from the start of the MMIO hole up to the ECAM window. */

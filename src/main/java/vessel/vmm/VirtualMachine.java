@@ -463,8 +463,11 @@ public final class VirtualMachine implements AutoCloseable {
                 if (pci != null) {
                     platform = platform.withPciEcam(PciDevices.mcfg()).withSystemBusDevice(pci.acpi().toAml());
                 }
+                if (linux) {
+                    platform = platform.withSystemBusDevice(vessel.boot.acpi.VmGenIdAml.device(GuestLayout.VMGENID));
+                }
                 AcpiTables.Placement acpi = AcpiTables.write(memory, GuestLayout.ACPI_TABLES, platform);
-                if (acpi.end() > GuestLayout.HIGH_MEMORY) {
+                if (acpi.end() > GuestLayout.VMGENID) {
                     throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.end()));
                 }
                 rsdp = linux ? acpi.rsdpAddress() : 0;
@@ -529,6 +532,9 @@ public final class VirtualMachine implements AutoCloseable {
             VirtualMachine made_ = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
                     eventLoop, pci, deviceResources, virtio, firmwareMemory, framebuffer, facs);
             made_.displayAdapter = bochs;
+            if (linux) {
+                made_.addGenerationId();
+            }
             return made_;
         } catch (ConfigException | IOException | RuntimeException e) {
             closeAll(made);
@@ -567,6 +573,15 @@ public final class VirtualMachine implements AutoCloseable {
         vm.ioeventfd(new IoEventFd(0, 0x80, 1, ioDelay.fd(), IoEventFd.FLAG_PIO));
         eventFds.add(ioDelay);
         return eventFds;
+    }
+
+    private static final String GENERATION_ID = "vmgenid";
+
+    /** The VM generation ID the ACPI tables describe (Linux guests), with a fresh ID; saved and restored. */
+    private void addGenerationId() {
+        vessel.devices.acpi.VmGenerationId id = new vessel.devices.acpi.VmGenerationId(memory, GuestLayout.VMGENID);
+        id.newGeneration();
+        stateful.put(GENERATION_ID, id);
     }
 
     /** What {@link #snapshot} wrote, and how long it took. */
@@ -772,6 +787,9 @@ public final class VirtualMachine implements AutoCloseable {
             }
             VirtualMachine restored = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
                     eventLoop, pci, deviceResources, virtio, null, null, 0);
+            if (snap.deviceNames().contains(GENERATION_ID)) {
+                restored.addGenerationId(); // restoring it writes a new ID: this VM is another generation
+            }
             List<String> expected = snap.deviceNames();
             List<String> have = List.copyOf(restored.stateful.keySet());
             if (!expected.equals(have)) {
