@@ -25,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * two clones side by side in this JVM from the same files, each on its own copy of the disk and its own
  * vsock socket: in each the counter goes on from where it was, the file reads back from the disk (page
  * cache dropped, so through the restored virtio-blk queue), a new write syncs, and the console answers.
+ * The guest also shows the VM generation ID device (QEMUVGID) in its ACPI namespace.
  */
 @vessel.testkit.LinuxGuestTest
 class LinuxSnapshotTest {
@@ -50,17 +51,23 @@ class LinuxSnapshotTest {
         assertTrue(out.contains(text), "no '" + text + "'; console:\n" + out.substring(Math.max(0, out.length() - 2000)));
     }
 
-    /** The last value the guest printed as {@code name=N}. */
-    private static long count(GuestRunTest.Console console, String name) {
-        Matcher m = COUNT.matcher(console.text());
-        long v = -1;
-        while (m.find()) {
-            if (m.group(1).equals(name)) {
-                v = Long.parseLong(m.group(2));
+    /** The last value the guest printed as {@code name=N}, waiting up to a minute for it to be printed. */
+    private static long count(GuestRunTest.Console console, String name) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (true) {
+            Matcher m = COUNT.matcher(console.text());
+            long v = -1;
+            while (m.find()) {
+                if (m.group(1).equals(name)) {
+                    v = Long.parseLong(m.group(2));
+                }
             }
+            if (v >= 0) {
+                return v;
+            }
+            assertTrue(System.nanoTime() < deadline, "no " + name + "= on the console:\n" + console.text());
+            Thread.sleep(200);
         }
-        assertTrue(v >= 0, "no " + name + "= on the console:\n" + console.text());
-        return v;
     }
 
     @Test
@@ -82,6 +89,9 @@ class LinuxSnapshotTest {
             type(vm, "mkdir -p /mnt/data && mount -t ext4 /dev/vda /mnt/data && echo snap-data-$((6*7)) >/mnt/data/snap.txt"
                     + " && sync && echo wrote-$(cat /mnt/data/snap.txt)\n");
             await(vm, console, "wrote-snap-data-42", 10);
+            // The VM generation ID device is in the guest's ACPI namespace.
+            type(vm, "echo vgid=$(ls /sys/bus/acpi/devices | grep -c '^QEMUVGID:')\n");
+            await(vm, console, "vgid=1", 5);
             type(vm, "(i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 1; done) &\n");
             type(vm, "before=snap-$((6*7)); sleep 3; echo set-$before c0=$(cat /tmp/count)\n");
             await(vm, console, "set-snap-42", 5);
@@ -114,8 +124,8 @@ class LinuxSnapshotTest {
                 await(vm, restored, "restored-" + i + "-snap-42", 10);
                 type(vm, "echo 3 >/proc/sys/vm/drop_caches; echo disk-" + i + "-$(cat /mnt/data/snap.txt)\n");
                 await(vm, restored, "disk-" + i + "-snap-data-42", 10);
-                type(vm, "echo clone-" + i + " >/mnt/data/clone.txt && sync && sleep 2 && echo synced-" + i
-                        + " c2=$(cat /tmp/count)\n");
+                type(vm, "echo clone-" + i + " >/mnt/data/clone.txt && sync && sleep 2 && echo sync\"\"ed-" + i
+                        + " c2=$(cat /tmp/count)\n"); // the quotes keep the echoed command from matching
                 await(vm, restored, "synced-" + i, 10);
                 long c1 = count(restored, "c1");
                 long c2 = count(restored, "c2");
