@@ -90,6 +90,6 @@ final class SnapshotDevices {
                 d.balloon().getFirst().freePageHinting(), d.balloon().getFirst().freePageReporting());
         return new VmConfig(statePath, null, machine.memoryBytes(), machine.cpus(), "", List.of(), machine.debugExit(),
                 null, null, drives, d.entropy(), nets, vsock, RateLimiter.Config.NONE, balloon, null, null, false, null,
-                null, List.of(), VmConfig.DisplayAdapter.NONE, false, null, List.of());
+                null, List.of(), VmConfig.DisplayAdapter.NONE, false, null, List.of(), null, null);
     }
 }
