@@ -30,7 +30,7 @@ class LayeringTest {
             "display", Set.of("devices"),
             "api", Set.of("vmm", "display", "boot", "devices", "kvm", "memory", "sys"),
             "gdb", Set.of("vmm", "kvm", "memory", "sys"),
-            "cli", Set.of("api", "gdb", "display", "vmm", "boot", "devices", "sys"));
+            "cli", Set.of("api", "gdb", "display", "vmm", "boot", "devices", "memory", "sys"));
     private static final Pattern USE = Pattern.compile("\\bvessel\\.([a-z]+)\\.");
     /** A use of a class, naming its whole package: vessel.boot.acpi.Aml gives boot.acpi. */
     private static final Pattern PACKAGE_USE = Pattern.compile("\\bvessel\\.((?:[a-z]+\\.)*[a-z]+)\\.[A-Z*]");

@@ -7,7 +7,7 @@ import vessel.memory.GuestMemory;
 
 /**
  * The VM Generation ID: 16 random bytes at a fixed guest address (described to the guest by
- * {@code vessel.boot.acpi.VmGenIdAml}). A new VM gets one; every restore of a snapshot gets another, so
+ * {@code VmGenIdAml} in the boot.acpi package). A new VM gets one; every restore of a snapshot gets another, so
  * two clones of one snapshot, and a clone and its original, never share a generation.
  *
  * <p>Not yet: the ACPI notification (Notify on \_SB.VGEN) that makes a running Linux read the new value

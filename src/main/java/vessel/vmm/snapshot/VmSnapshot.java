@@ -84,16 +84,22 @@ public record VmSnapshot(Machine machine, VmState vm, List<VcpuState> vcpus, Lis
     public record Drive(String id, String path, boolean readOnly, String format, int queues) {
         public Drive {
             if (!List.of("", "raw", "qcow2").contains(format)) {
-                throw new IllegalArgumentException("disk format '" + format + "'");
+                throw new IllegalArgumentException("disk format '" + shown(format) + "'");
             }
         }
+    }
+
+    /** A string from the file as a refusal shows it: one line, control characters as '?', at most 40 characters. */
+    static String shown(String s) {
+        String line = s.replaceAll("\\p{Cntrl}", "?");
+        return line.length() <= 40 ? line : line.substring(0, 40) + "...";
     }
 
     /** An interface: {@code mac} as six hex pairs with colons. */
     public record Net(String id, String tap, String mac) {
         public Net {
             if (!mac.matches("([0-9a-f]{2}:){5}[0-9a-f]{2}")) {
-                throw new IllegalArgumentException("MAC address '" + mac + "'");
+                throw new IllegalArgumentException("MAC address '" + shown(mac) + "'");
             }
         }
     }
