@@ -193,7 +193,7 @@ final class RunOptions {
                 case "--entropy" -> b.entropy(true);
                 case "--net" -> b.net(parseNet(value(opt, value, rest)));
                 case "--vsock" -> b.vsock(parseVsock(value(opt, value, rest)));
-                case "--display", "--vnc", "--vnc-password-file" -> display.take(opt, value(opt, value, rest));
+                case "--display", "--vnc", "--vnc-password-file", "--web" -> display.take(opt, value(opt, value, rest));
                 case "--input" -> {
                     for (vessel.devices.virtio.VirtioInput.Kind kind : parseInput(value(opt, value, rest))) {
                         b.virtioInput(kind);
