@@ -208,15 +208,8 @@ public final class VirtioBalloon implements VirtioDevice, vessel.devices.Snapsho
 
     /** num_pages @0, actual @4, free_page_hint_cmd_id @8, poison_val @12 (all le32). */
     @Override
-    public long readConfig(int offset, int size) {
-        int[] words = {targetPages, actualPages, hintCmd, 0};
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            int at = offset + i;
-            int b = at < CONFIG_SIZE ? (words[at / 4] >>> (8 * (at % 4))) & 0xff : 0;
-            v = (v << 8) | b;
-        }
-        return v;
+    public byte[] configSpace() {
+        return ConfigSpace.allocate(CONFIG_SIZE).putInt(targetPages).putInt(actualPages).putInt(hintCmd).array();
     }
 
     /** The driver writes only {@code actual} (and poison_val, which Vessel does not offer). */

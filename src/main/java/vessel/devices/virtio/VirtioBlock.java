@@ -459,17 +459,8 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
 
     /** Lock-free: a vCPU reading the capacity never waits for anything, I/O least of all. */
     @Override
-    public long readConfig(int offset, int size) {
-        byte[] config = backend.config;
-        // Out of range reads as 0: a driver probing past the end must not get an exception thrown at its vCPU.
-        if (offset < 0 || size < 1 || size > 8 || offset > config.length - size) {
-            return 0;
-        }
-        long value = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            value = (value << 8) | (config[offset + i] & 0xFF);
-        }
-        return value;
+    public byte[] configSpace() {
+        return backend.config;
     }
 
     /**

@@ -31,8 +31,13 @@ public interface VirtioDevice {
     /** Bytes of device-specific configuration space. */
     int configSize();
 
-    /** Reads {@code size} (1, 2, 4 or 8) bytes of configuration space at {@code offset}, little-endian. */
-    long readConfig(int offset, int size);
+    /** The configuration space as the driver would read it now: {@link #configSize} bytes, fields little-endian. */
+    byte[] configSpace();
+
+    /** Reads {@code size} (1, 2, 4 or 8) bytes of configuration space at {@code offset}; 0 out of range. */
+    default long readConfig(int offset, int size) {
+        return ConfigSpace.read(configSpace(), offset, size);
+    }
 
     /** Writes configuration space; most devices ignore it. */
     void writeConfig(int offset, int size, long value);

@@ -146,26 +146,13 @@ public final class VirtioInput implements VirtioDevice, InputSink {
     }
 
     @Override
-    public synchronized long readConfig(int offset, int size) {
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            v = (v << 8) | configByte(offset + i);
-        }
-        return v;
-    }
-
-    private int configByte(int offset) {
-        if (offset == 0) {
-            return select;
-        }
-        if (offset == 1) {
-            return subsel;
-        }
-        if (offset == 2) {
-            return answer.length;
-        }
-        int i = offset - CONFIG_DATA;
-        return i >= 0 && i < answer.length ? answer[i] & 0xff : 0;
+    public synchronized byte[] configSpace() {
+        byte[] space = new byte[CONFIG_SIZE];
+        space[0] = (byte) select;
+        space[1] = (byte) subsel;
+        space[2] = (byte) answer.length;
+        System.arraycopy(answer, 0, space, CONFIG_DATA, Math.min(answer.length, CONFIG_SIZE - CONFIG_DATA));
+        return space;
     }
 
     @Override

@@ -148,16 +148,10 @@ public final class VirtioMem implements VirtioDevice {
     }
 
     @Override
-    public long readConfig(int offset, int size) {
-        long[] words = {region.blockSize(), 0 /* node_id 0, padding */, region.guestBase(), region.size(),
-                region.size(), pluggedSize, requestedSize};
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            int at = offset + i;
-            long b = at >= 0 && at < CONFIG_SIZE ? (words[at / 8] >>> (8 * (at % 8))) & 0xff : 0;
-            v = (v << 8) | b;
-        }
-        return v;
+    public byte[] configSpace() {
+        return ConfigSpace.allocate(CONFIG_SIZE).putLong(region.blockSize()).putLong(0 /* node_id 0, padding */)
+                .putLong(region.guestBase()).putLong(region.size()).putLong(region.size()).putLong(pluggedSize)
+                .putLong(requestedSize).array();
     }
 
     /** The configuration is the device's to change: driver writes are ignored. */

@@ -251,14 +251,8 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
     }
 
     @Override
-    public long readConfig(int offset, int size) {
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            int at = offset + i;
-            int b = at < 6 ? mac[at] & 0xFF : at == 6 ? STATUS_LINK_UP : 0;
-            v = (v << 8) | b;
-        }
-        return v;
+    public byte[] configSpace() {
+        return ConfigSpace.allocate(configSize()).put(mac).putShort((short) STATUS_LINK_UP).array();
     }
 
     @Override

@@ -136,17 +136,8 @@ public final class VirtioPmem implements VirtioDevice {
 
     /** start at 0, size at 8, read whole or in parts (Linux reads each u64 as two 32-bit halves). */
     @Override
-    public long readConfig(int offset, int size) {
-        if (offset < 0 || size <= 0 || size > 8 || offset > CONFIG_SIZE - size) {
-            return 0;
-        }
-        long value = 0;
-        for (int i = size - 1; i >= 0; i--) {
-            int at = offset + i;
-            long field = at < 8 ? region.start() : region.size();
-            value = (value << 8) | ((field >>> (8 * (at % 8))) & 0xff);
-        }
-        return value;
+    public byte[] configSpace() {
+        return ConfigSpace.allocate(CONFIG_SIZE).putLong(region.start()).putLong(region.size()).array();
     }
 
     /** The configuration is read-only. */

@@ -147,8 +147,8 @@ public final class VirtioRng implements VirtioDevice, vessel.devices.Snapshottab
     }
 
     @Override
-    public long readConfig(int offset, int size) {
-        return 0;
+    public byte[] configSpace() {
+        return new byte[0];
     }
 
     @Override

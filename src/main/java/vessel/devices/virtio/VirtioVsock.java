@@ -266,9 +266,8 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     }
 
     @Override
-    public long readConfig(int offset, int size) {
-        long v = offset >= 8 ? 0 : cid >>> (8 * offset);
-        return size >= 8 ? v : v & ((1L << (8 * size)) - 1);
+    public byte[] configSpace() {
+        return ConfigSpace.allocate(configSize()).putLong(cid).array();
     }
 
     @Override

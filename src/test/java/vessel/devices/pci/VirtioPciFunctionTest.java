@@ -7,6 +7,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import vessel.devices.virtio.ConfigSpace;
 import vessel.devices.virtio.VirtQueue;
 import vessel.devices.virtio.VirtioDevice;
 import vessel.devices.virtio.VirtioInterrupt;
@@ -72,8 +73,8 @@ class VirtioPciFunctionTest {
         }
 
         @Override
-        public long readConfig(int offset, int size) {
-            return 0x1122334455667788L >>> (8 * offset);
+        public byte[] configSpace() {
+            return ConfigSpace.allocate(8).putLong(0x1122334455667788L).array();
         }
 
         @Override
