@@ -4,10 +4,10 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
 import vessel.vmm.ConfigException;
-import vessel.vmm.DeviceMetrics;
 import vessel.vmm.VirtualMachine;
 
 /**

@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 import vessel.kvm.ExitReason;
-import vessel.vmm.DeviceMetrics;
+import vessel.devices.DeviceMetrics;
 
 /**
  * Firecracker-style metrics: counters kept here, written as one JSON object per line to the configured file

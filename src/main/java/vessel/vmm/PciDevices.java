@@ -50,7 +50,8 @@ final class PciDevices implements AutoCloseable {
     private final List<AutoCloseable> owned = new ArrayList<>();
     private final Map<VirtioPciFunction, List<EventFd>> notifyFds = new HashMap<>();
     private final int[] intxGsi = new int[PciRoot.SLOTS];
-    private final Map<BochsDisplay, BochsVram> bochsVram = new HashMap<>();
+    /** Per function, what follows its BARs when the guest moves them; set before the function is added. */
+    private final Map<PciFunction, BarListener> barListeners = new HashMap<>();
     /**
      * Moves memory slots that follow a BAR (the bochs-display's video memory): a thread made at assembly,
      * so it has the assembling thread's seccomp table, where KVM_SET_USER_MEMORY_REGION is allowed.
@@ -184,6 +185,7 @@ final class PciDevices implements AutoCloseable {
             });
         }
         notifyFds.put(function, fds);
+        barListeners.put(function, (bar, from, to) -> moveNotifiers(function, fds, bar, from, to));
         if (device instanceof vessel.devices.Snapshottable<?> state) {
             stateful.put(name + " device", state);
             stateful.put(name, function);
@@ -235,7 +237,7 @@ final class PciDevices implements AutoCloseable {
             owned.add(slotMover::shutdownNow);
         }
         BochsDisplay display = new BochsDisplay("bochs-display", vram.view(), vram);
-        bochsVram.put(display, vram);
+        barListeners.put(display, (bar, from, to) -> moveVram(vram, bar, to));
         for (int bar : new int[] {BochsDisplay.FRAMEBUFFER_BAR, BochsDisplay.MMIO_BAR}) {
             long size = display.config().bar(bar).size();
             long address = (next64 + size - 1) & -size;
@@ -269,28 +271,33 @@ final class PciDevices implements AutoCloseable {
         }
     }
 
-    /** Keeps each queue's ioeventfd on its notification register wherever the BAR is. */
+    /** Whatever follows {@code function}'s BARs (ioeventfds, a memory slot) moves with them. */
     private void barMoved(PciFunction function, int bar, long from, long to) {
-        if (function instanceof BochsDisplay display) {
-            BochsVram vram = bochsVram.get(display);
-            if (vram != null && bar == BochsDisplay.FRAMEBUFFER_BAR) {
-                // Not on this (vCPU) thread: its seccomp table has no KVM_SET_USER_MEMORY_REGION, which only
-                // assembly makes. Until the slot is there, accesses exit and BAR0's MMIO path serves them
-                // from the same memory; the dirty log says "all" for the frame after a move.
-                try {
-                    slotMover.execute(() -> vram.moveTo(to));
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                    // the VM is closing
-                }
-            }
+        BarListener listener = barListeners.get(function);
+        if (listener != null) {
+            listener.moved(bar, from, to);
+        }
+    }
+
+    /** Moves the video memory's KVM slot with the framebuffer BAR. */
+    private void moveVram(BochsVram vram, int bar, long to) {
+        if (bar != BochsDisplay.FRAMEBUFFER_BAR) {
             return;
         }
-        if (!(function instanceof VirtioPciFunction virtio) || bar != VirtioPciFunction.BAR) {
-            return;
+        // Not on this (vCPU) thread: its seccomp table has no KVM_SET_USER_MEMORY_REGION, which only
+        // assembly makes. Until the slot is there, accesses exit and BAR0's MMIO path serves them
+        // from the same memory; the dirty log says "all" for the frame after a move.
+        try {
+            slotMover.execute(() -> vram.moveTo(to));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // the VM is closing
         }
-        List<EventFd> fds = notifyFds.get(virtio);
-        if (fds == null) {
-            return; // not wired yet: the first mapping happens in root.add, before the map entry exists
+    }
+
+    /** Keeps each queue's ioeventfd on its notification register wherever the BAR is. */
+    private void moveNotifiers(VirtioPciFunction function, List<EventFd> fds, int bar, long from, long to) {
+        if (bar != VirtioPciFunction.BAR) {
+            return;
         }
         for (int q = 0; q < fds.size(); q++) {
             try {
@@ -340,5 +347,11 @@ final class PciDevices implements AutoCloseable {
                 // best effort at teardown
             }
         }
+    }
+
+    /** What follows one function's BARs: called with the BAR's old address (-1: unmapped) and new one. */
+    @FunctionalInterface
+    private interface BarListener {
+        void moved(int bar, long from, long to);
     }
 }

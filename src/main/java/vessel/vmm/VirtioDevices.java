@@ -28,9 +28,21 @@ final class VirtioDevices {
 
     /**
      * A device, its configured id (for metrics and updates), the name it goes by in logs and on the bus,
-     * and what must be closed when the VM ends.
+     * what must be closed when the VM ends, whether it is a disk (firmware is told its slot to boot from),
+     * and the memory it shows the guest directly, if any.
      */
-    record Made(String id, String name, VirtioDevice device, AutoCloseable resource) {
+    record Made(String id, String name, VirtioDevice device, AutoCloseable resource, boolean disk,
+                DeviceMemory memory) {
+        /** A device that is neither a disk firmware may boot from nor has memory of its own. */
+        Made(String id, String name, VirtioDevice device, AutoCloseable resource) {
+            this(id, name, device, resource, false, null);
+        }
+    }
+
+    /** Host memory a device shows the guest directly (a pmem file), mapped as its own KVM slot. */
+    @FunctionalInterface
+    interface DeviceMemory {
+        void mapInto(vessel.kvm.VmFd vm, int slot) throws vessel.kvm.KvmException;
     }
 
     private VirtioDevices() {}
@@ -46,7 +58,7 @@ final class VirtioDevices {
                 VirtioBlock block = openDrive(d);
                 block.onThreadStart(DEVICE_THREAD_FILTER);
                 block.updateRateLimiter(d.rateLimit().bandwidth(), d.rateLimit().ops());
-                made.add(new Made(d.id(), "virtio-blk " + d.id(), block, block));
+                made.add(new Made(d.id(), "virtio-blk " + d.id(), block, block, true, null));
             }
             if (config.entropy()) {
                 VirtioRng rng = new VirtioRng();
@@ -83,7 +95,9 @@ final class VirtioDevices {
                 vessel.devices.virtio.VirtioPmem pmem = new vessel.devices.virtio.VirtioPmem(
                         new vessel.devices.virtio.VirtioPmem.Region(pmemAt, mapping.size()), mapping);
                 pmem.updateRateLimiter(p.rateLimit().bandwidth(), p.rateLimit().ops());
-                made.add(new Made(p.id(), "virtio-pmem " + p.id(), pmem, mapping));
+                long at = pmemAt;
+                made.add(new Made(p.id(), "virtio-pmem " + p.id(), pmem, mapping, false,
+                        (vm, slot) -> mapping.mapInto(vm, slot, at)));
                 pmemAt += mapping.size();
             }
             for (vessel.devices.virtio.VirtioInput.Kind kind : config.virtioInputs()) {

@@ -35,6 +35,7 @@ import vessel.devices.firmware.FwCfg;
 import vessel.devices.pci.I440fxHostBridge;
 import vessel.devices.Bus;
 import vessel.devices.BusDevice;
+import vessel.devices.DeviceMetrics;
 import vessel.devices.IrqLine;
 import vessel.devices.input.InputSink;
 import vessel.devices.legacy.AcpiPm1Device;
@@ -423,11 +424,11 @@ public final class VirtualMachine implements AutoCloseable {
             int pmemSlot = GuestLayout.PMEM_FIRST_SLOT;
             for (VirtioDevices.Made d : virtio) {
                 deviceResources.add(d.resource());
-                if (d.resource() instanceof PmemMapping p && d.device() instanceof vessel.devices.virtio.VirtioPmem pmem) {
-                    p.mapInto(vm, pmemSlot++, pmem.region().start());
+                if (d.memory() != null) {
+                    d.memory().mapInto(vm, pmemSlot++);
                 }
                 int slot = pci.addVirtio(d.name(), d.device());
-                if (d.device() instanceof vessel.devices.virtio.VirtioBlock) {
+                if (d.disk()) {
                     diskSlots.add(slot);
                 }
             }
@@ -1239,7 +1240,7 @@ public final class VirtualMachine implements AutoCloseable {
 
     /** Each virtio device's counters now, as totals since the VM was made, in the order the guest sees them. */
     public List<DeviceMetrics> deviceMetrics() {
-        return virtio.stream().map(d -> DeviceMetrics.of(d.id(), d.device()))
+        return virtio.stream().map(d -> d.device().metrics(d.id()))
                 .filter(java.util.Objects::nonNull).toList();
     }
 
@@ -1278,32 +1279,31 @@ public final class VirtualMachine implements AutoCloseable {
 
     /** The balloon device, or null when the VM has none. */
     public vessel.devices.virtio.VirtioBalloon balloon() {
-        for (VirtioDevices.Made d : virtio) {
-            if (d.device() instanceof vessel.devices.virtio.VirtioBalloon b) {
-                return b;
-            }
-        }
-        return null;
+        return find(vessel.devices.virtio.VirtioBalloon.class, "balloon");
     }
 
     /** The hot-pluggable memory's virtio-mem device, or null when the VM has none. */
     public vessel.devices.virtio.VirtioMem memoryHotplug() {
-        for (VirtioDevices.Made d : virtio) {
-            if (d.device() instanceof vessel.devices.virtio.VirtioMem m) {
-                return m;
-            }
-        }
-        return null;
+        return find(vessel.devices.virtio.VirtioMem.class, "memory-hotplug");
     }
 
     /** The virtio device of {@code type} named {@code id}; "no WHAT with id ID" otherwise. */
     private <T> T device(Class<T> type, String id, String what) throws ConfigException {
+        T device = find(type, id);
+        if (device == null) {
+            throw new ConfigException("no " + what + " with id " + id);
+        }
+        return device;
+    }
+
+    /** The virtio device configured as {@code id}, if it is a {@code type}; null otherwise. */
+    private <T> T find(Class<T> type, String id) {
         for (VirtioDevices.Made d : virtio) {
-            if (type.isInstance(d.device()) && d.id().equals(id)) {
+            if (d.id().equals(id) && type.isInstance(d.device())) {
                 return type.cast(d.device());
             }
         }
-        throw new ConfigException("no " + what + " with id " + id);
+        return null;
     }
 
     /**

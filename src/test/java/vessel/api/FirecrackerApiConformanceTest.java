@@ -26,10 +26,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
 import vessel.devices.virtio.VirtioBalloon;
-import vessel.vmm.DeviceMetrics;
 import vessel.vmm.VirtualMachine;
 import vessel.vmm.VmConfig;
 

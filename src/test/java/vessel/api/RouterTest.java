@@ -59,7 +59,7 @@ class RouterTest {
     /** A booted microVM without KVM: drives swap by name, device counters are whatever the test sets. */
     static final class FakeVm implements RunningVm {
         final java.util.Map<String, Path> drives = new java.util.LinkedHashMap<>();
-        List<vessel.vmm.DeviceMetrics> devices = List.of();
+        List<vessel.devices.DeviceMetrics> devices = List.of();
 
         FakeVm(VmConfig config) {
             config.drives().forEach(d -> drives.put(d.id(), d.path()));
@@ -83,7 +83,7 @@ class RouterTest {
         }
 
         @Override
-        public List<vessel.vmm.DeviceMetrics> deviceMetrics() {
+        public List<vessel.devices.DeviceMetrics> deviceMetrics() {
             return devices;
         }
 
@@ -481,11 +481,11 @@ class RouterTest {
     void flushMetricsAfterBootWritesTheDevicesDeltas() throws IOException {
         Path metrics = dir.resolve("metrics.json");
         FakeVm vm = bootFake(metrics);
-        vm.devices = List.of(new vessel.vmm.DeviceMetrics.Block("rootfs", 4, 1, 0, 16384, 512, 0, 0, 0, 0),
-                new vessel.vmm.DeviceMetrics.Net("eth0", 600, 3, 0, 0, 200, 2, 0, 0));
+        vm.devices = List.of(new vessel.devices.DeviceMetrics.Block("rootfs", 4, 1, 0, 16384, 512, 0, 0, 0, 0),
+                new vessel.devices.DeviceMetrics.Net("eth0", 600, 3, 0, 0, 200, 2, 0, 0));
         ok("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
-        vm.devices = List.of(new vessel.vmm.DeviceMetrics.Block("rootfs", 6, 1, 0, 20480, 512, 0, 0, 0, 0),
-                new vessel.vmm.DeviceMetrics.Net("eth0", 600, 3, 0, 0, 300, 3, 0, 0));
+        vm.devices = List.of(new vessel.devices.DeviceMetrics.Block("rootfs", 6, 1, 0, 20480, 512, 0, 0, 0, 0),
+                new vessel.devices.DeviceMetrics.Net("eth0", 600, 3, 0, 0, 300, 3, 0, 0));
         ok("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
         List<String> lines = Files.readAllLines(metrics);
         assertEquals(2, lines.size());

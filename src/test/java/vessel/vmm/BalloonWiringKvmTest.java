@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import vessel.boot.EntryMode;
+import vessel.devices.DeviceMetrics;
 import vessel.devices.virtio.VirtioBalloon;
 import vessel.testkit.RequiresKvm;
 import vessel.testkit.TestGuests;

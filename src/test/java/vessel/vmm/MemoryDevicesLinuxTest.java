@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
 import vessel.devices.virtio.VirtioBalloon;

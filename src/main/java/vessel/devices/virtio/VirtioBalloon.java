@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.DeviceMetrics;
 import vessel.memory.GuestMemory;
 
 /**
@@ -444,6 +445,14 @@ public final class VirtioBalloon implements VirtioDevice, vessel.devices.Snapsho
 
     public HintingStatus hintingStatus() {
         return new HintingStatus(hintCmd, guestHintCmd);
+    }
+
+    @Override
+    public DeviceMetrics metrics(String id) {
+        Counters c = counters();
+        return new DeviceMetrics.Balloon(id, c.inflateCount(), c.deflateCount(), c.statsUpdates(), c.statsUpdateFails(),
+                c.freePageReportCount(), c.freePageReportFreed(), c.freePageHintCount(), c.freePageHintFreed(),
+                c.discardFails());
     }
 
     public Counters counters() {

@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.PauseGate;
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
@@ -426,6 +427,14 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
 
     public boolean readOnly() {
         return readOnly;
+    }
+
+    @Override
+    public DeviceMetrics metrics(String id) {
+        Counters c = counters();
+        return new DeviceMetrics.Block(id, c.reads(), c.writes() + c.writeZeroes(), c.flushes(), c.bytesRead(),
+                c.bytesWritten(), c.ioErrors() - c.executeFails() + c.unsupported(), c.executeFails(),
+                c.updates(), c.updateFails(), rateLimiterThrottled());
     }
 
     public Counters counters() {

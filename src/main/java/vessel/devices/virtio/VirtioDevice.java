@@ -2,6 +2,7 @@ package vessel.devices.virtio;
 
 import java.util.List;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 
@@ -95,5 +96,13 @@ public interface VirtioDevice {
      * is used; devices without rate limiters ignore it.
      */
     default void queueTimer(QueueTimer timer) {
+    }
+
+    /**
+     * The device's counters now, as totals since it was made, under its configured {@code id}; null for
+     * a kind without metrics. The one way the VMM samples a device, whatever its class.
+     */
+    default DeviceMetrics metrics(String id) {
+        return null;
     }
 }

@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.DeviceMetrics;
 import vessel.memory.GuestMemory;
 import vessel.memory.PluggableRegion;
 
@@ -206,6 +207,14 @@ public final class VirtioMem implements VirtioDevice {
 
     public PluggableRegion region() {
         return region;
+    }
+
+    @Override
+    public DeviceMetrics metrics(String id) {
+        Counters c = counters();
+        return new DeviceMetrics.MemoryHotplug(id, c.plugCount(), c.plugBytes(), c.plugFails(), c.unplugCount(),
+                c.unplugBytes(), c.unplugFails(), c.unplugDiscardFails(), c.unplugAllCount(), c.unplugAllFails(),
+                c.stateCount(), c.stateFails());
     }
 
     public Counters counters() {

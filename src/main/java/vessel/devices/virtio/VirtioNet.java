@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.PauseGate;
 import vessel.devices.RateLimiter;
 import vessel.memory.GuestMemory;
@@ -188,6 +189,12 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
     /** Transmitted frames dropped: malformed, oversized, or refused by the backend. */
     public long txDropped() {
         return txDropped.get();
+    }
+
+    @Override
+    public DeviceMetrics metrics(String id) {
+        return new DeviceMetrics.Net(id, rxBytes(), rxFrames(), rxDropped(), backendReadFails(), txBytes(), txFrames(),
+                txMalformed(), backendWriteFails(), rxRateLimiterThrottled(), txRateLimiterThrottled());
     }
 
     /** Bytes of frames delivered to the guest, virtio-net header included (as read from the backend). */

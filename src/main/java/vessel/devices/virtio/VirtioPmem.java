@@ -5,6 +5,7 @@ import java.lang.System.Logger.Level;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
 import vessel.memory.GuestMemory;
@@ -103,6 +104,12 @@ public final class VirtioPmem implements VirtioDevice {
     /** One op per flush and, as Firecracker counts it, the whole range's bytes from the bandwidth bucket. */
     private long admit(DescriptorChain chain, long now) {
         return limiter.limits() ? limiter.tryConsume(region.size(), 1, now) : 0;
+    }
+
+    @Override
+    public DeviceMetrics metrics(String id) {
+        Counters c = counters();
+        return new DeviceMetrics.Pmem(id, c.flushes(), c.flushFails(), c.invalidRequests(), c.rateLimiterThrottled());
     }
 
     public Counters counters() {

@@ -7,6 +7,7 @@ import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
 import vessel.memory.GuestMemory;
@@ -109,6 +110,11 @@ public final class VirtioRng implements VirtioDevice, vessel.devices.Snapshottab
     /** Requests served with entropy. */
     public long requests() {
         return requests.get();
+    }
+
+    @Override
+    public DeviceMetrics metrics(String id) {
+        return new DeviceMetrics.Entropy(id, bytes(), failures(), rateLimiterThrottled());
     }
 
     /** Bytes of entropy handed to the guest. */

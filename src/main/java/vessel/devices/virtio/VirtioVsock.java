@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
+import vessel.devices.DeviceMetrics;
 import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
 
@@ -218,6 +219,11 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     /** Packets dropped: malformed ones from the guest, and control packets beyond the pending cap. */
     public long dropped() {
         return dropped.get();
+    }
+
+    @Override
+    public DeviceMetrics metrics(String id) {
+        return new DeviceMetrics.Vsock(id, bytesToGuest(), bytesToHost());
     }
 
     /** Stream bytes delivered to the guest. */

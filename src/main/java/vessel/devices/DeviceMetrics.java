@@ -1,15 +1,10 @@
-package vessel.vmm;
+package vessel.devices;
 
-import vessel.devices.virtio.VirtioBlock;
-import vessel.devices.virtio.VirtioDevice;
-import vessel.devices.virtio.VirtioNet;
-import vessel.devices.virtio.VirtioRng;
-import vessel.devices.virtio.VirtioVsock;
 
 /**
- * One virtio device's counters at one moment, as running totals since the VM was made; {@link
- * VirtualMachine#deviceMetrics()} gives one per device. Whoever reports them (the API's metrics lines)
- * works out what changed between two samples.
+ * One virtio device's counters at one moment, as running totals since the VM was made: each device
+ * gives its own through {@code VirtioDevice.metrics}, so the VMM lists them without knowing device
+ * classes. Whoever reports them (the API's metrics lines) works out what changed between two samples.
  */
 public sealed interface DeviceMetrics {
     /** The device's configured id (drive or interface id; "vsock" and "entropy" for the single ones). */
@@ -66,39 +61,5 @@ public sealed interface DeviceMetrics {
     /** A pmem device: flushes made durable, flushes that failed, malformed requests. */
     record Pmem(String id, long flushes, long flushFails, long invalidRequests, long rateLimiterThrottled)
             implements DeviceMetrics {
-    }
-
-    /** The sample for {@code device}, or null for a kind without metrics. */
-    static DeviceMetrics of(String id, VirtioDevice device) {
-        return switch (device) {
-            case VirtioBlock b -> {
-                VirtioBlock.Counters c = b.counters();
-                yield new Block(id, c.reads(), c.writes() + c.writeZeroes(), c.flushes(), c.bytesRead(),
-                        c.bytesWritten(), c.ioErrors() - c.executeFails() + c.unsupported(), c.executeFails(),
-                        c.updates(), c.updateFails(), b.rateLimiterThrottled());
-            }
-            case VirtioNet n -> new Net(id, n.rxBytes(), n.rxFrames(), n.rxDropped(), n.backendReadFails(),
-                    n.txBytes(), n.txFrames(), n.txMalformed(), n.backendWriteFails(), n.rxRateLimiterThrottled(),
-                    n.txRateLimiterThrottled());
-            case VirtioVsock v -> new Vsock(id, v.bytesToGuest(), v.bytesToHost());
-            case VirtioRng r -> new Entropy(id, r.bytes(), r.failures(), r.rateLimiterThrottled());
-            case vessel.devices.virtio.VirtioBalloon b -> {
-                vessel.devices.virtio.VirtioBalloon.Counters c = b.counters();
-                yield new Balloon(id, c.inflateCount(), c.deflateCount(), c.statsUpdates(), c.statsUpdateFails(),
-                        c.freePageReportCount(), c.freePageReportFreed(), c.freePageHintCount(), c.freePageHintFreed(),
-                        c.discardFails());
-            }
-            case vessel.devices.virtio.VirtioMem m -> {
-                vessel.devices.virtio.VirtioMem.Counters c = m.counters();
-                yield new MemoryHotplug(id, c.plugCount(), c.plugBytes(), c.plugFails(), c.unplugCount(),
-                        c.unplugBytes(), c.unplugFails(), c.unplugDiscardFails(), c.unplugAllCount(), c.unplugAllFails(),
-                        c.stateCount(), c.stateFails());
-            }
-            case vessel.devices.virtio.VirtioPmem p -> {
-                vessel.devices.virtio.VirtioPmem.Counters c = p.counters();
-                yield new Pmem(id, c.flushes(), c.flushFails(), c.invalidRequests(), c.rateLimiterThrottled());
-            }
-            default -> null;
-        };
     }
 }
