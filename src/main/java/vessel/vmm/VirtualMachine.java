@@ -36,20 +36,13 @@ import vessel.devices.pci.I440fxHostBridge;
 import vessel.devices.Bus;
 import vessel.devices.BusDevice;
 import vessel.devices.DeviceMetrics;
-import vessel.devices.IrqLine;
 import vessel.devices.input.InputSink;
-import vessel.devices.legacy.AcpiPm1Device;
-import vessel.devices.legacy.AcpiPowerDevice;
-import vessel.devices.legacy.CmosRtc;
-import vessel.devices.legacy.DebugExit;
 import vessel.devices.legacy.I8042;
 import vessel.devices.legacy.Uart16550;
 import vessel.kvm.Cap;
 import vessel.kvm.CpuidEntry;
 import vessel.kvm.ExitReason;
 import vessel.kvm.GsiRoute;
-import vessel.kvm.IoEventFd;
-import vessel.kvm.IrqFd;
 import vessel.kvm.Kvm;
 import vessel.kvm.KvmException;
 import vessel.kvm.KvmRun;
@@ -96,10 +89,6 @@ public final class VirtualMachine implements AutoCloseable {
     private final List<VcpuFd> vcpuFds;
     private final List<Vcpu> vcpus = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
-    private final List<EventFd> eventFds;
-    private final Uart16550 serial;
-    private final I8042 i8042;
-    private final AcpiPm1Device pm1;
     /** The FACS's guest address (where a waking guest's vector is), or 0 when the guest has no ACPI tables. */
     private final long facsAddress;
     private final RunControl control;
@@ -108,17 +97,8 @@ public final class VirtualMachine implements AutoCloseable {
     private final AtomicReference<VmExit> exit = new AtomicReference<>();
     private final CompletableFuture<VmExit> ended = new CompletableFuture<>();
     private volatile State state = State.CREATED;
-    /** The PCI display adapter (--display-adapter bochs), or null. */
-    private vessel.devices.display.BochsDisplay displayAdapter;
-
-    private final Bus pio;
-    private final Bus mmio;
-    private final EventLoop eventLoop;
-    private final PciDevices pci;
-    private final List<AutoCloseable> deviceResources;
-    private final List<VirtioDevices.Made> virtio;
-    /** Every device with state, by its bus name, in the order a snapshot lists them. */
-    private final java.util.Map<String, vessel.devices.Snapshottable<?>> stateful = new java.util.LinkedHashMap<>();
+    /** Every device, its buses, interrupt lines and backends; the VM keeps vCPUs, memory and lifecycle. */
+    private final DeviceManager devices;
     private volatile boolean trackingDirtyPages;
     /** The ROM and BIOS-area views of a firmware boot; null for a direct boot. */
     private final FirmwareMemory firmwareMemory;
@@ -130,73 +110,36 @@ public final class VirtualMachine implements AutoCloseable {
                            FirmwareMemory firmwareMemory, BootFramebuffer framebuffer, long facsAddress) {
         this.framebuffer = framebuffer;
         this.facsAddress = facsAddress;
-        this.virtio = List.copyOf(virtio);
         this.firmwareMemory = firmwareMemory;
-        this.pio = pio;
-        this.mmio = mmio;
-        this.eventLoop = eventLoop;
-        this.pci = pci;
-        this.deviceResources = deviceResources;
         this.config = config;
         this.kvm = kvm;
         this.vmFd = vmFd;
         this.memory = memory;
         this.vcpuFds = vcpuFds;
-        this.eventFds = eventFds;
         this.control = new RunControl(vcpuFds.size());
         this.assist = new EmulationAssist(memory);
         this.debugger = new GuestDebugger(this, vcpuFds, memory);
-        this.serial = new Uart16550(irq(eventFds.get(0)), console, new Uart16550.Events() {
-            @Override
-            public void outputFailed(IOException e) {
-                LOG.log(System.Logger.Level.WARNING, "console output failed: " + e.getMessage());
-            }
-        });
-        this.i8042 = new I8042(() -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the i8042")),
-                irq(eventFds.get(1)), irq(eventFds.get(2)));
-        pio.insert(Uart16550.COM1_PORT, 8, "COM1", serial);
-        pio.insert(I8042.BASE_PORT, I8042.LENGTH, "i8042", i8042);
-        stateful.put("COM1", serial);
-        stateful.put("i8042", i8042);
-        pio.insert(AcpiPowerDevice.PORT, AcpiPowerDevice.LENGTH, "acpi-power", new AcpiPowerDevice(
-                () -> exit(new VmExit(0, VmExit.Reason.POWER_OFF, "guest powered off through ACPI (S5)")),
-                () -> exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the ACPI reset register"))));
-        this.pm1 = new AcpiPm1Device(new AcpiPm1Device.Sleep() {
-            @Override
-            public void suspend() {
-                suspendToRam();
-            }
+        this.devices = new DeviceManager(config, memory, vcpuFds.size(), firmwareMemory != null, eventFds, console,
+                pio, mmio, eventLoop, pci, deviceResources, virtio, new DeviceManager.Platform() {
+                    @Override
+                    public void exit(VmExit e) {
+                        VirtualMachine.this.exit(e);
+                    }
 
-            @Override
-            public void powerOff() {
-                exit(new VmExit(0, VmExit.Reason.POWER_OFF, "guest powered off through ACPI (S5)"));
-            }
-        });
-        pio.insert(AcpiPm1Device.PORT, AcpiPm1Device.LENGTH, "acpi-pm1", pm1);
-        long low = memory.regions().getFirst().size();
-        CmosRtc rtc = new CmosRtc(java.time.Clock.systemUTC(), low, memory.totalSize() - low);
-        if (firmwareMemory != null) {
-            rtc.setFirmwareFields(vcpuFds.size());
-        }
-        pio.insert(CmosRtc.BASE_PORT, CmosRtc.LENGTH, "rtc", rtc);
-        stateful.put("rtc", rtc);
-        if (pci != null) {
-            stateful.putAll(pci.stateful());
-        }
-        if (config.debugExit()) {
-            pio.insert(DebugExit.DEFAULT_PORT, DebugExit.LENGTH, "debug-exit",
-                    new DebugExit(status -> exit(new VmExit(status, VmExit.Reason.DEBUG_EXIT,
-                            "guest wrote to the debug-exit port"))));
-        }
+                    @Override
+                    public void suspend() {
+                        suspendToRam();
+                    }
+                });
         Vcpu.Host host = new Vcpu.Host() {
             @Override
             public Bus pio() {
-                return pio;
+                return devices.pio();
             }
 
             @Override
             public Bus mmio() {
-                return mmio;
+                return devices.mmio();
             }
 
             @Override
@@ -236,16 +179,6 @@ public final class VirtualMachine implements AutoCloseable {
             }
             vcpus.add(v);
         }
-    }
-
-    private static IrqLine irq(EventFd fd) {
-        return () -> {
-            try {
-                fd.signal();
-            } catch (SysException e) {
-                LOG.log(System.Logger.Level.WARNING, "interrupt lost: " + e.getMessage());
-            }
-        };
     }
 
     /** Logs (at debug) how far the VM's assembly got, to see where a cold start spends its time. */
@@ -492,7 +425,7 @@ public final class VirtualMachine implements AutoCloseable {
             }
 
             phase("kernel loaded");
-            List<EventFd> eventFds = legacyEventFds(vm, made);
+            List<EventFd> eventFds = DeviceManager.legacyIrqs(vm, made);
 
             List<CpuidEntry> supported = kvm.supportedCpuid();
             // Only where the FADT is not hardware-reduced, where Linux would otherwise check its local APIC
@@ -532,7 +465,7 @@ public final class VirtualMachine implements AutoCloseable {
             }
             VirtualMachine made_ = new VirtualMachine(config, kvm, vm, memory, vcpuFds, eventFds, console, pio, mmio,
                     eventLoop, pci, deviceResources, virtio, firmwareMemory, framebuffer, facs);
-            made_.displayAdapter = bochs;
+            made_.devices.displayAdapter(bochs);
             if (linux) {
                 made_.addGenerationId();
             }
@@ -558,31 +491,13 @@ public final class VirtualMachine implements AutoCloseable {
         return vm;
     }
 
-    /** The COM1, keyboard and mouse interrupt lines as irqfds, then the port-0x80 sink: the constructor's order. */
-    private static List<EventFd> legacyEventFds(VmFd vm, List<AutoCloseable> made) throws IOException {
-        List<EventFd> eventFds = new ArrayList<>();
-        for (int gsi : new int[] {Uart16550.COM1_IRQ, I8042.KEYBOARD_IRQ, I8042.AUX_IRQ}) {
-            EventFd efd = new EventFd(0);
-            made.add(efd);
-            eventFds.add(efd);
-            vm.irqfd(new IrqFd(efd.fd(), gsi, 0, 0));
-        }
-        // Port 0x80 is Linux's I/O delay: written constantly, read never. An ioeventfd absorbs the
-        // writes in the kernel instead of an exit each.
-        EventFd ioDelay = new EventFd(0);
-        made.add(ioDelay);
-        vm.ioeventfd(new IoEventFd(0, 0x80, 1, ioDelay.fd(), IoEventFd.FLAG_PIO));
-        eventFds.add(ioDelay);
-        return eventFds;
-    }
-
     private static final String GENERATION_ID = "vmgenid";
 
     /** The VM generation ID the ACPI tables describe (Linux guests), with a fresh ID; saved and restored. */
     private void addGenerationId() {
         vessel.devices.acpi.VmGenerationId id = new vessel.devices.acpi.VmGenerationId(memory, GuestLayout.VMGENID);
         id.newGeneration();
-        stateful.put(GENERATION_ID, id);
+        devices.addStateful(GENERATION_ID, id);
     }
 
     /** What {@link #snapshot} wrote, and how long it took. */
@@ -604,6 +519,7 @@ public final class VirtualMachine implements AutoCloseable {
             throw new ConfigException("snapshots of VMs with hot-pluggable memory (virtio-mem) are not supported yet");
         }
         String refusal = SnapshotDevices.refusal(config);
+        PciDevices pci = devices.pci();
         if (refusal == null && pci != null && !pci.notSnapshottable().isEmpty()) {
             refusal = "snapshots of VMs with " + pci.notSnapshottable() + " are not supported yet";
         }
@@ -636,8 +552,8 @@ public final class VirtualMachine implements AutoCloseable {
             vcpuStates.add(KvmState.saveVcpu(fd, msrIndices));
         }
         VmSnapshot.VmState vmState = KvmState.saveVm(vmFd);
-        List<VmSnapshot.DeviceState> devices = new ArrayList<>();
-        stateful.forEach((name, device) -> devices.add(save(name, device)));
+        List<VmSnapshot.DeviceState> deviceStates = new ArrayList<>();
+        devices.stateful().forEach((name, device) -> deviceStates.add(save(name, device)));
 
         long written;
         long[] dirtyRuns = new long[0];
@@ -655,9 +571,9 @@ public final class VirtualMachine implements AutoCloseable {
             written = pages * GuestMemory.PAGE_SIZE;
         }
         VmSnapshot snapshot = new VmSnapshot(
-                new VmSnapshot.Machine(config.memoryBytes(), vcpuFds.size(), config.debugExit(), pci != null,
+                new VmSnapshot.Machine(config.memoryBytes(), vcpuFds.size(), config.debugExit(), devices.pci() != null,
                         SnapshotDevices.of(config)),
-                vmState, vcpuStates, devices, new VmSnapshot.Memory(type, memory.totalSize(), dirtyRuns));
+                vmState, vcpuStates, deviceStates, new VmSnapshot.Memory(type, memory.totalSize(), dirtyRuns));
         SnapshotFile.write(statePath, snapshot);
         long ms = (System.nanoTime() - t0) / 1_000_000;
         LOG.log(System.Logger.Level.INFO, () -> "snapshot (" + type + ") written: " + statePath + ", " + memoryPath
@@ -779,7 +695,7 @@ public final class VirtualMachine implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IOException("restore interrupted");
             }
-            List<EventFd> eventFds = legacyEventFds(vm, made);
+            List<EventFd> eventFds = DeviceManager.legacyIrqs(vm, made);
             List<VcpuFd> vcpuFds = new ArrayList<>();
             for (int i = 0; i < machine.cpus(); i++) {
                 VcpuFd vcpu = vm.createVcpu(i);
@@ -792,13 +708,13 @@ public final class VirtualMachine implements AutoCloseable {
                 restored.addGenerationId(); // restoring it writes a new ID: this VM is another generation
             }
             List<String> expected = snap.deviceNames();
-            List<String> have = List.copyOf(restored.stateful.keySet());
+            List<String> have = List.copyOf(restored.devices.stateful().keySet());
             if (!expected.equals(have)) {
                 throw new ConfigException("snapshot " + statePath + " expects devices " + expected
                         + " but this Vessel builds " + have + " for it");
             }
             for (VmSnapshot.DeviceState d : snap.devices()) {
-                vessel.devices.Snapshottable<?> device = restored.stateful.get(d.name());
+                vessel.devices.Snapshottable<?> device = restored.devices.stateful().get(d.name());
                 if (!device.stateType().getName().equals(d.kind())) {
                     throw new ConfigException("snapshot " + statePath + " holds " + d.kind() + " state for device "
                             + d.name() + ", which here keeps " + device.stateType().getName());
@@ -916,10 +832,10 @@ public final class VirtualMachine implements AutoCloseable {
             control.requestPause();
         }
         LOG.log(System.Logger.Level.INFO, () -> "starting vCPUs " + sinceProcessStart());
-        eventLoop.resume(); // a restored VM's device threads waited for this
-        if (!eventLoop.isEmpty()) {
+        devices.eventLoop().resume(); // a restored VM's device threads waited for this
+        if (!devices.eventLoop().isEmpty()) {
             try {
-                eventLoop.start("devices");
+                devices.eventLoop().start("devices");
             } catch (SysException e) {
                 throw new IllegalStateException("device event loop: " + e.getMessage(), e);
             }
@@ -991,7 +907,7 @@ public final class VirtualMachine implements AutoCloseable {
         if (!control.awaitParked(10_000)) {
             throw new IllegalStateException("vCPUs did not pause within 10 s");
         }
-        eventLoop.pause(); // device work too: nothing touches guest memory while paused
+        devices.eventLoop().pause(); // device work too: nothing touches guest memory while paused
         if (state == State.RUNNING) {
             state = State.PAUSED;
         }
@@ -1010,7 +926,7 @@ public final class VirtualMachine implements AutoCloseable {
             return;
         }
         state = State.RUNNING;
-        eventLoop.resume();
+        devices.eventLoop().resume();
         control.resume();
     }
 
@@ -1046,7 +962,7 @@ public final class VirtualMachine implements AutoCloseable {
                 exit(VmExit.error("vCPUs did not stop for S3 within 10 s"));
                 return;
             }
-            eventLoop.pause();
+            devices.eventLoop().pause();
         }
         // PAUSED: the host paused the guest as it went to sleep; it is parked either way.
         state = State.SUSPENDED;
@@ -1063,9 +979,9 @@ public final class VirtualMachine implements AutoCloseable {
             return;
         }
         vcpus.forEach(Vcpu::requestWake); // each vCPU resets itself, on its own thread, before it runs again
-        pm1.wake();
+        devices.pm1().wake();
         state = State.RUNNING;
-        eventLoop.resume();
+        devices.eventLoop().resume();
         control.resume();
         LOG.log(System.Logger.Level.INFO, "guest woke from S3");
     }
@@ -1113,6 +1029,7 @@ public final class VirtualMachine implements AutoCloseable {
         }
         while (len > 0 && state != State.ENDED) {
             int n;
+            Uart16550 serial = devices.serial();
             synchronized (serial) {
                 n = serial.receive(data, off, len);
             }
@@ -1126,6 +1043,7 @@ public final class VirtualMachine implements AutoCloseable {
 
     /** Presses Ctrl-Alt-Del on the guest's keyboard controller. */
     public void sendCtrlAltDel() {
+        I8042 i8042 = devices.i8042();
         synchronized (i8042) {
             i8042.sendCtrlAltDel();
         }
@@ -1136,28 +1054,7 @@ public final class VirtualMachine implements AutoCloseable {
      * any virtio-input devices. Safe from any thread; events the guest has no room for are dropped.
      */
     public InputSink input() {
-        List<InputSink> sinks = new ArrayList<>();
-        sinks.add(i8042);
-        for (VirtioDevices.Made d : virtio) {
-            if (d.device() instanceof InputSink sink) {
-                sinks.add(sink);
-            }
-        }
-        return new InputSink() {
-            @Override
-            public void key(int keysym, boolean down) {
-                for (InputSink s : sinks) {
-                    s.key(keysym, down);
-                }
-            }
-
-            @Override
-            public void pointer(int x, int y, int buttons, int width, int height) {
-                for (InputSink s : sinks) {
-                    s.pointer(x, y, buttons, width, height);
-                }
-            }
-        };
+        return devices.input();
     }
 
     /**
@@ -1165,7 +1062,7 @@ public final class VirtualMachine implements AutoCloseable {
      * empty without one. Its mode is null until the guest's driver sets one.
      */
     public Optional<vessel.devices.display.Display> displayAdapter() {
-        return Optional.ofNullable(displayAdapter);
+        return devices.displayAdapter();
     }
 
     /** KVM exits so far, summed over vCPUs, indexed by exit reason. */
@@ -1193,7 +1090,7 @@ public final class VirtualMachine implements AutoCloseable {
             throw new IllegalStateException("the assist probe needs a single-vCPU VM that has not started");
         }
         VcpuFd fd = vcpuFds.getFirst();
-        pio.insert(port, 1, "assist-probe", new BusDevice() {
+        devices.pio().insert(port, 1, "assist-probe", new BusDevice() {
             @Override
             public long read(long offset, int size) {
                 return 0;
@@ -1240,8 +1137,7 @@ public final class VirtualMachine implements AutoCloseable {
 
     /** Each virtio device's counters now, as totals since the VM was made, in the order the guest sees them. */
     public List<DeviceMetrics> deviceMetrics() {
-        return virtio.stream().map(d -> d.device().metrics(d.id()))
-                .filter(java.util.Objects::nonNull).toList();
+        return devices.metrics();
     }
 
     /**
@@ -1249,11 +1145,7 @@ public final class VirtualMachine implements AutoCloseable {
      * told its capacity may have changed. On failure the drive keeps its image.
      */
     public void replaceDrive(String id, Path image) throws ConfigException, IOException {
-        vessel.devices.virtio.VirtioBlock block = device(vessel.devices.virtio.VirtioBlock.class, id, "drive");
-        if (Files.isDirectory(image)) {
-            throw new ConfigException("drive '" + id + "': " + image + " is a directory, not a disk image");
-        }
-        block.replaceBackend(image);
+        devices.replaceDrive(id, image);
     }
 
     /**
@@ -1262,48 +1154,29 @@ public final class VirtualMachine implements AutoCloseable {
      */
     public void updateDriveRateLimiter(String id, vessel.devices.TokenBucket.Config bandwidth,
                                        vessel.devices.TokenBucket.Config ops) throws ConfigException {
-        device(vessel.devices.virtio.VirtioBlock.class, id, "drive").updateRateLimiter(bandwidth, ops);
+        devices.device(vessel.devices.virtio.VirtioBlock.class, id, "drive").updateRateLimiter(bandwidth, ops);
     }
 
     /** Changes interface {@code id}'s rate limiters (PATCH /network-interfaces); null leaves a direction alone. */
     public void updateNetRateLimiters(String id, vessel.devices.RateLimiter.Config rx,
                                       vessel.devices.RateLimiter.Config tx) throws ConfigException {
-        device(vessel.devices.virtio.VirtioNet.class, id, "network interface").updateRateLimiters(rx, tx);
+        devices.device(vessel.devices.virtio.VirtioNet.class, id, "network interface").updateRateLimiters(rx, tx);
     }
 
     /** Changes pmem device {@code id}'s rate limiter (PATCH /pmem); a null bucket stays as it is. */
     public void updatePmemRateLimiter(String id, vessel.devices.TokenBucket.Config bandwidth,
                                       vessel.devices.TokenBucket.Config ops) throws ConfigException {
-        device(vessel.devices.virtio.VirtioPmem.class, id, "pmem device").updateRateLimiter(bandwidth, ops);
+        devices.device(vessel.devices.virtio.VirtioPmem.class, id, "pmem device").updateRateLimiter(bandwidth, ops);
     }
 
     /** The balloon device, or null when the VM has none. */
     public vessel.devices.virtio.VirtioBalloon balloon() {
-        return find(vessel.devices.virtio.VirtioBalloon.class, "balloon");
+        return devices.balloon();
     }
 
     /** The hot-pluggable memory's virtio-mem device, or null when the VM has none. */
     public vessel.devices.virtio.VirtioMem memoryHotplug() {
-        return find(vessel.devices.virtio.VirtioMem.class, "memory-hotplug");
-    }
-
-    /** The virtio device of {@code type} named {@code id}; "no WHAT with id ID" otherwise. */
-    private <T> T device(Class<T> type, String id, String what) throws ConfigException {
-        T device = find(type, id);
-        if (device == null) {
-            throw new ConfigException("no " + what + " with id " + id);
-        }
-        return device;
-    }
-
-    /** The virtio device configured as {@code id}, if it is a {@code type}; null otherwise. */
-    private <T> T find(Class<T> type, String id) {
-        for (VirtioDevices.Made d : virtio) {
-            if (d.id().equals(id) && type.isInstance(d.device())) {
-                return type.cast(d.device());
-            }
-        }
-        return null;
+        return devices.memoryHotplug();
     }
 
     /**
@@ -1333,7 +1206,7 @@ public final class VirtualMachine implements AutoCloseable {
         if (!control.vcpuFinished()) {
             return;
         }
-        serial.flush();
+        devices.serial().flush();
         state = State.ENDED;
         exit.compareAndSet(null, new VmExit(0, VmExit.Reason.STOPPED, "all vCPUs ended"));
         String assists = assist.summary();
@@ -1375,14 +1248,9 @@ public final class VirtualMachine implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "vCPU threads still running at close; leaving KVM resources open");
             return;
         }
-        eventLoop.close();
         // Devices close their backends (a block device syncs its image) before the VM's fds go.
-        closeAll(deviceResources);
-        if (pci != null) {
-            pci.close();
-        }
+        devices.close();
         vcpuFds.forEach(VcpuFd::close);
-        eventFds.forEach(EventFd::close);
         vmFd.close();
         memory.close();
         if (firmwareMemory != null) {
