@@ -5,7 +5,6 @@ import java.lang.System.Logger.Level;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -25,6 +24,17 @@ import java.util.concurrent.atomic.AtomicLong;
 import vessel.devices.DeviceMetrics;
 import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
+
+import static vessel.devices.virtio.VsockHeader.OP_CREDIT_REQUEST;
+import static vessel.devices.virtio.VsockHeader.OP_CREDIT_UPDATE;
+import static vessel.devices.virtio.VsockHeader.OP_REQUEST;
+import static vessel.devices.virtio.VsockHeader.OP_RESPONSE;
+import static vessel.devices.virtio.VsockHeader.OP_RST;
+import static vessel.devices.virtio.VsockHeader.OP_RW;
+import static vessel.devices.virtio.VsockHeader.OP_SHUTDOWN;
+import static vessel.devices.virtio.VsockHeader.SHUTDOWN_RCV;
+import static vessel.devices.virtio.VsockHeader.SHUTDOWN_SEND;
+import static vessel.devices.virtio.VsockHeader.TYPE_STREAM;
 
 /**
  * virtio-vsock (device type 19, virtio 1.x section 5.10) with Firecracker's host side: the host end of
@@ -62,17 +72,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     public static final int EVENT = 2;
     public static final long HOST_CID = 2;
 
-    static final int HDR = 44;
-    static final int TYPE_STREAM = 1;
-    static final int OP_REQUEST = 1;
-    static final int OP_RESPONSE = 2;
-    static final int OP_RST = 3;
-    static final int OP_SHUTDOWN = 4;
-    static final int OP_RW = 5;
-    static final int OP_CREDIT_UPDATE = 6;
-    static final int OP_CREDIT_REQUEST = 7;
-    static final int SHUTDOWN_RCV = 1;
-    static final int SHUTDOWN_SEND = 2;
+    static final int HDR = VsockHeader.SIZE;
 
     /** Receive buffer the device advertises per connection (Firecracker's size). */
     public static final int BUF_ALLOC = 256 * 1024;
@@ -107,63 +107,20 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     /** An rx chain popped while there was something to send that turned out to have nothing: used next. */
     private DescriptorChain heldRx;
     private final QueueServer txServer = new QueueServer("virtio-vsock", TX, this::handleTx);
-    private final Map<Long, Conn> conns = new HashMap<>();
-    private final Set<Conn> all = new HashSet<>();
+    private final Map<Long, VsockConnection> conns = new HashMap<>();
+    private final Set<VsockConnection> all = new HashSet<>();
     private final ArrayDeque<Control> control = new ArrayDeque<>();
-    private final ArrayDeque<Conn> ready = new ArrayDeque<>();
+    private final ArrayDeque<VsockConnection> ready = new ArrayDeque<>();
     private int nextHostPort = FIRST_HOST_PORT;
     private final byte[] hdr = new byte[HDR];
-    private final ByteBuffer hdrBuf = ByteBuffer.wrap(hdr).order(ByteOrder.LITTLE_ENDIAN);
     private final byte[] payload = new byte[MAX_PAYLOAD];
 
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicLong toGuestBytes = new AtomicLong();
     private final AtomicLong toHostBytes = new AtomicLong();
 
-    private enum ConnState { AWAIT_CONNECT, CONNECTING_TO_GUEST, CONNECTING_TO_HOST, ESTABLISHED }
-
     /** A control packet to send the guest; {@code conn} (null for an RST to nothing) supplies the credit fields. */
-    private record Control(int op, int srcPort, int dstPort, int flags, Conn conn) {}
-
-    private final class Conn {
-        final SocketChannel channel;
-        SelectionKey key;
-        ConnState state;
-        int localPort;
-        int peerPort;
-        ByteBuffer line;
-        byte[] early;
-        ByteBuffer toHost;
-        int peerBufAlloc;
-        int peerFwdCnt;
-        int txCnt;
-        int fwdCnt;
-        int reportedFwdCnt;
-        boolean readable;
-        boolean inReady;
-        boolean hostEof;
-        boolean creditUpdateQueued;
-        int guestShutdown;
-        boolean outputShut;
-
-        Conn(SocketChannel channel, ConnState state) {
-            this.channel = channel;
-            this.state = state;
-        }
-
-        long key() {
-            return connKey(localPort, peerPort);
-        }
-
-        long credit() {
-            long inFlight = (txCnt - peerFwdCnt) & 0xFFFF_FFFFL;
-            return Math.max(0, Integer.toUnsignedLong(peerBufAlloc) - inFlight);
-        }
-
-        int pending() {
-            return toHost == null ? 0 : toHost.position();
-        }
-    }
+    private record Control(int op, int srcPort, int dstPort, int flags, VsockConnection conn) {}
 
     /**
      * Binds the host's listening socket at {@code uds} (a stale socket file nobody listens on is replaced).
@@ -317,7 +274,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     @Override
     public void reset() {
         synchronized (lock) {
-            for (Conn c : List.copyOf(all)) {
+            for (VsockConnection c : List.copyOf(all)) {
                 drop(c);
             }
             control.clear();
@@ -393,7 +350,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     public void close() {
         closed = true;
         synchronized (lock) {
-            for (Conn c : List.copyOf(all)) {
+            for (VsockConnection c : List.copyOf(all)) {
                 drop(c);
             }
         }
@@ -474,7 +431,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             accept();
             return;
         }
-        Conn c = (Conn) k.attachment();
+        VsockConnection c = (VsockConnection) k.attachment();
         if (k.isConnectable()) {
             finishConnect(c);
             return;
@@ -483,7 +440,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             flushToHost(c);
         }
         if (k.isValid() && k.isReadable()) {
-            if (c.state == ConnState.AWAIT_CONNECT) {
+            if (c.state == VsockConnection.State.AWAIT_CONNECT) {
                 readConnectLine(c);
             } else {
                 c.readable = true;
@@ -509,7 +466,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
                 closeQuietly(ch); // no driver yet (or too many): the client sees the connection close
                 continue;
             }
-            Conn c = new Conn(ch, ConnState.AWAIT_CONNECT);
+            VsockConnection c = new VsockConnection(ch, VsockConnection.State.AWAIT_CONNECT);
             c.line = ByteBuffer.allocate(CONNECT_LINE_MAX);
             try {
                 ch.configureBlocking(false);
@@ -522,7 +479,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     }
 
     /** Reads {@code CONNECT <port>\n}; bytes after it are the start of the stream. */
-    private void readConnectLine(Conn c) {
+    private void readConnectLine(VsockConnection c) {
         int n;
         try {
             n = c.channel.read(c.line);
@@ -568,7 +525,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         c.line = null;
         c.peerPort = (int) port;
         c.localPort = allocateHostPort(c.peerPort);
-        c.state = ConnState.CONNECTING_TO_GUEST;
+        c.state = VsockConnection.State.CONNECTING_TO_GUEST;
         conns.put(c.key(), c);
         updateInterest(c);
         queueControl(new Control(OP_REQUEST, c.localPort, c.peerPort, 0, c));
@@ -578,13 +535,13 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         while (true) {
             int p = nextHostPort;
             nextHostPort = nextHostPort == -1 ? FIRST_HOST_PORT : nextHostPort + 1;
-            if (!conns.containsKey(connKey(p, peerPort))) {
+            if (!conns.containsKey(VsockConnection.key(p, peerPort))) {
                 return p;
             }
         }
     }
 
-    private void finishConnect(Conn c) {
+    private void finishConnect(VsockConnection c) {
         try {
             if (!c.channel.finishConnect()) {
                 return;
@@ -597,8 +554,8 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         queueControl(new Control(OP_RESPONSE, c.localPort, c.peerPort, 0, c));
     }
 
-    private void established(Conn c) {
-        c.state = ConnState.ESTABLISHED;
+    private void established(VsockConnection c) {
+        c.state = VsockConnection.State.ESTABLISHED;
         c.readable = true;
         updateReady(c);
         updateInterest(c);
@@ -613,16 +570,15 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             return 0;
         }
         chain.read(0, hdr, 0, HDR);
-        long srcCid = hdrBuf.getLong(0);
-        long dstCid = hdrBuf.getLong(8);
-        int srcPort = hdrBuf.getInt(16);
-        int dstPort = hdrBuf.getInt(20);
-        long len = Integer.toUnsignedLong(hdrBuf.getInt(24));
-        int type = hdrBuf.getShort(28) & 0xFFFF;
-        int op = hdrBuf.getShort(30) & 0xFFFF;
-        int flags = hdrBuf.getInt(32);
-        int bufAlloc = hdrBuf.getInt(36);
-        int fwdCnt = hdrBuf.getInt(40);
+        VsockHeader h = VsockHeader.decode(hdr);
+        long srcCid = h.srcCid();
+        long dstCid = h.dstCid();
+        int srcPort = h.srcPort();
+        int dstPort = h.dstPort();
+        long len = h.len();
+        int type = h.type();
+        int op = h.op();
+        int flags = h.flags();
         if (srcCid != cid || dstCid != HOST_CID) {
             drop("packet from CID " + srcCid + " to CID " + dstCid + " (the guest is " + cid + ", the host 2)");
             return 0;
@@ -635,7 +591,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         if (op == OP_RW && len > 0) {
             chain.read(HDR, payload, 0, (int) len);
         }
-        Conn c = conns.get(connKey(dstPort, srcPort));
+        VsockConnection c = conns.get(VsockConnection.key(dstPort, srcPort));
         if (type != TYPE_STREAM || op < OP_REQUEST || op > OP_CREDIT_REQUEST) {
             if (op != OP_RST) {
                 if (c != null) {
@@ -648,18 +604,17 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
         if (c == null) {
             if (op == OP_REQUEST) {
-                connectToHost(dstPort, srcPort, bufAlloc, fwdCnt);
+                connectToHost(dstPort, srcPort, h.bufAlloc(), h.fwdCnt());
             } else if (op != OP_RST) {
                 queueControl(new Control(OP_RST, dstPort, srcPort, 0, null));
             }
             return 0;
         }
-        c.peerBufAlloc = bufAlloc;
-        c.peerFwdCnt = fwdCnt;
+        c.peerCredit(h.bufAlloc(), h.fwdCnt());
         switch (op) {
             case OP_REQUEST -> reset(c); // a second request on a live connection
             case OP_RESPONSE -> {
-                if (c.state != ConnState.CONNECTING_TO_GUEST) {
+                if (c.state != VsockConnection.State.CONNECTING_TO_GUEST) {
                     reset(c);
                 } else if (writeOk(c)) {
                     established(c);
@@ -675,7 +630,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
                 }
             }
             case OP_RW -> {
-                if (c.state != ConnState.ESTABLISHED || (c.guestShutdown & SHUTDOWN_SEND) != 0) {
+                if (c.state != VsockConnection.State.ESTABLISHED || c.guestStoppedSending()) {
                     reset(c);
                 } else {
                     toHost(c, (int) len);
@@ -698,11 +653,10 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         try {
             ch = SocketChannel.open(StandardProtocolFamily.UNIX);
             ch.configureBlocking(false);
-            Conn c = new Conn(ch, ConnState.CONNECTING_TO_HOST);
+            VsockConnection c = new VsockConnection(ch, VsockConnection.State.CONNECTING_TO_HOST);
             c.localPort = port;
             c.peerPort = peerPort;
-            c.peerBufAlloc = bufAlloc;
-            c.peerFwdCnt = fwdCnt;
+            c.peerCredit(bufAlloc, fwdCnt);
             boolean done = ch.connect(UnixDomainSocketAddress.of(target));
             c.key = ch.register(selector, done ? 0 : SelectionKey.OP_CONNECT, c);
             conns.put(c.key(), c);
@@ -722,7 +676,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
     }
 
-    private boolean writeOk(Conn c) {
+    private boolean writeOk(VsockConnection c) {
         byte[] ok = ("OK " + Integer.toUnsignedString(c.localPort) + "\n").getBytes(StandardCharsets.US_ASCII);
         try {
             // A fresh socket's send buffer is empty: a few bytes always fit.
@@ -737,7 +691,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     }
 
     /** Sends {@code len} bytes of {@link #payload} to the host socket, buffering what it does not take. */
-    private void toHost(Conn c, int len) {
+    private void toHost(VsockConnection c, int len) {
         if (c.pending() + (long) len > BUF_ALLOC) {
             LOG.log(Level.INFO, "virtio-vsock: guest port " + Integer.toUnsignedString(c.peerPort)
                     + " sent beyond its credit; connection reset");
@@ -763,7 +717,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
     }
 
-    private void flushToHost(Conn c) {
+    private void flushToHost(VsockConnection c) {
         if (c.pending() > 0) {
             c.toHost.flip();
             int n;
@@ -782,25 +736,23 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
     }
 
-    private void forwarded(Conn c, int n) {
-        c.fwdCnt += n;
+    private void forwarded(VsockConnection c, int n) {
         toHostBytes.addAndGet(n);
-        // Tell the guest about freed space before it can run out: its view is reportedFwdCnt.
-        if (c.fwdCnt - c.reportedFwdCnt >= BUF_ALLOC / 2) {
+        if (c.forwarded(n, BUF_ALLOC)) {
             queueCreditUpdate(c);
         }
     }
 
     /** Acts on the guest's SHUTDOWN flags once everything it sent has reached the host socket. */
-    private void afterFlush(Conn c) {
+    private void afterFlush(VsockConnection c) {
         if (c.pending() > 0) {
             return;
         }
-        if ((c.guestShutdown & (SHUTDOWN_RCV | SHUTDOWN_SEND)) == (SHUTDOWN_RCV | SHUTDOWN_SEND)) {
+        if (c.guestClosed()) {
             reset(c); // the guest closed: the spec's answer is an RST, and the host socket closes
             return;
         }
-        if ((c.guestShutdown & SHUTDOWN_SEND) != 0 && !c.outputShut) {
+        if (c.guestStoppedSending() && !c.outputShut) {
             c.outputShut = true;
             try {
                 c.channel.shutdownOutput();
@@ -812,7 +764,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
 
     // ---- host to guest ----
 
-    private void queueCreditUpdate(Conn c) {
+    private void queueCreditUpdate(VsockConnection c) {
         if (!c.creditUpdateQueued) {
             c.creditUpdateQueued = true;
             queueControl(new Control(OP_CREDIT_UPDATE, c.localPort, c.peerPort, 0, c));
@@ -828,26 +780,26 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     }
 
     /** Whether {@code c} may send the guest data now; puts it on the ready list if so. */
-    private void updateReady(Conn c) {
+    private void updateReady(VsockConnection c) {
         if (!c.inReady && hasDataFor(c)) {
             c.inReady = true;
             ready.add(c);
         }
     }
 
-    private boolean hasDataFor(Conn c) {
-        return c.state == ConnState.ESTABLISHED && conns.get(c.key()) == c && c.credit() > 0
-                && (c.early != null || (c.readable && !c.hostEof && (c.guestShutdown & SHUTDOWN_RCV) == 0));
+    private boolean hasDataFor(VsockConnection c) {
+        return c.state == VsockConnection.State.ESTABLISHED && conns.get(c.key()) == c && c.credit() > 0
+                && (c.early != null || (c.readable && !c.hostEof && !c.guestStoppedReceiving()));
     }
 
     /** Socket interest: read while waiting for data the guest can take, write while bytes wait. */
-    private void updateInterest(Conn c) {
+    private void updateInterest(VsockConnection c) {
         if (c.key == null || !c.key.isValid()) {
             return;
         }
         int ops = 0;
-        if (c.state == ConnState.AWAIT_CONNECT
-                || (c.state == ConnState.ESTABLISHED && !c.readable && !c.hostEof)) {
+        if (c.state == VsockConnection.State.AWAIT_CONNECT
+                || (c.state == VsockConnection.State.ESTABLISHED && !c.readable && !c.hostEof)) {
             ops |= SelectionKey.OP_READ;
         }
         if (c.pending() > 0) {
@@ -908,7 +860,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
                     rxQueue.addUsed(chain.head(), HDR);
                     continue;
                 }
-                Conn c = ready.poll();
+                VsockConnection c = ready.poll();
                 c.inReady = false;
                 int sent = hasDataFor(c) ? sendData(c, chain) : 0;
                 if (sent == 0) {
@@ -933,7 +885,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     }
 
     /** Reads what the host socket has (at most the guest's credit and the chain's room) into the chain. */
-    private int sendData(Conn c, DescriptorChain chain) {
+    private int sendData(VsockConnection c, DescriptorChain chain) {
         int room = (int) Math.min(Math.min(chain.writableLength() - HDR, MAX_PAYLOAD), c.credit());
         if (room <= 0) {
             return 0;
@@ -963,33 +915,23 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
         chain.write(HDR, payload, 0, n);
         writeHeader(chain, OP_RW, c.localPort, c.peerPort, n, 0, c);
-        c.txCnt += n;
+        c.sentToGuest(n);
         toGuestBytes.addAndGet(n);
         return n;
     }
 
-    private void writeHeader(DescriptorChain chain, int op, int srcPort, int dstPort, int len, int flags, Conn c) {
-        hdrBuf.putLong(0, HOST_CID);
-        hdrBuf.putLong(8, cid);
-        hdrBuf.putInt(16, srcPort);
-        hdrBuf.putInt(20, dstPort);
-        hdrBuf.putInt(24, len);
-        hdrBuf.putShort(28, (short) TYPE_STREAM);
-        hdrBuf.putShort(30, (short) op);
-        hdrBuf.putInt(32, flags);
-        hdrBuf.putInt(36, c == null ? 0 : BUF_ALLOC);
-        hdrBuf.putInt(40, c == null ? 0 : c.fwdCnt);
-        if (c != null) {
-            c.reportedFwdCnt = c.fwdCnt;
-        }
+    private void writeHeader(DescriptorChain chain, int op, int srcPort, int dstPort, int len, int flags, VsockConnection c) {
+        int fwdCnt = c == null ? 0 : c.advertiseFwdCnt();
+        new VsockHeader(HOST_CID, cid, srcPort, dstPort, len, TYPE_STREAM, op, flags, c == null ? 0 : BUF_ALLOC, fwdCnt)
+                .encode(hdr);
         chain.write(0, hdr, 0, HDR);
     }
 
     // ---- teardown ----
 
     /** Closes {@code c} and tells the guest (RST) if it knew of it. */
-    private void reset(Conn c) {
-        boolean known = conns.get(c.key()) == c && c.state != ConnState.AWAIT_CONNECT;
+    private void reset(VsockConnection c) {
+        boolean known = conns.get(c.key()) == c && c.state != VsockConnection.State.AWAIT_CONNECT;
         drop(c);
         if (known) {
             queueControl(new Control(OP_RST, c.localPort, c.peerPort, 0, null));
@@ -997,8 +939,8 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     }
 
     /** Closes {@code c}'s host socket and forgets it, without a word to the guest. */
-    private void drop(Conn c) {
-        if (c.state != ConnState.AWAIT_CONNECT) {
+    private void drop(VsockConnection c) {
+        if (c.state != VsockConnection.State.AWAIT_CONNECT) {
             conns.remove(c.key(), c);
         }
         all.remove(c);
@@ -1019,9 +961,5 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         if (dropped.getAndIncrement() == 0) {
             LOG.log(Level.WARNING, "virtio-vsock: dropped " + why + "; later drops are only counted");
         }
-    }
-
-    private static long connKey(int localPort, int peerPort) {
-        return (Integer.toUnsignedLong(localPort) << 32) | Integer.toUnsignedLong(peerPort);
     }
 }

@@ -162,7 +162,7 @@ class VirtioVsockTest {
     /** Reaps what has arrived without waiting; true if an RST is among it. */
     private boolean rstArrived() throws InterruptedException {
         awaitRx(0);
-        return received.stream().anyMatch(p -> p.op() == VirtioVsock.OP_RST);
+        return received.stream().anyMatch(p -> p.op() == VsockHeader.OP_RST);
     }
 
     private SocketChannel hostConnect() throws IOException {
@@ -214,12 +214,12 @@ class VirtioVsockTest {
     private int establishFromHost(SocketChannel host, int guestPort, int bufAlloc) throws Exception {
         write(host, "CONNECT " + guestPort + "\n");
         Packet req = awaitPacket();
-        assertEquals(VirtioVsock.OP_REQUEST, req.op());
+        assertEquals(VsockHeader.OP_REQUEST, req.op());
         assertEquals(2, req.srcCid());
         assertEquals(GUEST_CID, req.dstCid());
         assertEquals(guestPort, req.dstPort());
         assertEquals(VirtioVsock.BUF_ALLOC, req.bufAlloc());
-        send(VirtioVsock.OP_RESPONSE, guestPort, req.srcPort(), new byte[0], bufAlloc, 0);
+        send(VsockHeader.OP_RESPONSE, guestPort, req.srcPort(), new byte[0], bufAlloc, 0);
         assertEquals("OK " + Integer.toUnsignedString(req.srcPort()), readLine(host));
         return req.srcPort();
     }
@@ -246,12 +246,12 @@ class VirtioVsockTest {
 
         write(host, "hello guest");
         Packet rw = awaitPacket();
-        assertEquals(VirtioVsock.OP_RW, rw.op());
+        assertEquals(VsockHeader.OP_RW, rw.op());
         assertEquals(hostPort, rw.srcPort());
         assertEquals(1234, rw.dstPort());
         assertEquals("hello guest", new String(rw.data(), StandardCharsets.US_ASCII));
 
-        send(VirtioVsock.OP_RW, 1234, hostPort, "hello host".getBytes(StandardCharsets.US_ASCII), 11);
+        send(VsockHeader.OP_RW, 1234, hostPort, "hello host".getBytes(StandardCharsets.US_ASCII), 11);
         assertEquals("hello host", new String(readExactly(host, 10), StandardCharsets.US_ASCII));
         assertEquals(10, vsock.bytesToHost());
         assertEquals(11, vsock.bytesToGuest());
@@ -259,13 +259,13 @@ class VirtioVsockTest {
         // The host closes: the guest hears SHUTDOWN(SEND); its close then gets an RST back.
         host.close();
         Packet shut = awaitPacket();
-        assertEquals(VirtioVsock.OP_SHUTDOWN, shut.op());
-        assertEquals(VirtioVsock.SHUTDOWN_SEND, shut.flags());
-        send(VirtioVsock.OP_SHUTDOWN, 1234, hostPort, new byte[0], 11);
+        assertEquals(VsockHeader.OP_SHUTDOWN, shut.op());
+        assertEquals(VsockHeader.SHUTDOWN_SEND, shut.flags());
+        send(VsockHeader.OP_SHUTDOWN, 1234, hostPort, new byte[0], 11);
         // A SHUTDOWN without flags changes nothing; with both the connection ends in an RST.
-        byte[] h = header(VirtioVsock.OP_SHUTDOWN, 1234, hostPort, 0, 3, 65536, 11, GUEST_CID, 2, 1);
+        byte[] h = header(VsockHeader.OP_SHUTDOWN, 1234, hostPort, 0, 3, 65536, 11, GUEST_CID, 2, 1);
         sendRaw(h, new byte[0]);
-        assertEquals(VirtioVsock.OP_RST, awaitPacket().op());
+        assertEquals(VsockHeader.OP_RST, awaitPacket().op());
     }
 
     @Test
@@ -275,8 +275,8 @@ class VirtioVsockTest {
         SocketChannel host = hostConnect();
         write(host, "CONNECT 77\nearly bytes");
         Packet req = awaitPacket();
-        assertEquals(VirtioVsock.OP_REQUEST, req.op());
-        send(VirtioVsock.OP_RESPONSE, 77, req.srcPort(), new byte[0], 0);
+        assertEquals(VsockHeader.OP_REQUEST, req.op());
+        send(VsockHeader.OP_RESPONSE, 77, req.srcPort(), new byte[0], 0);
         assertEquals("OK " + Integer.toUnsignedString(req.srcPort()), readLine(host));
         StringBuilder got = new StringBuilder();
         while (got.length() < "early bytes".length()) {
@@ -292,7 +292,7 @@ class VirtioVsockTest {
         SocketChannel host = hostConnect();
         write(host, "CONNECT 9\n");
         Packet req = awaitPacket();
-        send(VirtioVsock.OP_RST, 9, req.srcPort(), new byte[0], 0);
+        send(VsockHeader.OP_RST, 9, req.srcPort(), new byte[0], 0);
         assertEquals("<EOF>", readLine(host));
     }
 
@@ -323,7 +323,7 @@ class VirtioVsockTest {
         java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
         while (got < 1000) {
             Packet p = awaitPacket();
-            assertEquals(VirtioVsock.OP_RW, p.op());
+            assertEquals(VsockHeader.OP_RW, p.op());
             got += p.data().length;
             all.write(p.data());
         }
@@ -333,7 +333,7 @@ class VirtioVsockTest {
         assertEquals(1000, vsock.bytesToGuest());
 
         // The guest consumed 600: 600 more may come, no more.
-        send(VirtioVsock.OP_CREDIT_UPDATE, 1234, hostPort, new byte[0], 1000, 600);
+        send(VsockHeader.OP_CREDIT_UPDATE, 1234, hostPort, new byte[0], 1000, 600);
         while (got < 1600) {
             Packet p = awaitPacket();
             got += p.data().length;
@@ -343,7 +343,7 @@ class VirtioVsockTest {
         Thread.sleep(100);
         assertEquals(consumed, awaitRx(0).size());
         // A bigger buffer lets the rest through.
-        send(VirtioVsock.OP_CREDIT_UPDATE, 1234, hostPort, new byte[0], 65536, 1600);
+        send(VsockHeader.OP_CREDIT_UPDATE, 1234, hostPort, new byte[0], 65536, 1600);
         while (got < 3000) {
             Packet p = awaitPacket();
             got += p.data().length;
@@ -368,7 +368,7 @@ class VirtioVsockTest {
         int got = 4096;
         while (got < 20000) {
             Packet p = awaitPacket();
-            assertEquals(VirtioVsock.OP_RW, p.op(), p.toString());
+            assertEquals(VsockHeader.OP_RW, p.op(), p.toString());
             got += p.data().length;
         }
         assertEquals(20000, vsock.bytesToGuest());
@@ -378,19 +378,19 @@ class VirtioVsockTest {
     void packetsForUnknownConnectionsGetAnRst() throws Exception {
         start();
         postRx(8, RX_BUF);
-        send(VirtioVsock.OP_RW, 5000, 999, "x".getBytes(StandardCharsets.US_ASCII), 0);
+        send(VsockHeader.OP_RW, 5000, 999, "x".getBytes(StandardCharsets.US_ASCII), 0);
         Packet rst = awaitPacket();
-        assertEquals(VirtioVsock.OP_RST, rst.op());
+        assertEquals(VsockHeader.OP_RST, rst.op());
         assertEquals(999, rst.srcPort());
         assertEquals(5000, rst.dstPort());
         assertEquals(GUEST_CID, rst.dstCid());
         // Nobody listens at <uds>_4444.
-        send(VirtioVsock.OP_REQUEST, 5001, 4444, new byte[0], 0);
+        send(VsockHeader.OP_REQUEST, 5001, 4444, new byte[0], 0);
         Packet refused = awaitPacket();
-        assertEquals(VirtioVsock.OP_RST, refused.op());
+        assertEquals(VsockHeader.OP_RST, refused.op());
         assertEquals(4444, refused.srcPort());
         // An RST to nothing gets no answer.
-        send(VirtioVsock.OP_RST, 5002, 4444, new byte[0], 0);
+        send(VsockHeader.OP_RST, 5002, 4444, new byte[0], 0);
         Thread.sleep(50);
         assertEquals(consumed, awaitRx(0).size());
     }
@@ -402,15 +402,15 @@ class VirtioVsockTest {
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         closing.add(server);
         server.bind(UnixDomainSocketAddress.of(Path.of(uds() + "_5000")));
-        send(VirtioVsock.OP_REQUEST, 40000, 5000, new byte[0], 0);
+        send(VsockHeader.OP_REQUEST, 40000, 5000, new byte[0], 0);
         Packet resp = awaitPacket();
-        assertEquals(VirtioVsock.OP_RESPONSE, resp.op());
+        assertEquals(VsockHeader.OP_RESPONSE, resp.op());
         assertEquals(5000, resp.srcPort());
         assertEquals(40000, resp.dstPort());
         SocketChannel peer = server.accept();
         closing.add(peer);
 
-        send(VirtioVsock.OP_RW, 40000, 5000, "ping".getBytes(StandardCharsets.US_ASCII), 0);
+        send(VsockHeader.OP_RW, 40000, 5000, "ping".getBytes(StandardCharsets.US_ASCII), 0);
         assertEquals("ping", new String(readExactly(peer, 4), StandardCharsets.US_ASCII));
         write(peer, "pong");
         Packet rw = awaitPacket();
@@ -418,7 +418,7 @@ class VirtioVsockTest {
         assertEquals(4, rw.fwdCnt()); // the device reports what it forwarded
 
         // The guest stops sending: the host reads EOF but may still answer.
-        byte[] h = header(VirtioVsock.OP_SHUTDOWN, 40000, 5000, 0, VirtioVsock.SHUTDOWN_SEND, 65536, 4,
+        byte[] h = header(VsockHeader.OP_SHUTDOWN, 40000, 5000, 0, VsockHeader.SHUTDOWN_SEND, 65536, 4,
                 GUEST_CID, 2, 1);
         sendRaw(h, new byte[0]);
         assertEquals(-1, peer.read(ByteBuffer.allocate(1)));
@@ -433,12 +433,12 @@ class VirtioVsockTest {
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         closing.add(server);
         server.bind(UnixDomainSocketAddress.of(Path.of(uds() + "_6")));
-        send(VirtioVsock.OP_REQUEST, 7, 6, new byte[0], 0);
-        assertEquals(VirtioVsock.OP_RESPONSE, awaitPacket().op());
-        send(VirtioVsock.OP_RW, 7, 6, new byte[100], 0);
-        send(VirtioVsock.OP_CREDIT_REQUEST, 7, 6, new byte[0], 0);
+        send(VsockHeader.OP_REQUEST, 7, 6, new byte[0], 0);
+        assertEquals(VsockHeader.OP_RESPONSE, awaitPacket().op());
+        send(VsockHeader.OP_RW, 7, 6, new byte[100], 0);
+        send(VsockHeader.OP_CREDIT_REQUEST, 7, 6, new byte[0], 0);
         Packet update = awaitPacket();
-        assertEquals(VirtioVsock.OP_CREDIT_UPDATE, update.op());
+        assertEquals(VsockHeader.OP_CREDIT_UPDATE, update.op());
         assertEquals(VirtioVsock.BUF_ALLOC, update.bufAlloc());
         assertEquals(100, update.fwdCnt());
     }
@@ -450,41 +450,41 @@ class VirtioVsockTest {
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         closing.add(server);
         server.bind(UnixDomainSocketAddress.of(Path.of(uds() + "_80")));
-        send(VirtioVsock.OP_REQUEST, 1, 80, new byte[0], 0);
-        assertEquals(VirtioVsock.OP_RESPONSE, awaitPacket().op());
+        send(VsockHeader.OP_REQUEST, 1, 80, new byte[0], 0);
+        assertEquals(VsockHeader.OP_RESPONSE, awaitPacket().op());
         SocketChannel peer = server.accept();
         closing.add(peer);
 
         // len far beyond the buffer, and beyond any packet
-        sendRaw(header(VirtioVsock.OP_RW, 1, 80, 1000, 0, 65536, 0, GUEST_CID, 2, 1), new byte[10]);
-        sendRaw(header(VirtioVsock.OP_RW, 1, 80, -1, 0, 65536, 0, GUEST_CID, 2, 1), new byte[10]);
+        sendRaw(header(VsockHeader.OP_RW, 1, 80, 1000, 0, 65536, 0, GUEST_CID, 2, 1), new byte[10]);
+        sendRaw(header(VsockHeader.OP_RW, 1, 80, -1, 0, 65536, 0, GUEST_CID, 2, 1), new byte[10]);
         // a header cut short
         long shortHdr = tx.buffer(new byte[20]);
         tx.post(Buf.in(shortHdr, 20));
         vsock.queueNotified(VirtioVsock.TX);
         // another guest's CID, and a packet to a CID other than the host's
-        sendRaw(header(VirtioVsock.OP_RW, 1, 80, 0, 0, 65536, 0, 99, 2, 1), new byte[0]);
-        sendRaw(header(VirtioVsock.OP_RW, 1, 80, 0, 0, 65536, 0, GUEST_CID, 7, 1), new byte[0]);
+        sendRaw(header(VsockHeader.OP_RW, 1, 80, 0, 0, 65536, 0, 99, 2, 1), new byte[0]);
+        sendRaw(header(VsockHeader.OP_RW, 1, 80, 0, 0, 65536, 0, GUEST_CID, 7, 1), new byte[0]);
         assertEquals(5, vsock.dropped());
         assertEquals(List.of(), irq.resets);
 
         // The connection still works.
-        send(VirtioVsock.OP_RW, 1, 80, "ok".getBytes(StandardCharsets.US_ASCII), 0);
+        send(VsockHeader.OP_RW, 1, 80, "ok".getBytes(StandardCharsets.US_ASCII), 0);
         assertEquals("ok", new String(readExactly(peer, 2), StandardCharsets.US_ASCII));
 
         // An unknown op on it resets it; so does a type other than STREAM elsewhere.
         sendRaw(header(99, 1, 80, 0, 0, 65536, 0, GUEST_CID, 2, 1), new byte[0]);
-        assertEquals(VirtioVsock.OP_RST, awaitPacket().op());
+        assertEquals(VsockHeader.OP_RST, awaitPacket().op());
         assertEquals(-1, peer.read(ByteBuffer.allocate(1)));
-        sendRaw(header(VirtioVsock.OP_REQUEST, 2, 80, 0, 0, 65536, 0, GUEST_CID, 2, 2), new byte[0]);
-        assertEquals(VirtioVsock.OP_RST, awaitPacket().op());
+        sendRaw(header(VsockHeader.OP_REQUEST, 2, 80, 0, 0, 65536, 0, GUEST_CID, 2, 2), new byte[0]);
+        assertEquals(VsockHeader.OP_RST, awaitPacket().op());
 
         // A receive buffer too small for a header comes back empty.
         long tiny = rx.alloc(8);
         rxBuffers.put(rx.post(Buf.out(tiny, 8)), tiny);
         vsock.queueNotified(VirtioVsock.RX);
-        send(VirtioVsock.OP_RW, 3, 81, new byte[0], 0); // unknown: an RST goes to the next good buffer
-        assertEquals(VirtioVsock.OP_RST, awaitPacket().op());
+        send(VsockHeader.OP_RW, 3, 81, new byte[0], 0); // unknown: an RST goes to the next good buffer
+        assertEquals(VsockHeader.OP_RST, awaitPacket().op());
     }
 
     /** Runs the driver's notification of {@code queue} on a thread of its own; fails if it does not return. */
@@ -536,9 +536,9 @@ class VirtioVsockTest {
         Packet a = awaitPacket();
         Packet b = awaitPacket();
         List<Packet> both = List.of(a, b);
-        assertTrue(both.stream().anyMatch(p -> p.op() == VirtioVsock.OP_RW
+        assertTrue(both.stream().anyMatch(p -> p.op() == VsockHeader.OP_RW
                 && new String(p.data(), StandardCharsets.US_ASCII).equals("while paused")), both.toString());
-        assertTrue(both.stream().anyMatch(p -> p.op() == VirtioVsock.OP_REQUEST && p.dstPort() == 99), both.toString());
+        assertTrue(both.stream().anyMatch(p -> p.op() == VsockHeader.OP_REQUEST && p.dstPort() == 99), both.toString());
     }
 
     @Test
@@ -548,8 +548,8 @@ class VirtioVsockTest {
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         closing.add(server);
         server.bind(UnixDomainSocketAddress.of(Path.of(uds() + "_90")));
-        send(VirtioVsock.OP_REQUEST, 1, 90, new byte[0], 0);
-        assertEquals(VirtioVsock.OP_RESPONSE, awaitPacket().op());
+        send(VsockHeader.OP_REQUEST, 1, 90, new byte[0], 0);
+        assertEquals(VsockHeader.OP_RESPONSE, awaitPacket().op());
         SocketChannel peer = server.accept();
         closing.add(peer);
         // The host never reads: its socket buffer fills, then the device's BUF_ALLOC, then the guest is over.
@@ -557,7 +557,7 @@ class VirtioVsockTest {
         int sent = 0;
         while (!rstArrived()) {
             assertTrue(sent < 100, "no RST after " + sent + " chunks of 64 KiB");
-            byte[] h = header(VirtioVsock.OP_RW, 1, 90, VirtioVsock.MAX_PAYLOAD, 0, 65536, 0, GUEST_CID, 2, 1);
+            byte[] h = header(VsockHeader.OP_RW, 1, 90, VirtioVsock.MAX_PAYLOAD, 0, 65536, 0, GUEST_CID, 2, 1);
             tx.post(Buf.in(tx.buffer(h), HDR), Buf.in(chunk, VirtioVsock.MAX_PAYLOAD));
             vsock.queueNotified(VirtioVsock.TX);
             sent++;
