@@ -25,11 +25,12 @@ final class DisplayOptions {
                                    is on 127.0.0.1) or unix:PATH; implies --display 1024x768x32
               --vnc-password-file FILE
                                    VNC Authentication with the password on FILE's first line (VNC
-                                   uses 8 characters); needed for --vnc on a non-loopback address
+                                   uses 8 characters), for --vnc and --web alike; needed for either
+                                   on a non-loopback address
               --web ADDRESS        a browser console on http://HOST:PORT/ (a bare PORT is on
-                                   127.0.0.1; loopback only): the display through noVNC and the
-                                   serial console through xterm.js (vessel run only; fetched once
-                                   by scripts/web-assets.sh); implies --display 1024x768x32""";
+                                   127.0.0.1): the display through noVNC and the serial console
+                                   through xterm.js (vessel run only; fetched once by
+                                   scripts/web-assets.sh); implies --display 1024x768x32""";
 
     DisplayMode mode;
     SocketAddress vnc;
@@ -62,9 +63,14 @@ final class DisplayOptions {
 
     /** Checks the combination and reads the password, before anything is started. */
     VncServer.Options vncOptions() throws UsageException {
+        if (web != null && passwordFile == null && !web.getAddress().isLoopbackAddress()) {
+            throw new UsageException("--web on " + web.getAddress().getHostAddress() + " (not a loopback address) needs"
+                    + " a password (--vnc-password-file FILE): without one anyone who can reach the port has the"
+                    + " guest's display and serial console");
+        }
         if (vnc == null) {
-            if (passwordFile != null) {
-                throw new UsageException("--vnc-password-file needs --vnc ADDRESS");
+            if (passwordFile != null && web == null) {
+                throw new UsageException("--vnc-password-file needs --vnc ADDRESS or --web ADDRESS");
             }
             return null;
         }
@@ -89,36 +95,33 @@ final class DisplayOptions {
 
     /**
      * Starts the browser console if asked for, on {@code vnc} (the VNC server, which serves its RFB
-     * WebSockets; one without a listener of its own when there is no --vnc). Missing assets, a busy port or a
-     * non-loopback address is one IOException line.
+     * WebSockets; one without a listener of its own when there is no --vnc), with the same password. A busy
+     * port is a usage error (the address is the user's choice); missing assets one IOException line.
      */
     vessel.display.web.WebConsole startWeb(VncServer vnc, DisplaySource source, vessel.devices.input.InputSink input,
                                            vessel.display.web.SerialFanOut serialOutput,
-                                           vessel.display.web.WebConsole.SerialInput serialInput) throws IOException {
+                                           vessel.display.web.WebConsole.SerialInput serialInput)
+            throws IOException, UsageException {
         if (web == null) {
             return null;
         }
         String dir = System.getProperty("vessel.web.dir");
         Path assets = dir != null ? Path.of(dir) : Path.of(".cache", "web");
         vessel.display.web.WebConsole.checkAssets(assets);
+        byte[] password = passwordFile == null ? null : readPassword(passwordFile);
         VncServer rfb = vnc;
         if (rfb == null) {
-            byte[] password = passwordFile == null ? null : readPasswordUnchecked(passwordFile);
             rfb = VncServer.withoutListener(password, source, input);
         }
-        vessel.display.web.WebConsole console = vessel.display.web.WebConsole.start(web, assets, rfb, serialOutput,
-                serialInput);
+        vessel.display.web.WebConsole console;
+        try {
+            console = vessel.display.web.WebConsole.start(web, assets, rfb, password, serialOutput, serialInput);
+        } catch (java.net.BindException e) {
+            throw new UsageException(e.getMessage());
+        }
         InetSocketAddress at = console.localAddress();
         System.err.println("vessel: browser console on http://" + at.getAddress().getHostAddress() + ":" + at.getPort() + "/");
         return console;
-    }
-
-    private static byte[] readPasswordUnchecked(Path file) throws IOException {
-        try {
-            return readPassword(file);
-        } catch (UsageException e) {
-            throw new IOException(e.getMessage());
-        }
     }
 
     static InetSocketAddress parseWebAddress(String s) throws UsageException {
@@ -131,12 +134,7 @@ final class DisplayOptions {
         } catch (UsageException e) {
             throw new UsageException(e.getMessage().replace("--vnc", "--web"));
         }
-        InetSocketAddress inet = (InetSocketAddress) a;
-        if (!inet.getAddress().isLoopbackAddress()) {
-            throw new UsageException("--web serves loopback addresses only (the serial console has no password), not '"
-                    + s + "'; reach it from elsewhere through an SSH tunnel");
-        }
-        return inet;
+        return (InetSocketAddress) a;
     }
 
     private static String where(SocketAddress a) {

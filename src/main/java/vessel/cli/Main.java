@@ -109,7 +109,7 @@ public final class Main {
             try {
                 web = options.display.startWeb(vnc, session::currentDisplay, session.input(), serialFanOut,
                         session::sendConsoleInput);
-            } catch (IOException e) {
+            } catch (IOException | UsageException e) {
                 if (vnc != null) {
                     vnc.close();
                 }

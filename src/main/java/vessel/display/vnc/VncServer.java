@@ -137,6 +137,11 @@ public final class VncServer implements AutoCloseable {
         return listener.getLocalAddress();
     }
 
+    /** Whether clients must answer VNC Authentication. */
+    public boolean hasPassword() {
+        return options.password() != null;
+    }
+
     /** Clients connected now. */
     public int clientCount() {
         return clients.size();

@@ -4,6 +4,7 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.SocketTimeoutException;
@@ -12,6 +13,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.Locale;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -19,6 +21,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
+import vessel.display.vnc.VncAuth;
 import vessel.display.vnc.VncServer;
 
 /**
@@ -29,14 +32,18 @@ import vessel.display.vnc.VncServer;
  * from the folder scripts/web-assets.sh fills, so the page works offline;</li>
  * <li>{@code /vnc}: RFB in binary WebSocket messages, served by the {@link VncServer} (its password, if any,
  * is asked by noVNC);</li>
- * <li>{@code /serial}: the serial console's bytes both ways.</li>
+ * <li>{@code /serial}: the serial console's bytes both ways, after the password's challenge if there is one.</li>
  * </ul>
- * It listens on loopback addresses only: the serial console has no password, so anyone reaching the port
- * would have the guest's shell. WebSockets from another origin (a page from elsewhere, open in the same
- * browser) are refused for the same reason.
+ * Off loopback it needs a password, the VNC server's: anyone reaching the port would otherwise have the
+ * guest's display and shell. The page asks for it once; noVNC answers the VNC server's VNC Authentication with
+ * it, and the serial WebSocket asks the same question (a 16-byte challenge, its DES answer as VNC
+ * Authentication computes it, then 4 bytes of result as RFB's SecurityResult: 0 for accepted), so the password
+ * never crosses the network. WebSockets from another origin (a page from elsewhere, open in the same browser)
+ * are refused for the same reason.
  */
 public final class WebConsole implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.web");
+    private static final SecureRandom RANDOM = new SecureRandom();
     static final int MAX_CONNECTIONS = 32;
     /** A browser sends its request at once; a connection silent this long is dropped. */
     static final int REQUEST_TIMEOUT_MS = 10_000;
@@ -52,16 +59,19 @@ public final class WebConsole implements AutoCloseable {
     private final ServerSocketChannel listener;
     private final Path assets;
     private final VncServer vnc;
+    /** The serial console's password, the VNC server's; null for none (loopback only). */
+    private final byte[] password;
     private final SerialFanOut serialOutput;
     private final SerialInput serialInput;
     private final Semaphore connections = new Semaphore(MAX_CONNECTIONS);
     private volatile boolean closed;
 
-    private WebConsole(ServerSocketChannel listener, Path assets, VncServer vnc, SerialFanOut serialOutput,
-                       SerialInput serialInput) {
+    private WebConsole(ServerSocketChannel listener, Path assets, VncServer vnc, byte[] password,
+                       SerialFanOut serialOutput, SerialInput serialInput) {
         this.listener = listener;
         this.assets = assets;
         this.vnc = vnc;
+        this.password = password;
         this.serialOutput = serialOutput;
         this.serialInput = serialInput;
     }
@@ -76,15 +86,33 @@ public final class WebConsole implements AutoCloseable {
         }
     }
 
-    /**
-     * Listens on {@code address} (a loopback one) and serves; {@code vnc} may be null for a guest without a
-     * display. A busy port, a non-loopback address or missing assets is one IOException line.
-     */
+    /** A console without a password, on a loopback address. */
     public static WebConsole start(InetSocketAddress address, Path assets, VncServer vnc, SerialFanOut serialOutput,
                                    SerialInput serialInput) throws IOException {
-        if (address.getAddress() == null || !address.getAddress().isLoopbackAddress()) {
-            throw new IOException("the browser console listens on loopback addresses only (it has no password), not "
-                    + address.getHostString() + "; reach it from elsewhere through an SSH tunnel");
+        return start(address, assets, vnc, null, serialOutput, serialInput);
+    }
+
+    /**
+     * Listens on {@code address} and serves; {@code vnc} may be null for a guest without a display.
+     * {@code password} (null for none, on loopback only) guards the serial console and must be {@code vnc}'s
+     * too. A busy port is a {@link BindException}; a non-loopback address without a password or missing assets
+     * is one IOException line.
+     */
+    public static WebConsole start(InetSocketAddress address, Path assets, VncServer vnc, byte[] password,
+                                   SerialFanOut serialOutput, SerialInput serialInput) throws IOException {
+        if (address.getAddress() == null) {
+            throw new IOException("the browser console cannot listen on " + address.getHostString() + ": unknown host");
+        }
+        if (password == null && !address.getAddress().isLoopbackAddress()) {
+            throw new IOException("the browser console on " + address.getAddress().getHostAddress()
+                    + " (not a loopback address) needs a password: without one anyone who can reach the port has"
+                    + " the guest's display and serial console");
+        }
+        if (password != null && password.length == 0) {
+            throw new IOException("the browser console's password is empty");
+        }
+        if (vnc != null && vnc.hasPassword() != (password != null)) {
+            throw new IllegalArgumentException("the browser console's password must be its VNC server's");
         }
         checkAssets(assets);
         ServerSocketChannel listener = ServerSocketChannel.open(address.getAddress() instanceof java.net.Inet6Address
@@ -93,10 +121,11 @@ public final class WebConsole implements AutoCloseable {
             listener.bind(address, MAX_CONNECTIONS);
         } catch (IOException e) {
             listener.close();
-            throw new IOException("the browser console cannot listen on " + address.getAddress().getHostAddress()
+            throw new BindException("the browser console cannot listen on " + address.getAddress().getHostAddress()
                     + ":" + address.getPort() + ": " + e.getMessage());
         }
-        WebConsole console = new WebConsole(listener, assets, vnc, serialOutput, serialInput);
+        WebConsole console = new WebConsole(listener, assets, vnc, password == null ? null : password.clone(),
+                serialOutput, serialInput);
         Thread.ofPlatform().name("web-accept").daemon(true).start(console::acceptLoop);
         return console;
     }
@@ -173,7 +202,7 @@ public final class WebConsole implements AutoCloseable {
                     return true;
                 }
                 case "/serial" -> {
-                    serial(upgrade(request, in, out));
+                    serial(channel, upgrade(request, in, out));
                     return false;
                 }
                 default -> {
@@ -188,7 +217,8 @@ public final class WebConsole implements AutoCloseable {
                     throw new IOException("console.html is missing from the jar");
                 }
                 String html = new String(page.readAllBytes(), StandardCharsets.UTF_8)
-                        .replace("%HAS_DISPLAY%", vnc != null ? "true" : "false");
+                        .replace("%HAS_DISPLAY%", vnc != null ? "true" : "false")
+                        .replace("%NEEDS_PASSWORD%", password != null ? "true" : "false");
                 respond(out, 200, "text/html; charset=utf-8", html.getBytes(StandardCharsets.UTF_8));
             }
             return false;
@@ -257,7 +287,11 @@ public final class WebConsole implements AutoCloseable {
      * The serial console over a WebSocket: output (history first) from a queue a sender thread drains, so the
      * UART's writer never waits for a browser; input read here and handed to the guest.
      */
-    private void serial(WebSocket ws) throws IOException {
+    private void serial(SocketChannel channel, WebSocket ws) throws IOException {
+        InputStream fromBrowser = ws.input(); // one stream: what follows the answer stays in it
+        if (password != null && !authenticated(channel, ws, fromBrowser)) {
+            return;
+        }
         BlockingQueue<byte[]> backlog = new ArrayBlockingQueue<>(SERIAL_BACKLOG);
         OutputStream toBrowser = ws.binaryOutput();
         Thread sender = Thread.ofPlatform().name("web-serial-out").daemon(true).unstarted(() -> {
@@ -282,7 +316,6 @@ public final class WebConsole implements AutoCloseable {
         serialOutput.listen(listener);
         sender.start();
         try {
-            InputStream fromBrowser = ws.input();
             byte[] buf = new byte[4096];
             int n;
             while (!closed && (n = fromBrowser.read(buf)) > 0) {
@@ -294,6 +327,31 @@ public final class WebConsole implements AutoCloseable {
             serialOutput.unlisten(listener);
             sender.interrupt();
         }
+    }
+
+    /**
+     * The serial console's VNC Authentication: a random challenge, the client's DES answer within the request
+     * timeout, then RFB's SecurityResult (4 bytes: 0 accepted, 1 refused, after which the connection ends).
+     */
+    private boolean authenticated(SocketChannel channel, WebSocket ws, InputStream fromBrowser) throws IOException {
+        byte[] challenge = new byte[VncAuth.CHALLENGE_BYTES];
+        RANDOM.nextBytes(challenge);
+        OutputStream toBrowser = ws.binaryOutput();
+        toBrowser.write(challenge);
+        channel.socket().setSoTimeout(REQUEST_TIMEOUT_MS);
+        byte[] answer;
+        try {
+            answer = fromBrowser.readNBytes(VncAuth.CHALLENGE_BYTES);
+        } catch (SocketTimeoutException e) {
+            return false;
+        }
+        channel.socket().setSoTimeout(0);
+        boolean ok = answer.length == VncAuth.CHALLENGE_BYTES && VncAuth.check(password, challenge, answer);
+        toBrowser.write(new byte[] {0, 0, 0, (byte) (ok ? 0 : 1)});
+        if (!ok) {
+            LOG.log(System.Logger.Level.INFO, "browser console: a serial connection gave a wrong password");
+        }
+        return ok;
     }
 
     private static void closeQuietly(SocketChannel channel) {
