@@ -229,6 +229,11 @@ final class RunOptions {
         if (!sawKernel && !sawFirmware) {
             defaultGuest(b, !sawCmdline, !sawInitrd, !sawDrive);
         }
+        if (sawFirmware && display.mode == null && display.modeForVm() != null) {
+            // VmConfig refuses the framebuffer --vnc and --web imply; name the option the user gave instead
+            throw new UsageException((display.vnc != null ? "--vnc" : "--web") + " shows the framebuffer of a directly"
+                    + " booted kernel; firmware boots have no display yet (boot with --kernel, or use the serial console)");
+        }
         b.display(display.modeForVm());
         b.memoryBacking(new MemoryBacking(hugePages, ksm));
         return b.build();

@@ -79,6 +79,20 @@ class WebOptionsTest {
     }
 
     @Test
+    void aFirmwareBootHasNoDisplayAndSaysSoNamingTheOptionGiven() {
+        for (String option : new String[] {"--vnc", "--web"}) {
+            UsageException e = assertThrows(UsageException.class,
+                    () -> parse("--firmware", "/fw.bin", "--drive", "path=/disk", option, "0"));
+            assertEquals(option + " shows the framebuffer of a directly booted kernel; firmware boots have no display yet"
+                    + " (boot with --kernel, or use the serial console)", e.getMessage());
+        }
+        vessel.vmm.ConfigException e = assertThrows(vessel.vmm.ConfigException.class,
+                () -> parse("--firmware", "/fw.bin", "--drive", "path=/disk", "--display", "640x480x32", "--web", "0"));
+        assertEquals("--display describes a framebuffer to a directly booted kernel; firmware boots have none yet"
+                + " (give --kernel, or leave --display out)", e.getMessage());
+    }
+
+    @Test
     void theCliAnswersABusyPortAndAMissingPasswordWithOneLineAndStatusTwo() throws Exception {
         String kernel = TestGuests.get("marker.elf").toString();
         CliTest.Result remote = CliTest.vessel("run", "--kernel", kernel, "--web", "0.0.0.0:0");
