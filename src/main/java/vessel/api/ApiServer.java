@@ -1,11 +1,11 @@
 package vessel.api;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,43 +13,24 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 
-import org.eclipse.jetty.http.HttpField;
-import org.eclipse.jetty.http.HttpFields;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.http.HttpHeaderValue;
-import org.eclipse.jetty.io.Connection;
-import org.eclipse.jetty.io.EndPoint;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.Handler;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.handler.ErrorHandler;
-import org.eclipse.jetty.unixdomain.server.UnixDomainServerConnector;
-import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
-import org.eclipse.jetty.util.thread.Scheduler;
-
-import vessel.api.Model.Fault;
+import vessel.api.HttpHead.HttpError;
 import vessel.sys.FileModeMask;
 
 /**
- * Serves the API over HTTP/1.1 on a Unix domain socket (Jetty). The socket file is created owner-only
- * (0600, under a umask, so there is no moment when others could connect); an existing path is refused if
- * something answers on it and removed if it is a stale socket; {@link #close()} removes it. Bodies over
- * {@link #MAX_PAYLOAD} bytes are refused, as Firecracker's default {@code --http-api-max-payload-size}.
- * Like Firecracker, which serves each connection as its bytes arrive, no client waits on another's: each
- * request is read on its own virtual thread, reads are bounded in time ({@link #READ_TIMEOUT},
- * {@link #BODY_DEADLINE}) and size (headers, body), and connections past {@link #MAX_CONNECTIONS} get a 503.
+ * Serves the API over HTTP/1.1 on a Unix domain socket: a small server of its own ({@link HttpHead} parses
+ * the request heads), about a hundred classes fewer to load at start than Jetty, which served it before.
+ * The socket file is created owner-only (0600, under a umask, so there is no moment when others could
+ * connect); an existing path is refused if something answers on it and removed if it is a stale socket;
+ * {@link #close()} removes it. Bodies over {@link #MAX_PAYLOAD} bytes are refused, as Firecracker's default
+ * {@code --http-api-max-payload-size}. Like Firecracker, which serves each connection as its bytes arrive,
+ * no client waits on another's: each connection is read on its own virtual thread, reads are bounded in
+ * time ({@link #READ_TIMEOUT}, {@link #FIRST_HEADERS_DEADLINE}, {@link #BODY_DEADLINE}) and size (headers,
+ * body), and connections past {@link #MAX_CONNECTIONS} get a 503. Keep-alive, pipelining, chunked bodies
+ * and {@code Expect: 100-continue} (curl's, for bodies over 1 KiB) are served.
  */
 public final class ApiServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.api");
@@ -59,7 +40,7 @@ public final class ApiServer implements AutoCloseable {
     /**
      * How long a connection may go without sending a byte while the server waits on it (an unfinished
      * header block or body, or an idle keep-alive connection); then it is closed, with a 408 when a request
-     * had begun. Jetty's default is 30 s; a client that stalls is answered by nobody for that long.
+     * had begun. (Jetty, which served the API before, waited 30 s by default.)
      */
     static final Duration READ_TIMEOUT = Duration.ofSeconds(5);
     /**
@@ -81,16 +62,24 @@ public final class ApiServer implements AutoCloseable {
      * connection is closed, so a pile of stalled clients costs the others a clear refusal, not a wait.
      */
     static final int MAX_CONNECTIONS = 64;
+    /** How often the deadline watch looks at the open connections. */
+    private static final long WATCH_PERIOD_MS = 200;
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
 
     private final Path path;
-    private final Server server;
-    private boolean closed;
+    private final ServerSocketChannel listener;
+    private final Router router;
+    private final int maxPayload;
+    private final Set<Connection> open = ConcurrentHashMap.newKeySet();
+    private final Thread.Builder connectionThreads = Thread.ofVirtual().name("api-request-", 0);
+    private volatile boolean closed;
 
-    private ApiServer(Path path, Server server) {
+    private ApiServer(Path path, ServerSocketChannel listener, Router router, int maxPayload) {
         this.path = path;
-        this.server = server;
+        this.listener = listener;
+        this.router = router;
+        this.maxPayload = maxPayload;
     }
 
     /** Binds {@code path} and serves {@code vmm} on it until {@link #close()}. */
@@ -101,39 +90,19 @@ public final class ApiServer implements AutoCloseable {
     public static ApiServer start(Path path, Vmm vmm, int maxPayload) throws IOException {
         Path socket = path.toAbsolutePath();
         claim(socket);
-        // Platform threads accept and select only; each request is handled on its own virtual thread, so a
-        // request blocked reading a slow body holds no pooled thread. (With handlers on this pool, six stalled
-        // bodies, its 8 threads less acceptor and selector, left every other client unanswered for Jetty's
-        // 30 s idle timeout.) Requests that change the VM still run one at a time: each Vmm method holds its lock.
-        QueuedThreadPool threads = new QueuedThreadPool(8, 2);
-        threads.setName("api");
-        threads.setDaemon(true);
-        threads.setVirtualThreadsExecutor(
-                Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("api-request-", 0).factory()));
-        Server server = new Server(threads);
-        HttpConfiguration http = new HttpConfiguration();
-        http.setSendServerVersion(false);
-        http.setSendXPoweredBy(false);
-        http.setRequestHeaderSize(MAX_HEADER_BYTES);
-        UnixDomainServerConnector connector = new UnixDomainServerConnector(server, 1, 1, new HttpConnectionFactory(http));
-        connector.setUnixDomainPath(socket);
-        connector.setIdleTimeout(READ_TIMEOUT.toMillis());
-        OpenConnections open = new OpenConnections(MAX_CONNECTIONS, server.getScheduler());
-        connector.addEventListener(open);
-        server.addConnector(connector);
-        server.setHandler(new ApiHandler(new Router(vmm), maxPayload, open));
-        server.setErrorHandler(new JsonErrors());
-        ApiServer api = new ApiServer(socket, server);
+        ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             // bind(2) creates the socket file with mode 0777 & ~umask: 0600 from the first moment.
-            FileModeMask.with(0177, () -> {
-                server.start();
-                return null;
-            });
-        } catch (Exception e) {
-            api.close();
+            FileModeMask.with(0177, () -> listener.bind(UnixDomainSocketAddress.of(socket), MAX_CONNECTIONS));
+        } catch (IOException e) {
+            listener.close();
             throw new IOException("cannot serve the API on " + socket + ": " + e.getMessage(), e);
         }
+        ApiServer api = new ApiServer(socket, listener, new Router(vmm), maxPayload);
+        Thread acceptor = Thread.ofPlatform().daemon().name("api").unstarted(api::acceptLoop);
+        Thread watch = Thread.ofPlatform().daemon().name("api-deadlines").unstarted(api::watchLoop);
+        acceptor.start();
+        watch.start();
         ProcessHandle.current().info().startInstant().ifPresent(t ->
                 vmm.metrics().startupTime(Duration.between(t, Instant.now()).toNanos() / 1000));
         LOG.log(System.Logger.Level.INFO, () -> "API server listening on " + socket);
@@ -170,9 +139,15 @@ public final class ApiServer implements AutoCloseable {
         }
         closed = true;
         try {
-            server.stop();
-        } catch (Exception e) {
+            listener.close();
+        } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "API server did not stop cleanly: " + e.getMessage());
+        }
+        for (Connection c : open) {
+            c.closeQuietly();
+        }
+        synchronized (open) {
+            open.notifyAll();
         }
         try {
             Files.deleteIfExists(path);
@@ -181,155 +156,378 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
-    /**
-     * Counts open connections and marks each one opened beyond the limit, whose requests are refused;
-     * closes a connection that has not delivered a request's headers by {@link #FIRST_HEADERS_DEADLINE}.
-     * Marking at open (not counting at request time) means a connection once served is never refused
-     * later; of connections opened at the same moment, which one is past the limit is a race.
-     */
-    private static final class OpenConnections implements Connection.Listener {
-        private final int limit;
-        private final AtomicInteger open = new AtomicInteger();
-        private final Scheduler scheduler;
-        private final Set<Connection> overLimit = ConcurrentHashMap.newKeySet();
-        /** Connections whose first request has not reached the handler yet. */
-        private final Set<Connection> awaitingHeaders = ConcurrentHashMap.newKeySet();
-
-        OpenConnections(int limit, Scheduler scheduler) {
-            this.limit = limit;
-            this.scheduler = scheduler;
-        }
-
-        @Override
-        public void onOpened(Connection connection) {
-            if (open.incrementAndGet() > limit) {
-                overLimit.add(connection);
-            }
-            awaitingHeaders.add(connection);
-            scheduler.schedule(() -> {
-                if (awaitingHeaders.remove(connection)) {
-                    connection.getEndPoint().close(new TimeoutException(
-                            "no request headers within " + FIRST_HEADERS_DEADLINE));
-                }
-            }, FIRST_HEADERS_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
-        }
-
-        @Override
-        public void onClosed(Connection connection) {
-            open.decrementAndGet();
-            overLimit.remove(connection);
-            awaitingHeaders.remove(connection);
-        }
-
-        /** A request's headers are in: its connection is past the first-headers deadline. */
-        void headersReceived(Request request) {
-            awaitingHeaders.remove(request.getConnectionMetaData().getConnection());
-        }
-
-        boolean refused(Request request) {
-            return overLimit.contains(request.getConnectionMetaData().getConnection());
-        }
-    }
-
-    /**
-     * Each request: the body (up to the limit) to the {@link Router}, its reply back. Runs on its own
-     * virtual thread (see {@link #start}), so a blocking read of a slow body delays only its own client;
-     * {@link #READ_TIMEOUT} and {@link #BODY_DEADLINE} end that read.
-     */
-    private static final class ApiHandler extends Handler.Abstract {
-        private final Router router;
-        private final int maxPayload;
-        private final OpenConnections open;
-
-        ApiHandler(Router router, int maxPayload, OpenConnections open) {
-            super(InvocationType.BLOCKING);
-            this.router = router;
-            this.maxPayload = maxPayload;
-            this.open = open;
-        }
-
-        @Override
-        public boolean handle(Request request, Response response, Callback callback) {
-            Answer answer = answer(request);
-            Router.Reply reply = answer.reply();
-            response.setStatus(reply.status());
-            if (answer.close()) {
-                response.getHeaders().put(HttpHeader.CONNECTION, HttpHeaderValue.CLOSE.asString());
-            }
-            if (reply.body() == null) {
-                callback.succeeded();
-            } else {
-                response.getHeaders().put(HttpHeader.CONTENT_TYPE, reply.contentType());
-                response.getHeaders().put(HttpHeader.CONTENT_LENGTH, reply.body().length);
-                response.write(true, ByteBuffer.wrap(reply.body()), callback);
-            }
-            return true;
-        }
-
-        /** A reply, and whether the connection ends after it (the rest of its bytes are no request we can find). */
-        private record Answer(Router.Reply reply, boolean close) { }
-
-        private Answer answer(Request request) {
-            open.headersReceived(request);
-            if (open.refused(request)) {
-                return new Answer(Router.Reply.fault(503, "Too many open connections to the API socket (the limit is "
-                        + MAX_CONNECTIONS + ")."), true);
-            }
-            long length = request.getLength();
-            if (length > maxPayload) {
-                return new Answer(tooLarge(length), true);
-            }
-            byte[] body;
-            EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
-            Scheduler.Task deadline = request.getComponents().getScheduler().schedule(
-                    () -> endPoint.close(new TimeoutException("request body not complete within " + BODY_DEADLINE)),
-                    BODY_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
-            try (InputStream in = Content.Source.asInputStream(request)) {
-                body = in.readNBytes(maxPayload + 1);
+    private void acceptLoop() {
+        while (!closed) {
+            SocketChannel channel;
+            try {
+                channel = listener.accept();
             } catch (IOException e) {
-                // Jetty ended the read: the client went quiet for READ_TIMEOUT, passed BODY_DEADLINE (then the
-                // connection is closed already and this reply goes nowhere), or broke the framing.
-                String why = "Request body not received in time: " + rootMessage(e);
-                return new Answer(Router.Reply.fault(408, why), true);
-            } finally {
-                deadline.cancel();
+                if (!closed) {
+                    LOG.log(System.Logger.Level.WARNING, "API socket accept failed: " + e.getMessage());
+                }
+                return;
             }
-            if (body.length > maxPayload) {
-                return new Answer(tooLarge(body.length), true);
+            // Marked at open, not at request time: a connection once served is never refused later.
+            Connection c = new Connection(channel, open.size() >= MAX_CONNECTIONS);
+            open.add(c);
+            synchronized (open) {
+                open.notifyAll();
             }
-            return new Answer(router.handle(request.getMethod(), request.getHttpURI().getPath(), body), false);
-        }
-
-        private static String rootMessage(Throwable e) {
-            while (e.getCause() != null && e.getCause() != e) {
-                e = e.getCause();
+            if (closed) {
+                c.closeQuietly();
             }
-            return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        }
-
-        private Router.Reply tooLarge(long length) {
-            return Router.Reply.fault(400, "Request payload with size " + length + " is larger than the limit of "
-                    + maxPayload + " allowed by server.");
+            connectionThreads.start(c::serve);
         }
     }
 
-    /** Jetty's own errors (malformed HTTP, unsupported framing) as {@code fault_message} JSON, not HTML. */
-    private static final class JsonErrors extends ErrorHandler {
-        @Override
-        protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
-                                        Callback callback) {
-            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-            response.write(true, ByteBuffer.wrap(Json.write(new Fault(describe(code, message)))), callback);
+    /**
+     * Ends the reads that passed a deadline: the idle bound between bytes, the first request's headers,
+     * a body's. One thread for all connections, asleep while there are none. (A blocking channel read has
+     * no timeout of its own; shutting the connection's input down ends it, and its thread answers 408.)
+     */
+    private void watchLoop() {
+        try {
+            while (!closed) {
+                synchronized (open) {
+                    while (open.isEmpty() && !closed) {
+                        open.wait();
+                    }
+                }
+                Thread.sleep(WATCH_PERIOD_MS);
+                long now = System.nanoTime();
+                for (Connection c : open) {
+                    if (c.armed && now - c.deadline > 0) {
+                        c.expire();
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static String reason(int status) {
+        return switch (status) {
+            case 100 -> "Continue";
+            case 200 -> "OK";
+            case 204 -> "No Content";
+            case 400 -> "Bad Request";
+            case 404 -> "Not Found";
+            case 408 -> "Request Timeout";
+            case 431 -> "Request Header Fields Too Large";
+            case 500 -> "Internal Server Error";
+            case 501 -> "Not Implemented";
+            case 503 -> "Service Unavailable";
+            case 505 -> "HTTP Version Not Supported";
+            default -> "Status " + status;
+        };
+    }
+
+    /** One client connection: its requests in order, on its own virtual thread. */
+    private final class Connection {
+        private final SocketChannel channel;
+        private final boolean overLimit;
+        /** Received and not yet consumed: {@code [start, end)}. */
+        private byte[] in = new byte[MAX_HEADER_BYTES + 1024];
+        private int start;
+        private int end;
+        /** When the read in progress is given up (System.nanoTime()). */
+        private volatile long deadline;
+        /** Whether a read or write is in progress, and {@link #deadline} applies. */
+        private volatile boolean armed;
+        private volatile boolean expired;
+        private volatile boolean writing;
+        /** Where the current request's deadlines come from: the first headers' or the body's. */
+        private long hardDeadline;
+
+        Connection(SocketChannel channel, boolean overLimit) {
+            this.channel = channel;
+            this.overLimit = overLimit;
+            this.hardDeadline = System.nanoTime() + FIRST_HEADERS_DEADLINE.toNanos();
         }
 
-        @Override
-        public ByteBuffer badMessageError(int status, String reason, HttpFields.Mutable fields) {
-            fields.put(new HttpField(HttpHeader.CONTENT_TYPE, "application/json"));
-            return ByteBuffer.wrap(Json.writeString(new Fault(describe(status, reason))).getBytes(StandardCharsets.UTF_8));
+        void serve() {
+            try {
+                serveRequests();
+            } catch (IOException gone) {
+                // the client went away, or its connection was closed by a deadline
+            } finally {
+                closeQuietly();
+                open.remove(this);
+            }
         }
 
-        private static String describe(int code, String message) {
-            return "HTTP " + code + (message == null || message.isBlank() ? "" : ": " + message);
+        private void serveRequests() throws IOException {
+            while (true) {
+                int lastLf = readHead();
+                if (lastLf < 0) {
+                    return;
+                }
+                HttpHead head;
+                try {
+                    head = HttpHead.parse(in, start, lastLf);
+                } catch (HttpError e) {
+                    reply(Router.Reply.fault(e.status(), "HTTP " + e.status() + ": " + e.getMessage()), true);
+                    return;
+                } finally {
+                    start = skipBlankLine(lastLf);
+                }
+                hardDeadline = Long.MAX_VALUE;
+                if (overLimit) {
+                    reply(Router.Reply.fault(503, "Too many open connections to the API socket (the limit is "
+                            + MAX_CONNECTIONS + ")."), true);
+                    return;
+                }
+                if (head.contentLength() > maxPayload) {
+                    reply(tooLarge(head.contentLength()), true);
+                    return;
+                }
+                byte[] body;
+                hardDeadline = System.nanoTime() + BODY_DEADLINE.toNanos();
+                try {
+                    if (head.expectContinue() && (head.chunked() || head.contentLength() > 0)) {
+                        write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    }
+                    body = head.chunked() ? readChunked() : readExactly((int) Math.max(0, head.contentLength()));
+                } catch (HttpError e) {
+                    reply(Router.Reply.fault(e.status(), e.getMessage()), true);
+                    return;
+                } catch (TimedOut e) {
+                    reply(Router.Reply.fault(408, "Request body not received in time: " + e.getMessage()), true);
+                    return;
+                }
+                hardDeadline = Long.MAX_VALUE;
+                Router.Reply answer = router.handle(head.method(), head.path(), body);
+                reply(answer, !head.keepAlive());
+                if (!head.keepAlive()) {
+                    return;
+                }
+            }
         }
+
+        /**
+         * Reads until a blank line ends a request head; returns where the head's last line ends (the blank
+         * line after it is still in the buffer), or -1 when the client closed cleanly between requests.
+         */
+        private int readHead() throws IOException {
+            int scanned = start;
+            while (true) {
+                // Blank lines before a request line are ignored (RFC 9112 2.2: a client may send a CRLF after a body).
+                while (start < end && (in[start] == '\r' || in[start] == '\n')) {
+                    start++;
+                }
+                for (int i = Math.max(scanned, start); i < end; i++) {
+                    if (in[i] == '\n' && (i + 1 < end && in[i + 1] == '\n'
+                            || i + 2 < end && in[i + 1] == '\r' && in[i + 2] == '\n')) {
+                        return i;
+                    }
+                }
+                scanned = Math.max(start, end - 2);
+                if (end - start > MAX_HEADER_BYTES) {
+                    reply(Router.Reply.fault(431, "HTTP 431: request headers larger than " + MAX_HEADER_BYTES
+                            + " bytes"), true);
+                    throw new IOException("header block too large");
+                }
+                int before = start;
+                try {
+                    if (fill() < 0) {
+                        if (start == end) {
+                            return -1;
+                        }
+                        throw new IOException("the connection ended inside a request head");
+                    }
+                } catch (TimedOut e) {
+                    // A request had begun: say why it ends. An idle connection just closes.
+                    if (start < end) {
+                        reply(Router.Reply.fault(408, "HTTP 408: request headers not received in time"), true);
+                    }
+                    throw new IOException("timed out");
+                }
+                scanned -= before - start; // fill() may have moved the unread bytes to the buffer's start
+            }
+        }
+
+        /** Past the blank line after the head's last line, which ends at {@code lastLf}. */
+        private int skipBlankLine(int lastLf) {
+            return in[lastLf + 1] == '\n' ? lastLf + 2 : lastLf + 3;
+        }
+
+        private byte[] readExactly(int length) throws IOException, TimedOut {
+            byte[] body = new byte[length];
+            int got = 0;
+            while (got < length) {
+                if (start == end && fill() < 0) {
+                    throw new IOException("the connection ended inside a body");
+                }
+                int n = Math.min(length - got, end - start);
+                System.arraycopy(in, start, body, got, n);
+                start += n;
+                got += n;
+            }
+            return body;
+        }
+
+        /** A chunked body, refused with the payload limit's message as soon as it grows past the limit. */
+        private byte[] readChunked() throws IOException, TimedOut, HttpError {
+            byte[] body = new byte[0];
+            while (true) {
+                String sizeLine = readLine(1024);
+                int semi = sizeLine.indexOf(';');
+                String hex = (semi >= 0 ? sizeLine.substring(0, semi) : sizeLine).strip();
+                if (hex.isEmpty() || hex.length() > 8 || !hex.chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+                    throw new HttpError(400, "HTTP 400: a malformed chunk size");
+                }
+                long size = Long.parseLong(hex, 16);
+                if (size == 0) {
+                    for (int trailers = 0; !readLine(MAX_HEADER_BYTES).isEmpty(); trailers++) {
+                        if (trailers == HttpHead.MAX_HEADERS) {
+                            throw new HttpError(431, "HTTP 431: too many trailer lines");
+                        }
+                    }
+                    return body;
+                }
+                if (body.length + size > maxPayload) {
+                    throw new HttpError(400, tooLargeMessage(body.length + size));
+                }
+                int at = body.length;
+                body = Arrays.copyOf(body, (int) (at + size));
+                byte[] chunk = readExactly((int) size);
+                System.arraycopy(chunk, 0, body, at, chunk.length);
+                if (!readLine(2).isEmpty()) {
+                    throw new HttpError(400, "HTTP 400: a chunk longer than its size");
+                }
+            }
+        }
+
+        /** One line (LF or CRLF ended) of at most {@code max} bytes, without its end. */
+        private String readLine(int max) throws IOException, TimedOut, HttpError {
+            while (true) {
+                for (int i = start; i < end; i++) {
+                    if (in[i] == '\n') {
+                        int stop = i > start && in[i - 1] == '\r' ? i - 1 : i;
+                        String line = new String(in, start, stop - start, StandardCharsets.ISO_8859_1);
+                        start = i + 1;
+                        return line;
+                    }
+                }
+                if (end - start > max) {
+                    throw new HttpError(400, "HTTP 400: a chunk line longer than " + max + " bytes");
+                }
+                if (fill() < 0) {
+                    throw new IOException("the connection ended inside a chunked body");
+                }
+            }
+        }
+
+        /** Reads what the client sent next into the buffer; -1 at its end. Bounded by the deadlines. */
+        private int fill() throws IOException, TimedOut {
+            if (start == end) {
+                start = 0;
+                end = 0;
+            } else if (end == in.length) {
+                System.arraycopy(in, start, in, 0, end - start);
+                end -= start;
+                start = 0;
+            }
+            long idle = System.nanoTime() + READ_TIMEOUT.toNanos();
+            deadline = hardDeadline != Long.MAX_VALUE && hardDeadline - idle < 0 ? hardDeadline : idle;
+            armed = true;
+            int n;
+            try {
+                n = channel.read(ByteBuffer.wrap(in, end, in.length - end));
+            } finally {
+                armed = false;
+            }
+            if (expired) {
+                throw new TimedOut(hardDeadline != Long.MAX_VALUE && System.nanoTime() - hardDeadline >= 0
+                        ? "past its deadline" : "the client sent nothing for " + READ_TIMEOUT.toSeconds() + " s");
+            }
+            if (n > 0) {
+                end += n;
+            }
+            return n;
+        }
+
+        private void reply(Router.Reply reply, boolean close) throws IOException {
+            StringBuilder head = new StringBuilder(128).append("HTTP/1.1 ").append(reply.status()).append(' ')
+                    .append(reason(reply.status())).append("\r\n");
+            byte[] body = reply.body();
+            if (body != null) {
+                head.append("Content-Type: ").append(reply.contentType()).append("\r\n");
+            }
+            if (reply.status() != 204) {
+                head.append("Content-Length: ").append(body == null ? 0 : body.length).append("\r\n");
+            }
+            if (close) {
+                head.append("Connection: close\r\n");
+            }
+            head.append("\r\n");
+            byte[] h = head.toString().getBytes(StandardCharsets.ISO_8859_1);
+            if (body == null || reply.status() == 204) {
+                write(h);
+            } else {
+                byte[] all = Arrays.copyOf(h, h.length + body.length);
+                System.arraycopy(body, 0, all, h.length, body.length);
+                write(all);
+            }
+        }
+
+        /** Writes all of {@code bytes}; a client that reads nothing for {@link #BODY_DEADLINE} is closed. */
+        private void write(byte[] bytes) throws IOException {
+            if (expired && !channel.isOpen()) {
+                return;
+            }
+            ByteBuffer out = ByteBuffer.wrap(bytes);
+            writing = true;
+            deadline = System.nanoTime() + BODY_DEADLINE.toNanos();
+            armed = true;
+            try {
+                while (out.hasRemaining()) {
+                    channel.write(out);
+                }
+            } finally {
+                armed = false;
+                writing = false;
+            }
+        }
+
+        /** Called by the watch: ends the blocked read (its thread then answers 408), or a stuck write. */
+        void expire() {
+            armed = false;
+            expired = true;
+            try {
+                if (writing) {
+                    channel.close();
+                } else {
+                    channel.shutdownInput();
+                }
+            } catch (IOException e) {
+                closeQuietly();
+            }
+        }
+
+        void closeQuietly() {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // closing a socket: nothing more to do
+            }
+        }
+    }
+
+    /** A read ended by a deadline. */
+    private static final class TimedOut extends Exception {
+        TimedOut(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private Router.Reply tooLarge(long length) {
+        return Router.Reply.fault(400, tooLargeMessage(length));
+    }
+
+    private String tooLargeMessage(long length) {
+        return "Request payload with size " + length + " is larger than the limit of " + maxPayload
+                + " allowed by server.";
     }
 }

@@ -100,7 +100,5 @@ final class Logging {
         handler.setLevel(l);
         root.addHandler(handler);
         root.setLevel(l);
-        // Jetty's own loggers are chatty at debug; keep them one notch quieter than Vessel's.
-        Logger.getLogger("org.eclipse.jetty").setLevel(l.intValue() < Level.INFO.intValue() ? Level.INFO : l);
     }
 }
