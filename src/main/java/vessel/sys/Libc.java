@@ -66,55 +66,111 @@ public final class Libc {
     private static final ThreadLocal<MemorySegment> CAPTURE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
-    private static final MethodHandle OPEN = errnoCall("open",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle READ = errnoCall("read",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE = errnoCall("write",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle IOCTL_LONG = errnoCall("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle IOCTL_PTR = errnoCall("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle MMAP = errnoCall("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MUNMAP = errnoCall("munmap",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle MADVISE = errnoCall("madvise",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle EVENTFD = errnoCall("eventfd",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle PTHREAD_SELF = call("pthread_self", FunctionDescriptor.of(JAVA_LONG));
+    // Each downcall handle in a holder of its own, made on first use: making one generates code (about 10 ms
+    // each on an idle host, many times that under load, and the JVM's AOT cache does not keep it), and a
+    // process serving only the API, or a guest that never needs a terminal, uses a few of them.
+
+    private static final class Open {
+        static final MethodHandle HANDLE = errnoCall("open",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Close {
+        static final MethodHandle HANDLE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Read {
+        static final MethodHandle HANDLE = errnoCall("read",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Write {
+        static final MethodHandle HANDLE = errnoCall("write",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class IoctlLong {
+        static final MethodHandle HANDLE = errnoCall("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+    }
+    private static final class IoctlPtr {
+        static final MethodHandle HANDLE = errnoCall("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Mmap {
+        static final MethodHandle HANDLE = errnoCall("mmap",
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Munmap {
+        static final MethodHandle HANDLE = errnoCall("munmap",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Madvise {
+        static final MethodHandle HANDLE = errnoCall("madvise",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    private static final class Eventfd {
+        static final MethodHandle HANDLE = errnoCall("eventfd",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class EpollCreate1 {
+        static final MethodHandle HANDLE = errnoCall("epoll_create1",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class EpollCtl {
+        static final MethodHandle HANDLE = errnoCall("epoll_ctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class EpollWait {
+        static final MethodHandle HANDLE = errnoCall("epoll_wait",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    }
+    private static final class PthreadSelf {
+        static final MethodHandle HANDLE = call("pthread_self", FunctionDescriptor.of(JAVA_LONG));
+    }
     // pthread_kill and pthread_sigmask return the error number instead of setting errno.
-    private static final MethodHandle PTHREAD_KILL = call("pthread_kill",
-            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle PTHREAD_SIGMASK = call("pthread_sigmask",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle SIGTIMEDWAIT = errnoCall("sigtimedwait",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-    private static final MethodHandle SIGRTMIN = call("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle STRERROR = call("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-    private static final MethodHandle ISATTY = call("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle TCGETATTR = errnoCall("tcgetattr",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle TCSETATTR = errnoCall("tcsetattr",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle CFMAKERAW = call("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
-    private static final MethodHandle PRCTL = errnoCall("prctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
+    private static final class PthreadKill {
+        static final MethodHandle HANDLE = call("pthread_kill",
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+    }
+    private static final class PthreadSigmask {
+        static final MethodHandle HANDLE = call("pthread_sigmask",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
+    private static final class Sigtimedwait {
+        static final MethodHandle HANDLE = errnoCall("sigtimedwait",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    }
+    private static final class Sigrtmin {
+        static final MethodHandle HANDLE = call("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Strerror {
+        static final MethodHandle HANDLE = call("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    }
+    private static final class Isatty {
+        static final MethodHandle HANDLE = call("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Tcgetattr {
+        static final MethodHandle HANDLE = errnoCall("tcgetattr",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Tcsetattr {
+        static final MethodHandle HANDLE = errnoCall("tcsetattr",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Cfmakeraw {
+        static final MethodHandle HANDLE = call("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
+    }
+    private static final class Prctl {
+        static final MethodHandle HANDLE = errnoCall("prctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                Linker.Option.firstVariadicArg(1));
+    }
     // seccomp(2) has no glibc wrapper: syscall(SYS_seccomp, op, flags, args).
-    private static final MethodHandle SYSCALL_SECCOMP = errnoCall("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle SYSCALL_3 = errnoCall("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
+    private static final class SyscallSeccomp {
+        static final MethodHandle HANDLE = errnoCall("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.firstVariadicArg(1));
+    }
+    private static final class Syscall3 {
+        static final MethodHandle HANDLE = errnoCall("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
+    }
 
     private Libc() {}
 
@@ -148,7 +204,7 @@ public final class Libc {
     public static int open(String path, int flags, int mode) throws SysException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cap = CAPTURE.get();
-            int fd = (int) OPEN.invokeExact(cap, arena.allocateFrom(path), flags, mode);
+            int fd = (int) Open.HANDLE.invokeExact(cap, arena.allocateFrom(path), flags, mode);
             if (fd < 0) {
                 throw new SysException("open(" + path + ")", errno(cap));
             }
@@ -162,7 +218,7 @@ public final class Libc {
 
     public static void close(int fd) {
         try {
-            int r = (int) CLOSE.invokeExact(CAPTURE.get(), fd);
+            int r = (int) Close.HANDLE.invokeExact(CAPTURE.get(), fd);
             assert r == 0 || r == -1;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -174,7 +230,7 @@ public final class Libc {
         checkNative(buf, len);
         try {
             MemorySegment cap = CAPTURE.get();
-            long n = (long) READ.invokeExact(cap, fd, buf, len);
+            long n = (long) Read.HANDLE.invokeExact(cap, fd, buf, len);
             return n < 0 ? -errno(cap) : n;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -186,7 +242,7 @@ public final class Libc {
         checkNative(buf, len);
         try {
             MemorySegment cap = CAPTURE.get();
-            long n = (long) WRITE.invokeExact(cap, fd, buf, len);
+            long n = (long) Write.HANDLE.invokeExact(cap, fd, buf, len);
             return n < 0 ? -errno(cap) : n;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -197,7 +253,7 @@ public final class Libc {
     public static int ioctlRaw(int fd, long request, long arg) {
         try {
             MemorySegment cap = CAPTURE.get();
-            int r = (int) IOCTL_LONG.invokeExact(cap, fd, request, arg);
+            int r = (int) IoctlLong.HANDLE.invokeExact(cap, fd, request, arg);
             return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -208,7 +264,7 @@ public final class Libc {
     public static int ioctlRaw(int fd, long request, MemorySegment arg) {
         try {
             MemorySegment cap = CAPTURE.get();
-            int r = (int) IOCTL_PTR.invokeExact(cap, fd, request, arg);
+            int r = (int) IoctlPtr.HANDLE.invokeExact(cap, fd, request, arg);
             return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -219,7 +275,7 @@ public final class Libc {
     public static MemorySegment mmap(long len, int prot, int flags, int fd, long offset) throws SysException {
         try {
             MemorySegment cap = CAPTURE.get();
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(cap, MemorySegment.NULL, len, prot, flags, fd, offset);
+            MemorySegment p = (MemorySegment) Mmap.HANDLE.invokeExact(cap, MemorySegment.NULL, len, prot, flags, fd, offset);
             if (p.address() == -1L) {
                 throw new SysException("mmap(" + len + " bytes)", errno(cap));
             }
@@ -242,7 +298,7 @@ public final class Libc {
         }
         try {
             MemorySegment cap = CAPTURE.get();
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(cap, at, len, prot, flags | MAP_FIXED, fd, offset);
+            MemorySegment p = (MemorySegment) Mmap.HANDLE.invokeExact(cap, at, len, prot, flags | MAP_FIXED, fd, offset);
             if (p.address() == -1L) {
                 throw new SysException("mmap(" + len + " bytes, fixed)", errno(cap));
             }
@@ -256,7 +312,7 @@ public final class Libc {
 
     public static void munmap(MemorySegment mapping) {
         try {
-            int r = (int) MUNMAP.invokeExact(CAPTURE.get(), mapping, mapping.byteSize());
+            int r = (int) Munmap.HANDLE.invokeExact(CAPTURE.get(), mapping, mapping.byteSize());
             assert r == 0;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -267,7 +323,7 @@ public final class Libc {
     public static void madvise(MemorySegment range, int advice) throws SysException {
         try {
             MemorySegment cap = CAPTURE.get();
-            int r = (int) MADVISE.invokeExact(cap, range, range.byteSize(), advice);
+            int r = (int) Madvise.HANDLE.invokeExact(cap, range, range.byteSize(), advice);
             if (r != 0) {
                 throw new SysException("madvise(" + range.byteSize() + " bytes, " + advice + ")", errno(cap));
             }
@@ -281,7 +337,7 @@ public final class Libc {
     public static int eventfd(int initial, int flags) throws SysException {
         try {
             MemorySegment cap = CAPTURE.get();
-            int fd = (int) EVENTFD.invokeExact(cap, initial, flags);
+            int fd = (int) Eventfd.HANDLE.invokeExact(cap, initial, flags);
             if (fd < 0) {
                 throw new SysException("eventfd", errno(cap));
             }
@@ -296,7 +352,7 @@ public final class Libc {
     public static int epollCreate1(int flags) throws SysException {
         try {
             MemorySegment cap = CAPTURE.get();
-            int fd = (int) EPOLL_CREATE1.invokeExact(cap, flags);
+            int fd = (int) EpollCreate1.HANDLE.invokeExact(cap, flags);
             if (fd < 0) {
                 throw new SysException("epoll_create1", errno(cap));
             }
@@ -311,7 +367,7 @@ public final class Libc {
     public static void epollCtl(int epfd, int op, int fd, MemorySegment event) throws SysException {
         try {
             MemorySegment cap = CAPTURE.get();
-            if ((int) EPOLL_CTL.invokeExact(cap, epfd, op, fd, event) < 0) {
+            if ((int) EpollCtl.HANDLE.invokeExact(cap, epfd, op, fd, event) < 0) {
                 throw new SysException("epoll_ctl", errno(cap));
             }
         } catch (SysException e) {
@@ -325,7 +381,7 @@ public final class Libc {
     public static int epollWaitRaw(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
         try {
             MemorySegment cap = CAPTURE.get();
-            int n = (int) EPOLL_WAIT.invokeExact(cap, epfd, events, maxEvents, timeoutMillis);
+            int n = (int) EpollWait.HANDLE.invokeExact(cap, epfd, events, maxEvents, timeoutMillis);
             return n < 0 ? -errno(cap) : n;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -334,7 +390,7 @@ public final class Libc {
 
     public static long pthreadSelf() {
         try {
-            return (long) PTHREAD_SELF.invokeExact();
+            return (long) PthreadSelf.HANDLE.invokeExact();
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -343,7 +399,7 @@ public final class Libc {
     /** Sends {@code signal} to one thread; returns 0 or an error number. */
     public static int pthreadKill(long thread, int signal) {
         try {
-            return (int) PTHREAD_KILL.invokeExact(thread, signal);
+            return (int) PthreadKill.HANDLE.invokeExact(thread, signal);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -351,7 +407,7 @@ public final class Libc {
 
     public static void pthreadSigmask(int how, MemorySegment set, MemorySegment old) throws SysException {
         try {
-            int err = (int) PTHREAD_SIGMASK.invokeExact(how, set, old);
+            int err = (int) PthreadSigmask.HANDLE.invokeExact(how, set, old);
             if (err != 0) {
                 throw new SysException("pthread_sigmask", err);
             }
@@ -366,7 +422,7 @@ public final class Libc {
     public static int sigtimedwaitRaw(MemorySegment set, MemorySegment timespec) {
         try {
             MemorySegment cap = CAPTURE.get();
-            int r = (int) SIGTIMEDWAIT.invokeExact(cap, set, MemorySegment.NULL, timespec);
+            int r = (int) Sigtimedwait.HANDLE.invokeExact(cap, set, MemorySegment.NULL, timespec);
             return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -375,7 +431,7 @@ public final class Libc {
 
     public static int sigrtmin() {
         try {
-            return (int) SIGRTMIN.invokeExact();
+            return (int) Sigrtmin.HANDLE.invokeExact();
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -383,7 +439,7 @@ public final class Libc {
 
     public static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) Strerror.HANDLE.invokeExact(errno);
             return s.reinterpret(1024).getString(0);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -392,7 +448,7 @@ public final class Libc {
 
     public static boolean isatty(int fd) {
         try {
-            return (int) ISATTY.invokeExact(fd) == 1;
+            return (int) Isatty.HANDLE.invokeExact(fd) == 1;
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -402,7 +458,7 @@ public final class Libc {
         checkNative(termios, TERMIOS_BYTES);
         try {
             MemorySegment cap = CAPTURE.get();
-            if ((int) TCGETATTR.invokeExact(cap, fd, termios) != 0) {
+            if ((int) Tcgetattr.HANDLE.invokeExact(cap, fd, termios) != 0) {
                 throw new SysException("tcgetattr", errno(cap));
             }
         } catch (SysException e) {
@@ -416,7 +472,7 @@ public final class Libc {
         checkNative(termios, TERMIOS_BYTES);
         try {
             MemorySegment cap = CAPTURE.get();
-            if ((int) TCSETATTR.invokeExact(cap, fd, action, termios) != 0) {
+            if ((int) Tcsetattr.HANDLE.invokeExact(cap, fd, action, termios) != 0) {
                 throw new SysException("tcsetattr", errno(cap));
             }
         } catch (SysException e) {
@@ -429,7 +485,7 @@ public final class Libc {
     public static void cfmakeraw(MemorySegment termios) {
         checkNative(termios, TERMIOS_BYTES);
         try {
-            CFMAKERAW.invokeExact(termios);
+            Cfmakeraw.HANDLE.invokeExact(termios);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -439,7 +495,7 @@ public final class Libc {
     public static int prctlRaw(int option, long arg) {
         try {
             MemorySegment cap = CAPTURE.get();
-            int r = (int) PRCTL.invokeExact(cap, option, arg, 0L, 0L, 0L);
+            int r = (int) Prctl.HANDLE.invokeExact(cap, option, arg, 0L, 0L, 0L);
             return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -450,7 +506,7 @@ public final class Libc {
     public static long seccompRaw(int operation, int flags, MemorySegment args) {
         try {
             MemorySegment cap = CAPTURE.get();
-            long r = (long) SYSCALL_SECCOMP.invokeExact(cap, (long) Syscall.SECCOMP.number(), operation, flags, args);
+            long r = (long) SyscallSeccomp.HANDLE.invokeExact(cap, (long) Syscall.SECCOMP.number(), operation, flags, args);
             return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw rethrow(t);
@@ -461,7 +517,7 @@ public final class Libc {
     public static long syscallRaw(int number, long a0, long a1, long a2) {
         try {
             MemorySegment cap = CAPTURE.get();
-            long r = (long) SYSCALL_3.invokeExact(cap, (long) number, a0, a1, a2);
+            long r = (long) Syscall3.HANDLE.invokeExact(cap, (long) number, a0, a1, a2);
             return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw rethrow(t);
