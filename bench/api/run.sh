@@ -8,7 +8,12 @@
 # (2) needs KVM: on a host without /dev/kvm it runs inside scripts/nested-kvm.sh after (1), and its
 # figures are then those of KVM nested under QEMU's software emulation (the JVM itself runs emulated there).
 # Each figure: the median and the minimum over the rounds, in milliseconds, measured from outside the
-# process (date +%s%N around a curl poll every 5 ms, so a figure carries up to ~10 ms of polling).
+# process (date +%s%N around a curl poll every 5 ms, so a figure carries up to ~10 ms of polling), with
+# the process's CPU time (user + system, all its threads, JIT included) at that moment: on a loaded host
+# the wall time is mostly waiting for a CPU. Then, once per mode: classes loaded before the first answer,
+# the idle API process's resident memory, and (where KVM works here) process start to a flat guest's
+# first console byte through `vessel run` (guests/idle.S). VESSEL_BENCH_BASE=DIR also measures the jar
+# (and AOT cache) built in another checkout DIR, the baseline, in the same run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/../lib.sh"
@@ -50,13 +55,44 @@ await_socket() {
 stop_vessel() { kill "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true; }
 api() { curl -s -o /dev/null -w '%{http_code}' --unix-socket "$work/api.sock" -X "$1" "http://localhost$2" -d "$3"; }
 
+cpu_ms() { local st; read -r -a st < "/proc/$1/stat"; echo $(( (st[13] + st[14]) * 1000 / $(getconf CLK_TCK) )); }
+
 startup_round() {
-  local t0 t1
+  local t0 t1 cpu
   t0=$(now_ns)
   start_vessel "$@" --
   await_socket
   t1=$(now_ns)
+  cpu=$(cpu_ms "$vpid")
   stop_vessel
+  echo "$(ms "$t0" "$t1") $cpu"
+}
+
+# Classes loaded by the first answer, and resident memory after 2 s idle.
+footprint() {
+  local classes rss
+  start_vessel "$@" -Xlog:class+load:file="$work/classes" --
+  await_socket
+  classes=$(wc -l < "$work/classes")
+  sleep 2
+  rss=$(awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$vpid/status")
+  stop_vessel
+  echo "$classes classes loaded by the first answer, idle RSS $rss MiB"
+}
+
+# Process start to the first console byte of guests/idle.S (a flat binary) through `vessel run`.
+flat_round() {
+  local t0 t1
+  : > "$work/flat"
+  t0=$(now_ns)
+  "$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" "$@" -jar "$jar" run --kernel "$top/target/guests/idle.bin" --entry real \
+    --memory 32M --quiet > "$work/flat" 2>/dev/null &
+  local fpid=$!
+  pids+=("$fpid")
+  for _ in $(seq 12000); do [ -s "$work/flat" ] && break; sleep 0.005; done
+  t1=$(now_ns)
+  kill "$fpid" 2>/dev/null || true
+  wait "$fpid" 2>/dev/null || true
   ms "$t0" "$t1"
 }
 
@@ -87,14 +123,28 @@ if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
   (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
   make -s -C "$top/guests" O="$top/target/guests"
   "$top/scripts/aot-cache.sh" --quiet
-  echo "bench: API start-up, $rounds rounds, $(nproc) host CPUs, $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
-  for mode in plain aot; do
-    opts=()
-    [ "$mode" = aot ] && opts=(-XX:AOTCache="$aot")
-    startup_round ${opts[@]+"${opts[@]}"} > /dev/null   # warm the page cache
-    for _ in $(seq "$rounds"); do startup_round ${opts[@]+"${opts[@]}"}; done > "$work/$mode"
-    echo "process start to GET / answered ($mode): $(stats < "$work/$mode")"
+  echo "bench: API start-up, $rounds rounds, $(nproc) host CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $("$JAVA_HOME/bin/java" -version 2>&1 | head -1)"
+  builds=("$top")
+  [ -n "${VESSEL_BENCH_BASE:-}" ] && builds+=("$VESSEL_BENCH_BASE")
+  for build in "${builds[@]}"; do
+    jar="$build/target/vessel.jar"
+    aot="$build/target/vessel.aot"
+    label="$([ "$build" = "$top" ] && echo this || echo "base $build")"
+    for mode in plain aot; do
+      opts=()
+      [ "$mode" = aot ] && { [ -f "$aot" ] || continue; opts=(-XX:AOTCache="$aot"); }
+      startup_round ${opts[@]+"${opts[@]}"} > /dev/null   # warm the page cache
+      for _ in $(seq "$rounds"); do startup_round ${opts[@]+"${opts[@]}"}; done > "$work/$mode"
+      echo "[$label] process start to GET / answered ($mode): $(cut -d' ' -f1 "$work/$mode" | stats); CPU $(cut -d' ' -f2 "$work/$mode" | stats | sed 's/ ([0-9]* rounds)//')"
+      echo "[$label] ($mode): $(footprint ${opts[@]+"${opts[@]}"})"
+      if kvm_usable; then
+        for _ in $(seq "$rounds"); do flat_round ${opts[@]+"${opts[@]}"}; done > "$work/f-$mode"
+        echo "[$label] process start to a flat guest's first console byte ($mode): $(stats < "$work/f-$mode")"
+      fi
+    done
   done
+  jar="$top/target/vessel.jar"
+  aot="$top/target/vessel.aot"
   if ! kvm_usable; then
     if [ "${VESSEL_NESTED_KVM:-1}" = 0 ] || ! command -v qemu-system-x86_64 >/dev/null; then
       echo "bench: no usable /dev/kvm and no nested KVM: InstanceStart figures not measured"
