@@ -22,7 +22,7 @@ import vessel.sys.FileModeMask;
 
 /**
  * Serves the API over HTTP/1.1 on a Unix domain socket: a small server of its own ({@link HttpHead} parses
- * the request heads), about a hundred classes fewer to load at start than Jetty, which served it before.
+ * the request heads): about a thousand classes fewer to load at start than with Jetty, which served it before.
  * The socket file is created owner-only (0600, under a umask, so there is no moment when others could
  * connect); an existing path is refused if something answers on it and removed if it is a stale socket;
  * {@link #close()} removes it. Bodies over {@link #MAX_PAYLOAD} bytes are refused, as Firecracker's default

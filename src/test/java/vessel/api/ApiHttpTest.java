@@ -140,7 +140,7 @@ class ApiHttpTest {
             ch.write(ByteBuffer.wrap("BOGUS\r\n\r\n".getBytes(StandardCharsets.US_ASCII)));
             ByteBuffer buf = ByteBuffer.allocate(4096);
             while (ch.read(buf) >= 0 && buf.hasRemaining()) {
-                // until Jetty closes the connection
+                // until the server closes the connection
             }
             String reply = new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII);
             assertTrue(reply.startsWith("HTTP/1.1 400"), reply);

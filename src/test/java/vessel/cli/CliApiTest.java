@@ -35,7 +35,7 @@ class CliApiTest {
                 .redirectError(dir.resolve("stderr-" + System.nanoTime()).toFile()).start();
     }
 
-    /** Waits until the socket answers GET / (the JVM and Jetty starting take a while on slow hosts). */
+    /** Waits until the socket answers GET / (the JVM starting takes a while on slow hosts). */
     static void awaitSocket(Path socket, Process p) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (System.nanoTime() < deadline) {
