@@ -18,6 +18,7 @@ import vessel.devices.Snapshottable;
 import vessel.devices.display.BochsDisplay;
 import vessel.devices.display.Display;
 import vessel.devices.input.InputSink;
+import vessel.devices.firmware.FirmwareDebugPort;
 import vessel.devices.legacy.AcpiPm1Device;
 import vessel.devices.legacy.AcpiPowerDevice;
 import vessel.devices.legacy.CmosRtc;
@@ -116,6 +117,8 @@ final class DeviceManager implements AutoCloseable {
         CmosRtc rtc = new CmosRtc(java.time.Clock.systemUTC(), low, memory.totalSize() - low);
         if (firmware) {
             rtc.setFirmwareFields(cpus);
+            pio.insert(FirmwareDebugPort.PORT, 1, "firmware-debug",
+                    new FirmwareDebugPort(line -> firmwareLog(line, config, platform)));
         }
         pio.insert(CmosRtc.BASE_PORT, CmosRtc.LENGTH, "rtc", rtc);
         stateful.put("rtc", rtc);
@@ -126,6 +129,19 @@ final class DeviceManager implements AutoCloseable {
             pio.insert(DebugExit.DEFAULT_PORT, DebugExit.LENGTH, "debug-exit",
                     new DebugExit(status -> platform.exit(new VmExit(status, VmExit.Reason.DEBUG_EXIT,
                             "guest wrote to the debug-exit port"))));
+        }
+    }
+
+    /**
+     * A line of SeaBIOS's debug log (port 0x402): logged at debug level. Its boot failure ends the VM with
+     * an error: SeaBIOS would otherwise wait, reset and fail again, and a reset ends a run with status 0.
+     */
+    private static void firmwareLog(String line, VmConfig config, Platform platform) {
+        LOG.log(System.Logger.Level.DEBUG, () -> "firmware: " + line);
+        if (line.startsWith(FirmwareBoot.NO_BOOTABLE_DEVICE)) {
+            DriveConfig first = config.drives().getFirst();
+            platform.exit(VmExit.error("no bootable device: the firmware found nothing it could boot (drive '"
+                    + first.id() + "', " + first.path() + ", was tried: its boot sector gave up or could not be read)"));
         }
     }
 

@@ -26,6 +26,11 @@ final class FirmwareBoot {
     static final long KVM_PAGES_SIZE = 0x4000;
     /** COM1, where SeaBIOS's serial console (sercon) writes what it would show on a screen. */
     static final int SERCON_PORT = 0x3f8;
+    /**
+     * How SeaBIOS's line starts when every boot entry failed (src/boot.c boot_fail); it goes to its debug
+     * port too, where Vessel ends the VM on it.
+     */
+    static final String NO_BOOTABLE_DEVICE = "No bootable device.";
     /** How long SeaBIOS shows "No bootable device" before it resets (ms). */
     static final int BOOT_FAIL_WAIT_MS = 5000;
     /** The MBR's boot code: the bytes before the disk signature (440) and the partition table (446). */
@@ -71,6 +76,21 @@ final class FirmwareBoot {
                     + " has a partition table but no boot loader (its first " + MBR_CODE_SIZE + " bytes are zero; install"
                     + " one, e.g. GRUB as scripts/disk-image.sh does)");
         }
+    }
+
+    /**
+     * The ACPI tables a firmware boot hands SeaBIOS to place (etc/table-loader): a PC's, with ACPI's fixed
+     * hardware (PM1 blocks, an SCI and its MADT override, a FACS), not the hardware-reduced ones of a direct
+     * boot. SeaBIOS leaves the 8259s at their real-mode vectors, IRQ 0 (the PIT, still ticking) on vector 8,
+     * with the local APIC's LINT0 in virtual-wire mode; Linux reprograms and masks them only on a platform
+     * that is not hardware-reduced, and otherwise takes the first tick after it enables interrupts as a
+     * double fault. {@code pciHostBridge} is the AML device of the PCI host bridge.
+     */
+    static AcpiPlatform acpiPlatform(int cpus, byte[] pciHostBridge) {
+        return AcpiPlatform.forCpus(cpus)
+                .withPcFixedHardware()
+                .withPciEcam(PciDevices.mcfg())
+                .withSystemBusDevice(pciHostBridge);
     }
 
     /** The fw_cfg items for this VM; {@code bootDiskSlots} are the PCI slots of its disks, in boot order. */

@@ -30,7 +30,6 @@ import vessel.boot.X86Cpu;
 import vessel.boot.acpi.AcpiPlatform;
 import vessel.boot.acpi.AcpiTables;
 import vessel.boot.firmware.FirmwareImage;
-import vessel.devices.firmware.FirmwareDebugPort;
 import vessel.devices.firmware.FwCfg;
 import vessel.devices.pci.I440fxHostBridge;
 import vessel.devices.Bus;
@@ -378,16 +377,9 @@ public final class VirtualMachine implements AutoCloseable {
             boolean multiboot = firmware == null && config.entry() == null && !linux
                     && KernelLoader.detect(kernelImage) == KernelLoader.Format.MULTIBOOT;
             if (firmware != null) {
-                // The same tables a direct boot gets, handed to the firmware to place (etc/table-loader).
-                AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus())
-                        .withPciEcam(PciDevices.mcfg())
-                        .withSystemBusDevice(pci.acpiForFirmware().toAml());
+                AcpiPlatform platform = FirmwareBoot.acpiPlatform(config.cpus(), pci.acpiForFirmware().toAml());
                 pio.insert(FwCfg.PORT, FwCfg.LENGTH, "fw_cfg",
                         FirmwareBoot.fwCfg(memory, config.cpus(), platform, diskSlots));
-                if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
-                    pio.insert(FirmwareDebugPort.PORT, 1, "firmware-debug", new FirmwareDebugPort(
-                            line -> LOG.log(System.Logger.Level.DEBUG, "firmware: " + line)));
-                }
             } else if (linux || multiboot) {
                 AcpiPlatform platform = AcpiPlatform.forCpus(config.cpus());
                 sleepStates = multiboot || config.acpiSleep();
@@ -430,7 +422,7 @@ public final class VirtualMachine implements AutoCloseable {
             List<CpuidEntry> supported = kvm.supportedCpuid();
             // Only where the FADT is not hardware-reduced, where Linux would otherwise check its local APIC
             // timer against the PIT. The default tables leave the CPUID the stock boot was measured with.
-            if (sleepStates && kvm.checkExtension(Cap.TSC_DEADLINE_TIMER) > 0) {
+            if ((sleepStates || firmware != null) && kvm.checkExtension(Cap.TSC_DEADLINE_TIMER) > 0) {
                 supported = X86Cpu.withTscDeadlineTimer(supported);
             }
             List<VcpuFd> vcpuFds = new ArrayList<>();

@@ -44,4 +44,30 @@ class FirmwareBootKvmTest {
         assertTrue(r.out().endsWith("vessel boot sector ok\n"), r.out());
         assertEquals(67, r.status(), r.err());
     }
+
+    /**
+     * A boot sector that gives up as a PC's MBR code does with no active partition: {@code int 0x18}, which
+     * makes SeaBIOS try the next boot entry; there is none, so it prints "No bootable device." and would
+     * retry after a reset. Vessel ends instead, with one line and a failure status.
+     */
+    @Test
+    void noBootableDeviceEndsTheRunWithOneLineAndAFailureStatus() throws Exception {
+        RequiresKvm.assumeKvm();
+        byte[] sector = new byte[512];
+        sector[0] = (byte) 0xcd; // int $0x18: boot failure, try the next device
+        sector[1] = 0x18;
+        sector[2] = (byte) 0xeb; // jmp . (not reached)
+        sector[3] = (byte) 0xfe;
+        sector[510] = 0x55;
+        sector[511] = (byte) 0xaa;
+        Path disk = disk("gives-up.img", sector);
+        CliTest.Result r = CliTest.vessel("run", "--quiet", "--firmware", TestFirmware.seabios().toString(),
+                "--drive", "path=" + disk);
+        assertTrue(r.out().contains("Booting from Hard Disk"), r.out());
+        assertTrue(r.out().contains("No bootable device."), r.out());
+        assertEquals(1, r.status(), r.out() + r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().startsWith("vessel: no bootable device: "), r.err());
+        assertTrue(r.err().contains(disk.toString()), r.err());
+    }
 }

@@ -8,7 +8,7 @@ import vessel.memory.GuestMemory;
 /**
  * Writes a platform's ACPI tables into guest memory: the RSDP first, at the 16-byte-aligned base (where
  * a guest that scans 0xE0000-0xFFFFF for it will find it), then the DSDT, FADT, MADT, MCFG if any, the
- * XSDT that lists them, and last, on a platform with sleep states, the FACS (which the FADT points at,
+ * XSDT that lists them, and last, on a platform with ACPI's fixed hardware, the FACS (which the FADT points at,
  * not the XSDT). Each table starts 16-byte aligned, the FACS 64-byte aligned as it must.
  */
 public final class AcpiTables {
@@ -33,7 +33,7 @@ public final class AcpiTables {
         if (base < 0 || base % ALIGNMENT != 0) {
             throw new IllegalArgumentException("the RSDP needs a 16-byte-aligned address, not 0x" + Long.toHexString(base));
         }
-        byte[] dsdt = new Dsdt(platform.systemBusDevices(), platform.sleepStates()).toBytes();
+        byte[] dsdt = new Dsdt(platform.systemBusDevices(), platform.suspendToRam()).toBytes();
         byte[] madt = platform.madt().toBytes();
         byte[] mcfg = platform.pciEcam().map(Mcfg::toBytes).orElse(null);
 
@@ -52,7 +52,7 @@ public final class AcpiTables {
         byte[] xsdt = new Xsdt(listed).toBytes();
         long facsAddress = 0;
         long end = xsdtAddress + xsdt.length;
-        if (platform.sleepStates()) {
+        if (platform.fixedHardware()) {
             facsAddress = (end + Facs.ALIGNMENT - 1) & -Facs.ALIGNMENT;
             end = facsAddress + Facs.LENGTH;
         }
@@ -60,7 +60,7 @@ public final class AcpiTables {
         memory.fill(base, end - base, (byte) 0);
         memory.write(base, new Rsdp(xsdtAddress).toBytes());
         memory.write(dsdtAddress, dsdt);
-        Fadt fadt = platform.sleepStates() ? Fadt.withSleepStates(dsdtAddress, facsAddress)
+        Fadt fadt = platform.fixedHardware() ? Fadt.withSleepStates(dsdtAddress, facsAddress)
                 : Fadt.hardwareReduced(dsdtAddress);
         memory.write(fadtAddress, fadt.toBytes());
         memory.write(madtAddress, madt);
@@ -68,7 +68,7 @@ public final class AcpiTables {
             memory.write(mcfgAddress, mcfg);
         }
         memory.write(xsdtAddress, xsdt);
-        if (platform.sleepStates()) {
+        if (platform.fixedHardware()) {
             memory.write(facsAddress, new Facs(0).toBytes());
         }
         return new Placement(base, facsAddress, base, end);

@@ -6,7 +6,8 @@ import java.util.function.Consumer;
  * QEMU's debug console at port 0x402 ({@code isa-debugcon}), where SeaBIOS writes its debug log one
  * byte per write once a read of the port has answered 0xE9. Bytes are gathered into lines for
  * {@code sink}; a line is cut at 200 characters so a guest that never writes a newline cannot grow it.
- * Attached only when the log wants it: every byte is a VM exit.
+ * Every byte is a VM exit: a few thousand for SeaBIOS's whole log, which the VMM watches for the firmware's
+ * own verdicts (no bootable device).
  */
 public final class FirmwareDebugPort implements vessel.devices.BusDevice {
     public static final int PORT = 0x402;
