@@ -36,9 +36,8 @@ password=vessel
 # each) and the root partition. `rw`: the initramfs mounts the root read-write, there is no fsck.
 cmdline="root=/dev/vda1 rw console=ttyS0 quiet panic=-1 reboot=k i8042.noaux i8042.nomux 8250.nr_uarts=1 tsc=reliable no_timer_check nowatchdog cryptomgr.notests"
 # GRUB's modules built into core.img: what reads the disk (biosdisk, part_msdos, ext2), the menu and
-# its script (normal, configfile, echo, test), the serial console (serial, terminal), port writes (iorw,
-# see grub.cfg), and the Linux loader.
-grub_modules=(biosdisk part_msdos ext2 normal configfile echo test serial terminal iorw linux boot)
+# its script (normal, configfile, echo, test), the serial console (serial, terminal) and the Linux loader.
+grub_modules=(biosdisk part_msdos ext2 normal configfile echo test serial terminal linux boot)
 
 say() { printf 'disk-image: %s\n' "$*"; }
 die() { printf 'disk-image: %s\n' "$*" >&2; exit 1; }
@@ -241,13 +240,6 @@ menuentry 'Debian GNU/Linux, with Linux $kernel_release (Vessel disk)' {
 	linux /boot/vmlinuz-$kernel_release $cmdline
 	echo 'Loading initial ramdisk ...'
 	initrd /boot/initrd.img-$kernel_release
-	# Mask every 8259 interrupt before Linux starts. SeaBIOS leaves the PIC at its real-mode vectors
-	# (IRQ 0, the PIT tick, on vector 8) with the local APIC's LINT0 in virtual-wire mode; Vessel's ACPI
-	# tables are hardware-reduced, so Linux never reprograms the PIC, and the first tick after it enables
-	# interrupts would arrive as a double fault (seen in the nested-KVM VM). QEMU's pc machine has full
-	# ACPI, where Linux remaps the PIC itself.
-	outb 0x21 0xff
-	outb 0xa1 0xff
 }
 EOF
 

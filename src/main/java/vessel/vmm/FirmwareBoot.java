@@ -6,6 +6,7 @@ import java.util.List;
 import vessel.boot.GuestLayout;
 import vessel.boot.acpi.AcpiPlatform;
 import vessel.boot.firmware.FirmwareAcpi;
+import vessel.boot.firmware.Smbios;
 import vessel.devices.firmware.FwCfg;
 import vessel.memory.GuestMemory;
 import vessel.memory.MemoryRegion;
@@ -13,8 +14,8 @@ import vessel.memory.MemoryRegion;
 /**
  * What a VM booted through SeaBIOS offers it through fw_cfg, as QEMU's {@code pc} machine does
  * (QEMU hw/i386/fw_cfg.c, hw/i386/pc.c; SeaBIOS src/fw/paravirt.c reads them): CPU and RAM counts, the
- * memory map ({@code etc/e820}), the ACPI tables with their loader, the boot order, the serial console
- * and how long to wait before retrying a failed boot.
+ * memory map ({@code etc/e820}), the ACPI tables with their loader, the SMBIOS tables, the boot order,
+ * the serial console and how long to wait before retrying a failed boot.
  */
 final class FirmwareBoot {
     /**
@@ -96,6 +97,7 @@ final class FirmwareBoot {
     /** The fw_cfg items for this VM; {@code bootDiskSlots} are the PCI slots of its disks, in boot order. */
     static FwCfg fwCfg(GuestMemory memory, int cpus, AcpiPlatform acpi, List<Integer> bootDiskSlots) {
         FirmwareAcpi tables = FirmwareAcpi.build(acpi);
+        Smbios smbios = smbios(memory, cpus);
         StringBuilder bootorder = new StringBuilder();
         for (int slot : bootDiskSlots) {
             // OpenFirmware device paths as QEMU writes them for virtio-blk-pci; SeaBIOS matches them by prefix.
@@ -113,12 +115,23 @@ final class FirmwareBoot {
                 .file(FirmwareAcpi.TABLES_FILE, tables.tables())
                 .file(FirmwareAcpi.RSDP_FILE, tables.rsdp())
                 .file(FirmwareAcpi.LOADER_FILE, tables.loader())
+                .file(Smbios.TABLES_FILE, smbios.tables())
+                .file(Smbios.ANCHOR_FILE, smbios.anchor())
                 .file("bootorder", bootorder.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII))
                 .file("etc/sercon-port", le(SERCON_PORT, 2))
                 .file("etc/boot-fail-wait", le(BOOT_FAIL_WAIT_MS, 4))
                 // No "Press ESC for boot menu" and its 2.5 s wait: there is no keyboard to press it on.
                 .file("etc/show-boot-menu", le(0, 2))
                 .build(memory);
+    }
+
+    /** The SMBIOS tables: Vessel's system, a processor per vCPU, the RAM ranges, as etc/e820 reports them. */
+    static Smbios smbios(GuestMemory memory, int cpus) {
+        List<Smbios.RamRange> ram = new ArrayList<>();
+        for (MemoryRegion r : memory.regions()) {
+            ram.add(new Smbios.RamRange(r.guestBase(), r.size()));
+        }
+        return Smbios.build(cpus, ram, new byte[16]);
     }
 
     /**

@@ -101,6 +101,23 @@ final class Vcpu implements Runnable {
         }
     }
 
+    /**
+     * Where a triple fault left the vCPU, for the log: the instruction whose exception could not be
+     * delivered, the stack, the last page fault's address and the IDT. Empty if KVM will not say.
+     */
+    private String tripleFaultState() {
+        try {
+            vessel.kvm.Regs r = fd.getRegs();
+            vessel.kvm.Sregs s = fd.getSregs();
+            String state = String.format(" (rip 0x%x, rsp 0x%x, rflags 0x%x, cr2 0x%x, idt 0x%x/%d)", r.rip, r.rsp,
+                    r.rflags, s.cr2, s.idt.base(), s.idt.limit());
+            LOG.log(System.Logger.Level.INFO, "triple fault on vCPU " + fd.id() + state);
+            return state;
+        } catch (vessel.kvm.KvmException e) {
+            return "";
+        }
+    }
+
     private void loop() throws Exception {
         KvmRun run = fd.kvmRun();
         MemorySegment page = run.segment();
@@ -133,7 +150,7 @@ final class Vcpu implements Runnable {
                     return;
                 }
                 case ExitReason.SHUTDOWN -> {
-                    host.exit(new VmExit(0, VmExit.Reason.RESET, "triple fault on vCPU " + fd.id()));
+                    host.exit(new VmExit(0, VmExit.Reason.RESET, "triple fault on vCPU " + fd.id() + tripleFaultState()));
                     return;
                 }
                 case ExitReason.SYSTEM_EVENT -> {
