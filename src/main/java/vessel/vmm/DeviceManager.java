@@ -98,7 +98,9 @@ final class DeviceManager implements AutoCloseable {
         pio.insert(I8042.BASE_PORT, I8042.LENGTH, "i8042", i8042);
         stateful.put("COM1", serial);
         stateful.put("i8042", i8042);
-        pio.insert(AcpiPowerDevice.PORT, AcpiPowerDevice.LENGTH, "acpi-power", new AcpiPowerDevice(
+        // A firmware VM's FADT (a PC's) puts the reset register off the VGA ports (Fadt.PC_RESET_PORT says why).
+        pio.insert(firmware ? AcpiPowerDevice.PC_PORT : AcpiPowerDevice.PORT, AcpiPowerDevice.LENGTH, "acpi-power",
+                new AcpiPowerDevice(
                 () -> platform.exit(new VmExit(0, VmExit.Reason.POWER_OFF, "guest powered off through ACPI (S5)")),
                 () -> platform.exit(new VmExit(0, VmExit.Reason.RESET, "guest reset through the ACPI reset register"))));
         this.pm1 = new AcpiPm1Device(new AcpiPm1Device.Sleep() {

@@ -28,6 +28,7 @@ class FirmwareBootTest {
     private static final int FADT_X_FIRMWARE_CTRL = 132;
     private static final int FADT_X_DSDT = 140;
     private static final int HW_REDUCED_ACPI = 1 << 20;
+    private static final int FADT_RESET_REG = 116;
 
     /** The tables by signature, each as its bytes, from the file SeaBIOS gets (offsets for addresses). */
     private static Map<String, ByteBuffer> tables(FirmwareAcpi acpi) {
@@ -58,6 +59,10 @@ class FirmwareBootTest {
         assertEquals(9, fadt.getShort(FADT_SCI_INT), "SCI on ISA IRQ 9, as on a PC");
         assertEquals(0x600, fadt.getInt(FADT_PM1A_EVT_BLK), "PM1a event block (AcpiPm1Device)");
         assertNotEquals(0, fadt.getLong(FADT_X_FIRMWARE_CTRL), "a FACS");
+        // The firmware reports a VGA text console, so Linux's vgacon writes 0..15 to VGA's port 0x3C0 (the
+        // direct boot's reset register, reset value 1): a nested boot reset silently there.
+        assertEquals(0x606, fadt.getLong(FADT_RESET_REG + 4), "the reset register is off the VGA ports");
+        assertEquals(0x606, vessel.devices.legacy.AcpiPowerDevice.PC_PORT, "where Vessel serves it");
 
         ByteBuffer madt = t.get("APIC");
         boolean pit = false;

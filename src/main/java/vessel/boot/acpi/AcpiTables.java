@@ -60,8 +60,11 @@ public final class AcpiTables {
         memory.fill(base, end - base, (byte) 0);
         memory.write(base, new Rsdp(xsdtAddress).toBytes());
         memory.write(dsdtAddress, dsdt);
-        Fadt fadt = platform.fixedHardware() ? Fadt.withSleepStates(dsdtAddress, facsAddress)
-                : Fadt.hardwareReduced(dsdtAddress);
+        Fadt fadt = switch (platform.shape()) {
+            case HARDWARE_REDUCED -> Fadt.hardwareReduced(dsdtAddress);
+            case SLEEP_STATES -> Fadt.withSleepStates(dsdtAddress, facsAddress);
+            case PC -> Fadt.pc(dsdtAddress, facsAddress);
+        };
         memory.write(fadtAddress, fadt.toBytes());
         memory.write(madtAddress, madt);
         if (mcfg != null) {

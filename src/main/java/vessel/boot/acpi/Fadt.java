@@ -12,11 +12,14 @@ package vessel.boot.acpi;
  * which ACPICA, and so Linux, ignores on a hardware-reduced platform (acpi_tb_parse_fadt): there the OS
  * could not leave a waking vector.</li>
  * </ul>
- * Both have the reset register, one byte at {@link #POWER_REGISTER_PORT} (the {@code AcpiPowerDevice}).
+ * Both have the reset register, one byte at {@link #POWER_REGISTER_PORT} (the {@code AcpiPowerDevice}); a
+ * {@link #pc} table, the second shape for a firmware boot, has it at {@link #PC_RESET_PORT} instead.
  *
  * @param facsAddress where the FACS is, or 0 for a hardware-reduced platform (which has none)
+ * @param resetPort   the reset register's I/O port: {@link #POWER_REGISTER_PORT}, or {@link #PC_RESET_PORT}
+ *                    on a {@link #pc} platform
  */
-public record Fadt(long dsdtAddress, long facsAddress) {
+public record Fadt(long dsdtAddress, long facsAddress, int resetPort) {
     static final String SIGNATURE = "FACP";
     /** FADT revision 6, minor 5: ACPI 6.5. */
     static final int REVISION = 6;
@@ -28,6 +31,12 @@ public record Fadt(long dsdtAddress, long facsAddress) {
      * status registers (VGA's, free: there is no VGA).
      */
     public static final int POWER_REGISTER_PORT = 0x3c0;
+    /**
+     * The reset register of a PC platform booted through firmware, just after the PM1a blocks: not
+     * {@link #POWER_REGISTER_PORT}, VGA's attribute port, which Linux's VGA text console writes 0 to 15 to
+     * when the firmware reports a VGA text mode (SeaBIOS's serial console does), and 1 is the reset value.
+     */
+    public static final int PC_RESET_PORT = 0x606;
     /** PM1a_EVT_BLK: PM1 status (2 bytes) then PM1 enable (2 bytes); PM1a_CNT_BLK follows (2 bytes). */
     public static final int PM1A_EVENT_PORT = 0x600;
     public static final int PM1_EVENT_LENGTH = 4;
@@ -80,6 +89,13 @@ public record Fadt(long dsdtAddress, long facsAddress) {
     private static final int GAS_WORD_ACCESS = 2;
 
     public Fadt {
+        if (resetPort != POWER_REGISTER_PORT && resetPort != PC_RESET_PORT) {
+            throw new IllegalArgumentException("no reset register at port 0x" + Integer.toHexString(resetPort));
+        }
+        if (resetPort == PC_RESET_PORT && facsAddress == 0) {
+            throw new IllegalArgumentException("a hardware-reduced platform has its reset register at 0x"
+                    + Integer.toHexString(POWER_REGISTER_PORT));
+        }
         if (facsAddress != 0 && (facsAddress < 0 || facsAddress > 0xffff_ffffL || facsAddress % Facs.ALIGNMENT != 0)) {
             throw new IllegalArgumentException("the FACS needs a 64-byte-aligned address below 4 GiB, not 0x"
                     + Long.toHexString(facsAddress));
@@ -88,7 +104,7 @@ public record Fadt(long dsdtAddress, long facsAddress) {
 
     /** A hardware-reduced platform's table: no fixed hardware, no FACS, no sleep but S5. */
     public static Fadt hardwareReduced(long dsdtAddress) {
-        return new Fadt(dsdtAddress, 0);
+        return new Fadt(dsdtAddress, 0, POWER_REGISTER_PORT);
     }
 
     /** A table with PM1a blocks, an SCI and the FACS at {@code facsAddress}: what S3 needs. */
@@ -96,7 +112,15 @@ public record Fadt(long dsdtAddress, long facsAddress) {
         if (facsAddress == 0) {
             throw new IllegalArgumentException("sleep states need a FACS");
         }
-        return new Fadt(dsdtAddress, facsAddress);
+        return new Fadt(dsdtAddress, facsAddress, POWER_REGISTER_PORT);
+    }
+
+    /** A PC's table, as {@link #withSleepStates} but with the reset register at {@link #PC_RESET_PORT}. */
+    public static Fadt pc(long dsdtAddress, long facsAddress) {
+        if (facsAddress == 0) {
+            throw new IllegalArgumentException("a PC platform has a FACS");
+        }
+        return new Fadt(dsdtAddress, facsAddress, PC_RESET_PORT);
     }
 
     public boolean isHardwareReduced() {
@@ -161,7 +185,7 @@ public record Fadt(long dsdtAddress, long facsAddress) {
                 .u16(BOOT_ARCH_8042 | BOOT_ARCH_NO_VGA) // IAPC_BOOT_ARCH; MSI stays allowed
                 .u8(0) // reserved
                 .u32(FLAG_WBINVD | FLAG_PROC_C1 | FLAG_PWR_BUTTON | FLAG_SLP_BUTTON | FLAG_RESET_REG_SUP)
-                .bytes(io(POWER_REGISTER_PORT, 8, GAS_BYTE_ACCESS)) // RESET_REG
+                .bytes(io(resetPort, 8, GAS_BYTE_ACCESS)) // RESET_REG
                 .u8(RESET_VALUE)
                 .u16(0) // ARM_BOOT_ARCH
                 .u8(MINOR_REVISION)

@@ -15,6 +15,8 @@ import vessel.devices.BusDevice;
 public final class AcpiPowerDevice implements BusDevice {
     /** Where the FADT places the register; keep in step with {@code Fadt.POWER_REGISTER_PORT}. */
     public static final int PORT = 0x3c0;
+    /** Where a firmware-booted VM's FADT places it; keep in step with {@code Fadt.PC_RESET_PORT}. */
+    public static final int PC_PORT = 0x606;
     public static final int LENGTH = 1;
 
     /** The FADT's RESET_VALUE. */
