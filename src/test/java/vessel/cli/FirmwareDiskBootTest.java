@@ -78,11 +78,10 @@ class FirmwareDiskBootTest {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("not yet seen to pass: in the nested-KVM VM (2026-12-03) SeaBIOS, GRUB's menu and the"
-            + " kernel came (GRUB's menu about 7 min after the nested VM started, under load 25); the first boot then"
-            + " double-faulted on what looks like the first PIT tick through the 8259 SeaBIOS left at vector 8 (a debug"
-            + " boot with earlyprintk); with the PIC masked in grub.cfg the next run still ended silently after"
-            + " 'Loading initial ramdisk' (the VM reset ~8 min in; the console is not up yet when it dies)")
+    @org.junit.jupiter.api.Disabled("not yet seen to pass end to end: the two early deaths in the nested-KVM VM are found and"
+            + " fixed (2026-12-03: the PIT tick on vector 8 as a double fault, cured by a PC FADT; then a silent reset at"
+            + " vgacon's write of 1 to port 0x3C0, the direct boot's ACPI reset register, moved to 0x606 for firmware VMs);"
+            + " a debug boot with both fixes had not reached the login prompt when the session ended")
     @Timeout(value = 24, unit = TimeUnit.MINUTES)
     void debianDiskBootsThroughSeabiosAndGrubToALoginAndPowersOff() throws Exception {
         RequiresKvm.assumeLinuxGuests();
@@ -125,7 +124,7 @@ class FirmwareDiskBootTest {
             keys.flush();
             at = console.await("# ", at, deadline, p);
             assertTrue(at >= 0, "no root shell after logging in:\n" + tail(console.text()));
-            keys.write("grep ' / ' /proc/mounts; echo logged-in-as-$(id -u)-$((6*7)); poweroff -f\n"
+            keys.write("grep ' / ' /proc/mounts; echo dmi-$(cat /sys/class/dmi/id/sys_vendor); echo logged-in-as-$(id -u)-$((6*7)); poweroff -f\n"
                     .getBytes(StandardCharsets.US_ASCII));
             keys.flush();
             assertTrue(p.waitFor(Math.max(1, (deadline - System.nanoTime()) / 1_000_000), TimeUnit.MILLISECONDS),
@@ -138,6 +137,7 @@ class FirmwareDiskBootTest {
         String out = console.text();
         assertTrue(out.contains("logged-in-as-0-42"), "the command did not run:\n" + tail(out));
         assertTrue(out.contains("/dev/vda1 / ext4"), "the root is not the disk's ext4 partition:\n" + tail(out));
+        assertTrue(out.contains("dmi-Vessel"), "SMBIOS (fw_cfg etc/smbios) names Vessel as the system's maker:\n" + tail(out));
         assertEquals(0, p.exitValue(), "a power-off ends vessel with status 0:\n" + tail(out));
         System.out.printf("firmware disk boot: powered off after %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
