@@ -11,8 +11,8 @@ import vessel.vmm.VmExit;
 /**
  * Exit-rate benchmark, Java side: runs bench-out.bin (1,000,000 `out` to an unclaimed port, then the
  * debug-exit port) through the full Vessel path (vCPU loop, bus dispatch, unclaimed-port handling) and
- * prints exits per second and, per exit, the vCPU thread's user-space and kernel CPU time and its
- * allocation. Run by bench/exits/run.sh.
+ * prints exits per second and, per exit, the vCPU thread's user-space and kernel CPU time, the guest
+ * time within the user time, and its allocation. Run by bench/exits/run.sh.
  *
  * The per-exit figures are taken over a window from the 10%th to the 90%th exit, while the vCPU thread
  * is certainly alive (it ends with the guest, and a thread's counters go with it) and past its first,
@@ -23,17 +23,51 @@ public class ExitRate {
     private static final long EXITS = 1_000_000;
 
     /** The vCPU thread's counters at one moment, with the exits seen by then. */
-    record Sample(long exits, long userNs, long cpuNs, long allocBytes) {
-        static Sample take(com.sun.management.ThreadMXBean threads, long tid, VirtualMachine vm) {
+    record Sample(long exits, long userNs, long cpuNs, long allocBytes, long guestNs) {
+        static Sample take(com.sun.management.ThreadMXBean threads, long tid, Path osStat, VirtualMachine vm) {
             long user = threads.getThreadUserTime(tid);
             long cpu = threads.getThreadCpuTime(tid);
             long alloc = threads.getThreadAllocatedBytes(tid);
-            return new Sample(vm.exitCounts()[ExitReason.IO], user, cpu, alloc);
+            return new Sample(vm.exitCounts()[ExitReason.IO], user, cpu, alloc, guestTimeNs(osStat));
         }
 
         boolean valid() {
-            return userNs >= 0 && cpuNs >= 0 && allocBytes >= 0;
+            return userNs >= 0 && cpuNs >= 0 && allocBytes >= 0 && guestNs >= 0;
         }
+    }
+
+    /** Linux's tick length for /proc's times (USER_HZ, 100 on every Linux this runs on). */
+    private static final long TICK_NS = 10_000_000;
+
+    /**
+     * The thread's guest time from its /proc stat (the 43rd field, in ticks), or -1. Linux counts guest
+     * time as user time too, so user minus guest is the VMM's own user-space work: on a host whose guest
+     * entry and exit are done in software (kvm_pvm), part of their cost lands in guest time.
+     */
+    static long guestTimeNs(Path osStat) {
+        try {
+            String stat = java.nio.file.Files.readString(osStat);
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(fields[43 - 3]) * TICK_NS;
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** /proc/self/task/TID/stat of the thread named {@code name}, or null. */
+    static Path osStatOf(String name) throws java.io.IOException {
+        try (var tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                try {
+                    if (java.nio.file.Files.readString(task.resolve("comm")).strip().equals(name)) {
+                        return task.resolve("stat");
+                    }
+                } catch (java.io.IOException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        return null;
     }
 
     public static void main(String[] args) throws Exception {
@@ -54,8 +88,9 @@ public class ExitRate {
                 vm.start();
                 long tid = Thread.getAllStackTraces().keySet().stream()
                         .filter(t -> t.getName().equals("vcpu-0")).findFirst().orElseThrow().threadId();
-                Sample from = waitFor(threads, tid, vm, EXITS / 10);
-                Sample to = waitFor(threads, tid, vm, EXITS * 9 / 10);
+                Path osStat = osStatOf("vcpu-0");
+                Sample from = waitFor(threads, tid, osStat, vm, EXITS / 10);
+                Sample to = waitFor(threads, tid, osStat, vm, EXITS * 9 / 10);
                 VmExit exit = vm.awaitExit();
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 long exits = vm.exitCounts()[ExitReason.IO];
@@ -71,9 +106,11 @@ public class ExitRate {
                     double n = to.exits() - from.exits();
                     double userNs = (to.userNs() - from.userNs()) / n;
                     double sysNs = ((to.cpuNs() - to.userNs()) - (from.cpuNs() - from.userNs())) / n;
+                    double guestNs = (to.guestNs() - from.guestNs()) / n;
                     bestUserNs = Double.isNaN(bestUserNs) ? userNs : Math.min(bestUserNs, userNs);
-                    perExit = String.format(Locale.ROOT, "user_ns_per_exit=%.0f sys_ns_per_exit=%.0f alloc_bytes_per_exit=%.3f",
-                            userNs, sysNs, (to.allocBytes() - from.allocBytes()) / n);
+                    perExit = String.format(Locale.ROOT, "user_ns_per_exit=%.0f sys_ns_per_exit=%.0f guest_ns_per_exit=%.0f"
+                                    + " vmm_user_ns_per_exit=%.0f alloc_bytes_per_exit=%.3f",
+                            userNs, sysNs, guestNs, userNs - guestNs, (to.allocBytes() - from.allocBytes()) / n);
                 }
                 System.out.printf(Locale.ROOT, "java round=%d exits=%d seconds=%.3f exits_per_sec=%.0f %s%n",
                         round, exits, seconds, rate, perExit);
@@ -83,11 +120,11 @@ public class ExitRate {
     }
 
     /** Polls until the guest has made {@code exits} exits; null if the VM ended first. */
-    private static Sample waitFor(com.sun.management.ThreadMXBean threads, long tid, VirtualMachine vm, long exits)
+    private static Sample waitFor(com.sun.management.ThreadMXBean threads, long tid, Path osStat, VirtualMachine vm, long exits)
             throws InterruptedException {
         while (vm.awaitExit(5) == null) {
             if (vm.exitCounts()[ExitReason.IO] >= exits) {
-                return Sample.take(threads, tid, vm);
+                return Sample.take(threads, tid, osStat, vm);
             }
         }
         return null;

@@ -136,7 +136,13 @@ public final class Kvm implements AutoCloseable {
     }
 
     public VmFd createVm() throws KvmException {
-        int vmFd = check(KvmIoctl.CREATE_VM, Libc.ioctlRaw(fd, KvmIoctl.CREATE_VM.request(), 0L));
+        // KVM_CREATE_VM can take long enough (a kvm_pvm host) for a signal to interrupt it: a profiler's
+        // SIGPROF did. Nothing was created then; ask again, a bounded number of times.
+        int r = Libc.ioctlRaw(fd, KvmIoctl.CREATE_VM.request(), 0L);
+        for (int tries = 1; r == -vessel.sys.Errno.EINTR && tries < 100; tries++) {
+            r = Libc.ioctlRaw(fd, KvmIoctl.CREATE_VM.request(), 0L);
+        }
+        int vmFd = check(KvmIoctl.CREATE_VM, r);
         return new VmFd(vmFd, vcpuMmapSize);
     }
 

@@ -63,8 +63,38 @@ public final class KvmRun {
         return run.get(JAVA_INT, EXIT_REASON);
     }
 
+    /** Sets the exit reason to KVM_EXIT_UNKNOWN (0): KVM_RUN writes it afresh on every exit. */
+    public void clearExitReason() {
+        run.set(JAVA_INT, EXIT_REASON, ExitReason.UNKNOWN);
+    }
+
     public void setImmediateExit(boolean on) {
         run.set(JAVA_BYTE, IMMEDIATE_EXIT, (byte) (on ? 1 : 0));
+    }
+
+    /**
+     * KVM_EXIT_IO's first 8 bytes in one read: direction, size, port and count, decoded by the static
+     * {@code io*(long)} methods (x86 is little-endian: direction is the low byte). The exit path reads
+     * this and {@link #ioDataOffset()} instead of four fields one by one.
+     */
+    public long ioHeader() {
+        return run.get(JAVA_LONG, IO_DIRECTION);
+    }
+
+    public static int ioDirection(long header) {
+        return (int) header & 0xff;
+    }
+
+    public static int ioSize(long header) {
+        return (int) (header >>> 8) & 0xff;
+    }
+
+    public static int ioPort(long header) {
+        return (int) (header >>> 16) & 0xffff;
+    }
+
+    public static int ioCount(long header) {
+        return (int) (header >>> 32);
     }
 
     public int ioDirection() {

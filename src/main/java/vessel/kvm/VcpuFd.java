@@ -22,6 +22,9 @@ public final class VcpuFd implements AutoCloseable {
     private final int id;
     private final MemorySegment runMapping;
     private final KvmRun run;
+    /** KVM_RUN's errno. One thread runs a vCPU at a time (KVM serializes KVM_RUN on a vCPU anyway). */
+    private final MemorySegment runCallState = Libc.newCallState();
+    private final long runRequest = KvmIoctl.RUN.request();
 
     VcpuFd(int fd, int id, int mmapSize) throws SysException {
         this.fd = fd;
@@ -38,9 +41,26 @@ public final class VcpuFd implements AutoCloseable {
         return run;
     }
 
-    /** KVM_RUN: 0 when the vCPU exited to user space (see {@link KvmRun#exitReason()}), else {@code -errno}. */
+    /**
+     * KVM_RUN: 0 when the vCPU exited to user space (see {@link KvmRun#exitReason()}), else {@code -errno}.
+     * Called by one thread at a time (KVM serializes KVM_RUN on a vCPU anyway); allocates nothing.
+     */
     public int run() {
-        return Libc.ioctlRaw(fd, KvmIoctl.RUN.request(), 0L);
+        // The exit path's call leaves errno alone (capturing it is most of an FFM downcall's own cost,
+        // and allocates under C1). A signal (a kick) is KVM_RUN's one frequent failure and KVM reports it
+        // in kvm_run too: -EINTR with exit reason INTR. The reason is cleared once read, so a stale one is
+        // never taken for a fresh one. Any other failure (EAGAIN while an AP waits for INIT/SIPI, EINTR of
+        // immediate_exit, which sets no reason, or a real error) is asked again with errno captured:
+        // after a failed KVM_RUN a caller runs it again anyway, and it fails the same way.
+        int r = Libc.ioctlWithoutErrno(fd, runRequest, 0L);
+        if (r >= 0) {
+            return r;
+        }
+        if (run.exitReason() == ExitReason.INTR) {
+            run.clearExitReason();
+            return -vessel.sys.Errno.EINTR;
+        }
+        return Libc.ioctlRaw(runCallState, fd, runRequest, 0L);
     }
 
     /** Runs a KVM_GET_* ioctl into a fresh buffer of {@code size} bytes and decodes it. */

@@ -89,6 +89,11 @@ public final class Libc {
         static final MethodHandle HANDLE = errnoCall("ioctl",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
     }
+    /** ioctl without errno capture: for KVM_RUN, whose usual failure says itself why (see VcpuFd.run). */
+    private static final class IoctlLongNoErrno {
+        static final MethodHandle HANDLE = call("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+    }
     private static final class IoctlPtr {
         static final MethodHandle HANDLE = errnoCall("ioctl",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
@@ -255,6 +260,39 @@ public final class Libc {
             MemorySegment cap = CAPTURE.get();
             int r = (int) IoctlLong.HANDLE.invokeExact(cap, fd, request, arg);
             return r < 0 ? -errno(cap) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * A segment for a downcall's errno, for a caller that makes one call very often from one thread at a
+     * time (a vCPU's KVM_RUN): {@link #ioctlRaw(MemorySegment, int, long, long)} with it skips the
+     * thread-local lookup of the other calls.
+     */
+    public static MemorySegment newCallState() {
+        return Arena.ofAuto().allocate(CAPTURE_LAYOUT);
+    }
+
+    /** {@link #ioctlRaw(int, long, long)} with errno captured in {@code callState} (from {@link #newCallState}). */
+    public static int ioctlRaw(MemorySegment callState, int fd, long request, long arg) {
+        try {
+            int r = (int) IoctlLong.HANDLE.invokeExact(callState, fd, request, arg);
+            return r < 0 ? -errno(callState) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * ioctl with an integer argument, returning what the C function returns (-1 on any failure) without
+     * capturing errno: the capture is a call into the JVM and, with C1 alone, a 40-byte allocation per
+     * call. Only for a caller that can tell why the call failed by other means, or ask again with
+     * {@link #ioctlRaw(MemorySegment, int, long, long)}.
+     */
+    public static int ioctlWithoutErrno(int fd, long request, long arg) {
+        try {
+            return (int) IoctlLongNoErrno.HANDLE.invokeExact(fd, request, arg);
         } catch (Throwable t) {
             throw rethrow(t);
         }

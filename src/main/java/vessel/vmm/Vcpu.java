@@ -193,11 +193,12 @@ final class Vcpu implements Runnable {
 
     private void handleIo(KvmRun run, MemorySegment page) {
         Bus pio = host.pio();
-        int port = run.ioPort();
-        int size = run.ioSize();
-        int count = run.ioCount();
+        long header = run.ioHeader();
+        int port = KvmRun.ioPort(header);
+        int size = KvmRun.ioSize(header);
+        int count = KvmRun.ioCount(header);
         long data = run.ioDataOffset();
-        boolean out = run.ioDirection() == KvmRun.IO_OUT;
+        boolean out = KvmRun.ioDirection(header) == KvmRun.IO_OUT;
         // String instructions (rep outsb/insb) arrive as several items in one exit.
         for (int i = 0; i < count; i++) {
             long at = data + (long) i * size;
