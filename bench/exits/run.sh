@@ -102,7 +102,9 @@ awk '
       k = name[i]
       printf "result: %-18s rounds=%d best_exits_per_sec=%.0f", k, n[k], best_rate(k)
       if (k != "c") printf " (c/it time %.3f)", c / best_rate(k)
-      printf "; per exit, ns: user %s, own user (user - guest) %s", spread(user, k), spread(vmm, k)
+      u = spread(user, k)
+      o = spread(vmm, k)
+      printf "; per exit, ns: user %s, own user (user - guest) %s", u, o
       if (k != "c") printf "; alloc max %s bytes", alloc[k]
       printf "\n"
     }
