@@ -18,6 +18,8 @@ public record MsrEntry(int index, long data) {
     public static final int IA32_SYSENTER_ESP = 0x175;
     public static final int IA32_SYSENTER_EIP = 0x176;
     public static final int IA32_TSC = 0x10;
+    /** The local APIC timer's deadline in TSC-deadline mode: an absolute guest TSC value, 0 when disarmed. */
+    public static final int IA32_TSC_DEADLINE = 0x6e0;
     public static final int IA32_MISC_ENABLE = 0x1a0;
     public static final int IA32_MTRR_DEF_TYPE = 0x2ff;
     public static final int STAR = 0xc0000081;

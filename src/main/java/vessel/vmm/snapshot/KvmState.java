@@ -83,10 +83,7 @@ public final class KvmState {
     }
 
     private static void restoreMsrs(VcpuFd fd, VmSnapshot.VcpuState s) throws KvmException {
-        List<MsrEntry> left = new ArrayList<>();
-        for (int i = 0; i < s.msrIndices().length; i++) {
-            left.add(new MsrEntry(s.msrIndices()[i], s.msrValues()[i]));
-        }
+        List<MsrEntry> left = restoreOrder(s.msrIndices(), s.msrValues());
         while (!left.isEmpty()) { // each pass sets at least one MSR or drops one
             int n = fd.setMsrsPrefix(left);
             if (n < left.size()) {
@@ -98,5 +95,40 @@ public final class KvmState {
                 left = List.of();
             }
         }
+    }
+
+    /**
+     * The saved MSRs in the order KVM needs them: the TSC and then the TSC deadline last, next to each
+     * other, so that one KVM_SET_MSRS sets both (a refused MSR earlier in the list would split the
+     * writes). KVM arms a restored TSC-deadline timer by comparing the deadline with the guest's TSC as
+     * it is at that moment, and on a host whose TSC is marked unstable every vCPU ioctl first puts a
+     * vCPU that has never run back at its last guest TSC, 0 (kvm_arch_vcpu_load); a deadline measured
+     * against that would fire as many seconds late as the guest had been up (Firecracker's PR 4666 is
+     * the ordering half of this). A deadline saved as 0 may be one KVM had just fired and cleared while
+     * the interrupt had not yet reached the guest: restored as 0 it would never come (Firecracker's
+     * PR 4618). It is restored as the saved TSC instead, so the timer fires at once: a spurious timer
+     * interrupt costs Linux nothing, and KVM ignores the write when the LAPIC timer is in another mode.
+     */
+    static List<MsrEntry> restoreOrder(int[] indices, long[] values) {
+        List<MsrEntry> order = new ArrayList<>();
+        MsrEntry tsc = null;
+        MsrEntry deadline = null;
+        for (int i = 0; i < indices.length; i++) {
+            MsrEntry e = new MsrEntry(indices[i], values[i]);
+            if (e.index() == MsrEntry.IA32_TSC) {
+                tsc = e;
+            } else if (e.index() == MsrEntry.IA32_TSC_DEADLINE) {
+                deadline = e;
+            } else {
+                order.add(e);
+            }
+        }
+        if (tsc != null) {
+            order.add(tsc);
+        }
+        if (deadline != null) {
+            order.add(deadline.data() == 0 && tsc != null && tsc.data() > 0 ? new MsrEntry(deadline.index(), tsc.data()) : deadline);
+        }
+        return order;
     }
 }
