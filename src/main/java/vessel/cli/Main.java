@@ -118,7 +118,8 @@ public final class Main {
             VirtualMachine vm;
             try {
                 vm = options.restoreSnapshot != null
-                        ? session.restore(options.restoreSnapshot, options.memFile, options.gdbWait)
+                        ? session.restore(options.restoreSnapshot, options.memFile, options.gdbWait, false,
+                                options.restoreOverrides)
                         : session.start(config, options.gdbWait);
             } catch (ConfigException | IOException | RuntimeException e) {
                 if (vnc != null) {

@@ -79,6 +79,11 @@ final class RunOptions {
                                    the machine is the snapshot's, so no --kernel, --memory, ...
               --mem-file FILE      with --restore-snapshot: its memory file (mapped copy-on-write;
                                    the file is never written)
+              --override-drive ID=IMAGE, --override-tap IFACE=TAP, --override-vsock SOCKET
+                                   with --restore-snapshot: open IMAGE for the drive ID, TAP for the
+                                   interface IFACE, listen on SOCKET for vsock, instead of what the
+                                   snapshot names (a clone on its own disk copy; PUT /snapshot/load's
+                                   network_overrides and vsock_override); repeatable per id
               --log-level LEVEL    error, warning (default), info or debug
               --quiet              no progress line on stderr while the guest's console is silent
               --seccomp-level N    system call filters: 2 (default) kill Vessel on a call its
@@ -100,6 +105,9 @@ final class RunOptions {
     /** --restore-snapshot and --mem-file: run a snapshot instead of a config; both or neither. */
     Path restoreSnapshot;
     Path memFile;
+    /** --override-drive, --override-tap, --override-vsock: what a restore opens instead of the snapshot's. */
+    vessel.vmm.RestoreOverrides restoreOverrides = vessel.vmm.RestoreOverrides.NONE;
+    private String overrideOption;
     /** The first option seen that shapes a machine (which a snapshot already has), for the usage error. */
     private String machineOption;
 
@@ -123,12 +131,34 @@ final class RunOptions {
                 opt = opt.substring(0, eq);
             }
             if (machineOption == null && !List.of("-h", "--help", "--quiet", "--no-seccomp", "--seccomp-level",
-                    "--log-level", "--restore-snapshot", "--mem-file", "--gdb", "--gdb-wait").contains(opt)) {
+                    "--log-level", "--restore-snapshot", "--mem-file", "--gdb", "--gdb-wait", "--override-drive",
+                    "--override-tap", "--override-vsock").contains(opt)) {
                 machineOption = opt;
             }
             switch (opt) {
                 case "--restore-snapshot" -> restoreSnapshot = Path.of(value(opt, value, rest));
                 case "--mem-file" -> memFile = Path.of(value(opt, value, rest));
+                case "--override-drive", "--override-tap" -> {
+                    String v = value(opt, value, rest);
+                    int at = v.indexOf('=');
+                    if (at <= 0 || at == v.length() - 1) {
+                        throw new UsageException(opt + " takes ID=" + (opt.equals("--override-tap") ? "TAP" : "IMAGE")
+                                + ", not '" + v + "'");
+                    }
+                    String id = v.substring(0, at);
+                    if (opt.equals("--override-drive") ? restoreOverrides.drives().containsKey(id)
+                            : restoreOverrides.taps().containsKey(id)) {
+                        throw new UsageException(opt + " for " + id + " is given twice");
+                    }
+                    restoreOverrides = opt.equals("--override-drive")
+                            ? restoreOverrides.withDrive(id, Path.of(v.substring(at + 1)))
+                            : restoreOverrides.withTap(id, v.substring(at + 1));
+                    overrideOption = opt;
+                }
+                case "--override-vsock" -> {
+                    restoreOverrides = restoreOverrides.withVsockUds(Path.of(value(opt, value, rest)));
+                    overrideOption = opt;
+                }
                 case "-h", "--help" -> help = true;
                 case "--quiet" -> quiet = true;
                 case "--no-seccomp" -> seccomp = vessel.sys.Seccomp.Level.OFF;
@@ -218,6 +248,9 @@ final class RunOptions {
         if ((restoreSnapshot == null) != (memFile == null)) {
             throw new UsageException(restoreSnapshot == null ? "--mem-file goes with --restore-snapshot STATE"
                     : "--restore-snapshot needs --mem-file FILE, the snapshot's memory file");
+        }
+        if (overrideOption != null && restoreSnapshot == null) {
+            throw new UsageException(overrideOption + " goes with --restore-snapshot STATE");
         }
         if (restoreSnapshot != null) {
             if (machineOption != null) {
