@@ -11,12 +11,13 @@
 # does; iproute2: the network test makes its TAP with ip; cpio: the default guest's initramfs; gdb: the
 # GDB stub's test drives Debian's gdb against `vessel run --gdb`; qemu-utils: qemu-img and qemu-io make
 # the qcow2 images the disk tests read and check the ones they write; vncsnapshot: a real VNC client (TightVNC
-# 1.2.8, RFB 3.3) captures the display in the VNC server's test; tesseract-ocr reads the stock kernel's
+# 1.2.8, RFB 3.3) captures the display in the VNC server's test; libnet-vnc-perl: Net::VNC, a second real
+# client (RFB 3.8, VNC Authentication) that captures and types into the stock kernel's shell; tesseract-ocr reads the stock kernel's
 # framebuffer console back from a screenshot; chromium opens the browser console (noVNC, xterm.js) headless;
 # fdisk: sfdisk partitions the firmware boot's disk image (scripts/disk-image.sh, which also needs
 # e2fsprogs' mke2fs).
 TEST_PACKAGES=(maven gcc libc6-dev make binutils linux-libc-dev acpica-tools gzip lz4 zstd xz-utils bzip2
-  lzop libzstd1 e2fsprogs curl iproute2 cpio gdb qemu-utils vncsnapshot tesseract-ocr
+  lzop libzstd1 e2fsprogs curl iproute2 cpio gdb qemu-utils vncsnapshot libnet-vnc-perl tesseract-ocr
   chromium fdisk)
 # The nested-KVM VM (scripts/nested-kvm.sh): QEMU, and busybox-static, cpio and kmod for its initramfs.
 NESTED_KVM_PACKAGES=(qemu-system-x86 busybox-static cpio kmod)

@@ -44,6 +44,23 @@ class CliTest {
     }
 
     @Test
+    void vncOffLoopbackNeedsAPasswordAndBadVncOptionsAreOneLineEach(@TempDir Path dir) throws Exception {
+        String k = Files.writeString(dir.resolve("k.bin"), "x").toString();
+        assertOneLineError(vessel("run", "--kernel", k, "--vnc", "0.0.0.0:5999"), 2,
+                "VNC on 0.0.0.0 (not a loopback address) needs a password (--vnc-password-file FILE)");
+        assertOneLineError(vessel("--api-sock", dir.resolve("api.sock").toString(), "--vnc", "0.0.0.0:5999"), 2,
+                "needs a password");
+        Path empty = Files.writeString(dir.resolve("empty"), "\n");
+        assertOneLineError(vessel("run", "--kernel", k, "--vnc", "0.0.0.0:5999", "--vnc-password-file", empty.toString()),
+                2, "has an empty first line");
+        assertOneLineError(vessel("run", "--kernel", k, "--vnc", "0.0.0.0:5999", "--vnc-password-file",
+                dir.resolve("none").toString()), 2, "does not exist");
+        assertOneLineError(vessel("run", "--kernel", k, "--vnc-password-file", empty.toString()), 2,
+                "--vnc-password-file needs --vnc ADDRESS");
+        assertOneLineError(vessel("run", "--kernel", k, "--vnc", "localhost:99999"), 2, "--vnc takes HOST:PORT");
+    }
+
+    @Test
     void missingKernelIsOneLineNamingTheFile() throws Exception {
         assertOneLineError(vessel("run", "--kernel", "/nonexistent"), 2, "/nonexistent");
     }

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import vessel.devices.display.Display;
 import vessel.devices.display.DisplayMode;
@@ -206,6 +207,29 @@ class VncServerTest {
         try (RfbTestClient c = new RfbTestClient(at)) {
             assertEquals(1, c.handshake("RFB 003.003\n", "guess".getBytes(StandardCharsets.US_ASCII)));
         }
+    }
+
+    @Test
+    void debiansNetVncLogsInWithThePasswordCapturesTheFrameAndTypesWithShift(@TempDir Path tmp) throws Exception {
+        FakeDisplay d = show(64, 160);
+        SocketAddress at = start("s3cret".getBytes(StandardCharsets.US_ASCII));
+        Path png = tmp.resolve("capture.png");
+        String out = vessel.testkit.NetVnc.run(tmp, at, "s3cret", png, "eA+1\n");
+        assertTrue(out.contains("typed 5 keys"), out);
+        java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(png.toFile());
+        assertEquals(64, image.getWidth());
+        for (int y = 0; y < 160; y += 7) {
+            for (int x = 0; x < 64; x += 5) {
+                assertEquals(d.get(x, y), image.getRGB(x, y) & 0xffffff, "pixel " + x + "," + y);
+            }
+        }
+        String up = " up", down = " down";
+        assertEquals(List.of("key 0x65" + down, "key 0x65" + up,
+                "key 0xffe1" + down, "key 0x41" + down, "key 0x41" + up, "key 0xffe1" + up,
+                "key 0xffe1" + down, "key 0x2b" + down, "key 0x2b" + up, "key 0xffe1" + up,
+                "key 0x31" + down, "key 0x31" + up, "key 0xff0d" + down, "key 0xff0d" + up), input.await(14));
+        AssertionError wrong = assertThrows(AssertionError.class, () -> vessel.testkit.NetVnc.run(tmp, at, "guess", null, ""));
+        assertTrue(wrong.getMessage().contains("login failed"), wrong.getMessage());
     }
 
     @Test
