@@ -26,6 +26,7 @@ import vessel.testkit.Cpio;
 import vessel.testkit.DefaultImage;
 import vessel.testkit.HeadlessChromium;
 import vessel.testkit.HostTools;
+import vessel.testkit.NetVnc;
 import vessel.testkit.RequiresKvm;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -33,7 +34,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Debian's stock cloud kernel takes the boot framebuffer that screen_info describes (efifb, or simplefb
  * through sysfb) with no driver to load, and its framebuffer console shows what /init writes to the first
- * VT: tesseract reads the marker back from a screenshot. Then the browser console (noVNC and xterm.js in
+ * VT: tesseract reads the marker back from a screenshot. A real VNC client (Debian's Net::VNC, with a password)
+ * captures the same screen and types a command into a shell on that VT, which answers on the serial console.
+ * Then the browser console (noVNC and xterm.js in
  * headless chromium) shows the same screen, and keys typed into noVNC reach a shell on that VT through the
  * i8042's PS/2 keyboard, which answers on the serial console.
  */
@@ -97,6 +100,30 @@ class DisplayLinuxTest {
             }
             assertTrue(text.contains(token.toString()), "tesseract read '" + text.strip() + "', not '" + marker + "'");
             assertTrue(console.text().contains("VESSEL-CHECK keyboards=1"), "atkbd took the i8042's keyboard: " + console.text());
+
+            // A real VNC client, Debian's Net::VNC, with VNC Authentication: its capture shows the same screen, and
+            // the keys it types (Shift with the shifted ones, as a viewer sends them) reach the shell on tty1,
+            // whose answer comes on the serial console. A lost or wrong key and the answer never comes.
+            int addend = 10_000 + random.nextInt(80_000);
+            int other = 1_000 + random.nextInt(9_000);
+            String typedAnswer = "VNC-" + (addend + other) + "-TYPED";
+            String password = "pw" + random.nextInt(1_000_000);
+            try (VncServer vnc = VncServer.start(new VncServer.Options(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                    password.getBytes(java.nio.charset.StandardCharsets.US_ASCII), "vessel"),
+                    () -> vm.display().orElse(null), vm.input())) {
+                Path capture = tmp.resolve("netvnc.png");
+                String out = NetVnc.run(tmp, vnc.localAddress(), password, capture,
+                        "echo VNC-$(expr " + addend + " + " + other + ")-TYPED\n");
+                String seen = ocr(ImageIO.read(capture.toFile()), tmp.resolve("netvnc-big.png"));
+                assertTrue(seen.contains(token.toString()), "tesseract read '" + seen.strip() + "' in Net::VNC's capture, not '"
+                        + marker + "'; " + out);
+                long typedBy = System.nanoTime() + 180_000_000_000L;
+                while (!console.text().contains(typedAnswer)) {
+                    assertTrue(System.nanoTime() < typedBy, "no " + typedAnswer + " on the serial console 180 s after Net::VNC"
+                            + " typed its command: " + console.text());
+                    Thread.sleep(200);
+                }
+            }
 
             // The browser console, as a user opens it: noVNC and xterm.js in Debian's chromium. Opt-in
             // (-Dvessel.nested.browser=true): in the nested VM under QEMU's TCG, chromium had not connected
