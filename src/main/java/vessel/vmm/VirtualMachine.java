@@ -1172,10 +1172,16 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     /**
-     * The guest's display (the boot framebuffer of {@link VmConfig#display()}), for display servers and
-     * screenshots; empty without one. Reads of its framebuffer fail (IllegalStateException) once the VM is closed.
+     * The guest's display, for display servers and screenshots: the PCI display adapter's once the guest's
+     * driver has set a mode on it (a monitor shows the card the driver took over), otherwise the boot
+     * framebuffer of {@link VmConfig#display()}; empty with neither. Reads of its framebuffer fail
+     * (IllegalStateException) once the VM is closed.
      */
     public Optional<vessel.devices.display.Display> display() {
+        Optional<vessel.devices.display.Display> adapter = devices.displayAdapter();
+        if (adapter.isPresent() && adapter.get().mode() != null) {
+            return adapter;
+        }
         return Optional.ofNullable(framebuffer).map(BootFramebuffer::display);
     }
 

@@ -19,6 +19,7 @@ import vessel.testkit.TestGuests;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Runs the project's own guests on the real /dev/kvm through the public API. */
@@ -169,13 +170,16 @@ class GuestRunTest {
     void aGuestSetsABochsModeAndItsPixelsReachTheDisplay() throws Exception {
         Console console = new Console();
         VmConfig config = VmConfig.builder().kernel(TestGuests.get("bochs.bin")).entry(EntryMode.LONG)
-                .memory("16M").debugExit(true).displayAdapter(VmConfig.DisplayAdapter.BOCHS).build();
+                .memory("16M").debugExit(true).displayAdapter(VmConfig.DisplayAdapter.BOCHS)
+                .display(vessel.devices.display.DisplayMode.of(320, 200, 32)).build();
         try (VirtualMachine vm = VirtualMachine.create(config, console)) {
             vessel.devices.display.Display display = vm.displayAdapter().orElseThrow();
             assertNull(display.mode(), "off until the guest sets a mode");
+            assertEquals(320, vm.display().orElseThrow().mode().width(), "the boot framebuffer is shown until then");
             long[] dirty = new long[64];
             vm.start();
             awaitConsole(vm, console, "enable ");
+            assertSame(display, vm.display().orElseThrow(), "the adapter is shown once its mode is set");
             assertTrue(!display.takeDirtyPages(dirty), "a new mode: the whole frame");
             vm.memory().writeLong(0x20000, 1); // GO_FLAG: the guest draws now
             VmExit exit = vm.awaitExit(60_000);
