@@ -86,6 +86,12 @@ public final class VncServer implements AutoCloseable {
         this.timers = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("vnc-poll")
                 .daemon(true).unstarted(r));
         this.acceptor = Thread.ofPlatform().name("vnc-accept").daemon(true).unstarted(this::acceptLoop);
+        if (options.password() != null) {
+            // The JDK loads DES and seeds SecureRandom on first use: in a JVM under QEMU's emulation (the
+            // nested-KVM VM) that took longer than a client's handshake may, and the first client was dropped.
+            VncAuth.response(options.password(), new byte[VncAuth.CHALLENGE_BYTES]);
+            VncSession.CHALLENGES.nextBytes(new byte[VncAuth.CHALLENGE_BYTES]);
+        }
     }
 
     /**
@@ -194,7 +200,9 @@ public final class VncServer implements AutoCloseable {
         } catch (EOFException e) {
             LOG.log(System.Logger.Level.INFO, "VNC client " + c.id() + " disconnected");
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.INFO, "VNC client " + c.id() + " dropped: " + e.getMessage());
+            LOG.log(System.Logger.Level.INFO, "VNC client " + c.id() + " dropped: " + (watchdog.isDone() && !watchdog.isCancelled()
+                    ? "no handshake within " + HANDSHAKE_SECONDS + " s" : e.getMessage() != null ? e.getMessage()
+                    : e.getClass().getSimpleName()));
         } finally {
             watchdog.cancel(false);
             drop(c);

@@ -44,6 +44,8 @@ public final class VncSession {
     private final DataOutputStream out;
     private final DisplaySource source;
     private final InputSink input;
+    /** Where VNC Authentication's challenges come from; shared, and thread-safe. */
+    static final SecureRandom CHALLENGES = new SecureRandom();
     private final byte[] password;
     private final String name;
 
@@ -97,7 +99,7 @@ public final class VncSession {
         }
         if (type == SECURITY_VNC_AUTH) {
             byte[] challenge = new byte[VncAuth.CHALLENGE_BYTES];
-            new SecureRandom().nextBytes(challenge);
+            CHALLENGES.nextBytes(challenge);
             out.write(challenge);
             out.flush();
             byte[] answer = new byte[VncAuth.CHALLENGE_BYTES];
