@@ -19,6 +19,12 @@ public final class NetVnc {
      * output. A failed login or connection fails the test with Net::VNC's message.
      */
     public static String run(Path tmp, SocketAddress at, String password, Path png, String text) throws Exception {
+        return run(tmp, at, password, png, text, 0.06);
+    }
+
+    /** As above, one key every {@code secondsPerKey}: a slow guest loses keys typed faster than it reads them. */
+    public static String run(Path tmp, SocketAddress at, String password, Path png, String text, double secondsPerKey)
+            throws Exception {
         Path script = tmp.resolve("netvnc.pl");
         try (InputStream in = NetVnc.class.getResourceAsStream("/vessel/display/vnc/netvnc.pl")) {
             Files.write(script, in.readAllBytes());
@@ -27,6 +33,6 @@ public final class NetVnc {
         Files.writeString(passwordFile, password == null ? "" : password + "\n");
         InetSocketAddress inet = (InetSocketAddress) at;
         return HostTools.run("perl", script.toString(), inet.getHostString(), Integer.toString(inet.getPort()),
-                password == null ? "-" : passwordFile.toString(), png == null ? "-" : png.toString(), text);
+                password == null ? "-" : passwordFile.toString(), png == null ? "-" : png.toString(), text, Double.toString(secondsPerKey));
     }
 }
