@@ -78,10 +78,6 @@ class FirmwareDiskBootTest {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("not yet seen to pass end to end: the two early deaths in the nested-KVM VM are found and"
-            + " fixed (2026-12-03: the PIT tick on vector 8 as a double fault, cured by a PC FADT; then a silent reset at"
-            + " vgacon's write of 1 to port 0x3C0, the direct boot's ACPI reset register, moved to 0x606 for firmware VMs);"
-            + " a debug boot with both fixes had not reached the login prompt when the session ended")
     @Timeout(value = 24, unit = TimeUnit.MINUTES)
     void debianDiskBootsThroughSeabiosAndGrubToALoginAndPowersOff() throws Exception {
         RequiresKvm.assumeLinuxGuests();
