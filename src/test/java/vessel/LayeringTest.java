@@ -26,8 +26,9 @@ class LayeringTest {
             "devices", Set.of("memory", "sys"),
             "boot", Set.of("kvm", "memory", "sys"),
             "vmm", Set.of("boot", "devices", "kvm", "memory", "sys"),
-            // display servers (VNC, screenshots) read a devices.display.Display and feed a devices.input.InputSink
-            "display", Set.of("devices"),
+            // display servers (VNC, screenshots) read a devices.display.Display and feed a devices.input.InputSink;
+            // they accept connections through sys.AcceptLoop, as the API server does
+            "display", Set.of("devices", "sys"),
             "api", Set.of("vmm", "display", "boot", "devices", "kvm", "memory", "sys"),
             "gdb", Set.of("vmm", "kvm", "memory", "sys"),
             "cli", Set.of("api", "gdb", "display", "vmm", "boot", "devices", "memory", "sys"));

@@ -1,5 +1,6 @@
 package vessel.api;
 
+import vessel.sys.AcceptLoop;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
@@ -99,7 +100,7 @@ public final class ApiServer implements AutoCloseable {
             throw new IOException("cannot serve the API on " + socket + ": " + e.getMessage(), e);
         }
         ApiServer api = new ApiServer(socket, listener, new Router(vmm), maxPayload);
-        Thread acceptor = Thread.ofPlatform().daemon().name("api").unstarted(api::acceptLoop);
+        Thread acceptor = AcceptLoop.unstarted("api", "API socket", listener, api::accepted, LOG);
         Thread watch = Thread.ofPlatform().daemon().name("api-deadlines").unstarted(api::watchLoop);
         acceptor.start();
         watch.start();
@@ -156,28 +157,17 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
-    private void acceptLoop() {
-        while (!closed) {
-            SocketChannel channel;
-            try {
-                channel = listener.accept();
-            } catch (IOException e) {
-                if (!closed) {
-                    LOG.log(System.Logger.Level.WARNING, "API socket accept failed: " + e.getMessage());
-                }
-                return;
-            }
-            // Marked at open, not at request time: a connection once served is never refused later.
-            Connection c = new Connection(channel, open.size() >= MAX_CONNECTIONS);
-            open.add(c);
-            synchronized (open) {
-                open.notifyAll();
-            }
-            if (closed) {
-                c.closeQuietly();
-            }
-            connectionThreads.start(c::serve);
+    private void accepted(SocketChannel channel) {
+        // Marked at open, not at request time: a connection once served is never refused later.
+        Connection c = new Connection(channel, open.size() >= MAX_CONNECTIONS);
+        open.add(c);
+        synchronized (open) {
+            open.notifyAll();
         }
+        if (closed) {
+            c.closeQuietly();
+        }
+        connectionThreads.start(c::serve);
     }
 
     /**

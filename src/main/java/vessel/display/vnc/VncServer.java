@@ -1,5 +1,6 @@
 package vessel.display.vnc;
 
+import vessel.sys.AcceptLoop;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.BindException;
@@ -85,7 +86,8 @@ public final class VncServer implements AutoCloseable {
         this.input = input;
         this.timers = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("vnc-poll")
                 .daemon(true).unstarted(r));
-        this.acceptor = Thread.ofPlatform().name("vnc-accept").daemon(true).unstarted(this::acceptLoop);
+        this.acceptor = AcceptLoop.unstarted("vnc-accept", "VNC server", listener,
+                channel -> serve(channel, Channels.newInputStream(channel), Channels.newOutputStream(channel)), LOG);
         if (options.password() != null) {
             // The JDK loads DES and seeds SecureRandom on first use: in a JVM under QEMU's emulation (the
             // nested-KVM VM) that took longer than a client's handshake may, and the first client was dropped.
@@ -151,21 +153,6 @@ public final class VncServer implements AutoCloseable {
     /** Clients connected now. */
     public int clientCount() {
         return clients.size();
-    }
-
-    private void acceptLoop() {
-        while (!closed) {
-            SocketChannel channel;
-            try {
-                channel = listener.accept();
-            } catch (IOException e) {
-                if (!closed) {
-                    LOG.log(System.Logger.Level.WARNING, "VNC server stopped accepting: " + e.getMessage());
-                }
-                return;
-            }
-            serve(channel, Channels.newInputStream(channel), Channels.newOutputStream(channel));
-        }
     }
 
     /**

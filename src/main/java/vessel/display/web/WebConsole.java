@@ -1,5 +1,6 @@
 package vessel.display.web;
 
+import vessel.sys.AcceptLoop;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -126,7 +127,7 @@ public final class WebConsole implements AutoCloseable {
         }
         WebConsole console = new WebConsole(listener, assets, vnc, password == null ? null : password.clone(),
                 serialOutput, serialInput);
-        Thread.ofPlatform().name("web-accept").daemon(true).start(console::acceptLoop);
+        AcceptLoop.unstarted("web-accept", "browser console", listener, console::accepted, LOG).start();
         return console;
     }
 
@@ -135,35 +136,24 @@ public final class WebConsole implements AutoCloseable {
         return (InetSocketAddress) listener.getLocalAddress();
     }
 
-    private void acceptLoop() {
-        while (!closed) {
-            SocketChannel channel;
-            try {
-                channel = listener.accept();
-            } catch (IOException e) {
-                if (!closed) {
-                    LOG.log(System.Logger.Level.WARNING, "browser console stopped accepting: " + e.getMessage());
-                }
-                return;
-            }
-            if (!connections.tryAcquire()) {
-                closeQuietly(channel);
-                continue;
-            }
-            Thread.ofPlatform().name("web-connection").daemon(true).start(() -> {
-                boolean handedOver = false;
-                try {
-                    handedOver = handle(channel);
-                } catch (IOException | RuntimeException e) {
-                    LOG.log(System.Logger.Level.DEBUG, () -> "browser console connection dropped: " + e.getMessage());
-                } finally {
-                    connections.release();
-                    if (!handedOver) {
-                        closeQuietly(channel);
-                    }
-                }
-            });
+    private void accepted(SocketChannel channel) {
+        if (!connections.tryAcquire()) {
+            closeQuietly(channel);
+            return;
         }
+        Thread.ofPlatform().name("web-connection").daemon(true).start(() -> {
+            boolean handedOver = false;
+            try {
+                handedOver = handle(channel);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, () -> "browser console connection dropped: " + e.getMessage());
+            } finally {
+                connections.release();
+                if (!handedOver) {
+                    closeQuietly(channel);
+                }
+            }
+        });
     }
 
     /** Serves one connection's request; true when the VNC server took the channel over. */
