@@ -1,8 +1,5 @@
 package vessel.vmm;
 
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -25,8 +22,8 @@ import vessel.display.web.WebConsole;
 import vessel.testkit.Cpio;
 import vessel.testkit.DefaultImage;
 import vessel.testkit.HeadlessChromium;
-import vessel.testkit.HostTools;
 import vessel.testkit.NetVnc;
+import vessel.testkit.Ocr;
 import vessel.testkit.RequiresKvm;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -96,7 +93,7 @@ class DisplayLinuxTest {
             String text = "";
             for (int attempt = 0; attempt < 5 && !text.contains(token.toString()); attempt++) {
                 Thread.sleep(1000);
-                text = ocr(ImageIO.read(new ByteArrayInputStream(Png.of(vm.display().orElseThrow()))), tmp.resolve("screen.png"));
+                text = Ocr.read(ImageIO.read(new ByteArrayInputStream(Png.of(vm.display().orElseThrow()))), 3, tmp.resolve("screen.png"));
             }
             assertTrue(text.contains(token.toString()), "tesseract read '" + text.strip() + "', not '" + marker + "'");
             assertTrue(console.text().contains("VESSEL-CHECK keyboards=1"), "atkbd took the i8042's keyboard: " + console.text());
@@ -115,7 +112,7 @@ class DisplayLinuxTest {
                 Path capture = tmp.resolve("netvnc.png");
                 String out = NetVnc.run(tmp, vnc.localAddress(), password, capture,
                         "echo VNC-$(expr " + addend + " + " + other + ")-TYPED\n", 0.4);
-                String seen = ocr(ImageIO.read(capture.toFile()), tmp.resolve("netvnc-big.png"));
+                String seen = Ocr.read(ImageIO.read(capture.toFile()), 3, tmp.resolve("netvnc-big.png"));
                 assertTrue(seen.contains(token.toString()), "tesseract read '" + seen.strip() + "' in Net::VNC's capture, not '"
                         + marker + "'; " + out);
                 long typedBy = System.nanoTime() + 180_000_000_000L;
@@ -148,7 +145,7 @@ class DisplayLinuxTest {
                 String seen = "";
                 for (int attempt = 0; attempt < 10 && !seen.contains(token.toString()); attempt++) {
                     Thread.sleep(2000);
-                    seen = ocr(ImageIO.read(new ByteArrayInputStream(chromium.screenshot())), tmp.resolve("browser.png"));
+                    seen = Ocr.read(ImageIO.read(new ByteArrayInputStream(chromium.screenshot())), 3, tmp.resolve("browser.png"));
                 }
                 assertTrue(seen.contains(token.toString()), "tesseract read '" + seen.strip() + "' in the browser, not '"
                         + marker + "'");
@@ -166,16 +163,5 @@ class DisplayLinuxTest {
             }
             vm.stop();
         }
-    }
-
-    /** What tesseract reads in {@code shot}: fbcon's 8x16 font is small for OCR, so three times the size, smoothed. */
-    private static String ocr(BufferedImage shot, Path png) throws Exception {
-        BufferedImage big = new BufferedImage(shot.getWidth() * 3, shot.getHeight() * 3, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = big.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-        g.drawImage(shot, 0, 0, big.getWidth(), big.getHeight(), null);
-        g.dispose();
-        ImageIO.write(big, "png", png.toFile());
-        return HostTools.run("tesseract", png.toString(), "stdout").replaceAll("\\s+", " ");
     }
 }
