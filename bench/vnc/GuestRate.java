@@ -82,9 +82,9 @@ public class GuestRate {
                     s.setSoTimeout(60_000); // a server that never answers fails the run instead of hanging it
                     DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 1 << 16));
                     DataOutputStream out = new DataOutputStream(s.getOutputStream());
-                    handshake(in, out, encoding);
-                    request(out, false);
-                    long first = readUpdate(in);
+                    RfbClient.handshake(in, out, encoding, WIDTH, HEIGHT);
+                    RfbClient.request(out, false, WIDTH, HEIGHT);
+                    long first = RfbClient.readUpdate(in);
                     for (char change : new char[] {'f', 'l'}) {
                         int frames = 0;
                         long bytes = 0;
@@ -103,8 +103,8 @@ public class GuestRate {
                                 }
                             }
                             long t1 = System.nanoTime();
-                            request(out, true);
-                            bytes += readUpdate(in);
+                            RfbClient.request(out, true, WIDTH, HEIGHT);
+                            bytes += RfbClient.readUpdate(in);
                             long t2 = System.nanoTime();
                             paintNanos += t1 - t0;
                             latencyNanos += t2 - t1;
@@ -125,76 +125,5 @@ public class GuestRate {
             vm.destroy();
             vm.waitFor();
         }
-    }
-
-    static void handshake(DataInputStream in, DataOutputStream out, int encoding) throws IOException {
-        byte[] version = new byte[12];
-        in.readFully(version);
-        out.write("RFB 003.008\n".getBytes());
-        int types = in.readUnsignedByte();
-        boolean none = false;
-        for (int i = 0; i < types; i++) {
-            none |= in.readUnsignedByte() == 1;
-        }
-        if (!none) {
-            throw new IOException("the server wants a password");
-        }
-        out.writeByte(1);
-        if (in.readInt() != 0) {
-            throw new IOException("security failed");
-        }
-        out.writeByte(1); // shared
-        int w = in.readUnsignedShort();
-        int h = in.readUnsignedShort();
-        in.readFully(new byte[16]);
-        in.readFully(new byte[in.readInt()]);
-        if (w != WIDTH || h != HEIGHT) {
-            throw new IOException("the display is " + w + "x" + h + ", not the guest's " + WIDTH + "x" + HEIGHT);
-        }
-        // SetPixelFormat: 32 bits, depth 24, little-endian true colour, red 16 green 8 blue 0 (the same for both)
-        out.write(new byte[] {0, 0, 0, 0, 32, 24, 0, 1, 0, (byte) 255, 0, (byte) 255, 0, (byte) 255, 16, 8, 0, 0, 0, 0});
-        out.write(new byte[] {2, 0, 0, 1});
-        out.writeInt(encoding);
-        out.flush();
-    }
-
-    static void request(DataOutputStream out, boolean incremental) throws IOException {
-        out.writeByte(3);
-        out.writeByte(incremental ? 1 : 0);
-        out.writeShort(0);
-        out.writeShort(0);
-        out.writeShort(WIDTH);
-        out.writeShort(HEIGHT);
-        out.flush();
-    }
-
-    /** Reads one FramebufferUpdate (skipping Bell messages); returns its size in bytes. */
-    static long readUpdate(DataInputStream in) throws IOException {
-        int type;
-        while ((type = in.readUnsignedByte()) == 2) {
-            // Bell: nothing more
-        }
-        if (type != 0) {
-            throw new IOException("message type " + type + ", not an update");
-        }
-        in.readUnsignedByte();
-        int n = in.readUnsignedShort();
-        long bytes = 4;
-        for (int i = 0; i < n; i++) {
-            in.readUnsignedShort();
-            in.readUnsignedShort();
-            int w = in.readUnsignedShort();
-            int h = in.readUnsignedShort();
-            int enc = in.readInt();
-            bytes += 12;
-            long payload = switch (enc) {
-                case 0 -> (long) w * h * 4;
-                case 16 -> in.readInt() & 0xffffffffL;
-                default -> throw new IOException("encoding " + enc + " was not asked for");
-            };
-            bytes += enc == 0 ? payload : 4 + payload;
-            in.skipNBytes(payload);
-        }
-        return bytes;
     }
 }

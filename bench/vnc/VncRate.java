@@ -81,19 +81,9 @@ public class VncRate {
             s.setTcpNoDelay(true);
             DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 1 << 16));
             DataOutputStream out = new DataOutputStream(s.getOutputStream());
-            in.readFully(new byte[12]);
-            out.write("RFB 003.008\n".getBytes());
-            in.readUnsignedByte();
-            in.readUnsignedByte();
-            out.writeByte(1);
-            in.readInt();
-            out.writeByte(1);
-            in.readFully(new byte[20]);
-            in.readFully(new byte[in.readInt()]);
-            out.write(new byte[] {2, 0, 0, 1});
-            out.writeInt(encoding);
-            request(out, false);
-            long first = readUpdate(in);
+            RfbClient.handshake(in, out, encoding, MODE.width(), MODE.height());
+            RfbClient.request(out, false, MODE.width(), MODE.height());
+            long first = RfbClient.readUpdate(in);
             int frames = 0;
             long bytes = 0;
             long start = System.nanoTime();
@@ -101,7 +91,7 @@ public class VncRate {
             int seed = 1;
             long painting = 0;
             while (System.nanoTime() < end) {
-                request(out, true);
+                RfbClient.request(out, true, MODE.width(), MODE.height());
                 long p0 = System.nanoTime();
                 if (full) {
                     display.paint(0, MODE.height(), seed++);
@@ -109,7 +99,7 @@ public class VncRate {
                     display.paint(seed++ % MODE.height(), 1, seed);
                 }
                 painting += System.nanoTime() - p0;
-                bytes += readUpdate(in);
+                bytes += RfbClient.readUpdate(in);
                 frames++;
             }
             System.out.printf("  (painting took %.1f ms a frame)%n", painting / 1e6 / Math.max(1, frames));
@@ -118,36 +108,5 @@ public class VncRate {
                     encoding == 0 ? "raw" : "zrle", full ? "full-screen" : "one-line", frames / elapsed,
                     frames == 0 ? 0 : bytes / frames, first);
         }
-    }
-
-    static void request(DataOutputStream out, boolean incremental) throws java.io.IOException {
-        out.writeByte(3);
-        out.writeByte(incremental ? 1 : 0);
-        out.writeShort(0);
-        out.writeShort(0);
-        out.writeShort(MODE.width());
-        out.writeShort(MODE.height());
-    }
-
-    /** Reads one FramebufferUpdate; returns its size in bytes. */
-    static long readUpdate(DataInputStream in) throws java.io.IOException {
-        if (in.readUnsignedByte() != 0) {
-            throw new java.io.IOException("not an update");
-        }
-        in.readUnsignedByte();
-        int n = in.readUnsignedShort();
-        long bytes = 4;
-        for (int i = 0; i < n; i++) {
-            in.readUnsignedShort();
-            in.readUnsignedShort();
-            int w = in.readUnsignedShort();
-            int h = in.readUnsignedShort();
-            int enc = in.readInt();
-            bytes += 12;
-            int payload = enc == 0 ? w * h * 4 : in.readInt();
-            bytes += enc == 0 ? payload : 4 + payload;
-            in.readNBytes(payload);
-        }
-        return bytes;
     }
 }
