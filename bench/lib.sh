@@ -49,3 +49,21 @@ bench_initrd() {
   truncate -s $(( ($(stat -c %s "$initrd") + 3) / 4 * 4 )) "$initrd"
   (cd "$root" && find . | cpio -o -H newc --quiet) >> "$initrd"
 }
+
+# baseline_tree REV DIR BUILT_FILE BUILD_CMD...: the project as it was at git revision REV, extracted
+# (git archive, no checkout) under DIR/<short REV> and built once with BUILD_CMD run there; kept while
+# BUILT_FILE (relative to it) exists, so repeated runs against one baseline build it once. Prints its path.
+baseline_tree() {
+  local rev dir built
+  rev="$(cd "$top" && git rev-parse --short "$1")"
+  dir="$2/$rev"
+  built="$3"
+  shift 3
+  if [ ! -e "$dir/$built" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (cd "$top" && git archive "$rev") | tar -x -C "$dir"
+    (cd "$dir" && "$@") >&2
+  fi
+  echo "$dir"
+}

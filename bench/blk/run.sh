@@ -65,14 +65,8 @@ if [[ -z "$baseline" ]]; then
   exit 0
 fi
 
-rev="$(cd "$top" && git rev-parse --short "$baseline")"
-old="$here/target/baseline/$rev"
-if [[ ! -f "$old/bench/blk/target/classpath.txt" ]]; then
-  rm -rf "$old"
-  mkdir -p "$old"
-  (cd "$top" && git archive "$rev") | tar -x -C "$old"
-  build "$old"
-fi
+old="$(baseline_tree "$baseline" "$here/target/baseline" bench/blk/target/classpath.txt build .)"
+rev="$(basename "$old")"
 rm -f "$here"/target/result-baseline-*.csv "$here"/target/result-current-*.csv
 for ((round = 1; round <= rounds; round++)); do
   bench "$old" "$here/target/result-baseline-$round.csv" "$@"

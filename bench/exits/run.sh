@@ -29,15 +29,7 @@ if [ -z "${VESSEL_BENCH_INNER:-}" ]; then
   gcc -O2 -Wall -Wextra -o "$out/exits" "$here/exits.c"
   (cd "$top" && mvn -q -B -Dstyle.color=never -DskipTests package)
   if [ -n "$baseline" ]; then
-    rev="$(cd "$top" && git rev-parse --short "$baseline")"
-    old="$out/baseline/$rev"
-    if [ ! -f "$old/target/vessel.jar" ] && [ ! -d "$old/target/classes/vessel" ]; then
-      rm -rf "$old"
-      mkdir -p "$old"
-      (cd "$top" && git archive "$rev") | tar -x -C "$old"
-      (cd "$old" && mvn -q -B -o -Dstyle.color=never -DskipTests package)
-    fi
-    baseline="$old"
+    baseline="$(baseline_tree "$baseline" "$out/baseline" target/classes/vessel mvn -q -B -o -Dstyle.color=never -DskipTests package)"
   fi
   if ! kvm_usable && command -v qemu-system-x86_64 >/dev/null; then
     echo "bench: no usable /dev/kvm here; measuring inside a nested-KVM VM (scripts/nested-kvm.sh):"
