@@ -41,6 +41,7 @@ grub_modules=(biosdisk part_msdos ext2 normal configfile echo test serial termin
 
 say() { printf 'disk-image: %s\n' "$*"; }
 die() { printf 'disk-image: %s\n' "$*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/debs.sh"
 
 refresh=false
 quiet=false
@@ -112,25 +113,10 @@ build="$dir/.build"
 rm -rf "$build"
 mkdir -p "$debs" "$build"
 trap 'rm -rf "$build"' EXIT
-apt_options=(-qq)
-[ "$(id -u)" = 0 ] && apt_options+=(-o APT::Sandbox::User=root)
 used_debs=()
 for package in "${packages[@]}"; do
-  pattern="${package}_${version[$package]//:/%3a}_*.deb"
-  deb="$(compgen -G "$debs/$pattern" | head -n 1 || true)"
-  if [ -z "$deb" ]; then
-    say "downloading $package ${version[$package]}"
-    (cd "$debs" && apt-get download "${apt_options[@]}" "$package=${version[$package]}") ||
-      die "apt-get download $package=${version[$package]} failed"
-    deb="$(compgen -G "$debs/$pattern" | head -n 1 || true)"
-    [ -n "$deb" ] || die "apt-get download left no $pattern in $debs"
-  fi
+  deb_unpack "$debs" "$package" "${version[$package]}" "$build/pkg/$package"
   used_debs+=("$deb")
-  mkdir -p "$build/pkg/$package"
-  if ! dpkg-deb -x "$deb" "$build/pkg/$package"; then
-    rm -f "$deb"
-    die "cannot unpack $deb (removed it; run again to download it anew)"
-  fi
 done
 kernel_root="$build/pkg/$kernel_package"
 bb="$build/pkg/busybox-static/bin/busybox"

@@ -21,6 +21,7 @@ rom=bios-256k.bin
 
 say() { printf 'firmware: %s\n' "$*"; }
 die() { printf 'firmware: %s\n' "$*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/debs.sh"
 
 refresh=false
 quiet=false
@@ -64,21 +65,7 @@ build="$dir/.build"
 rm -rf "$build"
 mkdir -p "$debs" "$build"
 trap 'rm -rf "$build"' EXIT
-apt_options=(-qq)
-[ "$(id -u)" = 0 ] && apt_options+=(-o APT::Sandbox::User=root)
-pattern="${package}_${version//:/%3a}_*.deb"
-deb="$(compgen -G "$debs/$pattern" | head -n 1 || true)"
-if [ -z "$deb" ]; then
-  say "downloading $package $version"
-  (cd "$debs" && apt-get download "${apt_options[@]}" "$package=$version") ||
-    die "apt-get download $package=$version failed"
-  deb="$(compgen -G "$debs/$pattern" | head -n 1 || true)"
-  [ -n "$deb" ] || die "apt-get download left no $pattern in $debs"
-fi
-if ! dpkg-deb -x "$deb" "$build/pkg"; then
-  rm -f "$deb"
-  die "cannot unpack $deb (removed it; run again to download it anew)"
-fi
+deb_unpack "$debs" "$package" "$version" "$build/pkg"
 [ -s "$build/pkg/usr/share/seabios/$rom" ] || die "$package $version has no usr/share/seabios/$rom"
 # VERSION goes first and comes back last: a fetch cut short never looks complete.
 rm -f "$dir/VERSION"

@@ -57,6 +57,7 @@ wanted_modules+=(virtio_balloon virtio_pmem nd_pmem)
 
 say() { printf 'image: %s\n' "$*"; }
 die() { printf 'image: %s\n' "$*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/debs.sh"
 
 refresh=false
 quiet=false
@@ -142,31 +143,10 @@ rm -rf "$build"
 mkdir -p "$debs" "$build"
 trap 'rm -rf "$build"' EXIT
 
-apt_options=(-qq)
-# As root, apt downloads as user _apt, who cannot write to a folder root made: it warns and falls
-# back to root anyway. Saying so up front keeps the output clean.
-if [ "$(id -u)" = 0 ]; then
-  apt_options+=(-o APT::Sandbox::User=root)
-fi
 used_debs=()
 for package in "${packages[@]}"; do
-  # apt-get download names the file package_version_arch.deb, with the epoch's ':' as %3a.
-  pattern="${package}_${version[$package]//:/%3a}_*.deb"
-  deb="$(compgen -G "$debs/$pattern" | head -n 1 || true)"
-  if [ -z "$deb" ]; then
-    say "downloading $package ${version[$package]}"
-    (cd "$debs" && apt-get download "${apt_options[@]}" "$package=${version[$package]}") ||
-      die "apt-get download $package=${version[$package]} failed"
-    deb="$(compgen -G "$debs/$pattern" | head -n 1 || true)"
-    [ -n "$deb" ] || die "apt-get download left no $pattern in $debs"
-  fi
+  deb_unpack "$debs" "$package" "${version[$package]}" "$build/pkg/$package"
   used_debs+=("$deb")
-  mkdir -p "$build/pkg/$package"
-  if ! dpkg-deb -x "$deb" "$build/pkg/$package"; then
-    # Most likely a download cut short: the next run fetches it again.
-    rm -f "$deb"
-    die "cannot unpack $deb (removed it; run again to download it anew)"
-  fi
 done
 
 kernel_root="$build/pkg/$kernel_package"
