@@ -63,6 +63,30 @@ class LayeringTest {
         assertEquals(List.of(), violations);
     }
 
+    /**
+     * The VMM's controller is reached through action records: it knows nothing of the API package, HTTP
+     * or the Firecracker JSON model (only the MMDS document is JSON, as a tree). The package rule above
+     * already keeps vmm from using api; this names the controller's own limits.
+     */
+    @Test
+    void theControllerKnowsNothingOfTheApiHttpOrJsonBinding() throws IOException {
+        Path control = NativeTools.projectDir().resolve("src/main/java/vessel/vmm/control");
+        Pattern forbidden = Pattern.compile("\\bvessel\\.api\\b|com\\.fasterxml\\.jackson\\.annotation|ObjectMapper"
+                + "|com\\.sun\\.net\\.httpserver|java\\.net\\.http");
+        List<String> violations;
+        try (Stream<Path> files = Files.list(control)) {
+            violations = files.filter(p -> p.toString().endsWith(".java")).flatMap(p -> {
+                try {
+                    return forbidden.matcher(Files.readString(p)).results().map(r -> p.getFileName() + " uses " + r.group())
+                            .distinct();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).toList();
+        }
+        assertEquals(List.of(), violations);
+    }
+
     /** The ACPI tables are plain data written into guest memory: nothing of KVM or the rest of boot. */
     @Test
     void acpiTablesUseOnlyGuestMemory() throws IOException {

@@ -28,6 +28,11 @@ public final class ApiException extends Exception {
         return new ApiException(400, message, true);
     }
 
+    /** The controller's refusal, as the API answers it: same status, same message. */
+    static ApiException from(vessel.vmm.control.VmmActionException e) {
+        return new ApiException(e.status(), e.getMessage(), e.hostFailure());
+    }
+
     public boolean hostFailure() {
         return hostFailure;
     }

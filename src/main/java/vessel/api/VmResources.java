@@ -333,10 +333,11 @@ final class VmResources {
 
     /**
      * PUT /mmds/config, checked as Firecracker checks it (its messages, its order): interfaces listed and
-     * all configured, a link-local address outside 169.254.0.x and 169.254.255.x. Sets the store's
-     * version, address and IMDS compatibility; {@link #toVmConfig} puts the MMDS on the listed interfaces.
+     * all configured, a link-local address outside 169.254.0.x and 169.254.255.x. Returns the
+     * configuration as the store is to take it (version, address and IMDS compatibility filled in);
+     * {@link #toVmConfig} puts the MMDS on the listed interfaces.
      */
-    void setMmdsConfig(Model.MmdsConfig c, vessel.devices.mmds.MmdsStore store) throws ApiException {
+    Model.MmdsConfig setMmdsConfig(Model.MmdsConfig c) throws ApiException {
         // "MMMDS" is Firecracker's own spelling in this message (its VmmActionError::MmdsConfig).
         String e = "MMMDS config error: ";
         if (c.networkInterfaces().isEmpty()) {
@@ -359,11 +360,8 @@ final class VmResources {
         }
         Model.MmdsVersion version = c.version() == null ? Model.MmdsVersion.V1 : c.version();
         boolean compat = Boolean.TRUE.equals(c.imdsCompat());
-        store.ipv4Address(address);
-        store.version(version == Model.MmdsVersion.V2 ? vessel.devices.mmds.MmdsStore.Version.V2
-                : vessel.devices.mmds.MmdsStore.Version.V1);
-        store.imdsCompat(compat);
         mmdsConfig = new Model.MmdsConfig(version, List.copyOf(c.networkInterfaces()), text, compat);
+        return mmdsConfig;
     }
 
     /** A dotted-quad IPv4 address (four decimal numbers 0-255, no leading zeros), or null. */

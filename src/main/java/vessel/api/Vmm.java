@@ -4,13 +4,10 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
-import vessel.api.Lifecycle.Operation;
 import vessel.api.Model.BootSource;
 import vessel.api.Model.Drive;
 import vessel.api.Model.Entropy;
@@ -31,15 +28,24 @@ import vessel.api.Model.Vsock;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import vessel.devices.mmds.MmdsStore;
-import vessel.vmm.ConfigException;
 import vessel.vmm.VirtualMachine;
 import vessel.vmm.VmConfig;
+import vessel.vmm.control.Lifecycle;
+import vessel.vmm.control.Lifecycle.Operation;
+import vessel.vmm.control.RunningVm;
+import vessel.vmm.control.VmmAction;
+import vessel.vmm.control.VmmActionException;
+import vessel.vmm.control.VmmController;
+import vessel.vmm.control.VmmData;
 import vessel.vmm.snapshot.VmSnapshot;
 
 /**
- * The microVM as the API sees it: its configuration before boot, then the running {@link VirtualMachine}.
- * Requests are serialized (every method holds this object's lock), as Firecracker's single VMM thread
- * does; the state rules live in {@link Lifecycle}, the translation to a {@link VmConfig} in {@link VmResources}.
+ * Firecracker's API over the VMM's {@link VmmController}: each request, already parsed into the
+ * Firecracker model, is checked in that model's terms ({@link VmResources} keeps what was configured
+ * before boot and turns it into a {@link VmConfig}) and becomes {@link VmmAction}s. The controller keeps
+ * the phase rules and the running VM; this side keeps the Firecracker model, the logger and the metrics
+ * lines. Requests are serialized here too (every method holds this object's lock), so a check made in
+ * the model's terms still holds when its action runs.
  */
 public final class Vmm implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vessel.api");
@@ -51,14 +57,9 @@ public final class Vmm implements AutoCloseable {
 
     private final String id;
     private final Launcher launcher;
-    private final Booter booter;
-    private final Lifecycle lifecycle = new Lifecycle();
+    private final VmmController controller;
     private final VmResources resources = new VmResources();
     private final VmmMetrics metrics = new VmmMetrics();
-    /** The metadata store: PUT and PATCH at any time, read by the guest through the interfaces /mmds/config names. */
-    private final MmdsStore mmds;
-    private final CompletableFuture<VirtualMachine> started = new CompletableFuture<>();
-    private RunningVm vm;
     private ScheduledExecutorService ticker;
     private boolean closed;
     /** Something only a boot uses was configured: a snapshot can no longer be loaded (Firecracker's rule). */
@@ -66,8 +67,7 @@ public final class Vmm implements AutoCloseable {
 
     /** How a VmConfig becomes a running microVM; tests give one that needs no KVM. */
     @FunctionalInterface
-    interface Booter {
-        RunningVm boot(VmConfig config) throws ConfigException, IOException;
+    interface Booter extends VmmController.Booter {
     }
 
     public Vmm(String id, Launcher launcher) {
@@ -86,8 +86,8 @@ public final class Vmm implements AutoCloseable {
     Vmm(String id, Launcher launcher, Booter booter, int mmdsSizeLimit) {
         this.id = id;
         this.launcher = launcher;
-        this.booter = booter;
-        this.mmds = new MmdsStore(mmdsSizeLimit);
+        this.controller = new VmmController(booter, (state, memory, paused, track, overrides) ->
+                RunningVm.of(launcher.restore(state, memory, paused, track, overrides)), mmdsSizeLimit);
     }
 
     /** Vessel's version, from the jar's manifest when there is one. */
@@ -100,12 +100,27 @@ public final class Vmm implements AutoCloseable {
         return metrics;
     }
 
-    synchronized InstanceInfo instanceInfo() {
-        return new InstanceInfo(id, lifecycle.state().apiName(), version(), APP_NAME);
+    /** The controller's answer to {@code action}, its refusal as the API's. */
+    private VmmData run(VmmAction action) throws ApiException {
+        try {
+            return controller.handle(action);
+        } catch (VmmActionException e) {
+            throw ApiException.from(e);
+        }
     }
 
-    synchronized Lifecycle.State state() {
-        return lifecycle.state();
+    private <T extends VmmData> T ask(VmmAction action, Class<T> answer) throws ApiException {
+        return answer.cast(run(action));
+    }
+
+    /** The phase check alone, before a check in the model's terms (see {@link VmmAction.Admit}). */
+    private void admit(Operation op) throws ApiException {
+        run(new VmmAction.Admit(op));
+    }
+
+    synchronized InstanceInfo instanceInfo() throws ApiException {
+        Lifecycle.State state = ask(new VmmAction.GetInstanceState(), VmmData.Instance.class).state();
+        return new InstanceInfo(id, state.apiName(), version(), APP_NAME);
     }
 
     synchronized MachineConfig machineConfig() {
@@ -116,27 +131,29 @@ public final class Vmm implements AutoCloseable {
         return resources.export();
     }
 
-    synchronized void putMachineConfig(MachineConfig c) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
+    /** A pre-boot PUT of something only a boot uses: after it, a snapshot cannot be loaded. */
+    private void admitBootResource() throws ApiException {
+        admit(Operation.CONFIGURE);
         bootResourcesConfigured = true;
+    }
+
+    synchronized void putMachineConfig(MachineConfig c) throws ApiException {
+        admitBootResource();
         resources.setMachineConfig(c);
     }
 
     synchronized void patchMachineConfig(MachineConfigUpdate u) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
-        bootResourcesConfigured = true;
+        admitBootResource();
         resources.updateMachineConfig(u);
     }
 
     synchronized void putBootSource(BootSource b) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
-        bootResourcesConfigured = true;
+        admitBootResource();
         resources.setBootSource(b);
     }
 
     synchronized void putDrive(Drive d) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
-        bootResourcesConfigured = true;
+        admitBootResource();
         resources.putDrive(d);
     }
 
@@ -146,53 +163,38 @@ public final class Vmm implements AutoCloseable {
      * buckets it names. The limiter changes first, and an image that fails to swap keeps the old one.
      */
     synchronized void patchDrive(PartialDrive d) throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
+        admit(Operation.UPDATE_DEVICE);
         String path = resources.checkDriveUpdate(d);
         vessel.devices.RateLimiter.Config limit = VmResources.limiterConfig(d.rateLimiter(), "", "rate_limiter");
         if (limit != null) {
-            try {
-                vm.updateDriveRateLimiter(d.driveId(), limit.bandwidth(), limit.ops());
-            } catch (ConfigException e) {
-                throw new ApiException("Drive config error: " + e.getMessage());
-            }
+            run(new VmmAction.UpdateBlockDeviceRateLimiter(d.driveId(), limit));
             resources.driveRateLimiterChanged(d.driveId(), d.rateLimiter());
         }
         if (path == null) {
             return;
         }
-        try {
-            vm.replaceDrive(d.driveId(), Path.of(path));
-        } catch (ConfigException | IOException e) {
-            throw new ApiException("Drive config error: cannot switch drive " + d.driveId() + " to " + path + ": "
-                    + e.getMessage());
-        }
+        run(new VmmAction.UpdateBlockDeviceImage(d.driveId(), Path.of(path)));
         resources.drivePathChanged(d.driveId(), path);
     }
 
     synchronized void putPmem(Model.Pmem p) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
-        bootResourcesConfigured = true;
+        admitBootResource();
         resources.putPmem(p);
     }
 
     /** PATCH /pmem/{id} after boot: Firecracker's only updatable field, the rate limiter. */
     synchronized void patchPmem(Model.PartialPmem p) throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
+        admit(Operation.UPDATE_DEVICE);
         vessel.devices.RateLimiter.Config limit = resources.checkPmemUpdate(p);
         if (limit == null) {
             return;
         }
-        try {
-            vm.updatePmemRateLimiter(p.id(), limit.bandwidth(), limit.ops());
-        } catch (ConfigException e) {
-            throw new ApiException("Pmem config error: " + e.getMessage());
-        }
+        run(new VmmAction.UpdatePmemRateLimiter(p.id(), limit));
         resources.pmemRateLimiterChanged(p.id(), p.rateLimiter());
     }
 
     synchronized void putNetworkInterface(NetworkInterface n) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
-        bootResourcesConfigured = true;
+        admitBootResource();
         resources.putNetworkInterface(n);
     }
 
@@ -201,68 +203,51 @@ public final class Vmm implements AutoCloseable {
      * each one given replaces the buckets it names.
      */
     synchronized void patchNetworkInterface(PartialNetworkInterface n) throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
+        admit(Operation.UPDATE_DEVICE);
         vessel.devices.RateLimiter.Config[] rxTx = resources.checkNetworkUpdate(n);
         if (rxTx[0] == null && rxTx[1] == null) {
             return;
         }
-        try {
-            vm.updateNetRateLimiters(n.ifaceId(), rxTx[0], rxTx[1]);
-        } catch (ConfigException e) {
-            throw new ApiException("Network config error: " + e.getMessage());
-        }
+        run(new VmmAction.UpdateNetworkRateLimiters(n.ifaceId(), rxTx[0], rxTx[1]));
         resources.netRateLimitersChanged(n.ifaceId(), n.rxRateLimiter(), n.txRateLimiter());
     }
 
     /** GET /mmds: the document as JSON ({} before the first PUT). */
-    synchronized byte[] getMmds() {
-        return mmds.json().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    synchronized byte[] getMmds() throws ApiException {
+        return ask(new VmmAction.GetMmds(), VmmData.MmdsDocument.class).json()
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** PUT /mmds, before or after boot: replaces the document. */
     synchronized void putMmds(JsonNode data) throws ApiException {
-        try {
-            mmds.put(data);
-        } catch (MmdsStore.StoreException e) {
-            throw mmdsError(e);
-        }
+        run(new VmmAction.PutMmds(data));
     }
 
     /** PATCH /mmds, before or after boot: JSON merge patch of the document. */
     synchronized void patchMmds(JsonNode patch) throws ApiException {
-        try {
-            mmds.patch(patch);
-        } catch (MmdsStore.StoreException e) {
-            throw mmdsError(e);
-        }
-    }
-
-    /** Firecracker's answers: 413 when the document would not fit, 400 otherwise. */
-    private static ApiException mmdsError(MmdsStore.StoreException e) {
-        return e.limitExceeded() ? new ApiException(413, "MMDS limit exceeded error: " + e.getMessage())
-                : new ApiException("MMDS error: " + e.getMessage());
+        run(new VmmAction.PatchMmds(patch));
     }
 
     /** PUT /mmds/config: pre-boot only, the interfaces must exist already. */
     synchronized void putMmdsConfig(MmdsConfig c) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
-        resources.setMmdsConfig(c, mmds);
+        admit(Operation.CONFIGURE);
+        MmdsConfig applied = resources.setMmdsConfig(c);
+        run(new VmmAction.ConfigureMmds(applied.version() == Model.MmdsVersion.V2 ? MmdsStore.Version.V2
+                : MmdsStore.Version.V1, VmResources.ipv4(applied.ipv4Address()), applied.imdsCompat()));
     }
 
     synchronized void putVsock(Vsock v) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
-        bootResourcesConfigured = true;
+        admitBootResource();
         resources.setVsock(v);
     }
 
     synchronized void putEntropy(Entropy e) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
-        bootResourcesConfigured = true;
+        admitBootResource();
         resources.setEntropy(e);
     }
 
     synchronized void putLogger(Logger l) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
+        admit(Operation.CONFIGURE);
         String level = l.level() == null ? "info" : l.level().toLowerCase(Locale.ROOT);
         if (!List.of("error", "warning", "info", "debug", "trace", "off").contains(level)) {
             throw new ApiException("Logger error: unknown variant `" + l.level()
@@ -278,7 +263,7 @@ public final class Vmm implements AutoCloseable {
     }
 
     synchronized void putMetrics(Metrics m) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
+        admit(Operation.CONFIGURE);
         if (metrics.configured()) {
             throw new ApiException("Metrics error: Reinitialization of metrics not allowed.");
         }
@@ -293,13 +278,13 @@ public final class Vmm implements AutoCloseable {
     // ---- balloon, serial and CPU configuration (issue 18) ----
 
     synchronized void putBalloon(Model.Balloon b) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
+        admit(Operation.CONFIGURE);
         resources.setBalloon(b);
     }
 
     /** PUT /hotplug/memory: a virtio-mem device with this much hot-pluggable memory, none of it requested yet. */
     synchronized void putMemoryHotplug(Model.MemoryHotplugConfig c) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
+        admit(Operation.CONFIGURE);
         resources.setMemoryHotplug(c);
     }
 
@@ -309,31 +294,19 @@ public final class Vmm implements AutoCloseable {
         if (c == null) {
             throw new ApiException("Memory hotplug status error: No memory hotplug device found.");
         }
-        vessel.devices.virtio.VirtioMem device = vm == null ? null : vm.memoryHotplug();
-        if (device == null) {
+        vessel.devices.virtio.VirtioMem.Status s = ask(new VmmAction.GetMemoryHotplug(),
+                VmmData.MemoryHotplug.class).status();
+        if (s == null) {
             return new Model.MemoryHotplugStatus(c.totalSizeMib(), c.slotSizeMib(), c.blockSizeMib(), 0, 0);
         }
-        vessel.devices.virtio.VirtioMem.Status s = device.status();
         return new Model.MemoryHotplugStatus(s.regionSize() >> 20, s.slotSize() >> 20, s.blockSize() >> 20,
                 s.pluggedSize() >> 20, s.requestedSize() >> 20);
     }
 
     /** PATCH /hotplug/memory after boot: a new requested size, which the guest's driver plugs or unplugs toward. */
     synchronized void patchMemoryHotplug(Model.MemoryHotplugSizeUpdate u) throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
-        String e = "Memory hotplug update error: ";
-        long mib = VmResources.unsigned(u.requestedSizeMib(), 32);
-        vessel.devices.virtio.VirtioMem device = vm.memoryHotplug();
-        if (device == null) {
-            throw new ApiException(e + "No memory hotplug device found.");
-        }
-        vessel.devices.virtio.VirtioMem.Status s = device.status();
-        long bytes = mib << 20;
-        if (bytes > s.regionSize() || bytes % s.blockSize() != 0) {
-            throw new ApiException(e + "Size " + mib + " MiB is invalid: it must be a multiple of the block size ("
-                    + (s.blockSize() >> 20) + " MiB) and at most the total size (" + (s.regionSize() >> 20) + " MiB)");
-        }
-        device.setRequestedSize(bytes);
+        admit(Operation.UPDATE_DEVICE);
+        run(new VmmAction.UpdateMemoryHotplug(VmResources.unsigned(u.requestedSizeMib(), 32)));
     }
 
     /** GET /balloon: before boot what was PUT; after, the running device's target. */
@@ -341,24 +314,11 @@ public final class Vmm implements AutoCloseable {
         return resources.balloon();
     }
 
-    private vessel.devices.virtio.VirtioBalloon balloonDevice(String prefix) throws ApiException {
-        vessel.devices.virtio.VirtioBalloon device = vm.balloon();
-        if (device == null) {
-            throw new ApiException(prefix + "No balloon device found.");
-        }
-        return device;
-    }
-
     /** PATCH /balloon after boot: a new target, which the guest's driver inflates or deflates toward. */
     synchronized void patchBalloon(Model.BalloonUpdate u) throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
+        admit(Operation.UPDATE_DEVICE);
         long mib = VmResources.unsigned(u.amountMib(), 32);
-        String e = "Balloon update error: ";
-        vessel.devices.virtio.VirtioBalloon device = balloonDevice(e);
-        if (mib > resources.machineConfig().memSizeMib() || mib > vessel.vmm.BalloonConfig.MAX_TARGET_MIB) {
-            throw new ApiException(e + "Amount of pages requested is too large.");
-        }
-        device.setTargetPages((int) (mib << 8));
+        run(new VmmAction.UpdateBalloon(mib, resources.machineConfig().memSizeMib()));
         Model.Balloon b = resources.balloon();
         resources.balloonChanged(new Model.Balloon(mib, b.deflateOnOom(), b.statsPollingIntervalS(),
                 b.freePageHinting(), b.freePageReporting()));
@@ -366,14 +326,10 @@ public final class Vmm implements AutoCloseable {
 
     /** GET /balloon/statistics after boot; 400 when statistics were not enabled at PUT. */
     synchronized Model.BalloonStats balloonStats() throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
-        vessel.devices.virtio.VirtioBalloon device = balloonDevice("Balloon config error: ");
-        if (!device.features().stats()) {
-            throw new ApiException("Balloon config error: Statistics for the balloon device are not enabled");
-        }
-        vessel.devices.virtio.VirtioBalloon.Stats s = device.stats();
-        long target = Integer.toUnsignedLong(device.targetPages());
-        long actual = Integer.toUnsignedLong(device.actualPages());
+        VmmData.BalloonStatistics b = ask(new VmmAction.GetBalloonStats(), VmmData.BalloonStatistics.class);
+        vessel.devices.virtio.VirtioBalloon.Stats s = b.stats();
+        long target = b.targetPages();
+        long actual = b.actualPages();
         return new Model.BalloonStats(target, actual, target >> 8, actual >> 8,
                 s.get(0), s.get(1), s.get(2), s.get(3), s.get(4), s.get(5), s.get(6), s.get(7), s.get(8), s.get(9),
                 s.get(10), s.get(11), s.get(12), s.get(13), s.get(14), s.get(15));
@@ -381,51 +337,36 @@ public final class Vmm implements AutoCloseable {
 
     /** PATCH /balloon/statistics after boot: a new interval; statistics cannot be turned on or off. */
     synchronized void patchBalloonStats(Model.BalloonStatsUpdate u) throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
+        admit(Operation.UPDATE_DEVICE);
         long seconds = VmResources.unsigned(u.statsPollingIntervalS(), 16);
-        String e = "Balloon update error: ";
-        vessel.devices.virtio.VirtioBalloon device = balloonDevice(e);
-        if (device.features().stats() != seconds > 0) {
-            throw new ApiException(e + "Cannot enable/disable the statistics after boot.");
-        }
-        device.setStatsInterval((int) seconds);
+        run(new VmmAction.UpdateBalloonStatistics((int) seconds));
         Model.Balloon b = resources.balloon();
         resources.balloonChanged(new Model.Balloon(b.amountMib(), b.deflateOnOom(), seconds, b.freePageHinting(),
                 b.freePageReporting()));
     }
 
-    private vessel.devices.virtio.VirtioBalloon hintingDevice() throws ApiException {
-        vessel.devices.virtio.VirtioBalloon device = balloonDevice("Balloon update error: ");
-        if (!device.features().freePageHinting()) {
-            throw new ApiException("Balloon update error: Free page hinting is not enabled on the balloon device");
-        }
-        return device;
-    }
-
     synchronized void startBalloonHinting(Model.BalloonStartCmd cmd) throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
         // Firecracker acknowledges a STOP from the guest by default.
-        hintingDevice().startHinting(cmd == null || cmd.acknowledgeOnStop() == null || cmd.acknowledgeOnStop());
+        run(new VmmAction.StartBalloonHinting(cmd == null || cmd.acknowledgeOnStop() == null || cmd.acknowledgeOnStop()));
     }
 
     synchronized Model.BalloonHintingStatus balloonHintingStatus() throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
-        vessel.devices.virtio.VirtioBalloon.HintingStatus s = hintingDevice().hintingStatus();
+        vessel.devices.virtio.VirtioBalloon.HintingStatus s = ask(new VmmAction.GetBalloonHintingStatus(),
+                VmmData.BalloonHinting.class).status();
         return new Model.BalloonHintingStatus(s.hostCmd(), s.guestCmd());
     }
 
     synchronized void stopBalloonHinting() throws ApiException {
-        lifecycle.check(Operation.UPDATE_DEVICE);
-        hintingDevice().stopHinting();
+        run(new VmmAction.StopBalloonHinting());
     }
 
     synchronized void putSerial(Model.SerialDevice s) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
+        admit(Operation.CONFIGURE);
         resources.setSerial(s);
     }
 
     synchronized void putCpuConfig(Model.CpuConfig c) throws ApiException {
-        lifecycle.check(Operation.CONFIGURE);
+        admit(Operation.CONFIGURE);
         resources.setCpuConfig(c);
     }
 
@@ -438,49 +379,32 @@ public final class Vmm implements AutoCloseable {
 
     /** InstanceStart: builds the VmConfig, boots it, and starts the minute's metrics lines. */
     synchronized void start() throws ApiException {
-        lifecycle.check(Operation.START);
-        VmConfig config = resources.toVmConfig(mmds);
-        try {
-            vm = booter.boot(config);
-        } catch (ConfigException e) {
-            throw new ApiException("Start microvm error: " + e.getMessage());
-        } catch (IOException e) {
-            throw ApiException.hostFailure("Start microvm error: " + e.getMessage());
-        }
-        lifecycle.started();
-        VirtualMachine machine = vm.machine();
-        if (machine != null && Boolean.TRUE.equals(resources.machineConfig().trackDirtyPages())) {
-            try {
-                machine.trackDirtyPages();
-            } catch (IOException e) {
-                throw ApiException.hostFailure("Start microvm error: dirty page tracking: " + e.getMessage());
-            }
-        }
-        started.complete(vm.machine());
+        admit(Operation.START);
+        VmConfig config = resources.toVmConfig(controller.mmds());
+        run(new VmmAction.StartMicroVm(config, Boolean.TRUE.equals(resources.machineConfig().trackDirtyPages())));
         if (metrics.configured()) {
             ticker = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("metrics")
                     .daemon(true).unstarted(r));
             ticker.scheduleAtFixedRate(this::periodicFlush, METRICS_PERIOD_SECONDS, METRICS_PERIOD_SECONDS,
                     TimeUnit.SECONDS);
         }
-        LOG.log(System.Logger.Level.INFO, "microVM started");
     }
 
     /** PUT /snapshot/create: the paused microVM's state and memory, as Firecracker writes them. */
     synchronized void createSnapshot(SnapshotCreateParams p) throws ApiException {
-        lifecycle.check(Operation.SNAPSHOT_CREATE);
-        if (lifecycle.state() != Lifecycle.State.PAUSED) {
-            throw new ApiException("Create snapshot error: the microVM must be paused first (PATCH /vm with state Paused)");
-        }
+        admit(Operation.SNAPSHOT_CREATE);
         VmSnapshot.Type type = p.snapshotType() == SnapshotType.Diff ? VmSnapshot.Type.DIFF : VmSnapshot.Type.FULL;
+        String e = "Create snapshot error: ";
+        run(new VmmAction.CreateSnapshot(path(p.snapshotPath(), e), path(p.memFilePath(), e), type));
+    }
+
+    /** A path from a request; one the OS cannot name (a NUL in it) is bad input, not a VMM failure. */
+    private static Path path(String text, String prefix) throws ApiException {
         try {
-            vm.snapshot(Path.of(p.snapshotPath()), Path.of(p.memFilePath()), type);
-        } catch (ConfigException e) {
-            throw new ApiException("Create snapshot error: " + e.getMessage());
-        } catch (IOException e) {
-            throw ApiException.hostFailure("Create snapshot error: " + e.getMessage());
+            return Path.of(text);
+        } catch (java.nio.file.InvalidPathException x) {
+            throw new ApiException(prefix + "invalid path " + Router.printable(text) + ": " + x.getReason());
         }
-        LOG.log(System.Logger.Level.INFO, "snapshot created: " + p.snapshotPath());
     }
 
     /**
@@ -489,7 +413,7 @@ public final class Vmm implements AutoCloseable {
      * host side the restored devices attach to; one naming a device the snapshot lacks is refused.
      */
     synchronized void loadSnapshot(SnapshotLoadParams p) throws ApiException {
-        lifecycle.check(Operation.SNAPSHOT_LOAD);
+        admit(Operation.SNAPSHOT_LOAD);
         if (bootResourcesConfigured) {
             throw new ApiException("Loading a microVM snapshot not allowed after configuring boot-specific resources.");
         }
@@ -522,34 +446,15 @@ public final class Vmm implements AutoCloseable {
         Path memory = Path.of(p.memBackend() != null ? p.memBackend().backendPath() : p.memFilePath());
         boolean resume = Boolean.TRUE.equals(p.resumeVm());
         boolean track = Boolean.TRUE.equals(p.trackDirtyPages()) || Boolean.TRUE.equals(p.enableDiffSnapshots());
-        try {
-            vm = RunningVm.of(launcher.restore(Path.of(p.snapshotPath()), memory, !resume, track, overrides));
-        } catch (ConfigException ex) {
-            throw new ApiException(e + ex.getMessage());
-        } catch (IOException ex) {
-            throw ApiException.hostFailure(e + ex.getMessage());
-        }
-        lifecycle.loaded(resume);
-        started.complete(vm.machine());
-        LOG.log(System.Logger.Level.INFO, "snapshot loaded: " + p.snapshotPath() + (resume ? ", resumed" : ", paused"));
+        run(new VmmAction.LoadSnapshot(Path.of(p.snapshotPath()), memory, resume, track, overrides));
     }
 
-    /** GET /screenshot: the guest's display now, as a PNG. */
+    /** GET /screenshot: the guest's display now, as a PNG (encoded outside the lock). */
     byte[] screenshot() throws ApiException {
-        RunningVm running;
-        synchronized (this) {
-            running = vm;
-        }
-        if (running == null) {
-            throw new ApiException("The microVM has not started: there is no display to capture yet.");
-        }
-        var display = running.display();
-        if (display.isEmpty()) {
-            throw new ApiException("The microVM has no display (start Vessel with --display WxHxD).");
-        }
+        var display = ask(new VmmAction.GetDisplay(), VmmData.Screen.class).display();
         byte[] png;
         try {
-            png = vessel.display.Png.of(display.get());
+            png = vessel.display.Png.of(display);
         } catch (IllegalStateException e) {
             throw new ApiException("The microVM has ended: there is no display to capture.");
         }
@@ -560,47 +465,44 @@ public final class Vmm implements AutoCloseable {
     }
 
     synchronized void pause() throws ApiException {
-        lifecycle.check(Operation.PAUSE);
-        try {
-            vm.pause();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new ApiException("Internal VMM error: interrupted while pausing");
-        } catch (IllegalStateException e) {
-            throw new ApiException("Internal VMM error: " + e.getMessage());
-        }
-        lifecycle.paused();
+        run(new VmmAction.Pause());
     }
 
     synchronized void resume() throws ApiException {
-        lifecycle.check(Operation.RESUME);
-        vm.resume();
-        lifecycle.resumed();
+        run(new VmmAction.Resume());
     }
 
     synchronized void sendCtrlAltDel() throws ApiException {
-        lifecycle.check(Operation.CTRL_ALT_DEL);
-        vm.sendCtrlAltDel();
+        run(new VmmAction.SendCtrlAltDel());
     }
 
     synchronized void flushMetrics() throws ApiException {
-        lifecycle.check(Operation.FLUSH_METRICS);
+        VmmData.Counters counters = ask(new VmmAction.FlushMetrics(), VmmData.Counters.class);
         try {
-            writeMetrics();
+            writeMetrics(counters);
         } catch (IOException e) {
             throw new ApiException("Internal VMM error: Metrics error: " + e.getMessage());
         }
     }
 
-    private synchronized void writeMetrics() throws IOException {
+    private synchronized void writeMetrics(VmmData.Counters counters) throws IOException {
         Metrics m = resources.metrics();
-        metrics.flush(vm == null ? null : vm.exitCounts(), vm == null ? List.of() : vm.deviceMetrics(),
+        metrics.flush(counters.exitCounts(), counters.devices(),
                 m != null && Boolean.TRUE.equals(m.emitId()) ? id : null, m == null ? null : m.properties());
     }
 
-    private void periodicFlush() {
+    /** The current counters; reads are allowed in every phase, so this is never refused. */
+    private VmmData.Counters counters() {
         try {
-            writeMetrics();
+            return ask(new VmmAction.GetCounters(), VmmData.Counters.class);
+        } catch (ApiException e) {
+            throw new IllegalStateException("a read was refused: " + e.getMessage(), e);
+        }
+    }
+
+    private synchronized void periodicFlush() {
+        try {
+            writeMetrics(counters());
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "metrics line not written: " + e.getMessage());
         }
@@ -666,13 +568,9 @@ public final class Vmm implements AutoCloseable {
         }
     }
 
-    /** Blocks until InstanceStart has booted the VM, and returns it. */
+    /** Blocks until InstanceStart has booted the VM (or a snapshot was loaded), and returns it. */
     public VirtualMachine awaitStart() throws InterruptedException {
-        try {
-            return started.get();
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
+        return controller.awaitStart();
     }
 
     /** Stops the periodic metrics and writes a last line, as Firecracker does on exit. */
@@ -685,7 +583,7 @@ public final class Vmm implements AutoCloseable {
         if (ticker != null) {
             ticker.shutdownNow();
         }
-        if (vm != null) {
+        if (counters().exitCounts() != null) {
             periodicFlush();
         }
         metrics.close();

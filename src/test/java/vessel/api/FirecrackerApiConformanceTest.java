@@ -32,6 +32,7 @@ import vessel.devices.TokenBucket;
 import vessel.devices.virtio.VirtioBalloon;
 import vessel.vmm.VirtualMachine;
 import vessel.vmm.VmConfig;
+import vessel.vmm.control.RunningVm;
 
 /**
  * Every method and path of Firecracker's API description, each with one valid and one invalid request,

@@ -18,6 +18,8 @@ import vessel.boot.KernelLoader;
 import vessel.vmm.DriveConfig;
 import vessel.vmm.VirtualMachine;
 import vessel.vmm.VmConfig;
+import vessel.vmm.control.Lifecycle;
+import vessel.vmm.control.RunningVm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

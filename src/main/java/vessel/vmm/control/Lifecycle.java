@@ -1,13 +1,13 @@
-package vessel.api;
+package vessel.vmm.control;
 
 /**
  * Firecracker's rules for which request the microVM accepts in which state, in one place. Configuration
  * is pre-boot only; pause, resume, Ctrl-Alt-Del, metrics flushes and device updates are post-boot only;
- * reads are always allowed. Not thread-safe: {@link Vmm} serializes requests.
+ * reads are always allowed. Not thread-safe: {@link VmmController} serializes requests.
  */
-final class Lifecycle {
+public final class Lifecycle {
     /** The microVM's state as {@code GET /} reports it. */
-    enum State {
+    public enum State {
         NOT_STARTED("Not started"),
         RUNNING("Running"),
         PAUSED("Paused");
@@ -19,13 +19,13 @@ final class Lifecycle {
         }
 
         /** The InstanceInfo {@code state} string. */
-        String apiName() {
+        public String apiName() {
             return apiName;
         }
     }
 
     /** What a request asks for, as far as the state rules go. */
-    enum Operation {
+    public enum Operation {
         /** GET of anything. */
         READ(true, true),
         /**
@@ -59,8 +59,8 @@ final class Lifecycle {
         }
     }
 
-    static final String NOT_SUPPORTED_PRE_BOOT = "The requested operation is not supported before starting the microVM.";
-    static final String NOT_SUPPORTED_POST_BOOT = "The requested operation is not supported after starting the microVM.";
+    public static final String NOT_SUPPORTED_PRE_BOOT = "The requested operation is not supported before starting the microVM.";
+    public static final String NOT_SUPPORTED_POST_BOOT = "The requested operation is not supported after starting the microVM.";
 
     private State state = State.NOT_STARTED;
 
@@ -69,13 +69,13 @@ final class Lifecycle {
     }
 
     /** Throws Firecracker's error if {@code op} is not allowed now. */
-    void check(Operation op) throws ApiException {
+    void check(Operation op) throws VmmActionException {
         boolean booted = state != State.NOT_STARTED;
         if (booted && !op.postBoot) {
-            throw new ApiException(NOT_SUPPORTED_POST_BOOT);
+            throw new VmmActionException(NOT_SUPPORTED_POST_BOOT);
         }
         if (!booted && !op.preBoot) {
-            throw new ApiException(NOT_SUPPORTED_PRE_BOOT);
+            throw new VmmActionException(NOT_SUPPORTED_PRE_BOOT);
         }
     }
 

@@ -1,4 +1,4 @@
-package vessel.api;
+package vessel.vmm.control;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -11,10 +11,10 @@ import vessel.vmm.ConfigException;
 import vessel.vmm.VirtualMachine;
 
 /**
- * What {@link Vmm} does with a booted microVM: a {@link VirtualMachine} in the process, a fake in the
- * API's tests (which have no KVM).
+ * What {@link VmmController} does with a booted microVM: a {@link VirtualMachine} in the process, a fake
+ * in the API's tests (which have no KVM).
  */
-interface RunningVm {
+public interface RunningVm {
     void pause() throws InterruptedException;
 
     void resume();

@@ -1,12 +1,12 @@
-package vessel.api;
+package vessel.vmm.control;
 
 import java.util.EnumSet;
 import java.util.Set;
 
 import org.junit.jupiter.api.Test;
 
-import vessel.api.Lifecycle.Operation;
-import vessel.api.Lifecycle.State;
+import vessel.vmm.control.Lifecycle.Operation;
+import vessel.vmm.control.Lifecycle.State;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -24,7 +24,7 @@ class LifecycleTest {
             if (allowed.contains(op)) {
                 assertDoesNotThrow(l, op);
             } else {
-                ApiException e = assertThrows(ApiException.class, () -> l.check(op), op + " in " + l.state());
+                VmmActionException e = assertThrows(VmmActionException.class, () -> l.check(op), op + " in " + l.state());
                 assertEquals(400, e.status());
                 assertEquals(l.state() == State.NOT_STARTED ? Lifecycle.NOT_SUPPORTED_PRE_BOOT
                         : Lifecycle.NOT_SUPPORTED_POST_BOOT, e.getMessage());
@@ -35,7 +35,7 @@ class LifecycleTest {
     private static void assertDoesNotThrow(Lifecycle l, Operation op) {
         try {
             l.check(op);
-        } catch (ApiException e) {
+        } catch (VmmActionException e) {
             throw new AssertionError(op + " refused in " + l.state() + ": " + e.getMessage());
         }
     }
