@@ -2,23 +2,13 @@ package vessel.devices.virtio;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 import vessel.devices.DeviceMetrics;
@@ -56,9 +46,12 @@ import static vessel.devices.virtio.VsockHeader.TYPE_STREAM;
  * Host sockets are read only when the guest has credit and receive buffers, so nothing is buffered
  * without bound on the way in either: data waits in the host socket.
  *
+ * <p>The parts: {@link VsockHeader} is the packet codec, {@link VsockConnection} one connection's state and
+ * credit, {@link VsockUnixMux} the host's Unix sockets; this class joins them to the virtqueues.
+ *
  * <p>Threads: the transport calls {@link #activate}, {@link #queueNotified} and {@link #reset} holding
  * its lock ({@link #transportLock}); the device's own thread ("virtio-vsock", started at the first
- * activation) waits on the sockets with a {@link Selector} and does its queue work holding the same lock,
+ * activation) waits on the sockets ({@link VsockUnixMux#select}) and does its queue work holding the same lock,
  * so a reset never races it. Nothing it does blocks while holding the lock: every socket is non-blocking.
  * Each of its passes goes through the VM's {@link PauseGate}: paused, socket news waits until resume.
  */
@@ -84,12 +77,10 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     static final int MAX_CONNECTIONS = 1024;
     /** Control packets waiting for receive buffers; beyond this RSTs to a guest that posts none are dropped. */
     static final int MAX_PENDING_CONTROL = 4096;
-    private static final int CONNECT_LINE_MAX = 32;
 
     private final long cid;
-    private final Path uds;
-    private final ServerSocketChannel listener;
-    private final Selector selector;
+    private final VsockUnixMux<VsockConnection> mux;
+    private final SocketEvents socketEvents = new SocketEvents();
     private Object lock = this;
     /** Each pass of the device's thread goes through it (see VirtioDevice.pauseGate); never shut until given. */
     private PauseGate gate = new PauseGate();
@@ -107,8 +98,8 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     /** An rx chain popped while there was something to send that turned out to have nothing: used next. */
     private DescriptorChain heldRx;
     private final QueueServer txServer = new QueueServer("virtio-vsock", TX, this::handleTx);
+    /** Every connection, by (host port, guest port); host clients before their CONNECT line are the mux's. */
     private final Map<Long, VsockConnection> conns = new HashMap<>();
-    private final Set<VsockConnection> all = new HashSet<>();
     private final ArrayDeque<Control> control = new ArrayDeque<>();
     private final ArrayDeque<VsockConnection> ready = new ArrayDeque<>();
     private int nextHostPort = FIRST_HOST_PORT;
@@ -132,37 +123,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             throw new IllegalArgumentException("guest CID " + cid + " is not between 3 and 2^32 - 2");
         }
         this.cid = cid;
-        this.uds = uds;
-        removeStaleSocket(uds);
-        ServerSocketChannel l = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        try {
-            l.bind(UnixDomainSocketAddress.of(uds));
-            l.configureBlocking(false);
-            this.selector = Selector.open();
-            l.register(selector, SelectionKey.OP_ACCEPT);
-        } catch (IOException | RuntimeException e) {
-            l.close();
-            throw e;
-        }
-        this.listener = l;
-    }
-
-    /** Deletes a socket file at {@code path} that refuses connections (left by a VMM that died). */
-    private static void removeStaleSocket(Path path) {
-        if (!Files.exists(path) || Files.isDirectory(path)) {
-            return;
-        }
-        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            probe.connect(UnixDomainSocketAddress.of(path));
-        } catch (IOException refused) {
-            try {
-                if (!Files.isRegularFile(path)) {
-                    Files.deleteIfExists(path);
-                }
-            } catch (IOException ignored) {
-                // bind reports it
-            }
-        }
+        this.mux = new VsockUnixMux<>(uds);
     }
 
     public long cid() {
@@ -170,7 +131,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     }
 
     public Path uds() {
-        return uds;
+        return mux.uds();
     }
 
     /** Packets dropped: malformed ones from the guest, and control packets beyond the pending cap. */
@@ -274,9 +235,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     @Override
     public void reset() {
         synchronized (lock) {
-            for (VsockConnection c : List.copyOf(all)) {
-                drop(c);
-            }
+            dropAll();
             control.clear();
             ready.clear();
             heldRx = null;
@@ -350,25 +309,9 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     public void close() {
         closed = true;
         synchronized (lock) {
-            for (VsockConnection c : List.copyOf(all)) {
-                drop(c);
-            }
+            dropAll();
         }
-        try {
-            selector.close();
-        } catch (IOException ignored) {
-            // closing
-        }
-        try {
-            listener.close();
-        } catch (IOException ignored) {
-            // closing
-        }
-        try {
-            Files.deleteIfExists(uds);
-        } catch (IOException ignored) {
-            // best effort
-        }
+        mux.close();
         if (thread != null && thread != Thread.currentThread()) {
             try {
                 thread.join(2000);
@@ -393,21 +336,14 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         threadStart.run();
         try {
             while (!closed) {
-                selector.select();
+                mux.select();
                 // Paused, the sockets' news waits here and is acted on after resuming.
                 if (closed || !gate.enter()) {
                     return;
                 }
                 try {
                     synchronized (lock) {
-                        for (SelectionKey k : selector.selectedKeys()) {
-                            try {
-                                ready(k);
-                            } catch (RuntimeException e) {
-                                LOG.log(Level.ERROR, "virtio-vsock: socket event failed", e);
-                            }
-                        }
-                        selector.selectedKeys().clear();
+                        mux.dispatch(socketEvents);
                         pumpRx();
                     }
                 } finally {
@@ -423,112 +359,55 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
     }
 
-    private void ready(SelectionKey k) {
-        if (!k.isValid()) {
-            return;
+    /** What the host's sockets report, on the device's thread under the lock. */
+    private final class SocketEvents implements VsockUnixMux.Events<VsockConnection> {
+        @Override
+        public boolean acceptsClient() {
+            return memory != null && connectionCount() < MAX_CONNECTIONS;
         }
-        if (k.channel() == listener) {
-            accept();
-            return;
+
+        /** A host client's {@code CONNECT <port>}: a REQUEST to the guest from a fresh host port. */
+        @Override
+        public void connectRequested(VsockUnixMux.HostSocket<VsockConnection> socket, int port, byte[] early) {
+            VsockConnection c = new VsockConnection(socket, VsockConnection.State.CONNECTING_TO_GUEST);
+            socket.attach(c);
+            c.early = early.length == 0 ? null : early;
+            c.peerPort = port;
+            c.localPort = allocateHostPort(c.peerPort);
+            conns.put(c.key(), c);
+            updateInterest(c);
+            queueControl(new Control(OP_REQUEST, c.localPort, c.peerPort, 0, c));
         }
-        VsockConnection c = (VsockConnection) k.attachment();
-        if (k.isConnectable()) {
-            finishConnect(c);
-            return;
+
+        @Override
+        public void connected(VsockUnixMux.HostSocket<VsockConnection> socket) {
+            VsockConnection c = socket.attachment();
+            established(c);
+            queueControl(new Control(OP_RESPONSE, c.localPort, c.peerPort, 0, c));
         }
-        if (k.isWritable()) {
-            flushToHost(c);
+
+        @Override
+        public void connectFailed(VsockUnixMux.HostSocket<VsockConnection> socket) {
+            reset(socket.attachment());
         }
-        if (k.isValid() && k.isReadable()) {
-            if (c.state == VsockConnection.State.AWAIT_CONNECT) {
-                readConnectLine(c);
-            } else {
-                c.readable = true;
-                updateReady(c);
-                updateInterest(c);
-            }
+
+        @Override
+        public void readable(VsockUnixMux.HostSocket<VsockConnection> socket) {
+            VsockConnection c = socket.attachment();
+            c.readable = true;
+            updateReady(c);
+            updateInterest(c);
+        }
+
+        @Override
+        public void writable(VsockUnixMux.HostSocket<VsockConnection> socket) {
+            flushToHost(socket.attachment());
         }
     }
 
-    private void accept() {
-        while (true) {
-            SocketChannel ch;
-            try {
-                ch = listener.accept();
-            } catch (IOException e) {
-                LOG.log(Level.WARNING, "virtio-vsock: accept on " + uds + " failed: " + e.getMessage());
-                return;
-            }
-            if (ch == null) {
-                return;
-            }
-            if (memory == null || all.size() >= MAX_CONNECTIONS) {
-                closeQuietly(ch); // no driver yet (or too many): the client sees the connection close
-                continue;
-            }
-            VsockConnection c = new VsockConnection(ch, VsockConnection.State.AWAIT_CONNECT);
-            c.line = ByteBuffer.allocate(CONNECT_LINE_MAX);
-            try {
-                ch.configureBlocking(false);
-                c.key = ch.register(selector, SelectionKey.OP_READ, c);
-                all.add(c);
-            } catch (IOException e) {
-                closeQuietly(ch);
-            }
-        }
-    }
-
-    /** Reads {@code CONNECT <port>\n}; bytes after it are the start of the stream. */
-    private void readConnectLine(VsockConnection c) {
-        int n;
-        try {
-            n = c.channel.read(c.line);
-        } catch (IOException e) {
-            n = -1;
-        }
-        if (n < 0) {
-            drop(c);
-            return;
-        }
-        byte[] b = c.line.array();
-        int end = -1;
-        for (int i = 0; i < c.line.position(); i++) {
-            if (b[i] == '\n') {
-                end = i;
-                break;
-            }
-        }
-        if (end < 0) {
-            if (!c.line.hasRemaining()) {
-                LOG.log(Level.INFO, "virtio-vsock: host client sent no CONNECT line; closed");
-                drop(c);
-            }
-            return;
-        }
-        String text = new String(b, 0, end, StandardCharsets.US_ASCII).strip();
-        long port = -1;
-        if (text.startsWith("CONNECT ")) {
-            try {
-                port = Long.parseLong(text.substring(8).strip());
-            } catch (NumberFormatException e) {
-                port = -1;
-            }
-        }
-        if (port < 0 || port > 0xFFFF_FFFFL) {
-            LOG.log(Level.INFO, "virtio-vsock: host client sent '" + text + "', not CONNECT <port>; closed");
-            drop(c);
-            return;
-        }
-        if (end + 1 < c.line.position()) {
-            c.early = java.util.Arrays.copyOfRange(b, end + 1, c.line.position());
-        }
-        c.line = null;
-        c.peerPort = (int) port;
-        c.localPort = allocateHostPort(c.peerPort);
-        c.state = VsockConnection.State.CONNECTING_TO_GUEST;
-        conns.put(c.key(), c);
-        updateInterest(c);
-        queueControl(new Control(OP_REQUEST, c.localPort, c.peerPort, 0, c));
+    /** Connections, and host clients that have not asked for a port yet. */
+    private int connectionCount() {
+        return conns.size() + mux.awaitingClients();
     }
 
     private int allocateHostPort(int peerPort) {
@@ -539,19 +418,6 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
                 return p;
             }
         }
-    }
-
-    private void finishConnect(VsockConnection c) {
-        try {
-            if (!c.channel.finishConnect()) {
-                return;
-            }
-        } catch (IOException e) {
-            reset(c);
-            return;
-        }
-        established(c);
-        queueControl(new Control(OP_RESPONSE, c.localPort, c.peerPort, 0, c));
     }
 
     private void established(VsockConnection c) {
@@ -644,47 +510,32 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
 
     /** A guest REQUEST to host port {@code port}: connect to {@code <uds>_<port>}. */
     private void connectToHost(int port, int peerPort, int bufAlloc, int fwdCnt) {
-        if (all.size() >= MAX_CONNECTIONS) {
+        if (connectionCount() >= MAX_CONNECTIONS) {
             queueControl(new Control(OP_RST, port, peerPort, 0, null));
             return;
         }
-        Path target = Path.of(uds + "_" + Integer.toUnsignedString(port));
-        SocketChannel ch = null;
+        VsockConnection c = new VsockConnection(null, VsockConnection.State.CONNECTING_TO_HOST);
+        c.localPort = port;
+        c.peerPort = peerPort;
+        c.peerCredit(bufAlloc, fwdCnt);
+        VsockUnixMux.Connecting<VsockConnection> connecting;
         try {
-            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-            ch.configureBlocking(false);
-            VsockConnection c = new VsockConnection(ch, VsockConnection.State.CONNECTING_TO_HOST);
-            c.localPort = port;
-            c.peerPort = peerPort;
-            c.peerCredit(bufAlloc, fwdCnt);
-            boolean done = ch.connect(UnixDomainSocketAddress.of(target));
-            c.key = ch.register(selector, done ? 0 : SelectionKey.OP_CONNECT, c);
-            conns.put(c.key(), c);
-            all.add(c);
-            if (done) {
-                established(c);
-                queueControl(new Control(OP_RESPONSE, port, peerPort, 0, c));
-            } else {
-                selector.wakeup();
-            }
+            connecting = mux.connect(port, c);
         } catch (IOException e) {
-            LOG.log(Level.DEBUG, () -> "virtio-vsock: guest connect to " + target + ": " + e.getMessage());
-            if (ch != null) {
-                closeQuietly(ch);
-            }
             queueControl(new Control(OP_RST, port, peerPort, 0, null));
+            return;
+        }
+        c.socket = connecting.socket();
+        conns.put(c.key(), c);
+        if (connecting.connected()) {
+            established(c);
+            queueControl(new Control(OP_RESPONSE, port, peerPort, 0, c));
         }
     }
 
     private boolean writeOk(VsockConnection c) {
-        byte[] ok = ("OK " + Integer.toUnsignedString(c.localPort) + "\n").getBytes(StandardCharsets.US_ASCII);
-        try {
-            // A fresh socket's send buffer is empty: a few bytes always fit.
-            if (c.channel.write(ByteBuffer.wrap(ok)) == ok.length) {
-                return true;
-            }
-        } catch (IOException e) {
-            // reset below
+        if (c.socket.confirm(c.localPort)) {
+            return true;
         }
         reset(c);
         return false;
@@ -701,7 +552,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         int written = 0;
         if (c.pending() == 0) {
             try {
-                written = c.channel.write(ByteBuffer.wrap(payload, 0, len));
+                written = c.socket.write(ByteBuffer.wrap(payload, 0, len));
             } catch (IOException e) {
                 reset(c);
                 return;
@@ -722,7 +573,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             c.toHost.flip();
             int n;
             try {
-                n = c.channel.write(c.toHost);
+                n = c.socket.write(c.toHost);
             } catch (IOException e) {
                 reset(c);
                 return;
@@ -754,11 +605,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
         if (c.guestStoppedSending() && !c.outputShut) {
             c.outputShut = true;
-            try {
-                c.channel.shutdownOutput();
-            } catch (IOException ignored) {
-                // the peer went away; its reads end anyway
-            }
+            c.socket.shutdownOutput();
         }
     }
 
@@ -794,23 +641,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
 
     /** Socket interest: read while waiting for data the guest can take, write while bytes wait. */
     private void updateInterest(VsockConnection c) {
-        if (c.key == null || !c.key.isValid()) {
-            return;
-        }
-        int ops = 0;
-        if (c.state == VsockConnection.State.AWAIT_CONNECT
-                || (c.state == VsockConnection.State.ESTABLISHED && !c.readable && !c.hostEof)) {
-            ops |= SelectionKey.OP_READ;
-        }
-        if (c.pending() > 0) {
-            ops |= SelectionKey.OP_WRITE;
-        }
-        if (c.key.interestOps() != ops) {
-            c.key.interestOps(ops);
-            if (Thread.currentThread() != thread) {
-                selector.wakeup();
-            }
-        }
+        c.socket.interest(c.state == VsockConnection.State.ESTABLISHED && !c.readable && !c.hostEof, c.pending() > 0);
     }
 
     /**
@@ -826,7 +657,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         try {
             while (!control.isEmpty() || !ready.isEmpty()) {
                 if (budget-- == 0) {
-                    selector.wakeup(); // more to send: the device's thread goes on after the others had a turn
+                    mux.wakeup(); // more to send: the device's thread goes on after the others had a turn
                     break;
                 }
                 DescriptorChain chain = heldRx != null ? heldRx : rxQueue.pop();
@@ -897,7 +728,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             c.early = n == c.early.length ? null : java.util.Arrays.copyOfRange(c.early, n, c.early.length);
         } else {
             try {
-                n = c.channel.read(ByteBuffer.wrap(payload, 0, room));
+                n = c.socket.read(ByteBuffer.wrap(payload, 0, room));
             } catch (IOException e) {
                 reset(c);
                 return 0;
@@ -931,7 +762,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
 
     /** Closes {@code c} and tells the guest (RST) if it knew of it. */
     private void reset(VsockConnection c) {
-        boolean known = conns.get(c.key()) == c && c.state != VsockConnection.State.AWAIT_CONNECT;
+        boolean known = conns.get(c.key()) == c;
         drop(c);
         if (known) {
             queueControl(new Control(OP_RST, c.localPort, c.peerPort, 0, null));
@@ -940,21 +771,18 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
 
     /** Closes {@code c}'s host socket and forgets it, without a word to the guest. */
     private void drop(VsockConnection c) {
-        if (c.state != VsockConnection.State.AWAIT_CONNECT) {
-            conns.remove(c.key(), c);
-        }
-        all.remove(c);
+        conns.remove(c.key(), c);
         c.inReady = false;
         ready.remove(c);
-        closeQuietly(c.channel);
+        c.socket.close();
     }
 
-    private static void closeQuietly(SocketChannel ch) {
-        try {
-            ch.close();
-        } catch (IOException ignored) {
-            // nothing to do
+    /** Every connection and waiting host client closed, the guest not told (reset, close). */
+    private void dropAll() {
+        for (VsockConnection c : List.copyOf(conns.values())) {
+            drop(c);
         }
+        mux.closeAwaitingClients();
     }
 
     private void drop(String why) {

@@ -1,8 +1,6 @@
 package vessel.devices.virtio;
 
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.SocketChannel;
 
 /**
  * One vsock stream between a guest port and a host Unix socket: where it is in its life and the credit
@@ -16,22 +14,18 @@ import java.nio.channels.SocketChannel;
 final class VsockConnection {
     /** Where a connection is in its life. */
     enum State {
-        /** A host process connected to the listening socket and has not yet sent its CONNECT line. */
-        AWAIT_CONNECT,
-        /** A REQUEST went to the guest; its RESPONSE is awaited. */
+        /** A host client asked for a guest port (its CONNECT line); the guest's RESPONSE to our REQUEST is awaited. */
         CONNECTING_TO_GUEST,
         /** The guest asked for a host port; the connection to its socket is in progress. */
         CONNECTING_TO_HOST,
         ESTABLISHED
     }
 
-    final SocketChannel channel;
-    SelectionKey key;
+    /** The host end ({@link VsockUnixMux}); set once the connect to it is under way. */
+    VsockUnixMux.HostSocket<VsockConnection> socket;
     State state;
     int localPort;
     int peerPort;
-    /** The CONNECT line being read (AWAIT_CONNECT only). */
-    ByteBuffer line;
     /** Bytes the host sent after its CONNECT line, for the guest once established. */
     byte[] early;
     /** Bytes from the guest the host socket has not taken yet; null until needed. */
@@ -50,8 +44,8 @@ final class VsockConnection {
     int guestShutdown;
     boolean outputShut;
 
-    VsockConnection(SocketChannel channel, State state) {
-        this.channel = channel;
+    VsockConnection(VsockUnixMux.HostSocket<VsockConnection> socket, State state) {
+        this.socket = socket;
         this.state = state;
     }
 
