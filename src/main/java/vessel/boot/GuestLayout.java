@@ -32,6 +32,11 @@ public final class GuestLayout {
     public static final long HIGH_MEMORY = 0x100000;
     /** The VM generation ID's 16 bytes: the BIOS area's last page, above the ACPI tables, reserved in E820. */
     public static final long VMGENID = 0xff000;
+    /**
+     * The ISA interrupt whose edge makes the guest re-read the generation ID (through the ACPI Generic Event
+     * Device, VmGenIdAml): one no legacy device of ours uses (COM1 4, i8042 1 and 12, RTC 8, SCI 9, PIT 0).
+     */
+    public static final int VMGENID_NOTIFY_IRQ = 5;
     public static final long MMIO_HOLE_START = 0xc000_0000L;
     public static final long FOUR_GIB = 0x1_0000_0000L;
     /** 32-bit PCI BARs go from the start of the MMIO hole up to the ECAM window. */

@@ -390,7 +390,8 @@ public final class VirtualMachine implements AutoCloseable {
                     platform = platform.withPciEcam(PciDevices.mcfg()).withSystemBusDevice(pci.acpi().toAml());
                 }
                 if (linux) {
-                    platform = platform.withSystemBusDevice(vessel.boot.acpi.VmGenIdAml.device(GuestLayout.VMGENID));
+                    platform = platform.withSystemBusDevice(vessel.boot.acpi.VmGenIdAml.devicesWithNotify(
+                            GuestLayout.VMGENID, GuestLayout.VMGENID_NOTIFY_IRQ));
                 }
                 AcpiTables.Placement acpi = AcpiTables.write(memory, GuestLayout.ACPI_TABLES, platform);
                 if (acpi.end() > GuestLayout.VMGENID) {
@@ -490,6 +491,19 @@ public final class VirtualMachine implements AutoCloseable {
         vessel.devices.acpi.VmGenerationId id = new vessel.devices.acpi.VmGenerationId(memory, GuestLayout.VMGENID);
         id.newGeneration();
         devices.addStateful(GENERATION_ID, id);
+    }
+
+    /**
+     * Tells a running guest its generation ID changed: an edge on the Generic Event Device's interrupt, whose
+     * _EVT notifies the VGEN device (VmGenIdAml). Pending in the guest's LAPIC until its vCPUs run.
+     */
+    private void notifyNewGeneration() {
+        try {
+            vmFd.irqLine(GuestLayout.VMGENID_NOTIFY_IRQ, true);
+            vmFd.irqLine(GuestLayout.VMGENID_NOTIFY_IRQ, false);
+        } catch (vessel.kvm.KvmException e) {
+            LOG.log(System.Logger.Level.WARNING, "the guest was not told of its new generation ID: " + e.getMessage());
+        }
     }
 
     /** What {@link #snapshot} wrote, and how long it took. */
@@ -723,6 +737,10 @@ public final class VirtualMachine implements AutoCloseable {
             KvmState.restoreVm(vm, snap.vm());
             for (VcpuFd vcpu : vcpuFds) {
                 KvmState.restoreVcpu(vcpu, snap.vcpus().get(vcpu.id()));
+            }
+            if (snap.deviceNames().contains(GENERATION_ID)) {
+                // Only now: the irqchips and LAPICs put back above would have dropped an edge raised before.
+                restored.notifyNewGeneration();
             }
             LOG.log(System.Logger.Level.INFO, () -> "restored from " + statePath + " and " + memoryPath + " in "
                     + (System.nanoTime() - t0) / 1_000_000 + " ms");

@@ -21,6 +21,10 @@ public final class Aml {
     private static final int PACKAGE_OP = 0x12;
     private static final int METHOD_OP = 0x14;
     private static final int RETURN_OP = 0xa4;
+    private static final int IF_OP = 0xa0;
+    private static final int LEQUAL_OP = 0x93;
+    private static final int NOTIFY_OP = 0x86;
+    private static final int ARG0_OP = 0x68;
     private static final int EXT_OP_PREFIX = 0x5b;
     private static final int DEVICE_OP = 0x82; // after EXT_OP_PREFIX
     private static final int DUAL_NAME_PREFIX = 0x2e;
@@ -185,6 +189,29 @@ public final class Aml {
     /** {@code Return(value)}. */
     public static byte[] returnValue(byte[] value) {
         return new ByteWriter().u8(RETURN_OP).bytes(value).toByteArray();
+    }
+
+    /** {@code ArgN}: a method's argument {@code n} (0 to 6). */
+    public static byte[] arg(int n) {
+        if (n < 0 || n > 6) {
+            throw new IllegalArgumentException("a method's arguments are Arg0 to Arg6, not Arg" + n);
+        }
+        return new byte[] {(byte) (ARG0_OP + n)};
+    }
+
+    /** {@code LEqual(left, right)}: One when the two integers are equal, else Zero. */
+    public static byte[] lEqual(byte[] left, byte[] right) {
+        return new ByteWriter().u8(LEQUAL_OP).bytes(left).bytes(right).toByteArray();
+    }
+
+    /** {@code If (predicate) {terms}}, without an Else. */
+    public static byte[] ifThen(byte[] predicate, byte[]... terms) {
+        return withPackageLength(new byte[] {(byte) IF_OP}, concat(predicate, concat(terms)));
+    }
+
+    /** {@code Notify(path, value)}: tells the OS's driver of the object at {@code path} of event {@code value}. */
+    public static byte[] notify(String path, int value) {
+        return new ByteWriter().u8(NOTIFY_OP).bytes(namePath(path)).bytes(integer(value)).toByteArray();
     }
 
     /** The terms one after another: a TermList. */

@@ -10,8 +10,8 @@ import vessel.memory.GuestMemory;
  * {@code VmGenIdAml} in the boot.acpi package). A new VM gets one; every restore of a snapshot gets another, so
  * two clones of one snapshot, and a clone and its original, never share a generation.
  *
- * <p>Not yet: the ACPI notification (Notify on \_SB.VGEN) that makes a running Linux read the new value
- * at once; its vmgenid driver reads it at probe and on that notification.
+ * <p>A running guest learns of a new ID from the ACPI notification the VMM raises after a restore (Notify on
+ * \_SB.VGEN, through the Generic Event Device); Linux's vmgenid driver reads it at probe and on that notification.
  */
 public final class VmGenerationId implements vessel.devices.Snapshottable<VmGenerationId.State> {
     public static final int GUID_BYTES = 16;
