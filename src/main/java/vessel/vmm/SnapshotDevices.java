@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
-import vessel.devices.RateLimiter;
 import vessel.devices.block.DiskFormat;
 import vessel.vmm.snapshot.VmSnapshot;
 
@@ -34,20 +33,23 @@ final class SnapshotDevices {
         List<VmSnapshot.Drive> drives = new ArrayList<>();
         for (DriveConfig d : config.drives()) {
             drives.add(new VmSnapshot.Drive(d.id(), d.path().toAbsolutePath().toString(), d.readOnly(),
-                    d.format() == null ? "" : d.format().name().toLowerCase(Locale.ROOT), d.numQueues()));
+                    d.format() == null ? "" : d.format().name().toLowerCase(Locale.ROOT), d.numQueues(),
+                    VmSnapshot.RateLimit.of(d.rateLimit())));
         }
         List<VmSnapshot.Net> nets = new ArrayList<>();
         for (NetConfig n : config.net()) {
             byte[] m = n.macBytes();
             nets.add(new VmSnapshot.Net(n.id(), n.tap(), String.format("%02x:%02x:%02x:%02x:%02x:%02x",
-                    m[0], m[1], m[2], m[3], m[4], m[5])));
+                    m[0], m[1], m[2], m[3], m[4], m[5]), VmSnapshot.RateLimit.of(n.rxRateLimit()),
+                    VmSnapshot.RateLimit.of(n.txRateLimit())));
         }
         List<VmSnapshot.Vsock> vsock = config.vsock() == null ? List.of()
                 : List.of(new VmSnapshot.Vsock(config.vsock().cid(), config.vsock().uds().toAbsolutePath().toString()));
         BalloonConfig b = config.balloon();
         List<VmSnapshot.Balloon> balloon = b == null ? List.of() : List.of(new VmSnapshot.Balloon(b.targetMib(),
                 b.deflateOnOom(), b.statsIntervalSeconds(), b.freePageHinting(), b.freePageReporting()));
-        return new VmSnapshot.Devices(drives, config.entropy(), nets, vsock, balloon);
+        return new VmSnapshot.Devices(drives, config.entropy(), VmSnapshot.RateLimit.of(config.entropyRateLimit()), nets,
+                vsock, balloon);
     }
 
     /**
@@ -77,11 +79,12 @@ final class SnapshotDevices {
         for (VmSnapshot.Drive drive : d.drives()) {
             Path path = overrides.drives().getOrDefault(drive.id(), Path.of(drive.path()));
             DiskFormat format = drive.format().isEmpty() ? null : DiskFormat.parse(drive.format());
-            drives.add(new DriveConfig(drive.id(), path, drive.readOnly(), format, RateLimiter.Config.NONE, drive.queues()));
+            drives.add(new DriveConfig(drive.id(), path, drive.readOnly(), format, drive.rateLimit().config(), drive.queues()));
         }
         List<NetConfig> nets = new ArrayList<>();
         for (VmSnapshot.Net n : d.nets()) {
-            nets.add(new NetConfig(n.id(), overrides.taps().getOrDefault(n.id(), n.tap()), n.mac()));
+            nets.add(new NetConfig(n.id(), overrides.taps().getOrDefault(n.id(), n.tap()), n.mac(),
+                    n.rxRateLimit().config(), n.txRateLimit().config()));
         }
         VsockConfig vsock = d.vsock().isEmpty() ? null : new VsockConfig(d.vsock().getFirst().cid(),
                 overrides.vsockUds() != null ? overrides.vsockUds() : Path.of(d.vsock().getFirst().uds()));
@@ -89,7 +92,7 @@ final class SnapshotDevices {
                 d.balloon().getFirst().deflateOnOom(), d.balloon().getFirst().statsIntervalSeconds(),
                 d.balloon().getFirst().freePageHinting(), d.balloon().getFirst().freePageReporting());
         return new VmConfig(statePath, null, machine.memoryBytes(), machine.cpus(), "", List.of(), machine.debugExit(),
-                null, null, drives, d.entropy(), nets, vsock, RateLimiter.Config.NONE, balloon, null, null, false, null,
+                null, null, drives, d.entropy(), nets, vsock, d.entropyRateLimit().config(), balloon, null, null, false, null,
                 null, List.of(), VmConfig.DisplayAdapter.NONE, false, null, List.of(), null, null);
     }
 }

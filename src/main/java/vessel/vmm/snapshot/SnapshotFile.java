@@ -29,8 +29,11 @@ import java.util.Arrays;
  */
 public final class SnapshotFile {
     static final byte[] MAGIC = "VESSELVM".getBytes(StandardCharsets.US_ASCII);
-    /** 2: the machine names its virtio devices (drives, nets, vsock, entropy, balloon) and their state. */
-    public static final int VERSION = 2;
+    /**
+     * 2: the machine names its virtio devices (drives, nets, vsock, entropy, balloon) and their state; 3: and their
+     * rate limiters.
+     */
+    public static final int VERSION = 3;
     static final int HEADER_BYTES = 48;
     /** A state file is vCPU and device state, kilobytes per vCPU; far more is not one Vessel wrote. */
     static final int MAX_BODY_BYTES = 64 << 20;

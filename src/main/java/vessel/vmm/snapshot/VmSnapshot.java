@@ -2,6 +2,8 @@ package vessel.vmm.snapshot;
 
 import java.util.List;
 
+import vessel.devices.RateLimiter;
+import vessel.devices.TokenBucket;
 import vessel.kvm.VcpuStateBlob;
 
 /**
@@ -59,14 +61,15 @@ public record VmSnapshot(Machine machine, VmState vm, List<VcpuState> vcpus, Lis
 
     /**
      * The virtio devices the machine was made with, in the order they sit on the PCI bus, and how to reach
-     * their host side again: disks and the vsock socket by path, TAPs by name (each replaceable at restore).
-     * Rate limiters are not kept; a restored device runs unlimited.
+     * their host side again: disks and the vsock socket by path, TAPs by name (each replaceable at restore),
+     * and their rate limiters as Firecracker keeps them (the configuration; a restored bucket starts full).
      *
      * @param vsock   at most one
      * @param balloon at most one
      */
-    public record Devices(List<Drive> drives, boolean entropy, List<Net> nets, List<Vsock> vsock, List<Balloon> balloon) {
-        public static final Devices NONE = new Devices(List.of(), false, List.of(), List.of(), List.of());
+    public record Devices(List<Drive> drives, boolean entropy, RateLimit entropyRateLimit, List<Net> nets, List<Vsock> vsock,
+                          List<Balloon> balloon) {
+        public static final Devices NONE = new Devices(List.of(), false, RateLimit.NONE, List.of(), List.of(), List.of());
 
         public Devices {
             if (drives.size() > 32 || nets.size() > 32 || vsock.size() > 1 || balloon.size() > 1) {
@@ -80,8 +83,26 @@ public record VmSnapshot(Machine machine, VmState vm, List<VcpuState> vcpus, Lis
         }
     }
 
+    /**
+     * A rate limiter's configuration: each bucket's size, one-time burst and refill time, all three zero for no
+     * bucket (the file has no nulls).
+     */
+    public record RateLimit(TokenBucket.Config bandwidth, TokenBucket.Config ops) {
+        private static final TokenBucket.Config NO_BUCKET = new TokenBucket.Config(0, 0, 0);
+        public static final RateLimit NONE = new RateLimit(NO_BUCKET, NO_BUCKET);
+
+        public static RateLimit of(RateLimiter.Config config) {
+            return new RateLimit(config.bandwidth() == null ? NO_BUCKET : config.bandwidth(),
+                    config.ops() == null ? NO_BUCKET : config.ops());
+        }
+
+        public RateLimiter.Config config() {
+            return new RateLimiter.Config(bandwidth.equals(NO_BUCKET) ? null : bandwidth, ops.equals(NO_BUCKET) ? null : ops);
+        }
+    }
+
     /** A drive: {@code format} "raw" or "qcow2", or "" where it was probed. */
-    public record Drive(String id, String path, boolean readOnly, String format, int queues) {
+    public record Drive(String id, String path, boolean readOnly, String format, int queues, RateLimit rateLimit) {
         public Drive {
             if (!List.of("", "raw", "qcow2").contains(format)) {
                 throw new IllegalArgumentException("disk format '" + shown(format) + "'");
@@ -96,7 +117,7 @@ public record VmSnapshot(Machine machine, VmState vm, List<VcpuState> vcpus, Lis
     }
 
     /** An interface: {@code mac} as six hex pairs with colons. */
-    public record Net(String id, String tap, String mac) {
+    public record Net(String id, String tap, String mac, RateLimit rxRateLimit, RateLimit txRateLimit) {
         public Net {
             if (!mac.matches("([0-9a-f]{2}:){5}[0-9a-f]{2}")) {
                 throw new IllegalArgumentException("MAC address '" + shown(mac) + "'");

@@ -55,7 +55,7 @@ class SnapshotFileTest {
 
         byte[] version = good.clone();
         ByteBuffer.wrap(version).putInt(8, 1);
-        assertEquals("snapshot file s has format version 1; this Vessel reads version 2", refusal(version));
+        assertEquals("snapshot file s has format version 1; this Vessel reads version " + SnapshotFile.VERSION, refusal(version));
 
         byte[] flipped = good.clone();
         flipped[good.length / 2] ^= 0x10;

@@ -3,6 +3,7 @@ package vessel.vmm.snapshot;
 import java.util.ArrayList;
 import java.util.List;
 
+import vessel.devices.TokenBucket;
 import vessel.devices.legacy.I8042;
 import vessel.devices.pci.MsiXTable;
 import vessel.devices.pci.VirtioPciFunction;
@@ -30,8 +31,10 @@ final class Snapshots {
         int chip = (int) StateStructs.IRQCHIP.byteSize();
         long bytes = 16L << 20;
         VmSnapshot.Devices devices = new VmSnapshot.Devices(
-                List.of(new VmSnapshot.Drive("rootfs", "/images/rootfs.ext4", false, "raw", 1)), true,
-                List.of(new VmSnapshot.Net("eth0", "tap0", "52:54:00:01:02:03")),
+                List.of(new VmSnapshot.Drive("rootfs", "/images/rootfs.ext4", false, "raw", 1, new VmSnapshot.RateLimit(
+                        new TokenBucket.Config(1 << 20, 0, 100), new TokenBucket.Config(0, 0, 0)))), true, VmSnapshot.RateLimit.NONE,
+                List.of(new VmSnapshot.Net("eth0", "tap0", "52:54:00:01:02:03", VmSnapshot.RateLimit.NONE,
+                        new VmSnapshot.RateLimit(new TokenBucket.Config(0, 0, 0), new TokenBucket.Config(1000, 100, 1000)))),
                 List.of(new VmSnapshot.Vsock(3, "/run/v.sock")), List.of(new VmSnapshot.Balloon(16, true, 1, false, false)));
         List<VirtQueue.State> queues = List.of(
                 new VirtQueue.State(256, 0x10000, 0x11000, 0x12000, true, true, true, true, 7, 7, 6));
