@@ -93,18 +93,15 @@ class LinuxInputTest {
         long t0 = System.nanoTime();
         try (VirtualMachine vm = VirtualMachine.create(config, console)) {
             vm.start();
-            long deadline = System.nanoTime() + 35L * 60 * 1_000_000_000L;
-            while (!console.text().contains("VESSEL-INIT: shell ready") && System.nanoTime() < deadline
-                    && vm.state() != VirtualMachine.State.ENDED) {
-                Thread.sleep(200);
-            }
+            GuestShell shell = new GuestShell(vm, console);
+            shell.await("VESSEL-INIT: shell ready", 35);
             Thread.sleep(2000);
-            type(vm, "grep i8042 /proc/interrupts | sed 's/^/VESSEL-CHECK before /'\n");
+            shell.type("grep i8042 /proc/interrupts | sed 's/^/VESSEL-CHECK before /'\n");
             Thread.sleep(3000);
             vm.input().key('a', true);
             vm.input().key('a', false);
             Thread.sleep(1000);
-            type(vm, "grep i8042 /proc/interrupts | sed 's/^/VESSEL-CHECK after /'\npoweroff\n");
+            shell.type("grep i8042 /proc/interrupts | sed 's/^/VESSEL-CHECK after /'\npoweroff\n");
             VmExit exit = vm.awaitExit(5L * 60 * 1000);
             String out = console.text();
             System.out.printf("linux input boot ended after %.1f s: %s%n", (System.nanoTime() - t0) / 1e9, exit);
@@ -120,11 +117,6 @@ class LinuxInputTest {
                 System.out.println("PS/2 keyboard not found by the guest's atkbd (open; see the dmesg lines)");
             }
         }
-    }
-
-    private static void type(VirtualMachine vm, String s) throws InterruptedException {
-        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        vm.sendConsoleInput(b, 0, b.length);
     }
 
     /** The IRQ 1 count from "VESSEL-CHECK WHEN   1:  N  IO-APIC  1-edge  i8042" (one CPU). */

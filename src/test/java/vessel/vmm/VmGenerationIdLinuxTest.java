@@ -1,6 +1,5 @@
 package vessel.vmm;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -49,21 +48,6 @@ class VmGenerationIdLinuxTest {
         }
     }
 
-    private static void type(VirtualMachine vm, String text) throws InterruptedException {
-        byte[] b = text.getBytes(StandardCharsets.US_ASCII);
-        vm.sendConsoleInput(b, 0, b.length);
-    }
-
-    private static void await(VirtualMachine vm, GuestRunTest.Console console, String text, long minutes)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + minutes * 60_000_000_000L;
-        while (!console.text().contains(text) && System.nanoTime() < deadline && vm.state() != VirtualMachine.State.ENDED) {
-            Thread.sleep(200);
-        }
-        String out = console.text();
-        assertTrue(out.contains(text), "no '" + text + "'; console:\n" + out.substring(Math.max(0, out.length() - 3000)));
-    }
-
     @Test
     void aRestoredGuestReseedsItsRandomNumberGeneratorWhenToldOfItsNewGeneration(@TempDir Path tmp) throws Exception {
         Path kernel = genericKernel(Files.createDirectories(tmp.resolve("kernel")));
@@ -74,11 +58,12 @@ class VmGenerationIdLinuxTest {
         GuestRunTest.Console console = new GuestRunTest.Console();
         try (VirtualMachine vm = VirtualMachine.create(config, console)) {
             vm.start();
-            await(vm, console, "VESSEL-INIT: shell ready", 50);
+            GuestShell shell = new GuestShell(vm, console);
+            shell.await("VESSEL-INIT: shell ready", 50);
             Thread.sleep(2000);
             // The driver took the device: Linux matched it by its _CID "VM_Gen_Counter" (ACPICA upper-cases it).
-            type(vm, "echo bound=$(ls /sys/bus/acpi/drivers/vmgenid | grep -c '^QEMUVGID:') forks$((0))=$(dmesg | grep -c 'virtual machine fork')\n");
-            await(vm, console, "bound=1 forks0=0", 5);
+            shell.type("echo bound=$(ls /sys/bus/acpi/drivers/vmgenid | grep -c '^QEMUVGID:') forks$((0))=$(dmesg | grep -c 'virtual machine fork')\n");
+            shell.await("bound=1 forks0=0", 5);
             vm.pause();
             vm.snapshot(state, mem, VmSnapshot.Type.FULL);
         }
@@ -89,14 +74,14 @@ class VmGenerationIdLinuxTest {
             long deadline = System.nanoTime() + 10L * 60_000_000_000L;
             int asked = 0;
             while (!restored.text().contains("forks1=1") && System.nanoTime() < deadline) {
-                type(vm, "echo forks$((1))=$(dmesg | grep -c 'virtual machine fork')\n");
+                new GuestShell(vm, restored).type("echo forks$((1))=$(dmesg | grep -c 'virtual machine fork')\n");
                 asked++;
                 Thread.sleep(5000);
             }
             String out = restored.text();
             assertTrue(out.contains("forks1=1"), "the restored guest did not reseed for a VM fork (" + asked
                     + " times asked); console:\n" + out.substring(Math.max(0, out.length() - 3000)));
-            type(vm, "poweroff\n");
+            new GuestShell(vm, restored).type("poweroff\n");
             VmExit exit = vm.awaitExit(5L * 60 * 1000);
             assertTrue(exit != null && exit.reason() == VmExit.Reason.POWER_OFF, exit + "\n" + restored.text());
         }
