@@ -66,12 +66,13 @@ qemu() {
 }
 
 echo "bench: SeaBIOS + GRUB + Debian disk, to GRUB's menu and to the login prompt, $rounds round(s), $(nproc) host CPUs, $(sed -n 's/^kernel_package=//p' "$disk_dir/VERSION")"
+# "MENU_S LOGIN_S" split with set --: the nested VM's /dev has no /dev/fd, so no <(...) process substitution.
 for i in $(seq "$rounds"); do
-  read -r menu login < <(time_to_markers vessel)
-  echo "round $i: vessel --firmware: GRUB menu $menu s, login prompt $login s"
+  set -- $(time_to_markers vessel)
+  echo "round $i: vessel --firmware: GRUB menu $1 s, login prompt $2 s"
   if command -v qemu-system-x86_64 >/dev/null; then
-    read -r menu login < <(time_to_markers qemu)
-    echo "round $i: qemu -M pc:        GRUB menu $menu s, login prompt $login s"
+    set -- $(time_to_markers qemu)
+    echo "round $i: qemu -M pc:        GRUB menu $1 s, login prompt $2 s"
   else
     echo "round $i: qemu: not installed (apt-get install qemu-system-x86)"
   fi
