@@ -5,6 +5,7 @@ import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * A disk as the guest sees it: {@link #size()} bytes, read and written at byte offsets, whatever the
@@ -30,6 +31,20 @@ public interface DiskImage extends AutoCloseable {
     /** Writes {@code src} at {@code offset}. */
     default void write(long offset, MemorySegment src) throws IOException {
         write(offset, src.asByteBuffer());
+    }
+
+    /**
+     * Writes {@code parts} one after the other from {@code offset} on: one request's scattered buffers
+     * (a guest's pages). An image that allocates in clusters takes them together, so that a request
+     * covering whole clusters is not seen as page-sized pieces of each, whose first would copy the
+     * cluster's old contents.
+     */
+    default void write(long offset, List<MemorySegment> parts) throws IOException {
+        long at = offset;
+        for (MemorySegment part : parts) {
+            write(at, part);
+            at += part.byteSize();
+        }
     }
 
     /** Makes {@code length} bytes from {@code offset} read as zeros. */

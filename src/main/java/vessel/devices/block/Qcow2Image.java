@@ -1,6 +1,7 @@
 package vessel.devices.block;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -8,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
@@ -20,13 +22,16 @@ import java.util.zip.Inflater;
  *
  * <p>Writes to an unallocated cluster copy the whole cluster (from the backing file, the compressed
  * data or zeros) into a new cluster at the end of the file. Metadata is updated in the order that keeps
- * the image consistent if the process dies, or the host loses power, at any point: the new cluster's
- * contents and its refcount first, an fdatasync, then the L2 entry (or, for a new L2 table written
- * with its entry in place, the L1 entry). A crash between the two leaves a cluster counted but not
- * referenced: {@code qemu-img check} calls it a leak (exit status 3, harmless, {@code -r leaks}
- * reclaims it), never corruption. A refcount block is written and synced before the refcount table
- * points at it, for the same reason. Freed clusters are never reused, so a crash cannot leave two
- * references to one cluster.
+ * the image consistent if the process dies, or the host loses power, at any point: a cluster's refcount
+ * is durable before any table points at it, and so are the bytes a new cluster copied from elsewhere
+ * (its backing file's, a compressed cluster's) before its L2 entry is written. A crash in between leaves
+ * a cluster counted but not referenced: {@code qemu-img check} calls it a leak (exit status 3, harmless,
+ * {@code -r leaks} reclaims it), never corruption. Refcounts are set, and synced, for a batch of
+ * clusters at a time ({@link #RESERVE_BYTES}), so writing a new disk costs one fdatasync per batch rather
+ * than one per cluster; closing the image gives back what the batch left unused. The guest's own bytes
+ * in a new cluster need no sync of their own: like any write, they are durable once the guest's FLUSH
+ * is done. A refcount block is written and synced before the refcount table points at it. Freed
+ * clusters are never reused, so a crash cannot leave two references to one cluster.
  *
  * <p>Every number from the file is untrusted: offsets must be cluster-aligned, tables must lie inside
  * the file, sizes are bounded before anything is allocated for them, and the arithmetic cannot overflow.
@@ -51,6 +56,8 @@ public final class Qcow2Image implements DiskImage {
     static final int MAX_CHAIN_DEPTH = 16;
     /** Bytes of L2 tables kept in memory (at least one table). */
     static final int L2_CACHE_BYTES = 1 << 20;
+    /** Bytes of clusters counted ahead, with one fdatasync, for the writes to come (at least one cluster). */
+    static final long RESERVE_BYTES = 4L << 20;
 
     static final long COPIED = 1L << 63;
     static final long COMPRESSED = 1L << 62;
@@ -88,6 +95,10 @@ public final class Qcow2Image implements DiskImage {
     private final java.util.Set<Long> metadata = new java.util.HashSet<>();
     /** The next cluster to try when allocating: never below the file's end when it was opened. */
     private long nextFree;
+    /** Clusters counted (refcount 1, synced) but not yet used: {@link #allocateCluster} hands them out in order. */
+    private final java.util.ArrayDeque<Long> reserved = new java.util.ArrayDeque<>();
+    /** fdatasyncs so far: what a write costs, for tests. */
+    private long syncs;
     private long cachedCompressedEntry = -1;
     private final byte[] cachedCompressed;
 
@@ -480,9 +491,11 @@ public final class Qcow2Image implements DiskImage {
         }
     }
 
+    /** Zeros from {@code dst}'s position to its limit, in bulk (a byte at a time, an empty disk read slowly). */
     private static void fillZeros(ByteBuffer dst) {
-        while (dst.hasRemaining()) {
-            dst.put((byte) 0);
+        if (dst.hasRemaining()) {
+            MemorySegment.ofBuffer(dst).fill((byte) 0);
+            dst.position(dst.limit());
         }
     }
 
@@ -589,6 +602,41 @@ public final class Qcow2Image implements DiskImage {
         src.position(src.limit());
     }
 
+    /** Bytes of a request gathered into one buffer before it is written (see {@link #write(long, List)}). */
+    static final int GATHER_BYTES = 1 << 20;
+
+    /** Gathers {@code parts} into buffers of up to {@value #GATHER_BYTES}, so whole clusters are written whole. */
+    @Override
+    public void write(long offset, List<MemorySegment> parts) throws IOException {
+        if (parts.size() == 1) {
+            write(offset, parts.getFirst());
+            return;
+        }
+        long total = 0;
+        for (MemorySegment part : parts) {
+            total += part.byteSize();
+        }
+        ByteBuffer gathered = ByteBuffer.allocate((int) Math.min(total, GATHER_BYTES));
+        long at = offset;
+        for (MemorySegment part : parts) {
+            for (long done = 0; done < part.byteSize(); ) {
+                int n = (int) Math.min(part.byteSize() - done, gathered.remaining());
+                gathered.put(part.asSlice(done, n).asByteBuffer());
+                done += n;
+                if (!gathered.hasRemaining()) {
+                    gathered.flip();
+                    at += gathered.remaining();
+                    write(at - gathered.remaining(), gathered);
+                    gathered.clear();
+                }
+            }
+        }
+        if (gathered.position() > 0) {
+            gathered.flip();
+            write(at, gathered);
+        }
+    }
+
     @Override
     public void writeZeroes(long offset, long length) throws IOException {
         checkWritable();
@@ -621,10 +669,18 @@ public final class Qcow2Image implements DiskImage {
         }
         // Anything else becomes a whole new cluster: the old contents with src laid over them.
         ByteBuffer cluster = ByteBuffer.allocate((int) clusterSize);
-        if (inCluster != 0 || src.remaining() != clusterSize) {
+        boolean partial = inCluster != 0 || src.remaining() != clusterSize;
+        if (partial) {
             readInCluster(vcluster << clusterBits, cluster);
             cluster.clear();
         }
+        // Bytes the guest did not write that are not zeros must be on disk before the entry that makes
+        // them the cluster's: otherwise a power cut could leave it reading zeros where its base had data.
+        boolean copied = partial && switch (kind) {
+            case UNALLOCATED -> backing != null && (vcluster << clusterBits) < backing.size();
+            case ZERO -> false;
+            case NORMAL, COMPRESSED -> true;
+        };
         cluster.position((int) inCluster);
         cluster.put(src);
         cluster.clear();
@@ -635,13 +691,14 @@ public final class Qcow2Image implements DiskImage {
             throw new DiskImageException(path + ": L2 table at " + l2Offset + " is shared (snapshots); Vessel cannot write it");
         }
         if (kind == Kind.ZERO && host != 0 && (entry & COPIED) != 0) {
-            // A preallocated zero cluster: fill it in place, then clear the flag.
+            // A preallocated zero cluster: fill it in place, then clear the flag. Its old bytes are not
+            // zeros, so they must not show through: the new ones are durable before the entry changes.
             writeHost(host, cluster);
-            file.force(false);
+            sync();
             setL2Entry(l2Offset, l2Index, host | COPIED);
             return;
         }
-        long data = allocateCluster();
+        long data = allocateCluster(); // counted, durably, before anything below points at it
         long newL2 = l2Offset == 0 ? allocateCluster() : 0;
         writeHost(data, cluster);
         if (newL2 != 0) {
@@ -650,12 +707,12 @@ public final class Qcow2Image implements DiskImage {
             ByteBuffer t = ByteBuffer.allocate((int) clusterSize);
             t.asLongBuffer().put(table);
             writeHost(newL2, t);
-            setRefcount(newL2, 1);
             l2Cache.put(newL2, table);
             metadata.add(newL2);
         }
-        setRefcount(data, 1);
-        file.force(false); // the cluster, its table and their refcounts are durable before anything points at them
+        if (copied || newL2 != 0) {
+            sync(); // the copied bytes, or the new table, are whole before an entry points at them
+        }
         if (newL2 != 0) {
             ByteBuffer e = ByteBuffer.allocate(8).putLong(0, newL2 | COPIED);
             writeHost(l1Offset + (long) l1Index * 8, e);
@@ -664,7 +721,9 @@ public final class Qcow2Image implements DiskImage {
             setL2Entry(l2Offset, l2Index, data | COPIED);
         }
         if (kind == Kind.COMPRESSED || (kind == Kind.NORMAL && host != 0)) {
-            release(entry, kind); // only after nothing points at the old cluster: a crash before this leaks it
+            // Only once nothing on disk points at the old cluster: a crash before this leaks it.
+            sync();
+            release(entry, kind);
         }
     }
 
@@ -694,8 +753,32 @@ public final class Qcow2Image implements DiskImage {
         }
     }
 
-    /** A free cluster at or past the end of the file (freed clusters are never reused). */
+    /**
+     * A cluster for new data or a new table, its refcount already 1 and durable: from the reserve, which
+     * is refilled, with one fdatasync, by a batch of {@link #RESERVE_BYTES}.
+     */
     private long allocateCluster() throws IOException {
+        if (reserved.isEmpty()) {
+            long batch = Math.max(1, RESERVE_BYTES >> clusterBits);
+            long end = 0;
+            for (long i = 0; i < batch; i++) {
+                long c = claimCluster();
+                setRefcount(c, 1);
+                reserved.add(c);
+                end = Math.max(end, c + clusterSize);
+            }
+            // The file covers the batch (sparsely): were it to end short of a counted cluster, qemu-img
+            // check would not see that cluster as leaked, and -r leaks could not give it back.
+            if (file.size() < end) {
+                writeHost(end - 1, ByteBuffer.allocate(1));
+            }
+            sync();
+        }
+        return reserved.poll();
+    }
+
+    /** A free cluster at or past the end of the file (freed clusters are never reused), not yet counted. */
+    private long claimCluster() throws IOException {
         for (int tries = 0; tries < 1 << 16; tries++) {
             long c = nextFree;
             if (c > OFFSET_MASK - clusterSize) {
@@ -753,7 +836,7 @@ public final class Qcow2Image implements DiskImage {
             if (depth > 4) {
                 throw new DiskImageException(path + ": refcount blocks cannot be placed");
             }
-            block = allocateCluster();
+            block = claimCluster();
             ByteBuffer zeros = ByteBuffer.allocate((int) clusterSize);
             writeHost(block, zeros);
             long blockCluster = block >>> clusterBits;
@@ -762,7 +845,7 @@ public final class Qcow2Image implements DiskImage {
             } else {
                 setRefcount(block, 1, depth + 1);
             }
-            file.force(false); // the block is whole on disk before the table points at it
+            sync(); // the block is whole on disk before the table points at it
             ByteBuffer e = ByteBuffer.allocate(8).putLong(0, block);
             writeHost(refcountTableOffset + index * 8, e);
             refcountTable[(int) index] = block;
@@ -818,10 +901,20 @@ public final class Qcow2Image implements DiskImage {
         writeFully(file, src, hostOffset);
     }
 
+    /** fdatasync: data and size, not timestamps. */
+    private void sync() throws IOException {
+        file.force(false);
+        syncs++;
+    }
+
+    long syncs() {
+        return syncs;
+    }
+
     @Override
     public void flush() throws IOException {
         if (!readOnly) {
-            file.force(false); // fdatasync: data and size, not timestamps
+            sync();
         }
     }
 
@@ -841,8 +934,40 @@ public final class Qcow2Image implements DiskImage {
         return (v + clusterSize - 1) & ~(clusterSize - 1);
     }
 
+    /**
+     * Gives back the reserved clusters nothing uses: their refcounts go back to 0, so a closed image checks
+     * clean. A crash before this leaves them leaked, which is harmless.
+     */
+    private void releaseReserve() throws IOException {
+        if (readOnly || reserved.isEmpty()) {
+            return;
+        }
+        long end = file.size();
+        java.util.TreeSet<Long> unused = new java.util.TreeSet<>(reserved);
+        for (long c : unused) {
+            setRefcount(c, 0);
+        }
+        reserved.clear();
+        // The file ends where the last cluster in use does: the reserve's unused tail is cut off.
+        while (!unused.isEmpty() && unused.last() + clusterSize >= end) {
+            end = Math.min(end, unused.pollLast());
+        }
+        if (end < file.size()) {
+            file.truncate(end);
+        }
+        sync();
+    }
+
     @Override
     public void close() throws IOException {
+        try {
+            releaseReserve();
+        } finally {
+            closeFiles();
+        }
+    }
+
+    private void closeFiles() throws IOException {
         try {
             file.close();
         } finally {

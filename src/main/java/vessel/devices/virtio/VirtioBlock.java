@@ -5,6 +5,7 @@ import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -864,13 +865,16 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
     /**
      * Moves {@code bytes} between the disk at {@code position} and the chain's writable ({@code intoGuest})
      * or readable part from {@code partOffset} on, straight through guest memory: each segment is handed
-     * to the image as it is, so a raw image preads and pwrites it without a copy.
+     * to the image as it is, so a raw image preads and pwrites it without a copy. A write's segments go
+     * to the image together, so a qcow2 image sees which clusters the request covers whole.
      */
     private static void transfer(DescriptorChain chain, DiskImage disk, boolean intoGuest, long partOffset, long bytes,
                                  long position) throws IOException {
         int first = intoGuest ? chain.readableCount() : 0;
         int end = intoGuest ? chain.segmentCount() : chain.readableCount();
         long skip = partOffset;
+        long start = position;
+        List<MemorySegment> writes = intoGuest ? null : new ArrayList<>(end - first);
         for (int i = first; i < end && bytes > 0; i++) {
             long length = chain.length(i);
             if (skip >= length) {
@@ -882,11 +886,14 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
             if (intoGuest) {
                 disk.read(position, guest);
             } else {
-                disk.write(position, guest);
+                writes.add(guest);
             }
             position += n;
             bytes -= n;
             skip = 0;
+        }
+        if (writes != null && !writes.isEmpty()) {
+            disk.write(start, writes);
         }
     }
 

@@ -1,12 +1,16 @@
 package vessel.devices.block;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
@@ -140,6 +144,68 @@ class Qcow2ImageTest {
         assertCheckClean("vm1.qcow2");
         ok(dir, "qemu-img", "compare", "-f", "raw", "-F", "qcow2", "ref.raw", "vm1.qcow2");
         assertArrayEquals(baseBytes, Files.readAllBytes(dir.resolve(base)), "the base is never written");
+    }
+
+    /**
+     * Filling a new disk costs an fdatasync per reserved batch of clusters, not one per cluster (which made
+     * a guest's sequential writes to a qcow2 some 13 times slower than to a raw file on a real disk); the
+     * image still compares equal and checks clean once closed, the unused reserve given back.
+     */
+    @Test
+    void fillingANewDiskSyncsOncePerBatchOfClustersNotPerCluster() throws Exception {
+        ok(dir, "qemu-img", "create", "-q", "-f", "qcow2", "d.qcow2", "17M");
+        byte[] reference = new byte[17 * MIB];
+        new Random(5).nextBytes(reference);
+        try (Qcow2Image d = Qcow2Image.open(dir.resolve("d.qcow2"), false)) {
+            for (int at = 0; at < 16 * MIB; at += MIB) {
+                d.write(at, ByteBuffer.wrap(reference, at, MIB));
+            }
+            d.flush();
+            // 257 new clusters (256 of data, an L2 table) in 5 batches of 64, one sync before the L1 entry
+            // points at the table, one for the flush: 7 (it was 258).
+            assertEquals(64, Qcow2Image.RESERVE_BYTES / d.clusterSize());
+            assertTrue(d.syncs() <= 7, d.syncs() + " fdatasyncs for 257 new clusters");
+        }
+        Arrays.fill(reference, 16 * MIB, 17 * MIB, (byte) 0);
+        Files.write(dir.resolve("ref.raw"), reference);
+        assertCheckClean("d.qcow2");
+        ok(dir, "qemu-img", "compare", "-f", "raw", "-F", "qcow2", "ref.raw", "d.qcow2");
+    }
+
+    /**
+     * A guest's request arrives as page-sized buffers. Taken one by one, the first page of each cluster of
+     * an overlay would copy the base's 64 KiB and sync before the other 15 pages overwrote them; taken
+     * together, the request covers whole clusters, reads nothing from the base and syncs once per batch.
+     * The partial clusters at either end still keep the base's bytes around the request's.
+     */
+    @Test
+    void aRequestInPagesWritesWholeClustersOfAnOverlayWithoutCopyingTheBase() throws Exception {
+        ok(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "4M");
+        ok(dir, "qemu-io", "-c", "write -P 0x42 0 4M", "base.qcow2");
+        byte[] baseBytes = Files.readAllBytes(dir.resolve("base.qcow2"));
+        ok(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "vm.qcow2");
+        byte[] reference = filled(4 * MIB, (byte) 0x42);
+        byte[] data = new byte[MIB];
+        new Random(9).nextBytes(data);
+        try (Arena arena = Arena.ofConfined(); Qcow2Image d = Qcow2Image.open(dir.resolve("vm.qcow2"), false)) {
+            MemorySegment guest = arena.allocate(MIB, 4096);
+            guest.copyFrom(MemorySegment.ofArray(data));
+            List<MemorySegment> pages = new ArrayList<>();
+            for (long page = 0; page < MIB; page += 4096) {
+                pages.add(guest.asSlice(page, 4096));
+            }
+            long before = d.syncs();
+            d.write(MIB, pages); // 16 whole clusters
+            assertTrue(d.syncs() - before <= 2, (d.syncs() - before) + " fdatasyncs for 16 whole clusters");
+            System.arraycopy(data, 0, reference, MIB, MIB);
+            d.write(2 * MIB + 512, pages.subList(0, 3)); // inside one cluster: the rest comes from the base
+            System.arraycopy(data, 0, reference, 2 * MIB + 512, 3 * 4096);
+            assertArrayEquals(reference, readAll(d));
+        }
+        Files.write(dir.resolve("ref.raw"), reference);
+        assertCheckClean("vm.qcow2");
+        ok(dir, "qemu-img", "compare", "-f", "raw", "-F", "qcow2", "ref.raw", "vm.qcow2");
+        assertArrayEquals(baseBytes, Files.readAllBytes(dir.resolve("base.qcow2")), "the base is never written");
     }
 
     @Test
