@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
+import vessel.sys.IoVec;
 import vessel.sys.Libc;
 import vessel.sys.SysException;
 
@@ -340,7 +341,29 @@ public final class GuestMemory implements AutoCloseable {
 
     public void write(long gpa, byte[] src, int off, int len) {
         java.util.Objects.checkFromIndexSize(off, len, src.length);
-        MemorySegment.copy(src, off, slice(gpa, len), ValueLayout.JAVA_BYTE, 0, len);
+        int i = index(gpa, len); // not slice(): a slice is an object per call where the JIT keeps it
+        dirty(i, gpa, len);
+        MemorySegment.copy(src, off, regions[i].host(), ValueLayout.JAVA_BYTE, gpa - starts[i], len);
+    }
+
+    /** Copies {@code len} bytes of {@code src} from {@code srcOffset} to {@code [gpa, gpa+len)}; allocates nothing. */
+    public void write(long gpa, MemorySegment src, long srcOffset, long len) {
+        int i = index(gpa, len);
+        dirty(i, gpa, len);
+        MemorySegment.copy(src, srcOffset, regions[i].host(), gpa - starts[i], len);
+    }
+
+    /**
+     * Makes entry {@code index} of {@code iov} describe {@code [gpa, gpa+len)}, checked like any access, for
+     * a readv or writev straight between a descriptor and guest memory; {@code written} when the call will
+     * write it (counted as the VMM's write for a diff snapshot). Allocates nothing.
+     */
+    public void describe(IoVec iov, int index, long gpa, long len, boolean written) {
+        int i = index(gpa, len);
+        if (written) {
+            dirty(i, gpa, len);
+        }
+        iov.set(index, regions[i].host(), gpa - starts[i], len);
     }
 
     public void write(long gpa, byte[] src) {

@@ -111,6 +111,33 @@ public final class Tap implements AutoCloseable {
         return true;
     }
 
+    /**
+     * One frame into the buffers of {@code iov}'s first {@code count} entries, in order: its length, 0
+     * when none waits, or throws. A frame longer than the buffers is cut short by the kernel.
+     */
+    public int readv(IoVec iov, int count) throws SysException {
+        long r = Libc.readvRaw(fd, iov, count);
+        if (r == -Errno.EAGAIN) {
+            return 0;
+        }
+        if (r < 0) {
+            throw new SysException("readv(" + name + ")", (int) -r);
+        }
+        return (int) r;
+    }
+
+    /** Sends one frame gathered from {@code iov}'s first {@code count} entries; false when the kernel would block. */
+    public boolean writev(IoVec iov, int count) throws SysException {
+        long r = Libc.writevRaw(fd, iov, count);
+        if (r == -Errno.EAGAIN) {
+            return false;
+        }
+        if (r < 0) {
+            throw new SysException("writev(" + name + ")", (int) -r);
+        }
+        return true;
+    }
+
     @Override
     public void close() {
         Libc.close(fd);

@@ -1,24 +1,22 @@
 package vessel.vmm;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import vessel.devices.virtio.NetBackend;
 import vessel.devices.virtio.VirtioNet;
 import vessel.sys.Epoll;
 import vessel.sys.EventFd;
+import vessel.sys.IoVec;
 import vessel.sys.Libc;
 import vessel.sys.SysException;
 import vessel.sys.Tap;
 
-/** A {@link Tap} as a {@link VirtioNet}'s backend: epoll on the TAP plus an eventfd to wake the waiter. */
+/**
+ * A {@link Tap} as a {@link VirtioNet}'s backend: one readv or writev per frame straight between the TAP
+ * and the driver's buffers, epoll on the TAP plus an eventfd to wake the waiter.
+ */
 final class TapBackend implements NetBackend {
     private final Tap tap;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment rx = arena.allocate(VirtioNet.MAX_FRAME);
-    private final MemorySegment tx = arena.allocate(VirtioNet.MAX_FRAME);
     private final EventFd wake;
     private final Epoll epoll;
     private final boolean offloads;
@@ -41,16 +39,13 @@ final class TapBackend implements NetBackend {
     }
 
     @Override
-    public int read(byte[] dst) throws IOException {
-        int n = tap.read(rx);
-        MemorySegment.copy(rx, ValueLayout.JAVA_BYTE, 0, dst, 0, n);
-        return n;
+    public int read(IoVec iov, int count) throws IOException {
+        return tap.readv(iov, count);
     }
 
     @Override
-    public void write(byte[] src, int len) throws IOException {
-        MemorySegment.copy(src, 0, tx, ValueLayout.JAVA_BYTE, 0, len);
-        if (!tap.write(tx.asSlice(0, len))) {
+    public void write(IoVec iov, int count, int len) throws IOException {
+        if (!tap.writev(iov, count)) {
             throw new IOException(tap.name() + ": the TAP's queue is full");
         }
     }
@@ -97,6 +92,5 @@ final class TapBackend implements NetBackend {
         epoll.close();
         wake.close();
         tap.close();
-        arena.close();
     }
 }

@@ -178,4 +178,105 @@ class EventLoopTest {
             assertTrue(order.indexOf("other") < order.lastIndexOf("busy"), "other waited for all of busy: " + order);
         }
     }
+
+    /**
+     * issue 15: a network device whose transmit queue is full of large frames is served a pass (its byte
+     * budget) at a time, and another device's notification is served between two of its passes.
+     */
+    @Test
+    void aBusyNetworkTransmitQueueLetsAnotherDeviceInBetweenItsPasses() throws Exception {
+        java.util.List<String> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+        vessel.devices.virtio.NetBackend counting = new vessel.devices.virtio.NetBackend() {
+            @Override
+            public int read(vessel.sys.IoVec iov, int count) {
+                return 0;
+            }
+
+            @Override
+            public void write(vessel.sys.IoVec iov, int count, int len) {
+                sent.incrementAndGet();
+            }
+
+            @Override
+            public void awaitReadable() throws java.io.IOException {
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    throw new java.io.IOException(e);
+                }
+            }
+
+            @Override
+            public void wakeup() {
+            }
+
+            @Override
+            public boolean offloads() {
+                return false;
+            }
+
+            @Override
+            public void enableOffloads(boolean csum, boolean tso4, boolean tso6, boolean ecn) {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Semaphore done = new Semaphore(0);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
+             vessel.devices.virtio.VirtioNet net = new vessel.devices.virtio.VirtioNet(counting, new byte[6]);
+             EventLoop loop = new EventLoop(); EventFd tx = new EventFd(Libc.EFD_NONBLOCK);
+             EventFd other = new EventFd(Libc.EFD_NONBLOCK)) {
+            vessel.memory.GuestMemory memory = vessel.testkit.TestMemory.of(arena, 1 << 20);
+            var rxDriver = new vessel.devices.virtio.TestDriver(memory, 0x1000, 64, 0x10000, 0x20000);
+            var txDriver = new vessel.devices.virtio.TestDriver(memory, 0x4000, 64, 0x20000, 1 << 20);
+            var rq = rxDriver.configure(new vessel.devices.virtio.VirtQueue(64));
+            var tq = txDriver.configure(new vessel.devices.virtio.VirtQueue(64));
+            rq.activate(memory, false, false);
+            tq.activate(memory, false, false);
+            var irq = new vessel.devices.virtio.VirtioInterrupt() {
+                @Override
+                public void queue(int index) {
+                }
+
+                @Override
+                public void config() {
+                }
+
+                @Override
+                public void needsReset(String why) {
+                    order.add("reset: " + why);
+                }
+            };
+            synchronized (net) {
+                net.activate(memory, java.util.List.of(rq, tq), 0, irq);
+            }
+            long frame = txDriver.alloc(60_000);
+            for (int i = 0; i < 12; i++) {
+                txDriver.post(vessel.devices.virtio.TestDriver.Buf.in(frame, 60_000));
+            }
+            loop.add(tx, () -> {
+                boolean more;
+                synchronized (net) {
+                    more = net.queueNotified(vessel.devices.virtio.VirtioNet.TX);
+                }
+                order.add("tx " + sent.get());
+                if (!more) {
+                    done.release();
+                }
+                return more;
+            });
+            loop.add(other, () -> {
+                order.add("other");
+                return false;
+            });
+            tx.signal();
+            other.signal();
+            loop.start("test-loop");
+            assertTrue(done.tryAcquire(10, TimeUnit.SECONDS), "the transmit queue was not served to the end: " + order);
+            assertEquals(java.util.List.of("tx 5", "other", "tx 10", "tx 12"), order);
+        }
+    }
 }

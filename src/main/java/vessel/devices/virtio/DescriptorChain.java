@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 
 import vessel.memory.GuestMemory;
+import vessel.sys.IoVec;
 
 /**
  * One request from the driver: the head index to return with {@link VirtQueue#addUsed}, and its buffers
@@ -164,6 +165,69 @@ public final class DescriptorChain {
             offset = 0;
             i++;
         }
+    }
+
+    /**
+     * Copies {@code len} bytes of native {@code src} from {@code srcOffset} to offset {@code offset} of the
+     * writable part; allocates nothing.
+     */
+    public void write(long offset, MemorySegment src, long srcOffset, int len) {
+        Objects.checkFromIndexSize(srcOffset, len, src.byteSize());
+        checkRange(offset, len, writableLength);
+        int i = readableCount;
+        while (len > 0) {
+            long segLen = length(i);
+            if (offset >= segLen) {
+                offset -= segLen;
+                i++;
+                continue;
+            }
+            int n = (int) Math.min(len, segLen - offset);
+            memory.write(addresses[i] + offset, src, srcOffset, n);
+            srcOffset += n;
+            len -= n;
+            offset = 0;
+            i++;
+        }
+    }
+
+    /**
+     * Describes the readable part, in order, in {@code iov}'s entries from 0 (empty segments left out), for
+     * a writev straight from guest memory; returns how many entries, or -1 when {@code iov} has too few.
+     */
+    public int readableIoVec(IoVec iov) {
+        int n = 0;
+        for (int i = 0; i < readableCount; i++) {
+            if (lengths[i] == 0) {
+                continue;
+            }
+            if (n == iov.capacity()) {
+                return -1;
+            }
+            memory.describe(iov, n++, addresses[i], Integer.toUnsignedLong(lengths[i]), false);
+        }
+        return n;
+    }
+
+    /**
+     * Describes the first {@code limit} bytes of the writable part (all of it if shorter), in order, in
+     * {@code iov}'s entries from 0, for a readv straight into guest memory; returns how many entries, or
+     * -1 when {@code iov} has fewer than that plus {@code spare}.
+     */
+    public int writableIoVec(IoVec iov, long limit, int spare) {
+        int n = 0;
+        for (int i = readableCount; i < count && limit > 0; i++) {
+            long len = Math.min(Integer.toUnsignedLong(lengths[i]), limit);
+            if (len == 0) {
+                continue;
+            }
+            if (n + spare >= iov.capacity()) {
+                return -1;
+            }
+            memory.describe(iov, n++, addresses[i], len, true);
+            limit -= len;
+        }
+        return n;
     }
 
     private static void checkRange(long offset, int len, long available) {

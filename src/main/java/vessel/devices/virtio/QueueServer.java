@@ -32,6 +32,12 @@ final class QueueServer {
     static final int CHAINS_PER_PASS = 64;
 
     /**
+     * The most bytes (the chains' buffers) one pass serves where a device asks for a byte budget too
+     * ({@link #byteBudget}): 64 full-size network frames would be 4 MiB.
+     */
+    static final long BYTES_PER_PASS = 256 * 1024;
+
+    /**
      * Asks whether a popped chain may be served now (a rate limiter's say): 0 to serve it, else the
      * nanoseconds until it may be, and the chain goes back to the driver's ring until then.
      */
@@ -56,6 +62,7 @@ final class QueueServer {
     private QueueTimer timer = QueueTimer.NONE;
     /** When a refused chain may be served (System.nanoTime), or NOT_WAITING; set from the API thread too. */
     private volatile long waitingUntil = NOT_WAITING;
+    private long bytesPerPass = Long.MAX_VALUE;
 
     QueueServer(String name, int index, RequestHandler handler) {
         this.name = name;
@@ -67,6 +74,11 @@ final class QueueServer {
     void limit(Admission admission, QueueTimer timer) {
         this.admission = admission;
         this.timer = timer;
+    }
+
+    /** A pass also ends once the chains it served held {@code bytes} or more (their buffers' lengths). */
+    void byteBudget(long bytes) {
+        this.bytesPerPass = bytes;
     }
 
     /** Pops chains into what {@code recycled} gives for a head (null for a new one). */
@@ -104,7 +116,8 @@ final class QueueServer {
     }
 
     /**
-     * Serves the chains the driver has made available, at most {@link #CHAINS_PER_PASS}; returns true when
+     * Serves the chains the driver has made available, at most {@link #CHAINS_PER_PASS} (and the byte
+     * budget's worth, if the device set one); returns true when
      * it stopped at that budget and the caller should call again (a driver that keeps adding keeps the
      * device busy with real requests, but only a pass at a time).
      */
@@ -123,6 +136,7 @@ final class QueueServer {
         try {
             DescriptorChain chain;
             int budget = CHAINS_PER_PASS;
+            long bytesLeft = bytesPerPass;
             while ((chain = queue.pop(recycled)) != null) {
                 if (admission != null) {
                     long now = System.nanoTime();
@@ -134,11 +148,12 @@ final class QueueServer {
                         break;
                     }
                 }
+                bytesLeft -= chain.readableLength() + chain.writableLength();
                 int used = handler.handle(chain);
                 if (used != PENDING) {
                     queue.addUsed(chain.head(), used);
                 }
-                if (--budget == 0) {
+                if (--budget == 0 || bytesLeft <= 0) {
                     more = true;
                     break;
                 }

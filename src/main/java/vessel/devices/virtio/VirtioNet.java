@@ -2,8 +2,10 @@ package vessel.devices.virtio;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.util.ArrayList;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.function.IntFunction;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -11,6 +13,7 @@ import vessel.devices.DeviceMetrics;
 import vessel.devices.PauseGate;
 import vessel.devices.RateLimiter;
 import vessel.memory.GuestMemory;
+import vessel.sys.IoVec;
 
 /**
  * virtio-net (device type 1, virtio 1.x section 5.1): one receive and one transmit queue, no control
@@ -23,11 +26,18 @@ import vessel.memory.GuestMemory;
  * spread over as many receive buffers as it needs and num_buffers says how many; without it a frame
  * that does not fit one buffer is dropped and counted.
  *
+ * <p>Frames move with one readv or writev each, straight between the backend and the driver's buffers
+ * in guest memory (scatter-gather lists made once per queue, chains refilled instead of allocated): a
+ * sent frame is never copied, a received one only past its first buffer (MRG_RXBUF), and nothing is
+ * allocated per frame. Each pass over a queue has a budget of frames and bytes, after which the device
+ * yields, so one busy interface does not starve the VM's other devices.
+ *
  * <p>Transmit is served on the driver's notification (the transport's thread). Receive is driven by the
  * device's thread ("virtio-net"), which waits for the backend to be readable and fills receive buffers
  * holding the transport's lock ({@link #transportLock}). When the driver has posted no receive buffers
  * the device stops reading: frames wait in the backend (the TAP's kernel queue, which drops and counts
- * beyond its length) until the next receive notification. At most one frame is held by the device.
+ * beyond its length) until the next receive notification. At most one frame is held by the device (in
+ * its first buffer and the spill).
  * Each receive pass goes through the VM's {@link PauseGate}: paused, frames wait in the backend.
  */
 public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devices.Snapshottable<VirtioNet.State> {
@@ -59,8 +69,15 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
     private final byte[] mac;
     private final long features;
     private final QueueServer txServer;
-    private final byte[] txFrame = new byte[MAX_FRAME];
-    private final byte[] rxFrame = new byte[MAX_FRAME];
+    /**
+     * Scatter-gather lists of a chain's buffers, for one readv/writev per frame: a chain has at most
+     * QUEUE_SIZE descriptors (VirtQueue ends a longer walk), and receive has one more entry for the spill.
+     */
+    private final IoVec txIov = new IoVec(QUEUE_SIZE);
+    private final IoVec rxIov = new IoVec(QUEUE_SIZE + 1);
+    /** Where a received frame goes past its first buffer (MRG_RXBUF), or past the only one (then dropped). */
+    private final MemorySegment spill = Arena.ofAuto().allocate(MAX_FRAME);
+    private final byte[] numBuffers = new byte[2];
     private final Semaphore kick = new Semaphore(0);
     private Object lock = this;
     /** Each pass of the device's thread goes through it (see VirtioDevice.pauseGate); never shut until given. */
@@ -77,12 +94,25 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
     private VirtioInterrupt interrupt;
     private boolean mergeable;
     private boolean rxStopped;
-    /** The frame read but not yet delivered (0: none), how much of it is in {@link #filling}. */
+    /**
+     * The frame read but not yet delivered (0: none): its length, how much of it is in receive buffers,
+     * and how much of that went straight into the first buffer (the rest waits in {@link #spill}).
+     */
     private int pendingLength;
     private int pendingOffset;
-    private final List<DescriptorChain> filling = new ArrayList<>();
-    private final List<Integer> fillingLengths = new ArrayList<>();
-    private DescriptorChain heldRx;
+    private int pendingDirect;
+    /** The buffers the pending frame fills, in order, and the bytes in each; the first is {@link #rxFirst}. */
+    private final int[] filledHeads = new int[QUEUE_SIZE];
+    private final int[] filledLengths = new int[QUEUE_SIZE];
+    private int filled;
+    /** A frame's first buffer, refilled by each pop; {@link #holdingFirst} while popped but given no frame. */
+    private DescriptorChain rxFirst;
+    private boolean holdingFirst;
+    /** Further buffers of a frame (MRG_RXBUF), refilled by each pop; and the transmitted chain. */
+    private DescriptorChain rxNext;
+    private DescriptorChain txChain;
+    private final IntFunction<DescriptorChain> firstChain = head -> rxFirst;
+    private final IntFunction<DescriptorChain> nextChain = head -> rxNext;
 
     private final AtomicLong rxFrames = new AtomicLong();
     private final AtomicLong txFrames = new AtomicLong();
@@ -119,6 +149,7 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
         }
         this.features = f;
         this.txServer = new QueueServer("virtio-net", TX, this::transmit);
+        txServer.byteBudget(QueueServer.BYTES_PER_PASS);
         txServer.limit(this::admitTx, QueueTimer.NONE);
     }
 
@@ -300,6 +331,11 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
     public void activate(GuestMemory memory, List<VirtQueue> queues, long ackedFeatures, VirtioInterrupt interrupt) {
         synchronized (lock) {
             this.rxQueue = queues.get(RX);
+            this.rxFirst = DescriptorChain.recyclable(memory);
+            this.rxNext = DescriptorChain.recyclable(memory);
+            this.txChain = DescriptorChain.recyclable(memory);
+            this.holdingFirst = false;
+            txServer.recycle(head -> txChain);
             this.interrupt = interrupt;
             this.mergeable = (ackedFeatures & F_MRG_RXBUF) != 0;
             this.rxStopped = false;
@@ -341,9 +377,8 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
             txServer.clear();
             rxQueue = null;
             interrupt = null;
-            heldRx = null;
-            filling.clear();
-            fillingLengths.clear();
+            holdingFirst = false;
+            filled = 0;
             pendingLength = 0;
             pendingOffset = 0;
             pendingAdmitted = false;
@@ -369,16 +404,20 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
 
     // ---- transmit ----
 
+    /**
+     * Sends a frame with one writev straight from the driver's buffers, header included (the TAP reads the
+     * virtio_net_hdr as it is). Nothing is copied and nothing allocated.
+     */
     private int transmit(DescriptorChain chain) {
         long len = chain.readableLength();
-        if (len < HDR || len > MAX_FRAME) {
+        int count = len < HDR || len > MAX_FRAME ? -1 : chain.readableIoVec(txIov);
+        if (count < 0) {
             txDropped.incrementAndGet();
             txMalformed.incrementAndGet();
             return 0;
         }
-        chain.read(0, txFrame, 0, (int) len);
         try {
-            backend.write(txFrame, (int) len);
+            backend.write(txIov, count, (int) len);
             txFrames.incrementAndGet();
             txBytes.addAndGet(len);
         } catch (IOException e) {
@@ -439,7 +478,12 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
 
     /**
      * Moves frames from the backend into receive buffers until either runs out, or until the pass has
-     * moved {@link QueueServer#CHAINS_PER_PASS} frames: then the device's thread goes on with the rest.
+     * moved {@link QueueServer#CHAINS_PER_PASS} frames or {@link QueueServer#BYTES_PER_PASS} bytes: then
+     * the device's thread goes on with the rest after a break (the lock released, the gate passed again).
+     *
+     * <p>Each frame is read with one readv straight into the writable buffers of the next chain, and past
+     * them into {@link #spill}; only what spilled (a frame longer than the chain) is copied, into further
+     * chains with MRG_RXBUF, so no byte is copied more than once and nothing is allocated per frame.
      */
     private void pumpRx() {
         if (rxQueue == null || rxStopped) {
@@ -455,9 +499,10 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
         }
         boolean more = true;
         int budget = QueueServer.CHAINS_PER_PASS;
+        long bytesLeft = QueueServer.BYTES_PER_PASS;
         try {
             while (more) {
-                if (budget-- == 0) {
+                if (budget-- == 0 || bytesLeft <= 0) {
                     stalled = false;
                     rxAgain = true;
                     if (Thread.currentThread() != thread) {
@@ -468,13 +513,27 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
                 }
                 if (pendingLength == 0) {
                     // Read only with a buffer in hand: otherwise the frame stays in the backend.
-                    if (heldRx == null && (heldRx = rxQueue.pop()) == null) {
-                        stalled = true;
-                        break;
+                    if (!holdingFirst) {
+                        if (rxQueue.pop(firstChain) == null) {
+                            stalled = true;
+                            break;
+                        }
+                        holdingFirst = true;
                     }
+                    long room = rxFirst.writableLength();
+                    int count = room < HDR ? -1 : rxFirst.writableIoVec(rxIov, MAX_FRAME, 1);
+                    if (count < 0) {
+                        // No room for a header, or more segments than a frame needs: the driver gets it
+                        // back unused, before this frame's buffers, so none is split.
+                        rxQueue.addUsed(rxFirst.head(), 0);
+                        holdingFirst = false;
+                        continue;
+                    }
+                    long direct = Math.min(room, MAX_FRAME);
+                    rxIov.set(count, spill, 0, MAX_FRAME);
                     int n;
                     try {
-                        n = backend.read(rxFrame);
+                        n = backend.read(rxIov, count + 1);
                     } catch (IOException e) {
                         LOG.log(Level.WARNING, "virtio-net: read failed: " + e.getMessage());
                         backendReadFails.incrementAndGet();
@@ -484,19 +543,25 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
                         stalled = false;
                         break;
                     }
-                    if (n < HDR) {
+                    if (n < HDR || (!mergeable && n > direct)) {
+                        // Too short, or too big for the buffer without MRG_RXBUF: the buffer stays for the next.
                         rxDropped.incrementAndGet();
                         continue;
                     }
+                    holdingFirst = false;
                     pendingLength = n;
-                    pendingOffset = 0;
+                    pendingDirect = (int) Math.min(n, direct);
+                    pendingOffset = pendingDirect;
+                    filledHeads[0] = rxFirst.head();
+                    filledLengths[0] = pendingDirect;
+                    filled = 1;
                     pendingAdmitted = false;
                 }
                 if (!pendingAdmitted && rxLimiter.limits()) {
                     long now = System.nanoTime();
                     long wait = rxLimiter.tryConsume(pendingLength, 1, now);
                     if (wait > 0) {
-                        // The frame stays pending (the rest in the TAP); the thread waits for a kick.
+                        // The frame stays pending (in its buffers, not yet used); the thread waits for a kick.
                         rxWaiting = true;
                         rxWaitingUntil = now + wait;
                         stalled = true;
@@ -505,7 +570,11 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
                     }
                 }
                 pendingAdmitted = true;
+                int length = pendingLength;
                 more = deliver();
+                if (more) {
+                    bytesLeft -= length;
+                }
             }
         } catch (VirtQueueException e) {
             rxStopped = true;
@@ -519,49 +588,46 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable, vessel.devi
         }
     }
 
-    /** Puts the pending frame into buffers; false when the buffers ran out first (the frame stays pending). */
+    /**
+     * Copies what of the pending frame spilled into further buffers and returns them all as used; false
+     * when the buffers ran out first (the frame stays pending, its first buffer held).
+     */
     private boolean deliver() throws VirtQueueException {
+        int empty = 0;
         while (pendingOffset < pendingLength) {
-            DescriptorChain chain = heldRx != null ? heldRx : rxQueue.pop();
-            heldRx = null;
+            DescriptorChain chain = rxQueue.pop(nextChain);
             if (chain == null) {
                 stalled = true;
                 return false;
             }
-            long room = chain.writableLength();
-            if (!mergeable) {
-                if (room < pendingLength) {
-                    rxDropped.incrementAndGet(); // the buffer stays for the next frame
-                    heldRx = chain;
-                    pendingLength = 0;
-                    return true;
+            int n = (int) Math.min(chain.writableLength(), pendingLength - pendingOffset);
+            if (n == 0) {
+                // A useless buffer goes back at once, before this frame's, so none is split; a ring of
+                // nothing else ends the walk instead of holding the thread.
+                rxQueue.addUsed(chain.head(), 0);
+                if (++empty > QUEUE_SIZE) {
+                    throw new VirtQueueException("more than " + QUEUE_SIZE + " receive buffers without room in a row");
                 }
-                filling.add(chain);
-                fillingLengths.add(pendingLength);
-                pendingOffset = pendingLength;
-                break;
-            }
-            if (room < (filling.isEmpty() ? HDR : 1)) {
-                rxQueue.addUsed(chain.head(), 0); // useless buffer; before this frame's, so none split
                 continue;
             }
-            int n = (int) Math.min(room, pendingLength - pendingOffset);
-            chain.write(0, rxFrame, pendingOffset, n);
-            filling.add(chain);
-            fillingLengths.add(n);
+            if (filled == filledHeads.length) {
+                throw new VirtQueueException("a frame of " + pendingLength + " bytes needs more than "
+                        + filledHeads.length + " receive buffers");
+            }
+            chain.write(0, spill, pendingOffset - pendingDirect, n);
+            filledHeads[filled] = chain.head();
+            filledLengths[filled] = n;
+            filled++;
             pendingOffset += n;
         }
-        if (!mergeable) {
-            filling.getFirst().write(0, rxFrame, 0, pendingLength);
-        }
         // num_buffers, in the header at the start of the first buffer.
-        int count = filling.size();
-        filling.getFirst().write(10, new byte[] {(byte) count, (byte) (count >>> 8)}, 0, 2);
-        for (int i = 0; i < count; i++) {
-            rxQueue.addUsed(filling.get(i).head(), fillingLengths.get(i));
+        numBuffers[0] = (byte) filled;
+        numBuffers[1] = (byte) (filled >>> 8);
+        rxFirst.write(10, numBuffers, 0, 2);
+        for (int i = 0; i < filled; i++) {
+            rxQueue.addUsed(filledHeads[i], filledLengths[i]);
         }
-        filling.clear();
-        fillingLengths.clear();
+        filled = 0;
         rxBytes.addAndGet(pendingLength);
         pendingLength = 0;
         pendingOffset = 0;
