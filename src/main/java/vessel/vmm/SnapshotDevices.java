@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 
 import vessel.devices.block.DiskFormat;
+import vessel.devices.mmds.MmdsStore;
 import vessel.vmm.snapshot.VmSnapshot;
 
 /**
@@ -17,10 +18,13 @@ final class SnapshotDevices {
 
     /** Why a VM with this configuration cannot be snapshotted, or null when it can. */
     static String refusal(VmConfig config) {
+        MmdsStore store = null;
         for (NetConfig n : config.net()) {
-            if (n.mmds() != null) {
-                return "snapshots of VMs with the MMDS (network interface '" + n.id() + "') are not supported yet";
+            if (n.mmds() != null && store != null && n.mmds() != store) {
+                // The state file keeps one MMDS configuration, as Firecracker has one MMDS per microVM.
+                return "snapshots of VMs whose network interfaces answer from different MMDS stores are not supported";
             }
+            store = n.mmds() != null ? n.mmds() : store;
         }
         if (!config.virtioInputs().isEmpty() || config.displayAdapter() != VmConfig.DisplayAdapter.NONE
                 || config.display() != null) {
@@ -48,13 +52,19 @@ final class SnapshotDevices {
         BalloonConfig b = config.balloon();
         List<VmSnapshot.Balloon> balloon = b == null ? List.of() : List.of(new VmSnapshot.Balloon(b.targetMib(),
                 b.deflateOnOom(), b.statsIntervalSeconds(), b.freePageHinting(), b.freePageReporting()));
+        List<String> mmdsIfaces = config.net().stream().filter(n -> n.mmds() != null).map(NetConfig::id).toList();
+        MmdsStore store = config.net().stream().map(NetConfig::mmds).filter(m -> m != null).findFirst().orElse(null);
+        List<VmSnapshot.Mmds> mmds = store == null ? List.of()
+                : List.of(new VmSnapshot.Mmds(store.version(), store.ipv4Address(), store.imdsCompat(), mmdsIfaces));
         return new VmSnapshot.Devices(drives, config.entropy(), VmSnapshot.RateLimit.of(config.entropyRateLimit()), nets,
-                vsock, balloon);
+                vsock, balloon, mmds);
     }
 
     /**
      * The configuration a restore builds its devices from: the snapshot's, with {@code overrides}
-     * applied; an override naming a device the snapshot lacks is one line.
+     * applied; an override naming a device the snapshot lacks is one line. A snapshot with the MMDS sets
+     * its configuration on the overrides' store (a new one if none) and puts that store on its interfaces;
+     * the store's document is left as it is (empty in a fresh process), as Firecracker keeps no data.
      */
     static VmConfig config(Path statePath, VmSnapshot.Machine machine, RestoreOverrides overrides)
             throws ConfigException {
@@ -81,10 +91,20 @@ final class SnapshotDevices {
             DiskFormat format = drive.format().isEmpty() ? null : DiskFormat.parse(drive.format());
             drives.add(new DriveConfig(drive.id(), path, drive.readOnly(), format, drive.rateLimit().config(), drive.queues()));
         }
+        MmdsStore store = null;
+        List<String> mmdsIfaces = List.of();
+        if (!d.mmds().isEmpty()) {
+            VmSnapshot.Mmds m = d.mmds().getFirst();
+            store = overrides.mmds() != null ? overrides.mmds() : new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT);
+            store.version(m.version());
+            store.ipv4Address(m.ipv4Address());
+            store.imdsCompat(m.imdsCompat());
+            mmdsIfaces = m.ifaces();
+        }
         List<NetConfig> nets = new ArrayList<>();
         for (VmSnapshot.Net n : d.nets()) {
             nets.add(new NetConfig(n.id(), overrides.taps().getOrDefault(n.id(), n.tap()), n.mac(),
-                    n.rxRateLimit().config(), n.txRateLimit().config()));
+                    n.rxRateLimit().config(), n.txRateLimit().config(), mmdsIfaces.contains(n.id()) ? store : null));
         }
         VsockConfig vsock = d.vsock().isEmpty() ? null : new VsockConfig(d.vsock().getFirst().cid(),
                 overrides.vsockUds() != null ? overrides.vsockUds() : Path.of(d.vsock().getFirst().uds()));

@@ -231,7 +231,8 @@ public final class VmmController {
     private VmmData load(VmmAction.LoadSnapshot a) throws VmmActionException {
         String e = "Load snapshot error: ";
         try {
-            vm = restorer.restore(a.state(), a.memory(), !a.resume(), a.trackDirtyPages(), a.overrides());
+            // A restored MMDS answers from this controller's store, so PUT /mmds after the load fills it.
+            vm = restorer.restore(a.state(), a.memory(), !a.resume(), a.trackDirtyPages(), a.overrides().withMmds(mmds));
         } catch (ConfigException ex) {
             throw new VmmActionException(e + ex.getMessage());
         } catch (IOException ex) {

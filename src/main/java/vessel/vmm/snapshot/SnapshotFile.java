@@ -31,9 +31,9 @@ public final class SnapshotFile {
     static final byte[] MAGIC = "VESSELVM".getBytes(StandardCharsets.US_ASCII);
     /**
      * 2: the machine names its virtio devices (drives, nets, vsock, entropy, balloon) and their state; 3: and their
-     * rate limiters.
+     * rate limiters; 4: and the MMDS configuration.
      */
-    public static final int VERSION = 3;
+    public static final int VERSION = 4;
     static final int HEADER_BYTES = 48;
     /** A state file is vCPU and device state, kilobytes per vCPU; far more is not one Vessel wrote. */
     static final int MAX_BODY_BYTES = 64 << 20;

@@ -4,6 +4,7 @@ import java.util.List;
 
 import vessel.devices.RateLimiter;
 import vessel.devices.TokenBucket;
+import vessel.devices.mmds.MmdsStore;
 import vessel.kvm.VcpuStateBlob;
 
 /**
@@ -66,20 +67,55 @@ public record VmSnapshot(Machine machine, VmState vm, List<VcpuState> vcpus, Lis
      *
      * @param vsock   at most one
      * @param balloon at most one
+     * @param mmds    at most one: the metadata service's configuration (its data store is not kept, as Firecracker
+     *                does not keep it: the client PUTs it again after a load)
      */
     public record Devices(List<Drive> drives, boolean entropy, RateLimit entropyRateLimit, List<Net> nets, List<Vsock> vsock,
-                          List<Balloon> balloon) {
+                          List<Balloon> balloon, List<Mmds> mmds) {
         public static final Devices NONE = new Devices(List.of(), false, RateLimit.NONE, List.of(), List.of(), List.of());
 
         public Devices {
-            if (drives.size() > 32 || nets.size() > 32 || vsock.size() > 1 || balloon.size() > 1) {
+            if (drives.size() > 32 || nets.size() > 32 || vsock.size() > 1 || balloon.size() > 1 || mmds.size() > 1) {
                 throw new IllegalArgumentException(drives.size() + " drives, " + nets.size() + " network interfaces, "
-                        + vsock.size() + " vsock and " + balloon.size() + " balloon devices");
+                        + vsock.size() + " vsock, " + balloon.size() + " balloon devices and " + mmds.size() + " MMDS");
             }
             drives = List.copyOf(drives);
             nets = List.copyOf(nets);
             vsock = List.copyOf(vsock);
             balloon = List.copyOf(balloon);
+            mmds = List.copyOf(mmds);
+            List<String> netIds = nets.stream().map(Net::id).toList();
+            for (Mmds m : mmds) {
+                for (String iface : m.ifaces()) {
+                    if (!netIds.contains(iface)) {
+                        throw new IllegalArgumentException("the MMDS answers on network interface '" + shown(iface)
+                                + "', which the snapshot lacks");
+                    }
+                }
+            }
+        }
+
+        /** Without the MMDS. */
+        public Devices(List<Drive> drives, boolean entropy, RateLimit entropyRateLimit, List<Net> nets, List<Vsock> vsock,
+                       List<Balloon> balloon) {
+            this(drives, entropy, entropyRateLimit, nets, vsock, balloon, List.of());
+        }
+    }
+
+    /**
+     * The MMDS as PUT /mmds/config set it (Firecracker's MmdsNetworkStackState): its version, the IPv4 address
+     * it answers at (host order), EC2 IMDS compatibility, and the network interfaces whose frames reach it.
+     */
+    public record Mmds(MmdsStore.Version version, int ipv4Address, boolean imdsCompat, List<String> ifaces) {
+        public Mmds {
+            if (ifaces.isEmpty() || ifaces.size() > 32) {
+                throw new IllegalArgumentException("the MMDS answers on " + ifaces.size() + " network interfaces");
+            }
+            int third = (ipv4Address >>> 8) & 0xFF;
+            if ((ipv4Address >>> 16) != 0xA9FE || third == 0 || third == 255) {
+                throw new IllegalArgumentException("MMDS address 0x" + Integer.toHexString(ipv4Address) + " is not link local");
+            }
+            ifaces = List.copyOf(ifaces);
         }
     }
 
