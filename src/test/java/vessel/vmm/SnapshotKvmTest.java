@@ -6,11 +6,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.TimeUnit;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import vessel.boot.EntryMode;
+import vessel.devices.RateLimiter;
+import vessel.devices.mmds.MmdsStore;
+import vessel.testkit.NetNamespace;
 import vessel.testkit.NativeTools;
 import vessel.testkit.RequiresKvm;
 import vessel.testkit.TestGuests;
@@ -19,6 +23,7 @@ import vessel.vmm.snapshot.VmSnapshot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -233,6 +238,49 @@ class SnapshotKvmTest {
                 RestoreOverrides.NONE.withDrive("data", copy))) {
             vm.start();
             runTo(vm, saved + 100);
+        }
+    }
+
+    @Test
+    void aGuestWithTheMmdsOnATapRestoresWithItsConfigurationOnTheGivenStoreAndNoData() throws Exception {
+        NetNamespace ns;
+        try {
+            ns = NetNamespace.create();
+            ns.tool("ip", "tuntap", "add", "vtap0", "mode", "tap");
+        } catch (Exception | AssertionError e) {
+            Assumptions.abort("no network namespace with a TAP here: " + e.getMessage());
+            return;
+        }
+        try (ns) {
+            MmdsStore store = new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT);
+            store.version(MmdsStore.Version.V2);
+            store.ipv4Address(0xA9FE_0A0B); // 169.254.10.11
+            store.put(new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"k\": \"v\"}"));
+            VmConfig config = VmConfig.builder().kernel(TestGuests.get("counter.bin")).entry(EntryMode.LONG)
+                    .memory("32M").debugExit(true).net(new NetConfig("eth0", "vtap0", "52:54:00:0a:0b:0c",
+                            RateLimiter.Config.NONE, RateLimiter.Config.NONE, store)).build();
+            Path state = dir.resolve("mmds.state");
+            Path mem = dir.resolve("mmds.mem");
+            long saved;
+            try (VirtualMachine vm = ns.run(() -> VirtualMachine.create(config, new GuestRunTest.Console()))) {
+                vm.start();
+                runTo(vm, 100);
+                vm.snapshot(state, mem, VmSnapshot.Type.FULL); // refused before MMDS configurations were kept
+                saved = vm.memory().readLong(COUNTER);
+            }
+            assertEquals(java.util.List.of(new VmSnapshot.Mmds(MmdsStore.Version.V2, 0xA9FE_0A0B, false,
+                    java.util.List.of("eth0"))), vessel.vmm.snapshot.SnapshotFile.read(state).machine().devices().mmds());
+
+            MmdsStore api = new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT);
+            try (VirtualMachine vm = ns.run(() -> VirtualMachine.restore(state, mem, new GuestRunTest.Console(),
+                    RestoreOverrides.NONE.withMmds(api)))) {
+                assertSame(api, vm.config().net().getFirst().mmds());
+                assertEquals(MmdsStore.Version.V2, api.version());
+                assertEquals(0xA9FE_0A0B, api.ipv4Address());
+                assertEquals("{}", api.json(), "the data store is not in the snapshot");
+                vm.start();
+                runTo(vm, saved + 100);
+            }
         }
     }
 }

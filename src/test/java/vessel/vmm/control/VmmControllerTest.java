@@ -19,6 +19,7 @@ import vessel.vmm.snapshot.VmSnapshot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -85,11 +86,13 @@ class VmmControllerTest {
     private final RecordingVm vm = new RecordingVm();
     private final List<VmConfig> booted = new ArrayList<>();
     private final List<String> restored = new ArrayList<>();
+    private final List<RestoreOverrides> restoredWith = new ArrayList<>();
     private final VmmController controller = new VmmController(config -> {
         booted.add(config);
         return vm;
     }, (state, memory, paused, track, overrides) -> {
         restored.add(state + " " + memory + " paused=" + paused + " track=" + track);
+        restoredWith.add(overrides);
         return vm;
     }, 64);
 
@@ -152,9 +155,12 @@ class VmmControllerTest {
     @Test
     void aSnapshotLoadsOnlyBeforeBootAndComesBackPausedUnlessResumed() throws Exception {
         VmmAction.LoadSnapshot load = new VmmAction.LoadSnapshot(Path.of("s"), Path.of("m"), false, true,
-                RestoreOverrides.NONE);
+                RestoreOverrides.NONE.withTap("eth0", "tap3"));
         controller.handle(load);
         assertEquals(List.of("s m paused=true track=true"), restored);
+        // A restored MMDS answers from the controller's own store: PUT /mmds after the load fills it.
+        assertSame(controller.mmds(), restoredWith.getFirst().mmds());
+        assertEquals(java.util.Map.of("eth0", "tap3"), restoredWith.getFirst().taps());
         assertEquals(Lifecycle.State.PAUSED, state());
         assertEquals(Lifecycle.NOT_SUPPORTED_POST_BOOT, refused(load).getMessage());
         assertTrue(booted.isEmpty());
