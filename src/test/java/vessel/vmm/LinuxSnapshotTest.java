@@ -7,8 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,21 +25,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The default guest with its virtio devices (an ext4 drive, entropy, vsock) booted to its shell, where a
- * counter runs and a file is written to the drive and synced; then paused, snapshotted, and restored as
- * two clones side by side in this JVM from the same files, each on its own copy of the disk and its own
- * vsock socket: in each the counter goes on from where it was, the file reads back from the disk (page
- * cache dropped, so through the restored virtio-blk queue), a new write syncs, and the console answers.
- * The guest also shows the VM generation ID device (QEMUVGID) in its ACPI namespace.
- *
- * <p>With {@code -Dvessel.snapshot.newProcess=true}, the same files are then restored twice more, each
- * time by a new {@code vessel} process, as the acceptance of issue 14 has it: once through the API
- * ({@code PUT /snapshot/load}), once through {@code vessel run --restore-snapshot}. Each must answer on
- * its console within a bound, keep its timers (a {@code sleep} returns in time), and go on with the
- * counter and the file. Opt-in until restored guests stop stalling: in the nested VM a restored guest,
- * in this JVM or another, did nothing timed for about as long as it had been up at the snapshot
- * (bench/snapshot's restored shells answered after 300-480 s; here the two clones' commands took 76 s
- * after a snapshot 27 s into the boot, and 280 s after one 263 s into it), which these bounds fail.
+ * Issue 14's acceptance: the default guest with its virtio devices (an ext4 drive, entropy, vsock) booted
+ * to its shell, where a counter runs and a file is written to the drive and synced; then paused,
+ * snapshotted, and the VM that made the snapshot ended. Two new {@code vessel} processes then restore
+ * the same files in turn, each on the disk as it was at the snapshot: one through the API ({@code PUT
+ * /snapshot/load}), one through {@code vessel run --restore-snapshot}. In each the shell answers within
+ * a bound, a {@code sleep} returns (its timers work), the counter has gone on from where it was, the
+ * shell kept its variables, the file reads back from the disk (page cache dropped, so through the
+ * restored virtio-blk queue), and the guest powers off. The guest also shows the VM generation ID device
+ * (QEMUVGID) in its ACPI namespace. The guest's clocksource, uptime and local timer interrupts are printed
+ * at the snapshot and after each restore, to show its clock going on rather than restarting.
  */
 @vessel.testkit.LinuxGuestTest
 class LinuxSnapshotTest {
@@ -170,9 +163,11 @@ class LinuxSnapshotTest {
                         (t - child.started) / 1e9, (running - t) / 1e9);
             }
             // The restored shell answers: no timer is needed for that, only the UART's interrupts.
-            child.type("echo answer-" + n + "-$((6*7))\n");
+            child.type("echo answer-" + n + "-$((6*7)) up=$(cut -d' ' -f1 /proc/uptime)\n");
             child.await("answer-" + n + "-42", api ? 120 : 300);
             long answered = System.nanoTime();
+            System.out.println("new process " + n + " answered: " + child.console.text().lines()
+                    .filter(l -> l.startsWith("answer-" + n + "-42")).findFirst().orElse("?"));
             // A sleep returns: the guest's LAPIC timer survived the restore (with it lost, the shell
             // still answers, but nothing that waits for time does).
             child.type("echo restored-" + n + "-$before c1=$(cat /tmp/count) clock=$(cat /sys/devices/system/clocksource/"
@@ -223,7 +218,7 @@ class LinuxSnapshotTest {
     }
 
     @Test
-    void aBootedGuestWithDevicesIsSnapshottedAndGoesOnInTwoClones(@TempDir Path tmp) throws Exception {
+    void aBootedGuestIsSnapshottedAndGoesOnInNewProcessesTwice(@TempDir Path tmp) throws Exception {
         Path state = tmp.resolve("linux.state");
         Path mem = tmp.resolve("linux.mem");
         Path disk = tmp.resolve("data.ext4");
@@ -245,7 +240,8 @@ class LinuxSnapshotTest {
             type(vm, "echo vgid=$(ls /sys/bus/acpi/devices | grep -c '^QEMUVGID:')\n");
             await(vm, console, "vgid=1", 5);
             type(vm, "(i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 1; done) &\n");
-            type(vm, "before=snap-$((6*7)); sleep 3; echo set-$before c0=$(cat /tmp/count)\n");
+            type(vm, "before=snap-$((6*7)); sleep 3; echo set-$before c0=$(cat /tmp/count) clock=$(cat /sys/devices/system/"
+                    + "clocksource/clocksource0/current_clocksource) up=$(cut -d' ' -f1 /proc/uptime) $(grep LOC /proc/interrupts)\n");
             await(vm, console, "set-snap-42", 5);
             c0 = count(console, "c0");
             vm.pause();
@@ -253,69 +249,13 @@ class LinuxSnapshotTest {
             System.out.printf("linux+devices snapshot after %.1f s of boot: %s (state file %d bytes)%n",
                     (System.nanoTime() - t0) / 1e9, r, Files.size(state));
         }
-        // Two clones at once, each on its own copy of the disk as it was at the snapshot, and its own socket.
-        List<VirtualMachine> clones = new ArrayList<>();
-        List<GuestRunTest.Console> consoles = new ArrayList<>();
-        try {
-            for (int i = 1; i <= 2; i++) {
-                Path copy = tmp.resolve("clone" + i + ".ext4");
-                Files.copy(disk, copy);
-                GuestRunTest.Console restored = new GuestRunTest.Console();
-                long t1 = System.nanoTime();
-                VirtualMachine vm = VirtualMachine.restore(state, mem, restored, RestoreOverrides.NONE
-                        .withDrive("data", copy).withVsockUds(tmp.resolve("v" + i + ".sock")));
-                System.out.printf("restore %d made in %.1f ms%n", i, (System.nanoTime() - t1) / 1e6);
-                clones.add(vm);
-                consoles.add(restored);
-                vm.start();
-            }
-            for (int i = 1; i <= 2; i++) {
-                VirtualMachine vm = clones.get(i - 1);
-                GuestRunTest.Console restored = consoles.get(i - 1);
-                long t2 = System.nanoTime();
-                type(vm, "echo restored-" + i + "-$before c1=$(cat /tmp/count)\n");
-                await(vm, restored, "restored-" + i + "-snap-42", 10);
-                long t3 = System.nanoTime();
-                type(vm, "sleep 1; echo slept\"\"-" + i + "\n");
-                await(vm, restored, "slept-" + i, 10);
-                System.out.printf("clone %d: shell answered in %.1f s, 'sleep 1' and an echo took %.1f s%n", i,
-                        (t3 - t2) / 1e9, (System.nanoTime() - t3) / 1e9);
-                type(vm, "echo 3 >/proc/sys/vm/drop_caches; echo disk-" + i + "-$(cat /mnt/data/snap.txt)\n");
-                await(vm, restored, "disk-" + i + "-snap-data-42", 10);
-                type(vm, "echo clone-" + i + " >/mnt/data/clone.txt && sync && sleep 2 && echo sync\"\"ed-" + i
-                        + " c2=$(cat /tmp/count)\n"); // the quotes keep the echoed command from matching
-                await(vm, restored, "synced-" + i, 10);
-                long c1 = count(restored, "c1");
-                long c2 = count(restored, "c2");
-                assertTrue(c1 >= c0 && c2 > c1, "clone " + i + ": the counter went " + c0 + " -> " + c1 + " -> " + c2);
-            }
-            for (int i = 1; i <= 2; i++) {
-                VirtualMachine vm = clones.get(i - 1);
-                type(vm, "umount /mnt/data; poweroff\n");
-                VmExit exit = vm.awaitExit(5L * 60 * 1000);
-                assertTrue(exit != null && exit.reason() == VmExit.Reason.POWER_OFF, "clone " + i + ": " + exit
-                        + "\n" + consoles.get(i - 1).text());
-            }
-        } finally {
-            for (VirtualMachine vm : clones) {
-                vm.close();
-            }
-        }
-        // Each clone wrote its own disk; the snapshotted one has neither write.
-        for (int i = 1; i <= 2; i++) {
-            byte[] image = Files.readAllBytes(tmp.resolve("clone" + i + ".ext4"));
-            assertTrue(new String(image, StandardCharsets.ISO_8859_1).contains("clone-" + i + "\n"), "clone " + i + "'s write");
-        }
-        assertEquals(-1, new String(Files.readAllBytes(disk), StandardCharsets.ISO_8859_1).indexOf("clone-1\n"));
-
+        System.out.println("at the snapshot: " + console.text().lines().filter(l -> l.startsWith("set-snap-42"))
+                .findFirst().orElse("?"));
         printTimerState(state);
-        if (!Boolean.getBoolean("vessel.snapshot.newProcess")) {
-            return;
-        }
-        // Two new processes restore the same files in turn, each on the disk as it was at the snapshot
-        // (the state file names it; the first restore's writes are undone before the second).
         Path pristine = tmp.resolve("pristine.ext4");
         Files.copy(disk, pristine);
+        // Two new processes restore the same files in turn, each on the disk as it was at the snapshot
+        // (the state file names it; the first restore's writes are undone before the second).
         restoreInNewProcess(tmp, state, mem, c0, 1, true);
         Files.copy(pristine, disk, StandardCopyOption.REPLACE_EXISTING);
         restoreInNewProcess(tmp, state, mem, c0, 2, false);
