@@ -13,6 +13,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
+import org.junit.jupiter.api.Assumptions;
+
 /**
  * A network namespace of the test's own, held by one thread: {@code unshare(CLONE_NEWNET)} moves only
  * the calling thread, so whatever {@link #run} runs there (opening a TAP, binding a server socket,
@@ -37,6 +39,29 @@ public final class NetNamespace implements AutoCloseable {
                     + (errno == 1 ? " (EPERM: needs CAP_SYS_ADMIN)" : ""));
         }
         return ns;
+    }
+
+    /**
+     * A fresh namespace holding TAP {@code tap}, with the host side's address {@code hostCidr} and up when that
+     * is not null; the calling test is aborted (skipped, with the reason) where there can be none.
+     */
+    public static NetNamespace withTap(String tap, String hostCidr) {
+        NetNamespace ns = null;
+        try {
+            ns = create();
+            ns.tool("ip", "tuntap", "add", tap, "mode", "tap");
+            if (hostCidr != null) {
+                ns.tool("ip", "addr", "add", hostCidr, "dev", tap);
+                ns.tool("ip", "link", "set", tap, "up");
+            }
+            return ns;
+        } catch (Exception | AssertionError e) {
+            if (ns != null) {
+                ns.close();
+            }
+            Assumptions.abort("no network namespace with a TAP here: " + e.getMessage());
+            throw new AssertionError(e); // not reached: abort throws
+        }
     }
 
     private static int unshareNet() {
