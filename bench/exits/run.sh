@@ -49,7 +49,7 @@ java_round() {
     "$here/ExitRate.java" "$guest" 1 2>/dev/null | grep '^java round=' || true)"
   echo "$name: ${line:-java skipped or failed}"
   rate="$(echo "$line" | sed -n 's/.*exits_per_sec=\([0-9]*\).*/\1/p')"
-  user="$(echo "$line" | sed -n 's/.*user_ns_per_exit=\([0-9]*\).*/\1/p')"
+  user="$(echo "$line" | sed -n 's/.* user_ns_per_exit=\([0-9]*\).*/\1/p')"
   alloc="$(echo "$line" | sed -n 's/.*alloc_bytes_per_exit=\([0-9.]*\).*/\1/p')"
   vmm="$(echo "$line" | sed -n 's/.*vmm_user_ns_per_exit=\(-*[0-9]*\).*/\1/p')"
   [ -n "$rate" ] && echo "$name $rate ${user:-nan} ${alloc:-nan} ${vmm:-nan}" >> "$results"
@@ -65,7 +65,7 @@ for i in $(seq "$rounds"); do
     exit 0 ;;
   esac
   rate="$(echo "$line" | sed -n 's/.*exits_per_sec=\([0-9]*\).*/\1/p')"
-  user="$(echo "$line" | sed -n 's/.*user_ns_per_exit=\([0-9]*\).*/\1/p')"
+  user="$(echo "$line" | sed -n 's/.* user_ns_per_exit=\([0-9]*\).*/\1/p')"
   vmm="$(echo "$line" | sed -n 's/.*vmm_user_ns_per_exit=\(-*[0-9]*\).*/\1/p')"
   [ -n "$rate" ] && echo "c $rate $user 0 ${vmm:-nan}" >> "$results"
   if [ -n "$baseline" ]; then
