@@ -23,6 +23,10 @@ public final class VcpuKick {
     /** SIGRTMIN+6: free in the JVM, which uses SIGUSR2, SIGSEGV and a few others itself. */
     public static final int SIGNAL = Libc.sigrtmin() + 6;
 
+    /** Read-only, so every vCPU thread shares them: the kick's signal set and a zero timeout (timespec). */
+    private static final MemorySegment KICK_SET = sigset(Arena.global());
+    private static final MemorySegment ZERO_TIMEOUT = Arena.global().allocate(16, 8);
+
     private VcpuKick() {}
 
     /** Prepares the calling thread, which will run {@code vcpu}; returns its pthread id for {@link #kick}. */
@@ -47,11 +51,8 @@ public final class VcpuKick {
 
     /** On the vCPU thread, after KVM_RUN returned EINTR: takes the pending kick so the next entry runs. */
     public static void consumePending() {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment zero = arena.allocate(16, 8);
-            while (Libc.sigtimedwaitRaw(sigset(arena), zero) == SIGNAL) {
-                // several kicks may coalesce into one pending signal; loop until none is left
-            }
+        while (Libc.sigtimedwaitRaw(KICK_SET, ZERO_TIMEOUT) == SIGNAL) {
+            // several kicks may coalesce into one pending signal; loop until none is left
         }
     }
 

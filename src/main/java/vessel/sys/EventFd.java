@@ -13,11 +13,14 @@ public final class EventFd implements AutoCloseable {
     private final int fd;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment one;
+    /** The counter read by {@link #drain()}: one consumer, so one buffer, and no allocation per drain. */
+    private final MemorySegment counter;
 
     public EventFd(int flags) throws SysException {
         this.fd = Libc.eventfd(0, flags | Libc.EFD_CLOEXEC);
         this.one = arena.allocate(JAVA_LONG);
         one.set(JAVA_LONG, 0, 1L);
+        this.counter = arena.allocate(JAVA_LONG);
     }
 
     public int fd() {
@@ -34,17 +37,14 @@ public final class EventFd implements AutoCloseable {
 
     /** Reads and resets the counter; returns 0 when a non-blocking eventfd had nothing. */
     public long drain() throws SysException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(JAVA_LONG);
-            long r = Libc.readRaw(fd, buf, 8);
-            if (r == -Errno.EAGAIN) {
-                return 0;
-            }
-            if (r < 0) {
-                throw new SysException("eventfd read", (int) -r);
-            }
-            return buf.get(JAVA_LONG, 0);
+        long r = Libc.readRaw(fd, counter, 8);
+        if (r == -Errno.EAGAIN) {
+            return 0;
         }
+        if (r < 0) {
+            throw new SysException("eventfd read", (int) -r);
+        }
+        return counter.get(JAVA_LONG, 0);
     }
 
     @Override
