@@ -66,7 +66,7 @@ build_initramfs() {
 
   rd=$WORK/rd; rm -rf "$rd"; mkdir -p "$rd"/{bin,dev,proc,sys,host,xfer,lib/modules,tmp}
   cp /bin/busybox "$rd/bin/busybox"
-  for a in sh mount umount insmod mkdir cat echo chroot poweroff sleep ls dmesg grep mknod ip; do ln -s busybox "$rd/bin/$a"; done
+  for a in sh mount umount insmod mkdir cat echo chroot poweroff sleep ls dmesg grep mknod ip df free date head mv; do ln -s busybox "$rd/bin/$a"; done
   : > "$rd/modules.list"
   for m in kvm_amd kvm_intel 9pnet_virtio 9p virtio_pci tun; do  # tun: the network test's TAP
     modprobe -d "$kdir" -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'
@@ -99,6 +99,10 @@ ip link set lo up  # loopback: tests serve and connect on 127.0.0.1 (the browser
 [ -c /dev/kvm ] || { echo "init: /dev/kvm missing" >/dev/console; dmesg | grep -iE 'kvm|svm' >/dev/console; }
 [ "$V" = 1 ] && echo "init: starting command" >/dev/console
 mkdir /host/tmp/.nested-kvm; mount --bind /xfer /host/tmp/.nested-kvm
+# Memory and /tmp use every 15 s, so a VM that dies without a status says whether it was running short
+# (its /tmp is RAM); the host prints the last sample then.
+while sleep 15; do { date; free -m; df -m /host/tmp /host/dev/shm; } > /xfer/mem.tmp 2>&1 && mv /xfer/mem.tmp /xfer/mem.last; done &
+monitor=$!
 # output goes to a file on the xfer share (~1 MB/s; the emulated 16550 does ~40-90 KB/s);
 # the host streams it with tail -f
 if [ -e /xfer/interactive ]; then
@@ -108,6 +112,7 @@ else
 fi
 wait $!
 echo $? > /xfer/status
+kill $monitor
 sync; umount /host/tmp/.nested-kvm; umount /xfer
 poweroff -f
 EOF
@@ -118,7 +123,7 @@ EOF
   rm -rf "$rd" "$kdir"
 }
 # bump when build_initramfs/init changes
-INITRD_VERSION=9
+INITRD_VERSION=10
 if [ ! -s "$WORK/initrd.gz" ] || [ ! -s "$WORK/vmlinuz" ] || [ "$(cat "$WORK/initrd.version" 2>/dev/null)" != "$INITRD_VERSION" ]; then
   echo "[nested-kvm] building kernel+initramfs in $WORK ..." >&2
   build_initramfs
@@ -163,14 +168,15 @@ for d in ${TCG_RW_DIRS:-}; do
 done
 VERB=0; [ -n "${TCG_VERBOSE:-}" ] && VERB=1
 APPEND="console=ttyS0 panic=-1 tcgverbose=$VERB"
-[ "$VERB" = 1 ] || APPEND="$APPEND quiet loglevel=0"
+# loglevel=4: errors and worse still reach the console (a panic, an oops, the OOM killer), the rest not
+[ "$VERB" = 1 ] || APPEND="$APPEND quiet loglevel=4"
 
 log "kernel $(cat "$WORK/kernel.pkg"), cpu=$CPU smp=$SMP mem=$MEM"
 : > "$XFER/out"
 set +e
 timeout "${TIMEOUT_ARGS[@]}" "$TIMEOUT" qemu-system-x86_64 \
   -accel tcg,thread=multi -M q35 -cpu "$CPU" -smp "$SMP" -m "$MEM" \
-  -nodefaults -no-user-config -display none -monitor none -no-reboot \
+  -nodefaults -no-user-config -display none -monitor none -no-reboot -D "$XFER/qemu.log" -d cpu_reset \
   -chardev file,id=ser,path=/dev/fd/2,append=on -serial chardev:ser "${TERMARGS[@]}" \
   -kernel "$WORK/vmlinuz" -initrd "$WORK/initrd.gz" -append "$APPEND" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
@@ -185,4 +191,9 @@ set -e
 if [ "$qrc" = 124 ]; then echo "nested-kvm: timeout after ${TIMEOUT}s" >&2; exit 124; fi
 if [ -s "$XFER/status" ]; then exit "$(cat "$XFER/status")"; fi
 echo "nested-kvm: VM ended without a status (qemu rc=$qrc)" >&2
+# A triple fault resets the CPU, and -no-reboot then ends QEMU with status 0: its register dump says so
+resets=$(grep -c '^CPU Reset' "$XFER/qemu.log" 2>/dev/null || true)
+echo "nested-kvm: $resets CPU resets logged by QEMU (one per vCPU at start-up); the last one's registers:" >&2
+awk '/^CPU Reset/ { n = NR } { line[NR] = $0 } END { for (i = n; i <= NR && i < n + 12; i++) print line[i] }' "$XFER/qemu.log" >&2 2>/dev/null || true
+[ -s "$XFER/mem.last" ] && { echo "nested-kvm: the VM's last memory sample:" >&2; cat "$XFER/mem.last" >&2; }
 exit 125
