@@ -1,0 +1,22 @@
+package vessel.json;
+
+/** Text that is not JSON, or over a limit: one line that says what and where (line and column, 1-based). */
+public final class JsonException extends Exception {
+    private static final long serialVersionUID = 1L;
+    private final int line;
+    private final int column;
+
+    public JsonException(String message, int line, int column) {
+        super(message + " at line " + line + " column " + column);
+        this.line = line;
+        this.column = column;
+    }
+
+    public int line() {
+        return line;
+    }
+
+    public int column() {
+        return column;
+    }
+}
