@@ -41,7 +41,7 @@ final class Router {
             return new Reply(204, null);
         }
 
-        static Reply ok(Object value) {
+        static Reply ok(vessel.json.JsonWritable value) {
             return new Reply(200, Json.write(value));
         }
 
@@ -137,30 +137,30 @@ final class Router {
                 if (depth == 1) {
                     switch (resource) {
                         case "actions" -> {
-                            return action(Json.read(body, InstanceActionInfo.class).actionType());
+                            return action(Json.read(body, InstanceActionInfo::fromJson).actionType());
                         }
                         case "boot-source" -> {
-                            vmm.putBootSource(Json.read(body, BootSource.class));
+                            vmm.putBootSource(Json.read(body, BootSource::fromJson));
                             return Reply.noContent();
                         }
                         case "machine-config" -> {
-                            vmm.putMachineConfig(Json.read(body, MachineConfig.class));
+                            vmm.putMachineConfig(Json.read(body, MachineConfig::fromJson));
                             return Reply.noContent();
                         }
                         case "vsock" -> {
-                            vmm.putVsock(Json.read(body, Vsock.class));
+                            vmm.putVsock(Json.read(body, Vsock::fromJson));
                             return Reply.noContent();
                         }
                         case "entropy" -> {
-                            vmm.putEntropy(Json.read(body, Entropy.class));
+                            vmm.putEntropy(Json.read(body, Entropy::fromJson));
                             return Reply.noContent();
                         }
                         case "logger" -> {
-                            vmm.putLogger(Json.read(body, Logger.class));
+                            vmm.putLogger(Json.read(body, Logger::fromJson));
                             return Reply.noContent();
                         }
                         case "metrics" -> {
-                            vmm.putMetrics(Json.read(body, Metrics.class));
+                            vmm.putMetrics(Json.read(body, Metrics::fromJson));
                             return Reply.noContent();
                         }
                         case "mmds" -> {
@@ -171,32 +171,32 @@ final class Router {
                         default -> { }
                     }
                 } else if (depth == 2 && resource.equals("snapshot") && parts.get(1).equals("create")) {
-                    vmm.createSnapshot(Json.read(body, SnapshotCreateParams.class));
+                    vmm.createSnapshot(Json.read(body, SnapshotCreateParams::fromJson));
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("snapshot") && parts.get(1).equals("load")) {
-                    vmm.loadSnapshot(Json.read(body, SnapshotLoadParams.class));
+                    vmm.loadSnapshot(Json.read(body, SnapshotLoadParams::fromJson));
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("mmds")) {
                     if (!parts.get(1).equals("config")) {
                         throw new ApiException("Unrecognized PUT request path `" + printable(parts.get(1)) + "`.");
                     }
-                    vmm.putMmdsConfig(Json.read(body, MmdsConfig.class));
+                    vmm.putMmdsConfig(Json.read(body, MmdsConfig::fromJson));
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("drives")) {
                     String id = checkedId(parts.get(1));
-                    Drive d = Json.read(body, Drive.class);
+                    Drive d = Json.read(body, Drive::fromJson);
                     sameId(id, d.driveId());
                     vmm.putDrive(d);
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("pmem")) {
                     String id = checkedId(parts.get(1));
-                    Model.Pmem p = Json.read(body, Model.Pmem.class);
+                    Model.Pmem p = Json.read(body, Model.Pmem::fromJson);
                     sameId(id, p.id());
                     vmm.putPmem(p);
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("network-interfaces")) {
                     String id = checkedId(parts.get(1));
-                    NetworkInterface n = Json.read(body, NetworkInterface.class);
+                    NetworkInterface n = Json.read(body, NetworkInterface::fromJson);
                     sameId(id, n.ifaceId());
                     vmm.putNetworkInterface(n);
                     return Reply.noContent();
@@ -209,7 +209,7 @@ final class Router {
                 if (depth == 1) {
                     switch (resource) {
                         case "machine-config" -> {
-                            MachineConfigUpdate u = Json.read(body, MachineConfigUpdate.class);
+                            MachineConfigUpdate u = Json.read(body, MachineConfigUpdate::fromJson);
                             if (u.isEmpty()) {
                                 throw new ApiException("Empty PATCH request.");
                             }
@@ -221,7 +221,7 @@ final class Router {
                             return Reply.noContent();
                         }
                         case "vm" -> {
-                            switch (Json.read(body, Vm.class).state()) {
+                            switch (Json.read(body, Vm::fromJson).state()) {
                                 case Paused -> vmm.pause();
                                 case Resumed -> vmm.resume();
                             }
@@ -232,19 +232,19 @@ final class Router {
                     }
                 } else if (depth == 2 && resource.equals("drives")) {
                     String id = checkedId(parts.get(1));
-                    PartialDrive d = Json.read(body, PartialDrive.class);
+                    PartialDrive d = Json.read(body, PartialDrive::fromJson);
                     sameId(id, d.driveId());
                     vmm.patchDrive(d);
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("pmem")) {
                     String id = checkedId(parts.get(1));
-                    Model.PartialPmem p = Json.read(body, Model.PartialPmem.class);
+                    Model.PartialPmem p = Json.read(body, Model.PartialPmem::fromJson);
                     sameId(id, p.id());
                     vmm.patchPmem(p);
                     return Reply.noContent();
                 } else if (depth == 2 && resource.equals("network-interfaces")) {
                     String id = checkedId(parts.get(1));
-                    PartialNetworkInterface n = Json.read(body, PartialNetworkInterface.class);
+                    PartialNetworkInterface n = Json.read(body, PartialNetworkInterface::fromJson);
                     sameId(id, n.ifaceId());
                     vmm.patchNetworkInterface(n);
                     return Reply.noContent();
@@ -265,7 +265,7 @@ final class Router {
         String path = String.join("/", parts);
         switch (method + " " + path) {
             case "PUT balloon" -> {
-                vmm.putBalloon(Json.read(requireBody(body, method), Model.Balloon.class));
+                vmm.putBalloon(Json.read(requireBody(body, method), Model.Balloon::fromJson));
                 return Reply.noContent();
             }
             case "GET balloon" -> {
@@ -273,7 +273,7 @@ final class Router {
                 return Reply.ok(vmm.balloon());
             }
             case "PATCH balloon" -> {
-                vmm.patchBalloon(Json.read(requireBody(body, method), Model.BalloonUpdate.class));
+                vmm.patchBalloon(Json.read(requireBody(body, method), Model.BalloonUpdate::fromJson));
                 return Reply.noContent();
             }
             case "GET balloon/statistics" -> {
@@ -281,11 +281,11 @@ final class Router {
                 return Reply.ok(vmm.balloonStats());
             }
             case "PATCH balloon/statistics" -> {
-                vmm.patchBalloonStats(Json.read(requireBody(body, method), Model.BalloonStatsUpdate.class));
+                vmm.patchBalloonStats(Json.read(requireBody(body, method), Model.BalloonStatsUpdate::fromJson));
                 return Reply.noContent();
             }
             case "PATCH balloon/hinting/start" -> {
-                vmm.startBalloonHinting(body == null ? null : Json.read(body, Model.BalloonStartCmd.class));
+                vmm.startBalloonHinting(body == null ? null : Json.read(body, Model.BalloonStartCmd::fromJson));
                 return Reply.noContent();
             }
             case "GET balloon/hinting/status" -> {
@@ -297,11 +297,11 @@ final class Router {
                 return Reply.noContent();
             }
             case "PUT hotplug/memory" -> {
-                vmm.putMemoryHotplug(Json.read(requireBody(body, method), Model.MemoryHotplugConfig.class));
+                vmm.putMemoryHotplug(Json.read(requireBody(body, method), Model.MemoryHotplugConfig::fromJson));
                 return Reply.noContent();
             }
             case "PATCH hotplug/memory" -> {
-                vmm.patchMemoryHotplug(Json.read(requireBody(body, method), Model.MemoryHotplugSizeUpdate.class));
+                vmm.patchMemoryHotplug(Json.read(requireBody(body, method), Model.MemoryHotplugSizeUpdate::fromJson));
                 return Reply.noContent();
             }
             case "GET hotplug/memory" -> {
@@ -309,11 +309,11 @@ final class Router {
                 return Reply.ok(vmm.memoryHotplug());
             }
             case "PUT serial" -> {
-                vmm.putSerial(Json.read(requireBody(body, method), Model.SerialDevice.class));
+                vmm.putSerial(Json.read(requireBody(body, method), Model.SerialDevice::fromJson));
                 return Reply.noContent();
             }
             case "PUT cpu-config" -> {
-                vmm.putCpuConfig(Json.read(requireBody(body, method), Model.CpuConfig.class));
+                vmm.putCpuConfig(Json.read(requireBody(body, method), Model.CpuConfig::fromJson));
                 return Reply.noContent();
             }
             default -> {

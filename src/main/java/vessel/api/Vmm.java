@@ -25,7 +25,7 @@ import vessel.api.Model.SnapshotCreateParams;
 import vessel.api.Model.SnapshotLoadParams;
 import vessel.api.Model.SnapshotType;
 import vessel.api.Model.Vsock;
-import com.fasterxml.jackson.databind.JsonNode;
+import vessel.json.JsonValue;
 
 import vessel.devices.mmds.MmdsStore;
 import vessel.vmm.VirtualMachine;
@@ -219,12 +219,12 @@ public final class Vmm implements AutoCloseable {
     }
 
     /** PUT /mmds, before or after boot: replaces the document. */
-    synchronized void putMmds(JsonNode data) throws ApiException {
+    synchronized void putMmds(JsonValue data) throws ApiException {
         run(new VmmAction.PutMmds(data));
     }
 
     /** PATCH /mmds, before or after boot: JSON merge patch of the document. */
-    synchronized void patchMmds(JsonNode patch) throws ApiException {
+    synchronized void patchMmds(JsonValue patch) throws ApiException {
         run(new VmmAction.PatchMmds(patch));
     }
 
@@ -513,7 +513,7 @@ public final class Vmm implements AutoCloseable {
      * machine, boot source, drives, network, MMDS, vsock, entropy), then boots. The first error stops it.
      */
     public synchronized void bootFromConfigFile(byte[] json) throws ApiException {
-        FullVmConfiguration c = Json.read(json, FullVmConfiguration.class);
+        FullVmConfiguration c = Json.read(json, FullVmConfiguration::fromJson);
         if (c.logger() != null) {
             putLogger(c.logger());
         }

@@ -1,7 +1,10 @@
 package vessel.json;
 
-/** Text that is not JSON, or over a limit: one line that says what and where (line and column, 1-based). */
-public final class JsonException extends Exception {
+/**
+ * Text that is not JSON, or over a limit: one line that says what and where (line and column, 1-based).
+ * An IOException, as malformed input met while reading is (as CharacterCodingException is).
+ */
+public final class JsonException extends java.io.IOException {
     private static final long serialVersionUID = 1L;
     private final int line;
     private final int column;

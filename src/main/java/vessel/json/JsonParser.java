@@ -253,7 +253,7 @@ public final class JsonParser {
             skipWhitespace();
             JsonValue v = value(depth);
             if (members.put(key, v) != null && duplicates == Duplicates.REJECT) {
-                throw new JsonException("duplicate field `" + key + "`", keyLine, keyColumn);
+                throw new JsonException("duplicate field `" + printable(key) + "`", keyLine, keyColumn);
             }
             skipWhitespace();
             if (pos >= in.length) {
@@ -269,6 +269,12 @@ public final class JsonParser {
             pos++;
             skipWhitespace();
         }
+    }
+
+    /** A key for a one-line message: control characters as ?, at most 40 characters. */
+    private static String printable(String key) {
+        String s = key.replaceAll("\\p{Cntrl}", "?");
+        return s.length() <= 40 ? s : s.substring(0, 37) + "...";
     }
 
     /** A string from its opening quote; pos ends after the closing one. */

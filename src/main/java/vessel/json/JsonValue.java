@@ -62,6 +62,11 @@ public sealed interface JsonValue permits JsonObject, JsonArray, JsonString, Jso
         return JsonParser.parse(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
+    /** Parses UTF-8 {@code bytes} with the default limits; duplicate keys refused. */
+    static JsonValue parse(byte[] bytes) throws JsonException {
+        return JsonParser.parse(bytes);
+    }
+
     /** The member {@code name} of an object, or null when this is no object or has no such member. */
     default JsonValue get(String name) {
         return this instanceof JsonObject o ? o.members().get(name) : null;
@@ -77,13 +82,25 @@ public sealed interface JsonValue permits JsonObject, JsonArray, JsonString, Jso
         return this instanceof JsonString s ? s.value() : null;
     }
 
-    /** Plain Java: null, String, Boolean, Long (or BigDecimal for other numbers), Map, List. For tests. */
+    /** The value of an integral number within i64; IllegalStateException for anything else. */
+    default long asLong() {
+        if (this instanceof JsonNumber n && n.fitsLong()) {
+            return n.longValue();
+        }
+        throw new IllegalStateException("not an integer within i64: " + this);
+    }
+
+    /**
+     * Plain Java, as Jackson's untyped binding gives it (for tests and messages): null, String, Boolean,
+     * Map (in order), List, and for a number the narrowest of Integer, Long and BigInteger when it is
+     * integral, a Double otherwise.
+     */
     default Object toPlain() {
         return switch (this) {
             case JsonNull n -> null;
             case JsonString s -> s.value();
             case JsonBoolean b -> b.value();
-            case JsonNumber n -> n.isIntegral() && n.fitsLong() ? (Object) n.longValue() : n.bigDecimal();
+            case JsonNumber n -> plain(n);
             case JsonArray a -> a.elements().stream().map(JsonValue::toPlain).toList();
             case JsonObject o -> {
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -91,6 +108,14 @@ public sealed interface JsonValue permits JsonObject, JsonArray, JsonString, Jso
                 yield m;
             }
         };
+    }
+
+    private static Object plain(JsonNumber n) {
+        if (n.fitsLong()) {
+            long l = n.longValue();
+            return l == (int) l ? (Object) (int) l : (Object) l;
+        }
+        return n.isIntegral() ? new BigInteger(n.text()) : (Object) n.doubleValue();
     }
 
     /** Convenience for code that builds values. */

@@ -2,7 +2,7 @@ package vessel.api;
 
 import java.nio.charset.StandardCharsets;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -16,7 +16,7 @@ class ApiFuzzFindingsTest {
         Router router = new Router(new Vmm("fuzz-vm", new RouterTest.RecordingLauncher()));
         Router.Reply reply = router.handle("GET", "/\n\u0000\u0000\u0000", null);
         assertEquals(400, reply.status());
-        String message = new ObjectMapper().readTree(reply.body()).get("fault_message").asText();
+        String message = JsonValue.parse(reply.body()).get("fault_message").asString();
         assertFalse(message.contains("\n"), message);
     }
 }

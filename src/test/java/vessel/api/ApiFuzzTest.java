@@ -1,13 +1,11 @@
 package vessel.api;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 /**
  * The API's JSON bodies and Firecracker config files, as a client or a user writes them. A request gets a
@@ -19,14 +17,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * and the fuzzer would otherwise write files wherever its bytes point.
  */
 class ApiFuzzTest {
-    private static final ObjectMapper PLAIN = new ObjectMapper();
     private static final String[] METHODS = {"GET", "PUT", "PATCH", "DELETE", "POST"};
     private static final String[] PATHS = {"/", "/machine-config", "/boot-source", "/drives/rootfs", "/drives/",
         "/network-interfaces/eth0", "/vsock", "/entropy", "/logger", "/actions", "/vm", "/vm/config", "/version",
         "/balloon", "/mmds", "/mmds/config", "/snapshot/create", "/cpu-config"};
 
     @FuzzTest(maxDuration = "5s")
-    void requestBodies(FuzzedDataProvider data) throws IOException {
+    void requestBodies(FuzzedDataProvider data) throws Exception {
         Router router = new Router(new Vmm("fuzz-vm", new RouterTest.RecordingLauncher()));
         for (int requests = data.consumeInt(1, 4); requests > 0; requests--) {
             String method = data.pickValue(METHODS);
@@ -56,15 +53,15 @@ class ApiFuzzTest {
         }
     }
 
-    private static void check(String request, Router.Reply reply) throws IOException {
+    private static void check(String request, Router.Reply reply) throws Exception {
         if (reply.status() >= 500 && !new String(reply.body(), StandardCharsets.UTF_8).contains("no VM in this test")) {
             throw new AssertionError(request + " answered " + reply.status() + ": "
                     + new String(reply.body(), StandardCharsets.UTF_8));
         }
         if (reply.status() >= 400) {
-            JsonNode fault = PLAIN.readTree(reply.body());
-            JsonNode message = fault.get("fault_message");
-            if (message == null || !message.isTextual() || message.asText().isBlank() || message.asText().contains("\n")) {
+            JsonValue fault = JsonValue.parse(reply.body());
+            JsonValue message = fault.get("fault_message");
+            if (message == null || !(message instanceof vessel.json.JsonString) || message.asString().isBlank() || message.asString().contains("\n")) {
                 throw new AssertionError(request + " answered " + reply.status() + " without a one-line fault_message: "
                         + fault);
             }
@@ -80,9 +77,9 @@ class ApiFuzzTest {
             return true;
         }
         try {
-            JsonNode tree = PLAIN.readTree(body);
+            JsonValue tree = JsonValue.parse(body);
             return tree != null && tree.toString().toLowerCase(Locale.ROOT).contains("metrics");
-        } catch (IOException notJson) {
+        } catch (vessel.json.JsonException notJson) {
             return false;
         }
     }

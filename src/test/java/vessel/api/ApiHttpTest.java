@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -53,7 +53,7 @@ class ApiHttpTest {
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> json(String body) throws IOException {
-        return new ObjectMapper().readValue(body, Map.class);
+        return ((Map) JsonValue.parse(body).toPlain());
     }
 
     /** The request is refused with {@code status} and a fault_message containing {@code fragment}; GET / still works. */

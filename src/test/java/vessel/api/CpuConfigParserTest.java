@@ -15,7 +15,7 @@ import vessel.vmm.CpuTemplate;
 /** PUT /cpu-config's template: parsed as Firecracker reads one, applied to a CPUID table bit by bit. */
 class CpuConfigParserTest {
     private static Model.CpuConfig config(String json) throws ApiException {
-        return Json.read(json.getBytes(java.nio.charset.StandardCharsets.UTF_8), Model.CpuConfig.class);
+        return Json.read(json.getBytes(java.nio.charset.StandardCharsets.UTF_8), Model.CpuConfig::fromJson);
     }
 
     @Test

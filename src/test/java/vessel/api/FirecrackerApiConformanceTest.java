@@ -17,7 +17,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -43,7 +43,6 @@ import vessel.vmm.control.RunningVm;
  */
 class FirecrackerApiConformanceTest {
     static final Path DESCRIPTION = Path.of("../shared/firecracker-api/firecracker.yaml");
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Before InstanceStart, after it, or after it and paused. */
     enum Phase { PRE, POST, PAUSED }
@@ -312,7 +311,7 @@ class FirecrackerApiConformanceTest {
         Request v = row.valid();
         Router.Reply r = send(routerIn(v.phase()), v.method(), v.path(), v.body(), row.validStatus());
         if (row.validStatus() == 200) {
-            assertTrue(JSON.readTree(r.body()).isObject(), text(r));
+            assertTrue(JsonValue.parse(r.body()) instanceof vessel.json.JsonObject, text(r));
         }
     }
 
@@ -322,7 +321,7 @@ class FirecrackerApiConformanceTest {
         Assumptions.assumeTrue(row.pending() == null, "pending: " + row.pending());
         Request bad = row.invalid();
         Router.Reply r = send(routerIn(bad.phase()), bad.method(), bad.path(), bad.body(), 400);
-        String message = JSON.readTree(r.body()).get("fault_message").asText();
+        String message = JsonValue.parse(r.body()).get("fault_message").asString();
         assertTrue(message.contains(row.invalidFragment()), message);
         assertTrue(!message.contains("\n") && !message.contains("Exception"), message);
     }
@@ -357,13 +356,13 @@ class FirecrackerApiConformanceTest {
     @Test
     void balloonStatisticsAnswerWithFirecrackersFieldNames() throws IOException {
         Router router = routerIn(Phase.POST);
-        Map<?, ?> stats = JSON.readValue(send(router, "GET", "/balloon/statistics", null, 200).body(), Map.class);
+        Map<?, ?> stats = ((Map) JsonValue.parse(send(router, "GET", "/balloon/statistics", null, 200).body()).toPlain());
         assertEquals(Set.of("target_pages", "actual_pages", "target_mib", "actual_mib"), stats.keySet());
         send(router, "PATCH", "/balloon", "{\"amount_mib\": 64}", 204);
-        stats = JSON.readValue(send(router, "GET", "/balloon/statistics", null, 200).body(), Map.class);
+        stats = ((Map) JsonValue.parse(send(router, "GET", "/balloon/statistics", null, 200).body()).toPlain());
         assertEquals(64 * 256, stats.get("target_pages"));
         assertEquals(64, stats.get("target_mib"));
-        Map<?, ?> config = JSON.readValue(send(router, "GET", "/balloon", null, 200).body(), Map.class);
+        Map<?, ?> config = ((Map) JsonValue.parse(send(router, "GET", "/balloon", null, 200).body()).toPlain());
         assertEquals(Map.of("amount_mib", 64, "deflate_on_oom", true, "stats_polling_interval_s", 1,
                 "free_page_hinting", true, "free_page_reporting", false), config);
         // More than the guest has (128 MiB by default) is refused.

@@ -8,8 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,7 +20,6 @@ import vessel.vmm.MemoryHotplugConfig;
  * and checks at PUT, the phase rules, the requested size reaching the device, and one-line refusals.
  */
 class MemoryHotplugApiTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path dir;
@@ -49,7 +47,7 @@ class MemoryHotplugApiTest {
     }
 
     private static String fault(Router router, String method, String path, String body) throws IOException {
-        String m = JSON.readTree(expect(router, method, path, body, 400).body()).get("fault_message").asText();
+        String m = JsonValue.parse(expect(router, method, path, body, 400).body()).get("fault_message").asString();
         assertTrue(!m.contains("\n") && !m.contains("Exception"), m);
         return m;
     }
@@ -59,13 +57,13 @@ class MemoryHotplugApiTest {
         Router router = router();
         assertTrue(fault(router, "GET", "/hotplug/memory", null).contains("No memory hotplug device"));
         expect(router, "PUT", "/hotplug/memory", "{\"total_size_mib\": 1024}", 204);
-        JsonNode s = JSON.readTree(expect(router, "GET", "/hotplug/memory", null, 200).body());
+        JsonValue s = JsonValue.parse(expect(router, "GET", "/hotplug/memory", null, 200).body());
         assertEquals(1024, s.get("total_size_mib").asLong());
         assertEquals(2, s.get("block_size_mib").asLong());
         assertEquals(128, s.get("slot_size_mib").asLong());
         assertEquals(0, s.get("plugged_size_mib").asLong());
         assertEquals(0, s.get("requested_size_mib").asLong());
-        JsonNode config = JSON.readTree(expect(router, "GET", "/vm/config", null, 200).body());
+        JsonValue config = JsonValue.parse(expect(router, "GET", "/vm/config", null, 200).body());
         assertEquals(1024, config.get("memory-hotplug").get("total_size_mib").asLong());
         assertTrue(fault(router, "PATCH", "/hotplug/memory", "{\"requested_size_mib\": 2}")
                 .contains("not supported before starting"));
@@ -103,7 +101,7 @@ class MemoryHotplugApiTest {
         expect(router, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 204);
         expect(router, "PATCH", "/hotplug/memory", "{\"requested_size_mib\": 128}", 204);
         assertEquals(128L << 20, booted.memoryHotplug().status().requestedSize());
-        JsonNode s = JSON.readTree(expect(router, "GET", "/hotplug/memory", null, 200).body());
+        JsonValue s = JsonValue.parse(expect(router, "GET", "/hotplug/memory", null, 200).body());
         assertEquals(128, s.get("requested_size_mib").asLong());
         assertEquals(4, s.get("block_size_mib").asLong());
         assertTrue(fault(router, "PATCH", "/hotplug/memory", "{\"requested_size_mib\": 258}")

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,7 +55,7 @@ class MmdsApiTest {
         Router.Reply r = call(method, path, body);
         assertEquals(status, r.status(), () -> method + " " + path + " " + body + ": " + text(r));
         @SuppressWarnings("unchecked")
-        Map<String, Object> f = new ObjectMapper().readValue(r.body(), Map.class);
+        Map<String, Object> f = ((Map) JsonValue.parse(r.body()).toPlain());
         return (String) f.get("fault_message");
     }
 
@@ -119,7 +119,7 @@ class MmdsApiTest {
         ok("PUT", "/mmds/config", "{\"version\": \"V2\", \"network_interfaces\": [\"eth1\"], "
                 + "\"ipv4_address\": \"169.254.170.2\", \"imds_compat\": true}");
         assertEquals(Map.of("version", "V2", "network_interfaces", List.of("eth1"), "ipv4_address", "169.254.170.2",
-                "imds_compat", true), new ObjectMapper().readValue(call("GET", "/vm/config", null).body(), Map.class)
+                "imds_compat", true), ((Map) JsonValue.parse(call("GET", "/vm/config", null).body()).toPlain())
                 .get("mmds-config"));
         call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"); // the launcher records, then fails
         List<NetConfig> nets = launcher.launched.net();

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -162,7 +162,7 @@ class RouterTest {
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> json(Router.Reply r) throws IOException {
-        return new ObjectMapper().readValue(r.body(), Map.class);
+        return ((Map) JsonValue.parse(r.body()).toPlain());
     }
 
     private String fault(String method, String path, String body) throws IOException {
@@ -491,9 +491,8 @@ class RouterTest {
         ok("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
         List<String> lines = Files.readAllLines(metrics);
         assertEquals(2, lines.size());
-        ObjectMapper mapper = new ObjectMapper();
-        Map<?, ?> first = mapper.readValue(lines.get(0), Map.class);
-        Map<?, ?> second = mapper.readValue(lines.get(1), Map.class);
+        Map<?, ?> first = ((Map) JsonValue.parse(lines.get(0)).toPlain());
+        Map<?, ?> second = ((Map) JsonValue.parse(lines.get(1)).toPlain());
         assertEquals(16384, ((Map<?, ?>) first.get("block_rootfs")).get("read_bytes"));
         assertEquals(4, ((Map<?, ?>) first.get("block")).get("read_count"));
         assertEquals(2, ((Map<?, ?>) second.get("block_rootfs")).get("read_count"));

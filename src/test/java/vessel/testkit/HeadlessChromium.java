@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -17,8 +18,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonException;
+import vessel.json.JsonParser;
+import vessel.json.JsonString;
+import vessel.json.JsonValue;
 
 /**
  * Debian's chromium, headless, driven through the Chrome DevTools Protocol over its WebSocket (the JDK's
@@ -26,11 +29,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * events the page's own handlers see, as puppeteer's keyboard does).
  */
 public final class HeadlessChromium implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** DevTools messages carry whole screenshots (base64 PNGs): roomy limits. */
+    private static final JsonParser.Limits LIMITS = new JsonParser.Limits(1 << 30, 128, 1 << 30, 256);
     private final Process process;
     private final WebSocket page;
     private final AtomicInteger ids = new AtomicInteger();
-    private final Map<Integer, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
+    private final Map<Integer, CompletableFuture<JsonValue>> pending = new ConcurrentHashMap<>();
 
     private HeadlessChromium(Process process, WebSocket page) {
         this.process = process;
@@ -57,11 +61,11 @@ public final class HeadlessChromium implements AutoCloseable {
         HttpClient http = HttpClient.newHttpClient();
         String pageUrl = null;
         while (pageUrl == null) {
-            JsonNode targets = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/json/list"))
+            JsonValue targets = parse(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/json/list"))
                     .build(), HttpResponse.BodyHandlers.ofString()).body());
-            for (JsonNode t : targets) {
-                if (t.path("type").asText().equals("page")) {
-                    pageUrl = t.path("webSocketDebuggerUrl").asText();
+            for (JsonValue t : targets instanceof vessel.json.JsonArray a ? a.elements() : List.<JsonValue>of()) {
+                if (text(t, "type").equals("page")) {
+                    pageUrl = text(t, "webSocketDebuggerUrl");
                     break;
                 }
             }
@@ -83,14 +87,14 @@ public final class HeadlessChromium implements AutoCloseable {
                     String message = partial.toString();
                     partial.setLength(0);
                     try {
-                        JsonNode reply = JSON.readTree(message);
-                        if (reply.has("id") && self[0] != null) {
-                            CompletableFuture<JsonNode> f = self[0].pending.remove(reply.get("id").asInt());
+                        JsonValue reply = parse(message);
+                        if (reply.get("id") instanceof vessel.json.JsonNumber id && id.fitsLong() && self[0] != null) {
+                            CompletableFuture<JsonValue> f = self[0].pending.remove((int) id.longValue());
                             if (f != null) {
                                 f.complete(reply);
                             }
                         }
-                    } catch (IOException e) {
+                    } catch (JsonException e) {
                         // not JSON: ignore
                     }
                 }
@@ -102,15 +106,28 @@ public final class HeadlessChromium implements AutoCloseable {
         return self[0];
     }
 
+    private static JsonValue parse(String text) throws JsonException {
+        return JsonParser.parse(text.getBytes(java.nio.charset.StandardCharsets.UTF_8), LIMITS,
+                JsonParser.Duplicates.LAST_WINS);
+    }
+
+    /** The text at {@code path} (a string as is, another value as JSON), "" when there is none. */
+    private static String text(JsonValue v, String... path) {
+        for (String name : path) {
+            v = v == null ? null : v.get(name);
+        }
+        return v == null ? "" : v instanceof JsonString s ? s.value() : v.toJson();
+    }
+
     /** Sends a DevTools command and returns its result; an error reply fails. */
-    public JsonNode call(String method, Map<String, Object> params) throws Exception {
+    public JsonValue call(String method, Map<String, Object> params) throws Exception {
         int id = ids.incrementAndGet();
-        CompletableFuture<JsonNode> reply = new CompletableFuture<>();
+        CompletableFuture<JsonValue> reply = new CompletableFuture<>();
         pending.put(id, reply);
-        page.sendText(JSON.writeValueAsString(Map.of("id", id, "method", method, "params", params)), true)
+        page.sendText(JsonValue.of(Map.of("id", id, "method", method, "params", params)).toJson(), true)
                 .get(1, TimeUnit.MINUTES);
-        JsonNode r = reply.get(5, TimeUnit.MINUTES);
-        if (r.has("error")) {
+        JsonValue r = reply.get(5, TimeUnit.MINUTES);
+        if (r.get("error") != null) {
             throw new IOException(method + ": " + r.get("error"));
         }
         return r.get("result");
@@ -123,13 +140,13 @@ public final class HeadlessChromium implements AutoCloseable {
 
     /** A JavaScript expression's value, as text. */
     public String evaluate(String expression) throws Exception {
-        JsonNode r = call("Runtime.evaluate", Map.of("expression", expression, "returnByValue", true));
-        return r.path("result").path("value").asText();
+        JsonValue r = call("Runtime.evaluate", Map.of("expression", expression, "returnByValue", true));
+        return text(r, "result", "value");
     }
 
     /** A PNG of the page as shown. */
     public byte[] screenshot() throws Exception {
-        return Base64.getDecoder().decode(call("Page.captureScreenshot", Map.of("format", "png")).path("data").asText());
+        return Base64.getDecoder().decode(text(call("Page.captureScreenshot", Map.of("format", "png")), "data"));
     }
 
     /** Types {@code text} (lower-case letters, digits, space, '-', and '\n' for Enter) as key presses. */

@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 import vessel.devices.RateLimiter;
 import vessel.devices.mmds.MmdsStore;
@@ -72,8 +72,7 @@ class MmdsLinuxTest {
             return;
         }
         MmdsStore store = new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT);
-        ObjectMapper json = new ObjectMapper();
-        store.put(json.readTree("{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-12345678\", \"zone\": {\"a\": \"b\"}}}}"));
+        store.put(JsonValue.parse("{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-12345678\", \"zone\": {\"a\": \"b\"}}}}"));
         Path checks = tmp.resolve("checks.cpio");
         Files.write(checks, new Cpio().directory("etc").directory("etc/vessel-checks.d")
                 .file("etc/vessel-checks.d/50-mmds.sh", MMDS_CHECKS, 0644).toBytes());
@@ -94,7 +93,7 @@ class MmdsLinuxTest {
             }
             // V1 read: now V2, with new data the guest must fetch with a token.
             store.version(MmdsStore.Version.V2);
-            store.put(json.readTree("{\"phase\": \"v2\", \"latest\": {\"meta-data\": {\"ami-id\": \"ami-87654321\"}}}"));
+            store.put(JsonValue.parse("{\"phase\": \"v2\", \"latest\": {\"meta-data\": {\"ami-id\": \"ami-87654321\"}}}"));
             VmExit exit = vm.awaitExit(10L * 60 * 1000);
             String out = console.text();
             System.out.printf("MMDS guest test ended after %.1f s: %s%n", (System.nanoTime() - t0) / 1e9, exit);

@@ -3,7 +3,7 @@ package vessel.vmm;
 import java.nio.file.Path;
 import java.util.List;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 import org.junit.jupiter.api.Test;
 
@@ -50,7 +50,7 @@ class SnapshotDevicesTest {
         store.version(MmdsStore.Version.V2);
         store.ipv4Address(0xA9FE_0102); // 169.254.1.2
         store.imdsCompat(true);
-        store.put(new ObjectMapper().readTree("{\"latest\": {\"ami-id\": \"ami-1\"}}"));
+        store.put(JsonValue.parse("{\"latest\": {\"ami-id\": \"ami-1\"}}"));
         VmConfig config = VmConfig.builder().kernel(Path.of("/k")).memory(64L << 20)
                 .net(new NetConfig("eth0", "tap0", "52:54:00:00:00:01", null, null))
                 .net(new NetConfig("eth1", "tap1", "52:54:00:00:00:02", null, null, store)).build();

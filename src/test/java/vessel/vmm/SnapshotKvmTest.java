@@ -247,7 +247,7 @@ class SnapshotKvmTest {
             MmdsStore store = new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT);
             store.version(MmdsStore.Version.V2);
             store.ipv4Address(0xA9FE_0A0B); // 169.254.10.11
-            store.put(new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"k\": \"v\"}"));
+            store.put(vessel.json.JsonValue.parse("{\"k\": \"v\"}"));
             VmConfig config = VmConfig.builder().kernel(TestGuests.get("counter.bin")).entry(EntryMode.LONG)
                     .memory("32M").debugExit(true).net(new NetConfig("eth0", "vtap0", "52:54:00:0a:0b:0c",
                             RateLimiter.Config.NONE, RateLimiter.Config.NONE, store)).build();

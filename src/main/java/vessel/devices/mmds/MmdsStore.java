@@ -6,6 +6,7 @@ import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -14,12 +15,13 @@ import java.util.function.LongSupplier;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
-import com.fasterxml.jackson.core.JsonPointer;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import vessel.json.JsonArray;
+import vessel.json.JsonNull;
+import vessel.json.JsonObject;
+import vessel.json.JsonPointer;
+import vessel.json.JsonString;
+import vessel.json.JsonValue;
+import vessel.json.JsonWriter;
 
 /**
  * The metadata store of one microVM, as Firecracker's {@code Mmds}: a JSON document replaced by PUT and
@@ -77,7 +79,6 @@ public final class MmdsStore {
         }
     }
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final String HMAC = "HmacSHA256";
 
     private final int sizeLimit;
@@ -85,7 +86,7 @@ public final class MmdsStore {
     /** The tokens' MAC key, made on first use: seeding SecureRandom is slow, and most stores never need it. */
     private volatile byte[] key;
     /** Null until the first PUT: a PATCH before it is refused, a guest GET finds nothing. */
-    private volatile JsonNode document;
+    private volatile JsonValue document;
     private volatile Version version = Version.V1;
     private volatile boolean imdsCompat;
     private volatile int ipv4Address = DEFAULT_IPV4;
@@ -148,30 +149,30 @@ public final class MmdsStore {
     }
 
     /** PUT /mmds: replaces the whole document. */
-    public synchronized void put(JsonNode data) throws StoreException {
-        JsonNode sorted = sorted(data);
+    public synchronized void put(JsonValue data) throws StoreException {
+        JsonValue sorted = sorted(data);
         checkSize(sorted);
         document = sorted;
     }
 
     /** PATCH /mmds: RFC 7396 merge patch of the document; refused before the first PUT. */
-    public synchronized void patch(JsonNode patch) throws StoreException {
-        JsonNode current = document;
+    public synchronized void patch(JsonValue patch) throws StoreException {
+        JsonValue current = document;
         if (current == null) {
             throw new StoreException("The MMDS data store is not initialized.", false);
         }
-        JsonNode merged = sorted(mergePatch(current, patch));
+        JsonValue merged = sorted(mergePatch(current, patch));
         checkSize(merged);
         document = merged;
     }
 
     /** GET /mmds: the document as compact JSON, {@code {}} before the first PUT (as Firecracker). */
     public String json() {
-        JsonNode d = document;
+        JsonValue d = document;
         return d == null ? "{}" : write(d);
     }
 
-    private void checkSize(JsonNode doc) throws StoreException {
+    private void checkSize(JsonValue doc) throws StoreException {
         if (write(doc).getBytes(java.nio.charset.StandardCharsets.UTF_8).length > sizeLimit) {
             throw new StoreException("The MMDS patch request doesn't fit.", true);
         }
@@ -182,31 +183,26 @@ public final class MmdsStore {
      * ignored), in {@code format}, or in IMDS format whatever was asked when IMDS compatibility is on.
      */
     public Lookup lookup(String path, Format format) {
-        JsonNode d = document;
+        JsonValue d = document;
         if (d == null) {
             return new Lookup.NotFound();
         }
         String p = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
-        JsonNode node;
-        try {
-            node = d.at(JsonPointer.compile(p));
-        } catch (IllegalArgumentException e) {
-            return new Lookup.NotFound();
-        }
-        if (node == null || node.isMissingNode()) {
+        JsonValue node = JsonPointer.at(d, p);
+        if (node == null) {
             return new Lookup.NotFound();
         }
         Format f = imdsCompat ? Format.IMDS : format;
         if (f == Format.JSON) {
             return new Lookup.Found(write(node), f);
         }
-        if (node.isTextual()) {
-            return new Lookup.Found(node.textValue(), f);
+        if (node instanceof JsonString s) {
+            return new Lookup.Found(s.value(), f);
         }
-        if (node.isObject()) {
+        if (node instanceof JsonObject o) {
             List<String> keys = new ArrayList<>();
-            for (Map.Entry<String, JsonNode> e : node.properties()) {
-                keys.add(e.getValue().isObject() ? e.getKey() + "/" : e.getKey());
+            for (Map.Entry<String, JsonValue> e : o.members().entrySet()) {
+                keys.add(e.getValue() instanceof JsonObject ? e.getKey() + "/" : e.getKey());
             }
             return new Lookup.Found(String.join("\n", keys), f);
         }
@@ -254,49 +250,38 @@ public final class MmdsStore {
         }
     }
 
-    /** RFC 7396: objects merge key by key (null removes), anything else replaces. */
-    static JsonNode mergePatch(JsonNode target, JsonNode patch) {
-        if (!patch.isObject()) {
+    /** RFC 7396: objects merge key by key (null removes), anything else replaces. Recursion as deep as the patch. */
+    static JsonValue mergePatch(JsonValue target, JsonValue patch) {
+        if (!(patch instanceof JsonObject p)) {
             return patch;
         }
-        ObjectNode out = target != null && target.isObject() ? ((ObjectNode) target).deepCopy()
-                : JsonNodeFactory.instance.objectNode();
-        for (Map.Entry<String, JsonNode> e : patch.properties()) {
-            if (e.getValue().isNull()) {
+        Map<String, JsonValue> out = new LinkedHashMap<>(target instanceof JsonObject t ? t.members() : Map.of());
+        for (Map.Entry<String, JsonValue> e : p.members().entrySet()) {
+            if (e.getValue() instanceof JsonNull) {
                 out.remove(e.getKey());
             } else {
-                out.set(e.getKey(), mergePatch(out.get(e.getKey()), e.getValue()));
+                out.put(e.getKey(), mergePatch(out.get(e.getKey()), e.getValue()));
             }
         }
-        return out;
+        return new JsonObject(out);
     }
 
     /** A copy with every object's keys in sorted order, as Firecracker's serde_json map orders them. */
-    static JsonNode sorted(JsonNode node) {
-        if (node.isObject()) {
-            TreeMap<String, JsonNode> keys = new TreeMap<>();
-            for (Map.Entry<String, JsonNode> e : node.properties()) {
-                keys.put(e.getKey(), sorted(e.getValue()));
+    static JsonValue sorted(JsonValue node) {
+        return switch (node) {
+            case JsonObject o -> {
+                TreeMap<String, JsonValue> keys = new TreeMap<>();
+                for (Map.Entry<String, JsonValue> e : o.members().entrySet()) {
+                    keys.put(e.getKey(), sorted(e.getValue()));
+                }
+                yield new JsonObject(keys);
             }
-            ObjectNode out = JsonNodeFactory.instance.objectNode();
-            keys.forEach(out::set);
-            return out;
-        }
-        if (node.isArray()) {
-            var out = JsonNodeFactory.instance.arrayNode();
-            for (JsonNode n : node) {
-                out.add(sorted(n));
-            }
-            return out;
-        }
-        return node;
+            case JsonArray a -> new JsonArray(a.elements().stream().map(MmdsStore::sorted).toList());
+            default -> node;
+        };
     }
 
-    private static String write(JsonNode node) {
-        try {
-            return MAPPER.writeValueAsString(node);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot write the MMDS document", e);
-        }
+    private static String write(JsonValue node) {
+        return JsonWriter.write(node);
     }
 }

@@ -3,7 +3,7 @@ package vessel.vmm.control;
 import java.nio.file.Path;
 import java.util.Objects;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import vessel.json.JsonValue;
 
 import vessel.devices.RateLimiter;
 import vessel.devices.mmds.MmdsStore;
@@ -113,7 +113,7 @@ public sealed interface VmmAction {
     // ---- any time ----
 
     /** Replaces the MMDS document. */
-    record PutMmds(JsonNode document) implements VmmAction {
+    record PutMmds(JsonValue document) implements VmmAction {
         @Override
         public Lifecycle.Operation operation() {
             return Lifecycle.Operation.READ;
@@ -121,7 +121,7 @@ public sealed interface VmmAction {
     }
 
     /** Merges a JSON merge patch into the MMDS document. */
-    record PatchMmds(JsonNode patch) implements VmmAction {
+    record PatchMmds(JsonValue patch) implements VmmAction {
         @Override
         public Lifecycle.Operation operation() {
             return Lifecycle.Operation.READ;

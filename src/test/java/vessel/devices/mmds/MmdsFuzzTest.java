@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 /**
  * The MMDS's two parsers of guest bytes. Whatever the guest sends, the stack must not throw, must keep at
@@ -26,7 +26,7 @@ class MmdsFuzzTest {
     private static MmdsStore store(MmdsStore.Version version) {
         MmdsStore s = new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT, CLOCK::get);
         try {
-            s.put(new ObjectMapper().readTree("{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"n\":5},"
+            s.put(JsonValue.parse("{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"n\":5},"
                     + "\"big\":\"" + "x".repeat(3000) + "\"}}"));
         } catch (Exception e) {
             throw new IllegalStateException(e);

@@ -6,7 +6,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,7 +22,7 @@ class MmdsHttpTest {
     @BeforeEach
     void setUp() throws Exception {
         store = new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT, clock::get);
-        store.put(new ObjectMapper().readTree("""
+        store.put(JsonValue.parse("""
                 {"latest": {"meta-data": {"ami-id": "ami-87654321", "reservation-id": "r-79054aef",
                  "network": {"mac": "02:29"}}, "count": 5, "list": ["a", "b"]}}"""));
     }

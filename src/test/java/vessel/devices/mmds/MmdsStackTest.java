@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static vessel.devices.mmds.GuestFrames.arp;
@@ -41,7 +41,7 @@ class MmdsStackTest {
     @BeforeEach
     void setUp() throws Exception {
         store = new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT, clock::get);
-        store.put(new ObjectMapper().readTree("{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-12345678\"}}}"));
+        store.put(JsonValue.parse("{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-12345678\"}}}"));
         stack = new MmdsStack(store, MMDS_IP, clock::get, () -> ISN);
     }
 
@@ -118,7 +118,7 @@ class MmdsStackTest {
         for (int i = 0; i < 3000; i++) {
             big.append((char) ('a' + i % 26));
         }
-        store.put(new ObjectMapper().readTree("{\"big\":\"" + big + "\"}"));
+        store.put(JsonValue.parse("{\"big\":\"" + big + "\"}"));
         open(40001, 1000, 536);
         byte[] get = "GET /big HTTP/1.1\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
         byte[] request = tcp(MMDS_IP, 40001, 80, 1001, ISN + 1, MmdsStack.ACK, 1000, get);

@@ -11,7 +11,7 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 import vessel.devices.mmds.GuestFrames;
 import vessel.devices.mmds.MmdsNetBackend;
@@ -50,7 +50,7 @@ class VirtioNetMmdsTest {
 
     private void start() throws Exception {
         MmdsStore store = new MmdsStore(MmdsStore.DEFAULT_SIZE_LIMIT);
-        store.put(new ObjectMapper().readTree("{\"latest\":{\"user-data\":\"hello guest\"}}"));
+        store.put(JsonValue.parse("{\"latest\":{\"user-data\":\"hello guest\"}}"));
         tap = new VirtioNetTest.MemoryBackend(false);
         net = new VirtioNet(new MmdsNetBackend(tap, new MmdsStack(store, MmdsStore.DEFAULT_IPV4)), VirtioNetTest.MAC);
         VirtQueue rq = rx.configure(new VirtQueue(VirtioNet.QUEUE_SIZE));

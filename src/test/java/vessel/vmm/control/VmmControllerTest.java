@@ -6,7 +6,7 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import vessel.json.JsonValue;
 
 import vessel.devices.DeviceMetrics;
 import vessel.devices.RateLimiter;
@@ -168,16 +168,15 @@ class VmmControllerTest {
 
     @Test
     void theMmdsDocumentIsKeptInEveryPhaseAndItsLimitIs413() throws Exception {
-        ObjectMapper json = new ObjectMapper();
-        controller.handle(new VmmAction.PutMmds(json.readTree("{\"a\": 1}")));
-        controller.handle(new VmmAction.PatchMmds(json.readTree("{\"b\": \"x\"}")));
-        assertEquals(json.readTree("{\"a\": 1, \"b\": \"x\"}"),
-                json.readTree(((VmmData.MmdsDocument) controller.handle(new VmmAction.GetMmds())).json()));
-        VmmActionException tooBig = refused(new VmmAction.PutMmds(json.readTree("{\"a\": \"" + "x".repeat(100) + "\"}")));
+        controller.handle(new VmmAction.PutMmds(JsonValue.parse("{\"a\": 1}")));
+        controller.handle(new VmmAction.PatchMmds(JsonValue.parse("{\"b\": \"x\"}")));
+        assertEquals(JsonValue.parse("{\"a\": 1, \"b\": \"x\"}"),
+                JsonValue.parse(((VmmData.MmdsDocument) controller.handle(new VmmAction.GetMmds())).json()));
+        VmmActionException tooBig = refused(new VmmAction.PutMmds(JsonValue.parse("{\"a\": \"" + "x".repeat(100) + "\"}")));
         assertEquals(413, tooBig.status());
         assertTrue(tooBig.getMessage().startsWith("MMDS limit exceeded error: "), tooBig.getMessage());
         controller.handle(new VmmAction.StartMicroVm(config(), false));
-        controller.handle(new VmmAction.PatchMmds(json.readTree("{\"c\": true}")));
+        controller.handle(new VmmAction.PatchMmds(JsonValue.parse("{\"c\": true}")));
         assertEquals(Lifecycle.NOT_SUPPORTED_POST_BOOT, refused(new VmmAction.ConfigureMmds(
                 vessel.devices.mmds.MmdsStore.Version.V2, 0xA9FEA9FE, false)).getMessage());
     }
