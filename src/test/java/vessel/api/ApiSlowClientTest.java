@@ -48,7 +48,7 @@ class ApiSlowClientTest {
     void start() throws IOException {
         socket = dir.resolve("api.sock");
         server = ApiServer.start(socket, new Vmm("slow-client-test", new RouterTest.RecordingLauncher()));
-        // The first request in this JVM loads Jetty's and Jackson's classes (2 s on a loaded host): not
+        // The first request in this JVM loads the API's classes (seconds on a loaded host): not
         // what the ANSWER bound is about.
         stillServing();
     }
