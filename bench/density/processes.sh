@@ -11,8 +11,8 @@
 #   private  pages only this process maps (smaps_rollup's Private_Dirty + Private_Clean): what one more
 #            process adds to the host, the figure to compare with a native VMM's overhead;
 #   PSS      private + each shared page divided among the processes mapping it.
-# VESSEL_BENCH_BASE=DIR measures another checkout's launcher (its jar, cache and JVM options) in the same
-# run, the baseline; VESSEL_BENCH_PROCESSES=N (default 10).
+# VESSEL_BENCH_BASE=DIR[:DIR...] measures other checkouts' launchers (their jar, cache and JVM options) in
+# the same run, the baselines; VESSEL_BENCH_PROCESSES=N (default 10).
 
 processes="${VESSEL_BENCH_PROCESSES:-10}"
 settle="${SETTLE:-8}"
@@ -74,7 +74,10 @@ hello_processes() {
 
 echo "bench: $processes idle processes side by side, memory per process after ${settle} s idle, $(nproc) host CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 builds=("$top")
-[ -n "${VESSEL_BENCH_BASE:-}" ] && builds+=("$(cd "$VESSEL_BENCH_BASE" && pwd)")
+if [ -n "${VESSEL_BENCH_BASE:-}" ]; then
+  IFS=: read -r -a bases <<<"$VESSEL_BENCH_BASE"
+  for base in "${bases[@]}"; do builds+=("$(cd "$base" && pwd)"); done
+fi
 for build in "${builds[@]}"; do
   label="$([ "$build" = "$top" ] && echo this || echo "base $build")"
   # the cache, as ./vessel would build it on a first run (where KVM works; it trains by booting a guest)
