@@ -10,10 +10,11 @@ JVM_OPTIONS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=
   -XX:+UseSerialGC -Xms8m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps)
 
 # Memory each Vessel process keeps to itself (issue 15; bench/density/run.sh measures it: N idle API
-# processes side by side, private memory and PSS). Measured 2026-12-04 on this 2-CPU kvm_pvm host, 4 idle
-# API processes, private memory (smaps' Private_Dirty + Private_Clean) per process without / with the
-# AOT cache: 43.9 / 53.7 MiB before these two options, 31.4 / 26.5 MiB with both; CPU time to the API's
-# first answer unchanged.
+# processes side by side, private memory and PSS). Measured 2026-12-04 on a 2-CPU kvm_pvm host, private
+# memory (smaps' Private_Dirty + Private_Clean) of an idle API process without / with the AOT cache:
+# 34.7 / 36.9 MiB before these two options, 21.8 / 20.2 MiB with both (10 processes; the figures per
+# option below are from 4 processes, before Jackson was dropped); CPU time to the API's first answer
+# unchanged.
 # - Native heap trimming every 2 s (malloc_trim(3) from a JVM thread, 0.1-0.6 ms each): the JIT's arenas,
 #   class parsing and start-up leave 7-17 MiB free but still resident in glibc's malloc arenas (17 with the
 #   AOT cache), which glibc only hands back when asked. -7.0 / -17.4 MiB. (MALLOC_ARENA_MAX=2 instead, or
@@ -22,11 +23,12 @@ JVM_OPTIONS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=
 #   for instead of a random one: relocating it at start writes a pointer into nearly every page of it,
 #   turning 6-10 MiB of shared, file-backed pages into private copies in every process. The cost: the
 #   archive's class metadata sits at a fixed address (0x800000000) in every Vessel process, as it did in
-#   every JVM before JDK 20; the rest of the process (libjvm, heap, stacks, guest memory) stays randomized.
+#   JVMs before relocation became their default; the rest (libjvm, heap, stacks, guest memory) stays
+#   randomized. -Xlog:aot (or cds) shows both archives mapped there, with no fallback to relocation.
 #   The option is a diagnostic one in JDK 25, hence the unlock. -6.4 / -9.8 MiB.
 #   VESSEL_ARCHIVE_ASLR=1 keeps the JVM's relocation.
-# Tried and left out: -XX:-UsePerfData and smaller -Xss (under 0.1 MiB: a thread's stack is resident only
-# as deep as it ran); -Xms4m (-1.5 / -2 MiB, but twice the young collections before the API answers, and
+# Tried and left out: -XX:-UsePerfData and -XX:+UseCompactObjectHeaders (no change beyond 0.1 MiB); -Xss is
+# left as it is (a thread's stack is resident only as deep as it ran: 1.5 MiB for 20 threads); -Xms4m (-1.5 / -2 MiB, but twice the young collections before the API answers, and
 # with the AOT cache below 4 MiB the JVM refuses to start: the cache's 1.6 MiB of objects must fit the
 # initial old generation).
 JVM_OPTIONS+=(-XX:TrimNativeHeapInterval=2000)
