@@ -11,7 +11,7 @@
 # process (date +%s%N around a curl poll every 5 ms, so a figure carries up to ~10 ms of polling), with
 # the process's CPU time (user + system, all its threads, JIT included) at that moment: on a loaded host
 # the wall time is mostly waiting for a CPU. Then, once per mode: classes loaded before the first answer,
-# the idle API process's resident memory, and (where KVM works here) process start to a flat guest's
+# the idle API process's resident and private memory, and (where KVM works here) process start to a flat guest's
 # first console byte through `vessel run` (guests/idle.S). VESSEL_BENCH_BASE=DIR also measures the jar
 # (and AOT cache) built in another checkout DIR, the baseline, in the same run.
 set -euo pipefail
@@ -68,16 +68,20 @@ startup_round() {
   echo "$(ms "$t0" "$t1") $cpu"
 }
 
-# Classes loaded by the first answer, and resident memory after 2 s idle.
+# Classes loaded by the first answer, and memory after 8 s idle (the JVM trims its native heap every 2 s
+# and frees its compilers' arenas every 5 s): VmRSS, and its private dirty pages (smaps_rollup's
+# Private_Dirty: what each further process adds; a lone process's clean file pages, such as the AOT
+# cache's, count as private too but a second process shares them; bench/density runs several side by side).
 footprint() {
-  local classes rss
+  local classes rss private
   start_vessel "$@" -Xlog:class+load:file="$work/classes" --
   await_socket
   classes=$(wc -l < "$work/classes")
-  sleep 2
+  sleep 8
   rss=$(awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$vpid/status")
+  private=$(awk '/^Private_Dirty/ { print int($2 / 1024) }' "/proc/$vpid/smaps_rollup")
   stop_vessel
-  echo "$classes classes loaded by the first answer, idle RSS $rss MiB"
+  echo "$classes classes loaded by the first answer, idle RSS $rss MiB, private dirty $private MiB"
 }
 
 # Process start to the first console byte of guests/idle.S (a flat binary) through `vessel run`.
