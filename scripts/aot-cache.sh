@@ -12,6 +12,10 @@
 # itself) and SIGTERM ends it. On a host without /dev/kvm but with QEMU the cache is made inside the
 # nested-KVM VM, where `./vessel run` runs there. The JVM options must be those ./vessel runs with
 # (JVM_OPTIONS below), or the JVM ignores the cache.
+# The training runs with the seccomp filters on, as users run Vessel, so that what building and installing
+# them loads is in the cache too. Hence two steps (JEP 483's record, then create) rather than
+# -XX:AOTCacheOutput: with that, the training JVM starts a child JVM at exit to write the cache, and the
+# filters (rightly) kill a process that starts programs.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 quiet=false
@@ -42,10 +46,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 sock="$work/api.sock"
 rm -f "$out" "$out.tmp"
-# --no-seccomp: at exit the training JVM launches a child JVM to assemble the cache, and the filters
-# (rightly) kill a process that starts programs.
-"$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" -XX:AOTCacheOutput="$out.tmp" -jar "$jar" \
-  --api-sock "$sock" --level info --no-seccomp >"$work/console" 2>"$work/log" &
+"$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" -XX:AOTMode=record -XX:AOTConfiguration="$work/vessel.aotconf" \
+  -jar "$jar" --api-sock "$sock" --level info >"$work/console" 2>"$work/log" &
 pid=$!
 call() { curl -s -o /dev/null --unix-socket "$sock" "$@" || true; }
 for _ in $(seq 600); do
@@ -75,7 +77,10 @@ if $kvm; then
   for _ in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 fi
 kill -TERM "$pid" 2>/dev/null || true
-wait "$pid" || true  # 0 after Ctrl-Alt-Del, 143 after SIGTERM; the JVM writes the cache on its way out
-[ -s "$out.tmp" ] || { cat "$work/log" >&2; echo "aot-cache: no cache written" >&2; exit 1; }
+wait "$pid" || true  # 0 after Ctrl-Alt-Del, 143 after SIGTERM; the JVM writes its record on its way out
+[ -s "$work/vessel.aotconf" ] || { cat "$work/log" >&2; echo "aot-cache: the training run recorded nothing" >&2; exit 1; }
+"$JAVA_HOME/bin/java" "${JVM_OPTIONS[@]}" -XX:AOTMode=create -XX:AOTConfiguration="$work/vessel.aotconf" \
+  -XX:AOTCache="$out.tmp" -jar "$jar" >"$work/create" 2>&1 || true
+[ -s "$out.tmp" ] || { cat "$work/log" "$work/create" >&2; echo "aot-cache: no cache written" >&2; exit 1; }
 mv "$out.tmp" "$out"
 say "wrote $out ($(du -h "$out" | cut -f1))"

@@ -1,30 +1,15 @@
 package vessel.sys;
 
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.invoke.MethodHandle;
-
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-
 /**
  * The process's file mode creation mask (umask(2)), for files whose permissions must be right from the
  * moment they exist, such as a Unix socket that {@code bind} creates: chmod afterwards would leave a window.
  */
 public final class FileModeMask {
-    private static final MethodHandle UMASK = Linker.nativeLinker().downcallHandle(
-            Linker.nativeLinker().defaultLookup().find("umask")
-                    .orElseThrow(() -> new UnsatisfiedLinkError("C library symbol not found: umask")),
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-
     private FileModeMask() {}
 
     /** Sets the mask and returns the previous one (umask cannot fail). */
     public static int set(int mask) {
-        try {
-            return (int) UMASK.invokeExact(mask);
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        return Libc.umask(mask);
     }
 
     /**

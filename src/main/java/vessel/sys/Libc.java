@@ -195,19 +195,12 @@ public final class Libc {
     private static final class Cfmakeraw {
         static final MethodHandle HANDLE = call("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
     }
-    private static final class Prctl {
-        static final MethodHandle HANDLE = errnoCall("prctl",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+    // prctl, seccomp, umask and the tests' calls by number all go through syscall(2), one handle: each
+    // handle is a stub generated at run time, and a process makes these on its way to the API socket.
+    private static final class Syscall6 {
+        static final MethodHandle HANDLE = errnoCall("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
                 Linker.Option.firstVariadicArg(1));
-    }
-    // seccomp(2) has no glibc wrapper: syscall(SYS_seccomp, op, flags, args).
-    private static final class SyscallSeccomp {
-        static final MethodHandle HANDLE = errnoCall("syscall",
-                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.firstVariadicArg(1));
-    }
-    private static final class Syscall3 {
-        static final MethodHandle HANDLE = errnoCall("syscall",
-                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
     }
 
     private Libc() {}
@@ -637,31 +630,33 @@ public final class Libc {
 
     /** prctl(2) with one argument (the rest zero); returns the result or {@code -errno}. */
     public static int prctlRaw(int option, long arg) {
-        try {
-            MemorySegment cap = CAPTURE.get();
-            int r = (int) Prctl.HANDLE.invokeExact(cap, option, arg, 0L, 0L, 0L);
-            return r < 0 ? -errno(cap) : r;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscallRaw(Syscall.PRCTL.number(), option, arg, 0, 0, 0, 0);
     }
 
     /** seccomp(2); returns the result (0, or a thread id that TSYNC could not synchronise) or {@code -errno}. */
     public static long seccompRaw(int operation, int flags, MemorySegment args) {
-        try {
-            MemorySegment cap = CAPTURE.get();
-            long r = (long) SyscallSeccomp.HANDLE.invokeExact(cap, (long) Syscall.SECCOMP.number(), operation, flags, args);
-            return r < 0 ? -errno(cap) : r;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        checkNative(args, 1);
+        return syscallRaw(Syscall.SECCOMP.number(), operation, flags, args.address(), 0, 0, 0);
+    }
+
+    /** umask(2): sets the file mode creation mask, returns the previous one (it cannot fail). */
+    public static int umask(int mask) {
+        return (int) syscallRaw(Syscall.UMASK.number(), mask, 0, 0, 0, 0, 0);
     }
 
     /** A system call by number with three arguments, for tests of what a filter lets through; returns it or {@code -errno}. */
     public static long syscallRaw(int number, long a0, long a1, long a2) {
+        return syscallRaw(number, a0, a1, a2, 0, 0, 0);
+    }
+
+    /**
+     * A system call by number, every argument given (syscall(2) passes all six to the kernel, and some
+     * calls refuse a non-zero unused one); returns its result or {@code -errno}.
+     */
+    private static long syscallRaw(int number, long a0, long a1, long a2, long a3, long a4, long a5) {
         try {
             MemorySegment cap = CAPTURE.get();
-            long r = (long) Syscall3.HANDLE.invokeExact(cap, (long) number, a0, a1, a2);
+            long r = (long) Syscall6.HANDLE.invokeExact(cap, (long) number, a0, a1, a2, a3, a4, a5);
             return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw rethrow(t);

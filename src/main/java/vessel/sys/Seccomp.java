@@ -47,20 +47,28 @@ public final class Seccomp {
         }
     }
 
-    private static volatile Map<ThreadKind, List<Bpf.Insn>> threadPrograms;
+    /** Where a thread kind's program comes from; compiled on demand, since most kinds wait for a guest. */
+    public interface ThreadPrograms {
+        /** {@code kind}'s program, or null if the kind stacks nothing on the process filter. */
+        List<Bpf.Insn> program(ThreadKind kind);
+    }
+
+    private static volatile ThreadPrograms threadPrograms;
+    /** Programs compiled so far, an empty list for a kind with none; guarded by the class's lock. */
+    private static final Map<ThreadKind, List<Bpf.Insn>> COMPILED = new EnumMap<>(ThreadKind.class);
 
     private Seccomp() {}
 
     /**
-     * Installs {@code programs.get(PROCESS)} on every thread of the process and keeps the others for
+     * Installs {@code process} on every thread of the process and keeps {@code threads} for
      * {@link #enterThread}. Once per process.
      */
-    public static synchronized void installProcess(Map<ThreadKind, List<Bpf.Insn>> programs) throws SysException {
+    public static synchronized void installProcess(List<Bpf.Insn> process, ThreadPrograms threads) throws SysException {
         if (threadPrograms != null) {
             throw new IllegalStateException("the process's seccomp filters are already installed");
         }
-        install(programs.get(ThreadKind.PROCESS), SECCOMP_FILTER_FLAG_TSYNC);
-        threadPrograms = new EnumMap<>(programs);
+        install(process, SECCOMP_FILTER_FLAG_TSYNC);
+        threadPrograms = threads;
     }
 
     /** Whether {@link #installProcess} has run in this process. */
@@ -68,17 +76,31 @@ public final class Seccomp {
         return threadPrograms != null;
     }
 
+    private static synchronized List<Bpf.Insn> programOf(ThreadPrograms threads, ThreadKind kind) {
+        List<Bpf.Insn> p = COMPILED.get(kind);
+        if (p == null) {
+            p = threads.program(kind);
+            p = p == null ? List.of() : p;
+            COMPILED.put(kind, p);
+        }
+        return p;
+    }
+
     /**
      * Stacks {@code kind}'s filter on the calling thread, if the process has filters and the kind has one;
      * a thread calls it once, first thing.
      */
     public static void enterThread(ThreadKind kind) {
-        Map<ThreadKind, List<Bpf.Insn>> programs = threadPrograms;
-        if (programs == null || kind == ThreadKind.PROCESS || programs.get(kind) == null) {
+        ThreadPrograms threads = threadPrograms;
+        if (threads == null || kind == ThreadKind.PROCESS) {
+            return;
+        }
+        List<Bpf.Insn> program = programOf(threads, kind);
+        if (program.isEmpty()) {
             return;
         }
         try {
-            install(programs.get(kind), 0);
+            install(program, 0);
         } catch (SysException e) {
             // The process filter went in, so the kernel can take filters: this is a bug, not the host.
             throw new IllegalStateException("seccomp filter of " + Thread.currentThread().getName() + ": " + e.getMessage(), e);

@@ -1,12 +1,12 @@
 package vessel.sys;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * A seccomp allowlist: which system calls a thread may make, some only with certain arguments, compiled
@@ -15,6 +15,10 @@ import java.util.TreeSet;
  * <p>The program checks the architecture first (x86_64 only) and refuses the x32 ABI (numbers with bit
  * 30 set), then tests each listed call in turn; a listed call with a condition loads the argument and
  * compares its low 32 bits, which is all the kernel uses of an ioctl request, a socket family or clone flags.
+ *
+ * <p>A process builds its filter on its way to the API socket, so the compiler keeps to plain calls: each
+ * {@link When} and {@link Answer} emits its own instructions rather than a pattern switch choosing, since a
+ * pattern switch's first run spins a class (SwitchBootstraps) that the JVM's AOT cache does not keep.
  */
 public final class SeccompFilter {
     /** {@code AUDIT_ARCH_X86_64}: EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE. */
@@ -47,6 +51,12 @@ public final class SeccompFilter {
 
     /** When a listed call is let through. */
     public sealed interface When {
+        /**
+         * Appends the check to {@code b}: it goes on to the instruction after it when the condition holds and
+         * returns {@code refuse} when not. The call number in the accumulator is overwritten.
+         */
+        void emit(List<Bpf.Insn> b, int refuse);
+
         /** Argument {@code arg}'s low 32 bits are one of {@code values}. */
         record ArgIn(int arg, Set<Integer> values) implements When {
             public ArgIn {
@@ -56,12 +66,32 @@ public final class SeccompFilter {
                 }
                 values = Set.copyOf(values);
             }
+
+            @Override
+            public void emit(List<Bpf.Insn> b, int refuse) {
+                b.add(Bpf.Insn.loadWord(DATA_ARGS + 8 * arg));
+                // In ascending order, so that the same table always compiles to the same program.
+                Integer[] sorted = values.toArray(new Integer[0]);
+                Arrays.sort(sorted);
+                for (int i = 0; i < sorted.length; i++) {
+                    b.add(Bpf.Insn.jumpIfEqual(sorted[i], sorted.length - i, 0));
+                }
+                b.add(Bpf.Insn.ret(refuse));
+            }
         }
 
         /** Argument {@code arg} has every bit of {@code mask} set. */
         record ArgHasBits(int arg, int mask) implements When {
             public ArgHasBits {
                 checkArg(arg);
+            }
+
+            @Override
+            public void emit(List<Bpf.Insn> b, int refuse) {
+                b.add(Bpf.Insn.loadWord(DATA_ARGS + 8 * arg));
+                b.add(Bpf.Insn.and(mask));
+                b.add(Bpf.Insn.jumpIfEqual(mask, 1, 0));
+                b.add(Bpf.Insn.ret(refuse));
             }
         }
 
@@ -74,9 +104,22 @@ public final class SeccompFilter {
 
     /** What a listed call gets: let through, or failed with an errno (clone3's ENOSYS makes glibc use clone). */
     public sealed interface Answer {
-        record Allow() implements Answer { }
+        /** The filter's return value for the call. */
+        int action();
 
-        record Errno(int errno) implements Answer { }
+        record Allow() implements Answer {
+            @Override
+            public int action() {
+                return RET_ALLOW;
+            }
+        }
+
+        record Errno(int errno) implements Answer {
+            @Override
+            public int action() {
+                return RET_ERRNO | (errno & 0xffff);
+            }
+        }
 
         Answer ALLOW = new Allow();
     }
@@ -144,29 +187,11 @@ public final class SeccompFilter {
     }
 
     private static List<Bpf.Insn> body(Rule r, int refuse) {
-        int answer = switch (r.answer()) {
-            case Answer.Allow a -> RET_ALLOW;
-            case Answer.Errno e -> RET_ERRNO | (e.errno() & 0xffff);
-        };
         List<Bpf.Insn> b = new ArrayList<>();
-        switch (r.when()) {
-            case null -> { }
-            case When.ArgIn in -> {
-                b.add(Bpf.Insn.loadWord(DATA_ARGS + 8 * in.arg()));
-                List<Integer> values = new ArrayList<>(new TreeSet<>(in.values()));
-                for (int i = 0; i < values.size(); i++) {
-                    b.add(Bpf.Insn.jumpIfEqual(values.get(i), values.size() - i, 0));
-                }
-                b.add(Bpf.Insn.ret(refuse));
-            }
-            case When.ArgHasBits bits -> {
-                b.add(Bpf.Insn.loadWord(DATA_ARGS + 8 * bits.arg()));
-                b.add(Bpf.Insn.and(bits.mask()));
-                b.add(Bpf.Insn.jumpIfEqual(bits.mask(), 1, 0));
-                b.add(Bpf.Insn.ret(refuse));
-            }
+        if (r.when() != null) {
+            r.when().emit(b, refuse);
         }
-        b.add(Bpf.Insn.ret(answer));
+        b.add(Bpf.Insn.ret(r.answer().action()));
         return b;
     }
 }

@@ -3,10 +3,10 @@ package vessel.vmm;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 import vessel.kvm.KvmIoctl;
 import vessel.sys.Bpf;
@@ -39,6 +39,10 @@ import static vessel.sys.Syscall.*;
  * ptrace and process_vm_*, mount and namespaces (setns, unshare), module loading, kexec, reboot, bpf,
  * kill of other processes, sockets of families other than Unix and IP, and every call no thread here
  * was seen to make.
+ *
+ * <p>Only the process filter is compiled at start-up, on the way to the API socket; a thread kind's own
+ * filter is compiled when its first thread enters (a vCPU's needs the KVM ioctl numbers, whose
+ * struct layouts a process serving only the API never loads).
  */
 public final class SeccompPolicy {
     private static final int AF_UNIX = 1;
@@ -57,10 +61,12 @@ public final class SeccompPolicy {
      * among them: firmware's writes to the host bridge's PAM registers (on a vCPU) switch the BIOS area
      * between ROM and RAM, as on QEMU, which makes that ioctl on its vCPU threads too.
      */
-    static final Set<KvmIoctl> ASSEMBLY_ONLY = EnumSet.of(KvmIoctl.GET_API_VERSION, KvmIoctl.CREATE_VM,
-            KvmIoctl.GET_MSR_INDEX_LIST, KvmIoctl.GET_VCPU_MMAP_SIZE, KvmIoctl.GET_SUPPORTED_CPUID,
-            KvmIoctl.CREATE_VCPU, KvmIoctl.SET_TSS_ADDR,
-            KvmIoctl.SET_IDENTITY_MAP_ADDR, KvmIoctl.CREATE_IRQCHIP, KvmIoctl.CREATE_PIT2, KvmIoctl.SET_CPUID2);
+    static Set<KvmIoctl> assemblyOnly() {
+        return EnumSet.of(KvmIoctl.GET_API_VERSION, KvmIoctl.CREATE_VM,
+                KvmIoctl.GET_MSR_INDEX_LIST, KvmIoctl.GET_VCPU_MMAP_SIZE, KvmIoctl.GET_SUPPORTED_CPUID,
+                KvmIoctl.CREATE_VCPU, KvmIoctl.SET_TSS_ADDR,
+                KvmIoctl.SET_IDENTITY_MAP_ADDR, KvmIoctl.CREATE_IRQCHIP, KvmIoctl.CREATE_PIT2, KvmIoctl.SET_CPUID2);
+    }
 
     /** Terminal and file-descriptor ioctls that the JDK makes on any thread (isatty, available, blocking mode). */
     private static final Set<Integer> FD_IOCTLS = Set.of(TCGETS, FIONREAD, FIONBIO);
@@ -81,8 +87,10 @@ public final class SeccompPolicy {
 
     /** The vCPU's ioctls: all Vessel's KVM ones but assembly's, TUNSETOFFLOAD (virtio-net activation) and the JDK's. */
     static Set<Integer> vcpuIoctls() {
-        Set<Integer> s = EnumSet.complementOf(EnumSet.copyOf(ASSEMBLY_ONLY)).stream()
-                .map(i -> (int) i.request()).collect(Collectors.toCollection(java.util.HashSet::new));
+        Set<Integer> s = new HashSet<>();
+        for (KvmIoctl i : EnumSet.complementOf(EnumSet.copyOf(assemblyOnly()))) {
+            s.add((int) i.request());
+        }
         s.add((int) Tap.TUNSETOFFLOAD);
         s.addAll(FD_IOCTLS);
         return s;
@@ -134,17 +142,33 @@ public final class SeccompPolicy {
         return t;
     }
 
+    /** {@code kind}'s compiled program; null for the API threads, whose table is the process's. */
+    public static List<Bpf.Insn> program(ThreadKind kind, Seccomp.Level level, long pid) {
+        if (kind == ThreadKind.API) {
+            return null; // the same table as the process's: nothing to stack
+        }
+        SeccompFilter.Refusal refusal = level == Seccomp.Level.LOG ? SeccompFilter.Refusal.LOG : SeccompFilter.Refusal.KILL;
+        return SeccompFilter.of(table(kind, pid)).compile(refusal);
+    }
+
     /** Every kind's compiled program; kinds whose table is the process's get none of their own. */
     public static Map<ThreadKind, List<Bpf.Insn>> programs(Seccomp.Level level, long pid) {
-        SeccompFilter.Refusal refusal = level == Seccomp.Level.LOG ? SeccompFilter.Refusal.LOG : SeccompFilter.Refusal.KILL;
         Map<ThreadKind, List<Bpf.Insn>> m = new EnumMap<>(ThreadKind.class);
         for (ThreadKind k : ThreadKind.values()) {
-            if (k == ThreadKind.API) {
-                continue; // the same table as the process's: nothing to stack
+            List<Bpf.Insn> p = program(k, level, pid);
+            if (p != null) {
+                m.put(k, p);
             }
-            m.put(k, SeccompFilter.of(table(k, pid)).compile(refusal));
         }
         return m;
+    }
+
+    /** The per-thread programs of one process, compiled when a thread of the kind first enters. */
+    private record ThreadTables(Seccomp.Level level, long pid) implements Seccomp.ThreadPrograms {
+        @Override
+        public List<Bpf.Insn> program(ThreadKind kind) {
+            return SeccompPolicy.program(kind, level, pid);
+        }
     }
 
     /**
@@ -155,6 +179,7 @@ public final class SeccompPolicy {
         if (level == Seccomp.Level.OFF) {
             return;
         }
-        Seccomp.installProcess(programs(level, ProcessHandle.current().pid()));
+        long pid = ProcessHandle.current().pid();
+        Seccomp.installProcess(program(ThreadKind.PROCESS, level, pid), new ThreadTables(level, pid));
     }
 }

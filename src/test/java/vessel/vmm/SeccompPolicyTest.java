@@ -62,7 +62,7 @@ class SeccompPolicyTest {
                 KvmIoctl.SET_USER_MEMORY_REGION)) {
             assertEquals(RET_ALLOW, verdict(ThreadKind.VCPU, Syscall.IOCTL, 9, i.request()), i.displayName());
         }
-        for (KvmIoctl i : SeccompPolicy.ASSEMBLY_ONLY) {
+        for (KvmIoctl i : SeccompPolicy.assemblyOnly()) {
             assertEquals(RET_KILL_PROCESS, verdict(ThreadKind.VCPU, Syscall.IOCTL, 9, i.request()), i.displayName());
             assertEquals(RET_ALLOW, verdict(ThreadKind.PROCESS, Syscall.IOCTL, 9, i.request()), i.displayName());
         }
