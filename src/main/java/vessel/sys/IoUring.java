@@ -52,10 +52,9 @@ public final class IoUring implements AutoCloseable {
     static final int IORING_REGISTER_ENABLE_RINGS = 12;
     static final int IORING_RESTRICTION_SQE_OP = 1;
     static final int IORING_RESTRICTION_SQE_FLAGS_REQUIRED = 3;
-    /** x86_64 system call numbers. */
-    public static final int SYS_IO_URING_SETUP = 425;
-    public static final int SYS_IO_URING_ENTER = 426;
-    public static final int SYS_IO_URING_REGISTER = 427;
+    private static final int SYS_IO_URING_SETUP = Syscall.IO_URING_SETUP.number();
+    private static final int SYS_IO_URING_ENTER = Syscall.IO_URING_ENTER.number();
+    private static final int SYS_IO_URING_REGISTER = Syscall.IO_URING_REGISTER.number();
 
     /** struct io_sqring_offsets. */
     static final StructLayout SQRING_OFFSETS = MemoryLayout.structLayout(JAVA_INT.withName("head"),

@@ -73,9 +73,27 @@ public final class SeccompPolicy {
 
     private SeccompPolicy() {}
 
-    /** The table of {@code kind}, for a process whose id is {@code pid}; null where the kind adds nothing. */
+    /** The table of {@code kind}, for a process whose id is {@code pid}, without io_uring. */
     public static List<Rule> table(ThreadKind kind, long pid) {
+        return table(kind, pid, false);
+    }
+
+    /**
+     * The table of {@code kind}, for a process whose id is {@code pid}; with {@code uring} (virtio-blk's
+     * io_uring engine in use) the io_uring calls too: making and registering rings where VMs are assembled
+     * and drives replaced (the process and API tables), only submitting on vCPU, event-loop and device
+     * threads. Seccomp cannot see into a ring's entries: each ring is restricted to positional I/O on its
+     * one image file when it is made (see vessel.sys.IoUring), so submitting reaches nothing else.
+     */
+    public static List<Rule> table(ThreadKind kind, long pid, boolean uring) {
         List<Rule> t = jvm(pid);
+        if (uring) {
+            t.add(Rule.allow(IO_URING_ENTER));
+            if (kind == ThreadKind.PROCESS || kind == ThreadKind.API) {
+                t.add(Rule.allow(IO_URING_SETUP));
+                t.add(Rule.allow(IO_URING_REGISTER));
+            }
+        }
         Set<Integer> ioctls = switch (kind) {
             case PROCESS, API -> null; // any request: VM assembly happens on these
             case VCPU -> vcpuIoctls();
@@ -142,20 +160,30 @@ public final class SeccompPolicy {
         return t;
     }
 
-    /** {@code kind}'s compiled program; null for the API threads, whose table is the process's. */
+    /** {@code kind}'s compiled program, without io_uring; null for the API threads, whose table is the process's. */
     public static List<Bpf.Insn> program(ThreadKind kind, Seccomp.Level level, long pid) {
+        return program(kind, level, pid, false);
+    }
+
+    /** {@code kind}'s compiled program, with io_uring's calls if {@code uring}; null for the API threads. */
+    public static List<Bpf.Insn> program(ThreadKind kind, Seccomp.Level level, long pid, boolean uring) {
         if (kind == ThreadKind.API) {
             return null; // the same table as the process's: nothing to stack
         }
         SeccompFilter.Refusal refusal = level == Seccomp.Level.LOG ? SeccompFilter.Refusal.LOG : SeccompFilter.Refusal.KILL;
-        return SeccompFilter.of(table(kind, pid)).compile(refusal);
+        return SeccompFilter.of(table(kind, pid, uring)).compile(refusal);
     }
 
-    /** Every kind's compiled program; kinds whose table is the process's get none of their own. */
+    /** Every kind's compiled program, without io_uring; kinds whose table is the process's get none of their own. */
     public static Map<ThreadKind, List<Bpf.Insn>> programs(Seccomp.Level level, long pid) {
+        return programs(level, pid, false);
+    }
+
+    /** Every kind's compiled program, with io_uring's calls if {@code uring}. */
+    public static Map<ThreadKind, List<Bpf.Insn>> programs(Seccomp.Level level, long pid, boolean uring) {
         Map<ThreadKind, List<Bpf.Insn>> m = new EnumMap<>(ThreadKind.class);
         for (ThreadKind k : ThreadKind.values()) {
-            List<Bpf.Insn> p = program(k, level, pid);
+            List<Bpf.Insn> p = program(k, level, pid, uring);
             if (p != null) {
                 m.put(k, p);
             }
@@ -164,10 +192,10 @@ public final class SeccompPolicy {
     }
 
     /** The per-thread programs of one process, compiled when a thread of the kind first enters. */
-    private record ThreadTables(Seccomp.Level level, long pid) implements Seccomp.ThreadPrograms {
+    private record ThreadTables(Seccomp.Level level, long pid, boolean uring) implements Seccomp.ThreadPrograms {
         @Override
         public List<Bpf.Insn> program(ThreadKind kind) {
-            return SeccompPolicy.program(kind, level, pid);
+            return SeccompPolicy.program(kind, level, pid, uring);
         }
     }
 
@@ -180,6 +208,9 @@ public final class SeccompPolicy {
             return;
         }
         long pid = ProcessHandle.current().pid();
-        Seccomp.installProcess(program(ThreadKind.PROCESS, level, pid), new ThreadTables(level, pid));
+        // Probed before the filter goes in; drives then use io_uring, so the filter lets its calls through.
+        boolean uring = vessel.devices.virtio.VirtioBlock.Engine.defaultEngine() == vessel.devices.virtio.VirtioBlock.Engine.URING
+                && vessel.devices.virtio.VirtioBlock.Engine.uringAvailable();
+        Seccomp.installProcess(program(ThreadKind.PROCESS, level, pid, uring), new ThreadTables(level, pid, uring));
     }
 }

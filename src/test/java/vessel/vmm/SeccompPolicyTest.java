@@ -81,6 +81,22 @@ class SeccompPolicyTest {
     }
 
     @Test
+    void ioUringCallsPassOnlyWithTheUringEngineAndRingsAreMadeOnlyWhereVmsAreAssembled() {
+        Map<ThreadKind, List<Bpf.Insn>> uring = SeccompPolicy.programs(Seccomp.Level.KILL, PID, true);
+        for (ThreadKind k : KILL.keySet()) {
+            for (Syscall s : List.of(Syscall.IO_URING_SETUP, Syscall.IO_URING_ENTER, Syscall.IO_URING_REGISTER)) {
+                assertEquals(RET_KILL_PROCESS, verdict(k, s), "without io_uring: " + k + " " + s.kernelName());
+            }
+            assertEquals(RET_ALLOW, BpfInterpreter.x86(uring.get(k), Syscall.IO_URING_ENTER), k + " submits");
+            int assembly = k == ThreadKind.PROCESS ? RET_ALLOW : RET_KILL_PROCESS;
+            assertEquals(assembly, BpfInterpreter.x86(uring.get(k), Syscall.IO_URING_SETUP), k + " makes rings");
+            assertEquals(assembly, BpfInterpreter.x86(uring.get(k), Syscall.IO_URING_REGISTER), k + " registers");
+            assertEquals(RET_KILL_PROCESS, BpfInterpreter.x86(uring.get(k), Syscall.EXECVE), k + " still refuses execve");
+        }
+        assertNull(uring.get(ThreadKind.API), "the API threads (replacing a drive's image) have the process's table");
+    }
+
+    @Test
     void theApiThreadsAddNothingToTheProcessFilterAndLogModeOnlyLogs() {
         // VM assembly runs on an API thread at InstanceStart: it needs what the process filter allows.
         assertNull(KILL.get(ThreadKind.API));

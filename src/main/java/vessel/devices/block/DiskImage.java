@@ -72,6 +72,14 @@ public interface DiskImage extends AutoCloseable {
         return false;
     }
 
+    /**
+     * A descriptor whose byte at offset i is the disk's byte i (a raw image's file), for I/O the block
+     * device submits to the kernel itself (io_uring); -1 where the image translates offsets (qcow2).
+     */
+    default int positionalFd() {
+        return -1;
+    }
+
     /** Makes every completed write durable (the guest's FLUSH). */
     void flush() throws IOException;
 

@@ -82,6 +82,11 @@ public final class RawImage implements DiskImage {
     }
 
     @Override
+    public int positionalFd() {
+        return fd;
+    }
+
+    @Override
     public boolean punchesHoles() {
         return holes;
     }

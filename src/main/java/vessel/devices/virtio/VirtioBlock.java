@@ -17,6 +17,8 @@ import vessel.devices.TokenBucket;
 import vessel.devices.block.DiskFormat;
 import vessel.devices.block.DiskImage;
 import vessel.memory.GuestMemory;
+import vessel.sys.Errno;
+import vessel.sys.IoVec;
 
 /**
  * virtio-blk (device type 2, virtio 1.x section 5.2) over a disk image (raw or qcow2, see
@@ -129,10 +131,13 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         final byte[] config;
         final int maxWriteZeroesSectors;
         final int maxDiscardSectors;
+        /** The image's io_uring (Engine.URING on a raw image), or null: I/O by system calls on this thread. */
+        final BlockUring<Request> uring;
         int inFlight;
 
-        Backend(DiskImage disk, long size, int queues, boolean readOnly) {
+        Backend(DiskImage disk, long size, int queues, boolean readOnly, BlockUring<Request> uring) {
             this.disk = disk;
+            this.uring = uring;
             this.capacity = size / SECTOR_SIZE;
             this.unusedTailBytes = size % SECTOR_SIZE;
             boolean holes = disk.punchesHoles();
@@ -152,6 +157,14 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
                 c[CFG_WRITE_ZEROES_MAY_UNMAP] = (byte) (holes ? 1 : 0);
             }
             this.config = c;
+        }
+
+        /** The ring first (it may still reference the file), then the image. */
+        void close() throws IOException {
+            if (uring != null) {
+                uring.close();
+            }
+            disk.close();
         }
 
         /** Whether {@code bytes} at {@code sector} is whole sectors inside the disk, without overflowing. */
@@ -178,19 +191,72 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         DescriptorChain recycled;
         Backend backend;
         int generation;
+        /** Its tag on an io_uring: queue and head. */
+        int tag;
+        /** The buffers of a read or write submitted to an io_uring; made on first need, grown if a chain needs more. */
+        IoVec iov;
+        // A submitted read or write, for its completion: direction, where in the chain, how much, where on disk.
+        boolean ioRead;
+        long ioPartOffset;
+        long ioBytes;
+        long ioPosition;
 
         Request(VirtioBlock device, int queue) {
             this.device = device;
             this.queue = queue;
         }
 
+        /** On an I/O thread. */
         @Override
         public void run() {
-            device.execute(this);
+            BlockUring<Request> ring = device.execute(this, true);
+            if (ring != null) {
+                ring.submitAndReap();
+            }
+        }
+    }
+
+    /**
+     * How a drive's reads, writes and flushes reach a raw image (a qcow2 image is always served by
+     * {@link #THREADS}, its offsets being its own to translate).
+     */
+    public enum Engine {
+        /** System calls (pread, pwrite, fdatasync) on the event loop while the page cache answers, else on I/O threads. */
+        THREADS,
+        /**
+         * Submitted from the event loop to an io_uring, one {@code io_uring_enter} per pass, and completed
+         * when their completions arrive; the kernel runs them in parallel without threads of ours. Where
+         * io_uring cannot be had (an old kernel, {@code kernel.io_uring_disabled}, a seccomp filter) a
+         * drive asking for it gets THREADS, said once in the log.
+         */
+        URING;
+
+        /** What a drive uses unless told: see README's bench/blk figures for why. */
+        public static Engine defaultEngine() {
+            return URING;
+        }
+
+        /** Whether io_uring can be had here (probed once per process, the answer logged if not). */
+        public static boolean uringAvailable() {
+            return UringProbe.UNAVAILABLE == null;
+        }
+    }
+
+    /** The one probe of io_uring, on first need; its failure is logged once. */
+    private static final class UringProbe {
+        static final String UNAVAILABLE = probe();
+
+        private static String probe() {
+            String why = vessel.sys.IoUring.probe();
+            if (why != null) {
+                LOG.log(Level.WARNING, "virtio-blk: io_uring is not available (" + why + "); drives use I/O threads");
+            }
+            return why;
         }
     }
 
     private final boolean readOnly;
+    private final Engine engine;
     /** The format every image of this drive is opened as; null: probed from each file's first bytes. */
     private final DiskFormat format;
     private final byte[] id;
@@ -250,7 +316,13 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
 
     /** As above, with {@code queues} request queues (1 to {@value #MAX_QUEUES}). */
     public VirtioBlock(Path image, DiskFormat format, boolean readOnly, String id, int queues) throws IOException {
-        this(openChecked(image, format, readOnly, queues), image, format, readOnly, id, queues);
+        this(image, format, readOnly, id, queues, Engine.defaultEngine());
+    }
+
+    /** As above, with its I/O done by {@code engine}. */
+    public VirtioBlock(Path image, DiskFormat format, boolean readOnly, String id, int queues, Engine engine)
+            throws IOException {
+        this(openChecked(image, format, readOnly, queues), image, format, readOnly, id, queues, engine);
     }
 
     /**
@@ -258,7 +330,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
      * then opens files as probed raw or qcow2.
      */
     public VirtioBlock(DiskImage disk, boolean readOnly, String id, int queues) {
-        this(disk, null, null, readOnly, id, queues);
+        this(disk, null, null, readOnly, id, queues, Engine.defaultEngine());
     }
 
     private static DiskImage openChecked(Path image, DiskFormat format, boolean readOnly, int queues) throws IOException {
@@ -272,9 +344,11 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         }
     }
 
-    private VirtioBlock(DiskImage disk, Path image, DiskFormat format, boolean readOnly, String id, int queues) {
+    private VirtioBlock(DiskImage disk, Path image, DiskFormat format, boolean readOnly, String id, int queues,
+                        Engine engine) {
         checkQueues(queues);
         this.readOnly = readOnly;
+        this.engine = engine == Engine.URING && Engine.uringAvailable() ? Engine.URING : Engine.THREADS;
         this.format = format;
         this.numQueues = queues;
         this.backend = newBackend(image, disk);
@@ -301,7 +375,21 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
                     + SECTOR_SIZE + "; the guest sees " + size / SECTOR_SIZE + " sectors and not the last "
                     + size % SECTOR_SIZE + " bytes");
         }
-        return new Backend(disk, size, numQueues, readOnly);
+        BlockUring<Request> uring = null;
+        if (engine == Engine.URING && disk.positionalFd() >= 0) {
+            try {
+                uring = BlockUring.open(disk.positionalFd(), numQueues * QUEUE_SIZE, this::ringDone, () -> threadStart);
+            } catch (vessel.sys.SysException e) {
+                LOG.log(Level.WARNING, "virtio-blk: " + (image != null ? image : disk) + ": no io_uring (" + e.getMessage()
+                        + "); served by I/O threads");
+            }
+        }
+        return new Backend(disk, size, numQueues, readOnly, uring);
+    }
+
+    /** The engine this drive's requests use (URING asked for where io_uring cannot be had is THREADS). */
+    public Engine engine() {
+        return backend.uring != null ? Engine.URING : Engine.THREADS;
     }
 
     /** Runs first on each I/O thread (the VMM stacks the device threads' seccomp table there). */
@@ -407,7 +495,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         } catch (IOException e) {
             LOG.log(Level.WARNING, "virtio-blk: syncing the replaced image failed: " + e.getMessage());
         } finally {
-            old.disk.close();
+            old.close();
         }
     }
 
@@ -560,39 +648,55 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         long start = System.nanoTime();
         long last = start;
         boolean inline = true;
+        BlockUring<Request> batch = null; // a ring with requests queued and not yet submitted
         while (true) {
             Request r;
             synchronized (lock) {
                 if (deferredOwner != Thread.currentThread()) {
-                    return; // none left for this thread (a reset took them)
+                    break; // none left for this thread (a reset took them)
                 }
                 if (deferredNext == deferredCount) {
                     deferredNext = deferredCount = 0;
-                    return;
+                    break;
                 }
                 r = deferred[deferredNext];
                 deferred[deferredNext++] = null;
             }
-            if (inline && quick(r)) {
-                execute(r);
+            boolean ring = r.backend.uring != null;
+            if (ring && quick(r, true)) {
+                BlockUring<Request> queued = execute(r, true);
+                if (queued != null && queued != batch) {
+                    if (batch != null) {
+                        batch.submitAndReap(); // the image was replaced mid-pass
+                    }
+                    batch = queued;
+                }
+            } else if (!ring && inline && quick(r, false)) {
+                execute(r, false);
                 long now = System.nanoTime();
                 inline = now - last < INLINE_SLOW_NANOS && now - start < INLINE_BUDGET_NANOS;
                 last = now;
             } else if (!workers.submit(r)) {
-                execute(r);
+                execute(r, false);
             }
+        }
+        if (batch != null) {
+            batch.submitAndReap(); // one io_uring_enter for the pass; cached reads complete within it
         }
     }
 
-    /** Whether {@code r} is a read, write or GET_ID (what may run on the event loop); its header is peeked. */
-    private static boolean quick(Request r) {
+    /**
+     * Whether {@code r} may be served on the event loop (its header is peeked): a read, write or GET_ID, and
+     * with an io_uring ({@code ring}) a FLUSH, which the ring does without blocking the loop.
+     */
+    private static boolean quick(Request r, boolean ring) {
         DescriptorChain chain = r.chain;
         if (chain.readableLength() < HEADER_BYTES) {
             return true; // answered IOERR at once
         }
         chain.read(0, r.header, 0, 4);
         int type = le32(r.header, 0);
-        return type == T_IN || type == T_OUT || type == T_GET_ID;
+        return type == T_IN || type == T_OUT || type == T_GET_ID || ring && type == T_FLUSH;
     }
 
     /**
@@ -610,7 +714,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
             while (deferredNext < deferredCount) {
                 Request r = deferred[deferredNext];
                 deferred[deferredNext++] = null;
-                execute(r);
+                execute(r, false);
             }
             deferredNext = deferredCount = 0;
             for (QueueServer s : servers) {
@@ -645,7 +749,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
     @Override
     public void close() throws IOException {
         workers.close();
-        backend.disk.close();
+        backend.close();
     }
 
     /**
@@ -684,6 +788,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         r.chain = chain;
         r.backend = b;
         r.generation = generation;
+        r.tag = queue * QUEUE_SIZE + head;
         synchronized (flight) {
             ioBusy++;
             pending++;
@@ -693,26 +798,83 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         if (deferring && deferredCount < deferred.length) {
             deferred[deferredCount++] = r; // served by servePopped, on this thread once the lock is released
         } else if (!workers.submit(r)) {
-            execute(r); // closing: answer it here rather than leave it in flight
+            execute(r, false); // closing: answer it here rather than leave it in flight
         }
         return QueueServer.PENDING;
     }
 
-    /** On a worker: the request's I/O, with no lock held, then its completion under the transport lock. */
-    private void execute(Request r) {
+    /** {@link #execute}'s answer for a request of an older generation: no I/O, no answer. */
+    private static final int DROPPED = -1;
+    /** For a request a bug stopped: returned with used length 1, its status byte unwritten. */
+    private static final int FAILED = -2;
+    /** For a read, write or flush submitted to an io_uring: its completion comes with the CQE ({@link #ringDone}). */
+    private static final int SUBMITTED = -3;
+
+    /**
+     * Serves {@code r} with no lock held: parses and checks it, then does its I/O on this thread, or with
+     * {@code ring} queues it on the image's io_uring and returns that ring, for the caller to submit
+     * (its completion then comes from {@link #ringDone}); otherwise completes it and returns null.
+     */
+    private BlockUring<Request> execute(Request r, boolean ring) {
+        int status;
+        try {
+            if (r.generation != generation) {
+                status = DROPPED;
+            } else if (r.backend.disk.concurrent()) {
+                status = serve(r, r.chain, r.backend, ring && r.backend.uring != null);
+            } else {
+                synchronized (r.backend) {
+                    status = serve(r, r.chain, r.backend, false);
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.ERROR, "virtio-blk: request failed", e); // a bug: answered below, never lost
+            status = FAILED;
+        }
+        if (status == SUBMITTED) {
+            return r.backend.uring;
+        }
+        finish(r, status);
+        return null;
+    }
+
+    /**
+     * A submitted request's completion (on whichever thread reaped it): {@code result} is the bytes moved
+     * or {@code -errno}. A short read or write is finished by system calls here; an error is S_IOERR.
+     */
+    private void ringDone(Request r, int result) {
+        int status;
+        int type = le32(r.header, 0);
+        try {
+            if (result < 0) {
+                status = ioFailed(r, new IOException(Errno.describe(-result)));
+            } else if (type == T_FLUSH) {
+                counters.flushes.incrementAndGet();
+                status = S_OK;
+            } else {
+                if (result < r.ioBytes) {
+                    transfer(r.chain, r.backend.disk, r.ioRead, r.ioPartOffset + result, r.ioBytes - result,
+                            r.ioPosition + result);
+                }
+                counted(r.ioRead, r.ioBytes);
+                status = S_OK;
+            }
+        } catch (IOException e) {
+            status = ioFailed(r, e);
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.ERROR, "virtio-blk: request failed", e);
+            status = FAILED;
+        }
+        finish(r, status);
+    }
+
+    /** Writes {@code r}'s status (a virtio status, or DROPPED/FAILED), then returns it as used under the transport lock. */
+    private void finish(Request r, int status) {
         DescriptorChain chain = r.chain;
         Backend b = r.backend;
         int used = 1;
         try {
-            if (r.generation == generation) {
-                int status;
-                if (b.disk.concurrent()) {
-                    status = serve(r, chain, b);
-                } else {
-                    synchronized (b) {
-                        status = serve(r, chain, b);
-                    }
-                }
+            if (status >= 0) {
                 switch (status) {
                     case S_IOERR -> counters.ioErrors.incrementAndGet();
                     case S_UNSUPP -> counters.unsupported.incrementAndGet();
@@ -753,8 +915,8 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         }
     }
 
-    /** Parses and does one request; returns its status. */
-    private int serve(Request r, DescriptorChain chain, Backend b) {
+    /** Parses and does one request, or with {@code ring} submits it; returns its status or SUBMITTED. */
+    private int serve(Request r, DescriptorChain chain, Backend b, boolean ring) {
         if (chain.readableLength() < HEADER_BYTES) {
             return S_IOERR;
         }
@@ -763,44 +925,97 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
         long sector = le64(r.header, 8);
         try {
             return switch (type) {
-                case T_IN -> read(chain, b, sector);
-                case T_OUT -> write(chain, b, sector);
-                case T_FLUSH -> flush(b);
+                case T_IN -> read(r, chain, b, sector, ring);
+                case T_OUT -> write(r, chain, b, sector, ring);
+                case T_FLUSH -> ring && !readOnly && b.uring.queueFlush(r.tag, r) ? SUBMITTED : flush(b);
                 case T_GET_ID -> getId(chain);
                 case T_DISCARD, T_WRITE_ZEROES -> zeroesOrDiscard(r, chain, b, type == T_DISCARD);
                 default -> S_UNSUPP;
             };
         } catch (IOException e) {
-            if (!loggedIoError) {
-                loggedIoError = true;
-                LOG.log(Level.WARNING, "virtio-blk: I/O error (request type " + type + ", sector " + sector
-                        + "); later ones are only counted: " + e);
-            }
-            counters.executeFails.incrementAndGet();
-            return S_IOERR;
+            return ioFailed(r, e);
         }
     }
 
-    private int read(DescriptorChain chain, Backend b, long sector) throws IOException {
+    /** A host I/O error: S_IOERR for the guest, logged the first time, counted always. */
+    private int ioFailed(Request r, IOException e) {
+        if (!loggedIoError) {
+            loggedIoError = true;
+            LOG.log(Level.WARNING, "virtio-blk: I/O error (request type " + le32(r.header, 0) + ", sector "
+                    + le64(r.header, 8) + "); later ones are only counted: " + e);
+        }
+        counters.executeFails.incrementAndGet();
+        return S_IOERR;
+    }
+
+    private int read(Request r, DescriptorChain chain, Backend b, long sector, boolean ring) throws IOException {
         long bytes = chain.writableLength() - 1;
         if (!b.inRange(sector, bytes)) {
             return S_IOERR;
         }
+        if (ring && bytes > 0 && submit(r, chain, b, true, 0, bytes, sector * SECTOR_SIZE)) {
+            return SUBMITTED;
+        }
         transfer(chain, b.disk, true, 0, bytes, sector * SECTOR_SIZE);
-        counters.reads.incrementAndGet();
-        counters.bytesRead.addAndGet(bytes);
+        counted(true, bytes);
         return S_OK;
     }
 
-    private int write(DescriptorChain chain, Backend b, long sector) throws IOException {
+    private int write(Request r, DescriptorChain chain, Backend b, long sector, boolean ring) throws IOException {
         long bytes = chain.readableLength() - HEADER_BYTES;
         if (readOnly || !b.inRange(sector, bytes)) {
             return S_IOERR;
         }
+        if (ring && bytes > 0 && submit(r, chain, b, false, HEADER_BYTES, bytes, sector * SECTOR_SIZE)) {
+            return SUBMITTED;
+        }
         transfer(chain, b.disk, false, HEADER_BYTES, bytes, sector * SECTOR_SIZE);
-        counters.writes.incrementAndGet();
-        counters.bytesWritten.addAndGet(bytes);
+        counted(false, bytes);
         return S_OK;
+    }
+
+    private void counted(boolean read, long bytes) {
+        if (read) {
+            counters.reads.incrementAndGet();
+            counters.bytesRead.addAndGet(bytes);
+        } else {
+            counters.writes.incrementAndGet();
+            counters.bytesWritten.addAndGet(bytes);
+        }
+    }
+
+    /**
+     * Queues a read or write of {@code bytes} between the disk at {@code position} and the chain's writable
+     * ({@code read}) or readable part from {@code partOffset} on, as one readv/writev of the chain's guest
+     * segments (each one checked by the chain walk) on the image's io_uring; false if the ring is closed.
+     */
+    private static boolean submit(Request r, DescriptorChain chain, Backend b, boolean read, long partOffset,
+                                  long bytes, long position) {
+        int first = read ? chain.readableCount() : 0;
+        int end = read ? chain.segmentCount() : chain.readableCount();
+        IoVec iov = r.iov;
+        if (iov == null || iov.capacity() < end - first) {
+            iov = r.iov = new IoVec(Math.min(IoVec.IOV_MAX, Math.max(4, Integer.highestOneBit(end - first) << 1)));
+        }
+        long skip = partOffset;
+        long left = bytes;
+        int count = 0;
+        for (int i = first; i < end && left > 0; i++) {
+            long length = chain.length(i);
+            if (skip >= length) {
+                skip -= length;
+                continue;
+            }
+            long n = Math.min(length - skip, left);
+            iov.set(count++, chain.segment(i), skip, n);
+            left -= n;
+            skip = 0;
+        }
+        r.ioRead = read;
+        r.ioPartOffset = partOffset;
+        r.ioBytes = bytes;
+        r.ioPosition = position;
+        return b.uring.queueReadWrite(r.tag, r, read, iov, count, position);
     }
 
     /** fdatasync: every write completed before the FLUSH was made available is in its page cache, so on disk after. */

@@ -15,7 +15,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -38,7 +41,12 @@ import static vessel.devices.virtio.VirtioBlock.T_IN;
 import static vessel.devices.virtio.VirtioBlock.T_OUT;
 import static vessel.devices.virtio.VirtioBlock.T_WRITE_ZEROES;
 
+@ParameterizedClass(name = "{0}")
+@EnumSource(VirtioBlock.Engine.class)
 class VirtioBlockTest {
+    /** Every test runs on both engines: system calls on threads, and io_uring. */
+    @Parameter
+    VirtioBlock.Engine engine;
     static final long RAM = 1 << 20;
     static final int SECTORS = 64;
     static final long FEATURES = 0; // the queue's EVENT_IDX and INDIRECT are the transport's; the device needs none
@@ -79,7 +87,10 @@ class VirtioBlockTest {
         if (blk != null) {
             blk.close();
         }
-        blk = new VirtioBlock(image, format, readOnly, "drive0");
+        blk = new VirtioBlock(image, format, readOnly, "drive0", 1, engine);
+        if (format != vessel.devices.block.DiskFormat.QCOW2) {
+            assertEquals(engine, blk.engine(), "io_uring is available here (kernel.io_uring_disabled = 0)");
+        }
         start();
     }
 
@@ -131,9 +142,20 @@ class VirtioBlockTest {
         return memory.readByte(r.status()) & 0xFF;
     }
 
-    /** Notifies the device and returns what came back on the used ring. */
+    private int kicks;
+
+    /**
+     * Notifies the device and returns what came back on the used ring. Kicks alternate between the event
+     * loop's way (pop under the lock, then serve or submit the pass on this thread) and a vCPU's (pop,
+     * then hand each request to an I/O thread), so each test goes through both.
+     */
     private List<Used> kick() {
-        blk.queueNotified(0);
+        if (kicks++ % 2 == 0) {
+            blk.queueNotifiedThenServe(0);
+            blk.servePopped();
+        } else {
+            blk.queueNotified(0);
+        }
         try {
             blk.awaitIdle();
         } catch (InterruptedException e) {
@@ -305,6 +327,22 @@ class VirtioBlockTest {
         assertEquals(S_OK, status(r));
         assertArrayEquals(content, Files.readAllBytes(image));
         assertEquals(2, blk.counters().ioErrors());
+    }
+
+    @Test
+    void aReadPastTheEndOfAnImageShrunkUnderTheDeviceGetsIoErr() throws IOException {
+        try (var f = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.WRITE)) {
+            f.truncate(SECTORS / 2 * 512L);
+        }
+        Request whole = in(SECTORS / 2 - 1, 1024); // 512 bytes there, then the end: a short read, then none
+        Request none = in(SECTORS - 2, 1024);
+        Request fine = in(0, 1024);
+        kick();
+        assertEquals(S_IOERR, status(whole));
+        assertEquals(S_IOERR, status(none));
+        assertEquals(S_OK, status(fine));
+        assertEquals(2, blk.counters().executeFails(), "the host's I/O failed, not the guest's request");
+        assertArrayEquals(Arrays.copyOf(content, 1024), memory.read(fine.data(), 1024));
     }
 
     @Test
