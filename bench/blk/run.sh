@@ -10,10 +10,7 @@
 # both alike; the result lines then say which build each figure is from, per round and averaged.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-top="$(cd "$here/../.." && pwd)"
-. "$top/scripts/find-jdk.sh"
-JAVA_HOME="$(find_jdk)"
-export JAVA_HOME
+. "$here/../lib.sh" # top, JAVA_HOME, baseline_tree
 baseline=""
 rounds=2
 while [[ $# -gt 0 ]]; do
@@ -45,14 +42,16 @@ bench() {
 }
 
 # The result lines of CSV files $2...: build label $1, batch, requests/s, bytes per request.
-# CSV columns: Benchmark, Mode, Threads, Samples, Score, Score Error, Unit, Param: batch
+# CSV columns: Benchmark, Mode, Threads, Samples, Score, Score Error, Unit, Param: batch, Param: engine
+# (a baseline build from before the engine parameter has no ninth column: its engine is "threads").
 results() {
   local label="$1"
   shift
   awk -F, -v label="$label" 'FNR > 1 {
       gsub(/"/, "")
-      if ($1 == "vessel.bench.blk.BlkRandomRead.randomRead4k") { rate[$8] += $5; err[$8] = err[$8] " " sprintf("%.0f+-%.0f", $5, $6); n[$8]++ }
-      if ($1 ~ /gc.alloc.rate.norm$/) { alloc[$8] += $5; na[$8]++ }
+      k = $8 " engine=" ($9 == "" ? "THREADS" : $9)
+      if ($1 == "vessel.bench.blk.BlkRandomRead.randomRead4k") { rate[k] += $5; err[k] = err[k] " " sprintf("%.0f+-%.0f", $5, $6); n[k]++ }
+      if ($1 ~ /gc.alloc.rate.norm$/) { alloc[k] += $5; na[k]++ }
     }
     END { for (b in rate) printf "result: build=%s batch=%s requests_per_sec=%.0f alloc_bytes_per_request=%.1f (rounds:%s)\n",
           label, b, rate[b] / n[b], alloc[b] / na[b], err[b] }' "$@" | sort -t= -k3 -n

@@ -244,17 +244,19 @@ public final class IoUring implements AutoCloseable {
         return sqEntries - (sqLocalTail - (int) INT.getAcquire(rings, sqHead));
     }
 
-    /** The next SQE to fill, zeroed, or null if the ring is full (submit first). */
-    private MemorySegment next() {
+    /** Where the next SQE starts in {@code sqes}, zeroed, or -1 if the ring is full (submit first). No slice: nothing allocated per request. */
+    private long next() {
         if (closed) {
             throw new IllegalStateException("io_uring closed");
         }
         if (free() == 0) {
-            return null;
+            return -1;
         }
-        MemorySegment sqe = sqes.asSlice((sqLocalTail & sqMask) * SQE_BYTES, SQE_BYTES);
-        sqe.fill((byte) 0);
-        return sqe;
+        long at = (sqLocalTail & sqMask) * SQE_BYTES;
+        for (long i = 0; i < SQE_BYTES; i += 8) {
+            sqes.set(JAVA_LONG, at + i, 0L);
+        }
+        return at;
     }
 
     private void queued() {
@@ -265,8 +267,8 @@ public final class IoUring implements AutoCloseable {
     /** Queues a readv ({@code intoGuest}) or writev of {@code iov}'s first {@code count} entries at {@code offset}; false if full. */
     public boolean prepReadWrite(boolean read, IoVec iov, int count, long offset, long userData) {
         java.util.Objects.checkFromIndexSize(0, count, iov.capacity());
-        MemorySegment sqe = next();
-        if (sqe == null) {
+        long sqe = next();
+        if (sqe < 0) {
             return false;
         }
         fill(sqe, read ? IORING_OP_READV : IORING_OP_WRITEV, offset, iov.entries().address(), count, 0, userData);
@@ -276,8 +278,8 @@ public final class IoUring implements AutoCloseable {
 
     /** Queues an fdatasync ({@code datasync}) or fsync of the file; false if full. */
     public boolean prepFsync(boolean datasync, long userData) {
-        MemorySegment sqe = next();
-        if (sqe == null) {
+        long sqe = next();
+        if (sqe < 0) {
             return false;
         }
         fill(sqe, IORING_OP_FSYNC, 0, 0, 0, datasync ? IORING_FSYNC_DATASYNC : 0, userData);
@@ -287,8 +289,8 @@ public final class IoUring implements AutoCloseable {
 
     /** Queues fallocate(fd, mode, offset, length); false if full. */
     public boolean prepFallocate(int mode, long offset, long length, long userData) {
-        MemorySegment sqe = next();
-        if (sqe == null) {
+        long sqe = next();
+        if (sqe < 0) {
             return false;
         }
         fill(sqe, IORING_OP_FALLOCATE, offset, length, mode, 0, userData);
@@ -298,8 +300,8 @@ public final class IoUring implements AutoCloseable {
 
     /** Queues a no-op (its completion wakes whoever waits on the eventfd); false if full. */
     public boolean prepNop(long userData) {
-        MemorySegment sqe = next();
-        if (sqe == null) {
+        long sqe = next();
+        if (sqe < 0) {
             return false;
         }
         fill(sqe, IORING_OP_NOP, 0, 0, 0, 0, userData);
@@ -309,26 +311,26 @@ public final class IoUring implements AutoCloseable {
 
     /** For tests of the restrictions: an SQE of any operation and flags on {@code fd}. */
     boolean prepRaw(int op, int flags, int fd, long userData) {
-        MemorySegment sqe = next();
-        if (sqe == null) {
+        long sqe = next();
+        if (sqe < 0) {
             return false;
         }
         fill(sqe, op, 0, 0, 0, 0, userData);
-        sqe.set(JAVA_BYTE, SQE_FLAGS, (byte) flags);
-        sqe.set(JAVA_INT, SQE_FD, fd);
+        sqes.set(JAVA_BYTE, sqe + SQE_FLAGS, (byte) flags);
+        sqes.set(JAVA_INT, sqe + SQE_FD, fd);
         queued();
         return true;
     }
 
-    private static void fill(MemorySegment sqe, int op, long off, long addr, int len, int opFlags, long userData) {
-        sqe.set(JAVA_BYTE, SQE_OPCODE, (byte) op);
-        sqe.set(JAVA_BYTE, SQE_FLAGS, (byte) IOSQE_FIXED_FILE);
-        sqe.set(JAVA_INT, SQE_FD, 0); // registered file 0
-        sqe.set(JAVA_LONG, SQE_OFF, off);
-        sqe.set(JAVA_LONG, SQE_ADDR, addr);
-        sqe.set(JAVA_INT, SQE_LEN, len);
-        sqe.set(JAVA_INT, SQE_RW_FLAGS, opFlags);
-        sqe.set(JAVA_LONG, SQE_USER_DATA, userData);
+    private void fill(long sqe, int op, long off, long addr, int len, int opFlags, long userData) {
+        sqes.set(JAVA_BYTE, sqe + SQE_OPCODE, (byte) op);
+        sqes.set(JAVA_BYTE, sqe + SQE_FLAGS, (byte) IOSQE_FIXED_FILE);
+        sqes.set(JAVA_INT, sqe + SQE_FD, 0); // registered file 0
+        sqes.set(JAVA_LONG, sqe + SQE_OFF, off);
+        sqes.set(JAVA_LONG, sqe + SQE_ADDR, addr);
+        sqes.set(JAVA_INT, sqe + SQE_LEN, len);
+        sqes.set(JAVA_INT, sqe + SQE_RW_FLAGS, opFlags);
+        sqes.set(JAVA_LONG, sqe + SQE_USER_DATA, userData);
     }
 
     /**

@@ -95,7 +95,7 @@ public final class RawImage implements DiskImage {
     public void read(long offset, MemorySegment dst) throws IOException {
         long done = 0;
         while (done < dst.byteSize()) {
-            long n = FileIo.pread(fd, dst.asSlice(done), offset + done);
+            long n = FileIo.pread(fd, done == 0 ? dst : dst.asSlice(done), offset + done); // no slice per call
             if (n == -Errno.EINTR) {
                 continue;
             }
@@ -114,7 +114,7 @@ public final class RawImage implements DiskImage {
         checkWritable();
         long done = 0;
         while (done < src.byteSize()) {
-            long n = FileIo.pwrite(fd, src.asSlice(done), offset + done);
+            long n = FileIo.pwrite(fd, done == 0 ? src : src.asSlice(done), offset + done); // no slice per call
             if (n == -Errno.EINTR) {
                 continue;
             }

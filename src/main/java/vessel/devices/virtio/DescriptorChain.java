@@ -109,6 +109,12 @@ public final class DescriptorChain {
         return memory.slice(address(segment), length(segment));
     }
 
+    /** {@code length} bytes of a segment from {@code offset} on: one slice, where {@code segment(i).asSlice} makes two. */
+    public MemorySegment segment(int segment, long offset, long length) {
+        Objects.checkFromIndexSize(offset, length, length(segment));
+        return memory.slice(addresses[segment] + offset, length);
+    }
+
     /** Total bytes the device may read. */
     public long readableLength() {
         return readableLength;

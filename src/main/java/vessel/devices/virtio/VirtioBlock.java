@@ -1007,7 +1007,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
                 continue;
             }
             long n = Math.min(length - skip, left);
-            iov.set(count++, chain.segment(i), skip, n);
+            iov.set(count++, chain.segment(i, skip, n), 0, n);
             left -= n;
             skip = 0;
         }
@@ -1097,7 +1097,7 @@ public final class VirtioBlock implements VirtioDevice, AutoCloseable, vessel.de
                 continue;
             }
             long n = Math.min(length - skip, bytes);
-            MemorySegment guest = chain.segment(i).asSlice(skip, n);
+            MemorySegment guest = chain.segment(i, skip, n);
             if (intoGuest) {
                 disk.read(position, guest);
             } else {

@@ -45,7 +45,6 @@ import vessel.memory.GuestMemory;
  * written just before, so it is cached): no guest, no vCPU exits, no interrupt delivery. run.sh
  * --baseline REV runs an older build beside this one.
  */
- */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -69,6 +68,10 @@ public class BlkRandomRead {
     /** Requests made available per notification. */
     @Param({"1", "32"})
     public int batch;
+
+    /** How the device does its I/O: system calls on the event loop (and threads), or an io_uring. */
+    @Param({"THREADS", "URING"})
+    public VirtioBlock.Engine engine;
 
     private Path image;
     private GuestMemory memory;
@@ -113,7 +116,10 @@ public class BlkRandomRead {
         queue.usedRing(USED);
         queue.ready(true);
         queue.activate(memory, true, false);
-        blk = new VirtioBlock(image, true, "bench");
+        blk = new VirtioBlock(image, null, true, "bench", 1, engine);
+        if (blk.engine() != engine) {
+            throw new IllegalStateException("asked for " + engine + ", got " + blk.engine());
+        }
         blk.activate(memory, List.of(queue), 0, new VirtioInterrupt() {
             @Override
             public void queue(int index) {
@@ -158,7 +164,7 @@ public class BlkRandomRead {
                 more = blk.queueNotifiedThenServe(0);
                 blk.servePopped();
             } while (more);
-            blk.awaitIdle(); // any request handed to an I/O thread
+            blk.awaitIdle(); // any request handed to an I/O thread, or completed by the ring's own thread
             int used = memory.readShort(USED + 2) & 0xFFFF;
             if (used != availIdx) {
                 throw new IllegalStateException("used idx " + used + " after avail idx " + availIdx);
@@ -176,7 +182,7 @@ public class BlkRandomRead {
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
-        System.out.printf("%nbatch %d: %d reads, %d bytes, %d interrupts, %d errors%n", batch,
+        System.out.printf("%n%s batch %d: %d reads, %d bytes, %d interrupts, %d errors%n", engine, batch,
                 blk.counters().reads(), blk.counters().bytesRead(), interrupts, blk.counters().ioErrors());
         blk.close();
         memory.close();
