@@ -34,7 +34,10 @@ import vessel.sys.IoVec;
  * checks it, does the I/O with no lock held, writes the status byte, and only then takes the transport lock
  * to return the chain as used and interrupt the driver. So a vCPU's ISR, MSI-X or configuration access never waits
  * behind disk I/O, several requests of a queue are in flight at once, and the queues are served in
- * parallel. Requests complete in the order their I/O ends (virtio-blk does not promise order; FLUSH covers
+ * parallel. With the {@link Engine#URING} engine (a raw image) the event loop does not do the reads,
+ * writes and FLUSHes itself but queues them on the image's io_uring and submits the pass's in one system
+ * call; each is completed when its CQE is reaped ({@link #ringDone}), by the loop right after submitting
+ * or by the ring's completion thread ({@link BlockUring}). Requests complete in the order their I/O ends (virtio-blk does not promise order; FLUSH covers
  * the writes completed before it, which the guest has seen completed). Each request holds a pass of the
  * VM's pause gate from its pop to its completion, so a paused VM has no I/O in flight and no request popped
  * but unanswered; a reset waits for the I/O in flight and drops what completes after it.
