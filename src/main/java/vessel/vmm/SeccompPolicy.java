@@ -204,13 +204,17 @@ public final class SeccompPolicy {
      * {@link Seccomp.Level#OFF}. For the CLI and API processes, never for a JVM that embeds Vessel.
      */
     public static void install(Seccomp.Level level) throws SysException {
+        // Probed before the filter goes in; if drives then use io_uring, the filter lets its calls through.
+        install(level, vessel.devices.virtio.VirtioBlock.Engine.defaultEngine() == vessel.devices.virtio.VirtioBlock.Engine.URING
+                && vessel.devices.virtio.VirtioBlock.Engine.uringAvailable());
+    }
+
+    /** As above, with io_uring's calls allowed if {@code uring} (drives made with the URING engine). */
+    public static void install(Seccomp.Level level, boolean uring) throws SysException {
         if (level == Seccomp.Level.OFF) {
             return;
         }
         long pid = ProcessHandle.current().pid();
-        // Probed before the filter goes in; drives then use io_uring, so the filter lets its calls through.
-        boolean uring = vessel.devices.virtio.VirtioBlock.Engine.defaultEngine() == vessel.devices.virtio.VirtioBlock.Engine.URING
-                && vessel.devices.virtio.VirtioBlock.Engine.uringAvailable();
         Seccomp.installProcess(program(ThreadKind.PROCESS, level, pid, uring), new ThreadTables(level, pid, uring));
     }
 }

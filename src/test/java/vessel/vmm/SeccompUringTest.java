@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The io_uring engine under Vessel's seccomp filters, for real: a child JVM installs the process filter
- * at the kill level (as {@code vessel run} does), makes a drive on io_uring, and serves a read and a flush
+ * at the kill level with io_uring allowed (as {@code vessel run} would with URING drives), makes a drive on io_uring, and serves a read and a flush
  * from a thread under the event loop's table, the completion thread under the device table. A call the
  * tables refuse would kill the child with SIGSYS. In the test JVM no filter can be installed (it is for
  * the whole process), hence the child.
@@ -54,7 +54,7 @@ class SeccompUringTest {
         static final long DATA = 0x20000;
 
         public static void main(String[] args) throws Exception {
-            SeccompPolicy.install(Seccomp.Level.KILL);
+            SeccompPolicy.install(Seccomp.Level.KILL, true);
             GuestMemory memory = GuestMemory.allocate(List.of(new GuestMemory.Range(0, 1 << 20)));
             // Request 0: read 4 KiB at sector 8. Request 1: flush.
             descriptor(memory, 0, HEADERS, 16, 1, 1);
