@@ -1,6 +1,6 @@
 package vessel.devices.virtio;
 
-import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 
 /**
  * One vsock stream between a guest port and a host Unix socket: where it is in its life and the credit
@@ -28,9 +28,8 @@ final class VsockConnection {
     int peerPort;
     /** Bytes the host sent after its CONNECT line, for the guest once established. */
     byte[] early;
-    /** Bytes from the guest the host socket has not taken yet, {@code [0, toHostLength)}; null until needed. */
-    MemorySegment toHost;
-    int toHostLength;
+    /** Bytes from the guest the host socket has not taken yet; null until needed. */
+    ByteBuffer toHost;
     int peerBufAlloc;
     int peerFwdCnt;
     int txCnt;
@@ -93,7 +92,7 @@ final class VsockConnection {
 
     /** Bytes from the guest waiting for the host socket. */
     int pending() {
-        return toHostLength;
+        return toHost == null ? 0 : toHost.position();
     }
 
     /** The guest shut both directions: the connection is over once its data reached the host. */
