@@ -59,7 +59,9 @@ while left > 0:
     if n == 0: break
     left -= n
 c.close()' "$((mib << 20))" & sink=$!
-  timeout "$timeout_s" bash -c "$(declare -f "$1"); $1" > "$log" 2>&1 || true
+  # The function runs in a new bash: JVM_OPTIONS, an array, goes with it by declare -p (an exported
+  # array does not reach a child: until 2026-12-04 Vessel ran here with the JVM's defaults).
+  timeout "$timeout_s" bash -c "$(declare -p JVM_OPTIONS); $(declare -f "$1"); $1" > "$log" 2>&1 || true
   kill "$sink" 2>/dev/null || true
   awk -v mib="$mib" -v pings="$pings" '/VESSEL-BENCH/ { rx = $4 - $3; tx = $7 - $6; p = $10 - $9
       printf "host-to-guest %.1f MB/s, guest-to-host %.1f MB/s, %.0f ping round trips/s\n",
