@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +41,8 @@ class RateLimitedDevicesTest {
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     /** Every wake the device asked for, in nanoseconds. */
     private final List<Long> wakes = new ArrayList<>();
+    /** The timer's wakes wait for this: a test that checks what was served before any wake closes it first. */
+    private volatile CountDownLatch timerGate = new CountDownLatch(0);
 
     @TempDir
     Path dir;
@@ -61,9 +64,11 @@ class RateLimitedDevicesTest {
                 wakes.add(nanos);
             }
             scheduler.schedule(() -> {
+                timerGate.await();
                 synchronized (device) {
                     device.queueNotified(queue);
                 }
+                return null;
             }, nanos, TimeUnit.NANOSECONDS);
         };
     }
@@ -144,6 +149,9 @@ class RateLimitedDevicesTest {
             blk.queueTimer(timerFor(blk));
             // 2 KiB per 100 ms: two 1 KiB reads at once, then one per 50 ms.
             blk.updateRateLimiter(new TokenBucket.Config(2048, 0, 100), null);
+            // On a loaded host the first reap can come more than 50 ms after the notify: the timer's wake
+            // must not serve the third read before the test has looked.
+            timerGate = new CountDownLatch(1);
             List<Integer> heads = new ArrayList<>();
             synchronized (blk) {
                 blk.activate(memory, List.of(q), 0, irq);
@@ -158,6 +166,7 @@ class RateLimitedDevicesTest {
             assertEquals(java.util.Set.copyOf(heads.subList(0, 2)),
                     java.util.Set.copyOf(driver.reap().stream().map(Used::head).toList()));
             assertEquals(1, blk.rateLimiterThrottled());
+            timerGate.countDown();
             List<Used> rest = reapUntil(driver, blk, 2);
             assertEquals(heads.subList(2, 4), rest.stream().map(Used::head).toList());
             assertEquals(4, blk.counters().reads());
