@@ -89,9 +89,30 @@ public final class ApiServer implements AutoCloseable {
     }
 
     public static ApiServer start(Path path, Vmm vmm, int maxPayload) throws IOException {
+        try {
+            return start(path, vmm, maxPayload, () -> { });
+        } catch (InterruptedException e) {
+            throw new AssertionError("nothing to wait for", e);
+        }
+    }
+
+    /**
+     * As {@link #start(Path, Vmm, int)}, running {@code beforeBind} once the socket's channel exists and
+     * before it is bound, hence before any client can reach the server: the process's seccomp filters are
+     * installed meanwhile, on another thread, and this is where the server waits for them (making the
+     * channel is the JDK's SecureRandom seeding, worth overlapping with them).
+     */
+    public static ApiServer start(Path path, Vmm vmm, int maxPayload, BeforeBind beforeBind)
+            throws IOException, InterruptedException {
         Path socket = path.toAbsolutePath();
         claim(socket);
         ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            beforeBind.run();
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            listener.close();
+            throw e;
+        }
         try {
             // bind(2) creates the socket file with mode 0777 & ~umask: 0600 from the first moment.
             FileModeMask.with(0177, () -> listener.bind(UnixDomainSocketAddress.of(socket), MAX_CONNECTIONS));
@@ -108,6 +129,12 @@ public final class ApiServer implements AutoCloseable {
                 vmm.metrics().startupTime(Duration.between(t, Instant.now()).toNanos() / 1000));
         LOG.log(System.Logger.Level.INFO, () -> "API server listening on " + socket);
         return api;
+    }
+
+    /** What {@link #start(Path, Vmm, int, BeforeBind)} runs before it binds the socket. */
+    @FunctionalInterface
+    public interface BeforeBind {
+        void run() throws IOException, InterruptedException;
     }
 
     /** Refuses a path in use; removes a stale socket left by a process that died. */

@@ -36,13 +36,15 @@ final class ApiCommand {
             System.out.println("vessel " + Vmm.version());
             return 0;
         }
+        // The filters are built and installed on a thread of their own while this one gets the rest ready;
+        // nothing is served, no VM made and no guest run before they are in (filters.await()).
+        SeccompOption.Pending filters = SeccompOption.start(o.seccomp);
         Logging.configure(o.level, o.logPath, o.showLevel, o.showOrigin);
         byte[] configFile = o.configFile == null ? null : readConfigFile(o.configFile);
         vessel.display.vnc.VncServer.Options vncOptions = o.display.vncOptions();
         if (o.display.web != null) {
             throw new UsageException("--web is for vessel run; with the API, use --vnc");
         }
-        SeccompOption.install(o.seccomp);
         GuestSession session = new GuestSession(new FileOutputStream(FileDescriptor.out));
         vessel.devices.display.DisplayMode displayMode = o.display.modeForVm();
         Launcher launcher = new Launcher() {
@@ -72,13 +74,17 @@ final class ApiCommand {
         Thread cleanup = null;
         vessel.display.vnc.VncServer vnc = null;
         try {
-            vnc = o.display.startVnc(vncOptions, session::currentDisplay, session.input());
             if (o.metricsPath != null) {
                 vmm.configureMetrics(o.metricsPath);
             }
-            if (!o.noApi) {
-                server = ApiServer.start(o.apiSock, vmm, o.maxPayload);
+            if (vncOptions != null) {
+                filters.await(); // a client can reach the VNC server as soon as it listens
             }
+            vnc = o.display.startVnc(vncOptions, session::currentDisplay, session.input());
+            if (!o.noApi) {
+                server = ApiServer.start(o.apiSock, vmm, o.maxPayload, filters::await);
+            }
+            filters.await(); // a no-op when the API server or VNC waited already
             ApiServer serving = server;
             cleanup = new Thread(() -> {
                 if (serving != null) {

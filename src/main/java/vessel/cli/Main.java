@@ -92,9 +92,11 @@ public final class Main {
         if (options.gdb != null && config != null && config.onReboot() == vessel.vmm.VmConfig.RebootAction.RESTART) {
             throw new UsageException("--gdb follows one boot: use it with --reboot stop");
         }
+        // The filters go in on a thread of their own while this one gets the console ready; nothing listens
+        // and no VM is made before they are in (filters.await()).
+        SeccompOption.Pending filters = SeccompOption.start(options.seccomp);
         Logging.configure(options.logLevel);
         vessel.display.vnc.VncServer.Options vncOptions = options.display.vncOptions();
-        SeccompOption.install(options.seccomp);
         // The console is written unbuffered: a prompt without a newline must show at once.
         OutputStream console = new FileOutputStream(FileDescriptor.out);
         try (BootProgress progress = options.quiet ? null : BootProgress.start(System.err, Libc.isatty(2))) {
@@ -102,6 +104,7 @@ public final class Main {
             vessel.display.web.SerialFanOut serialFanOut = options.display.web == null ? null
                     : new vessel.display.web.SerialFanOut(guestConsole);
             GuestSession session = new GuestSession(serialFanOut != null ? serialFanOut : guestConsole);
+            filters.await();
             // Listening before the guest exists: a busy port stops Vessel before anything boots.
             vessel.display.vnc.VncServer vnc = options.display.startVnc(vncOptions, session::currentDisplay,
                     session.input());

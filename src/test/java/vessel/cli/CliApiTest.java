@@ -96,6 +96,42 @@ class CliApiTest {
         assertOneLineError(CliTest.vessel("--no-api", "--config-file", config.toString()), 1, "/dev/kvm");
     }
 
+    /**
+     * The filters are installed on a thread of their own while the process gets its socket ready: by the
+     * time the socket answers, every thread of the process is in filter mode (Seccomp: 2), and with
+     * --no-seccomp none is.
+     */
+    @Test
+    void everyThreadIsFilteredByTheFirstAnswer() throws Exception {
+        for (boolean filtered : new boolean[] {true, false}) {
+            Path socket = dir.resolve("filtered-" + filtered + ".sock");
+            Process p = filtered ? start(dir, "--api-sock", socket.toString())
+                    : start(dir, "--api-sock", socket.toString(), "--no-seccomp");
+            try {
+                awaitSocket(socket, p);
+                int threads = 0;
+                try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(p.pid()), "task"))) {
+                    for (Path t : tasks.toList()) {
+                        String status;
+                        try {
+                            status = Files.readString(t.resolve("status"));
+                        } catch (java.nio.file.NoSuchFileException gone) {
+                            continue; // the thread ended while we looked
+                        }
+                        String name = status.lines().findFirst().orElse("");
+                        assertTrue(status.contains(filtered ? "Seccomp:\t2" : "Seccomp:\t0"),
+                                (filtered ? "not filtered: " : "filtered: ") + name);
+                        threads++;
+                    }
+                }
+                assertTrue(threads > 5, "the JVM's threads and the API's: " + threads);
+            } finally {
+                p.destroy();
+                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "vessel did not end on SIGTERM");
+            }
+        }
+    }
+
     @Test
     void sigtermRemovesTheSocketAndASecondProcessCannotTakeIt() throws Exception {
         Path socket = dir.resolve("api.sock");
