@@ -4,6 +4,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.List;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -22,6 +24,8 @@ public final class Bpf {
     public static final StructLayout SOCK_FPROG = MemoryLayout.structLayout(
             JAVA_SHORT.withName("len"), MemoryLayout.paddingLayout(6), ADDRESS.withName("filter"))
             .withName("sock_fprog");
+    /** Where sock_fprog's pointer is, as SOCK_FPROG says (SeccompLayoutTest checks both against the C header). */
+    static final int FPROG_FILTER_OFFSET = 8;
 
     /** The kernel's BPF_MAXINSNS: a longer program is refused with EINVAL. */
     public static final int MAX_INSNS = 4096;
@@ -64,23 +68,28 @@ public final class Bpf {
         }
     }
 
-    /** The program as the kernel reads it: an array of sock_filter and a sock_fprog pointing at it, in {@code arena}. */
+    /**
+     * The program as the kernel reads it: an array of sock_filter and a sock_fprog pointing at it, in
+     * {@code arena}. Both are filled as bytes and copied in once: a process installs its filters on its way
+     * to the API socket, where the var handles that typed accesses need are made and run for the first time
+     * (about 10 ms of the start-up's CPU), and for nothing else there.
+     */
     public static MemorySegment fprog(List<Insn> program, Arena arena) {
         if (program.isEmpty() || program.size() > MAX_INSNS) {
             throw new IllegalArgumentException("a BPF program has 1 to " + MAX_INSNS + " instructions, not " + program.size());
         }
-        MemorySegment filters = arena.allocate(SOCK_FILTER, program.size());
-        for (int i = 0; i < program.size(); i++) {
-            Insn in = program.get(i);
-            long at = i * SOCK_FILTER.byteSize();
-            filters.set(JAVA_SHORT, at, (short) in.code());
-            filters.set(JAVA_BYTE, at + 2, (byte) in.jt());
-            filters.set(JAVA_BYTE, at + 3, (byte) in.jf());
-            filters.set(JAVA_INT, at + 4, in.k());
+        ByteBuffer insns = ByteBuffer.allocate(Math.toIntExact(program.size() * SOCK_FILTER.byteSize()))
+                .order(ByteOrder.nativeOrder());
+        for (Insn in : program) {
+            insns.putShort((short) in.code()).put((byte) in.jt()).put((byte) in.jf()).putInt(in.k());
         }
+        MemorySegment filters = arena.allocate(SOCK_FILTER, program.size());
+        filters.copyFrom(MemorySegment.ofArray(insns.array()));
+        ByteBuffer head = ByteBuffer.allocate(Math.toIntExact(SOCK_FPROG.byteSize())).order(ByteOrder.nativeOrder());
+        head.putShort(0, (short) program.size()).putLong(FPROG_FILTER_OFFSET, filters.address());
         MemorySegment fprog = arena.allocate(SOCK_FPROG);
-        fprog.set(JAVA_SHORT, 0, (short) program.size());
-        fprog.set(ADDRESS, SOCK_FPROG.byteOffset(MemoryLayout.PathElement.groupElement("filter")), filters);
+        fprog.copyFrom(MemorySegment.ofArray(head.array()));
         return fprog;
     }
+
 }

@@ -61,8 +61,10 @@ public final class Libc {
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO =
-            CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    /** errno in a capture segment; read only when a call failed, so made then (a layout path's var handle). */
+    private static final class CapturedErrno {
+        static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    }
     private static final ThreadLocal<MemorySegment> CAPTURE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
@@ -214,7 +216,7 @@ public final class Libc {
     }
 
     private static int errno(MemorySegment capture) {
-        return (int) ERRNO.get(capture, 0L);
+        return (int) CapturedErrno.ERRNO.get(capture, 0L);
     }
 
     /** What a downcall's {@code Throwable} becomes: runtime exceptions and errors as they are, else wrapped. */

@@ -94,6 +94,7 @@ class SeccompLayoutTest {
         assertEquals(c("sock_fprog"), Bpf.SOCK_FPROG.byteSize());
         assertEquals(c("sock_fprog.len"), Bpf.SOCK_FPROG.byteOffset(MemoryLayout.PathElement.groupElement("len")));
         assertEquals(c("sock_fprog.filter"), Bpf.SOCK_FPROG.byteOffset(MemoryLayout.PathElement.groupElement("filter")));
+        assertEquals(c("sock_fprog.filter"), Bpf.FPROG_FILTER_OFFSET);
         assertEquals(c("BPF_MAXINSNS"), Bpf.MAX_INSNS);
         assertEquals(c("LD_W_ABS"), Bpf.LD_W_ABS);
         assertEquals(c("ALU_AND_K"), Bpf.ALU_AND_K);
