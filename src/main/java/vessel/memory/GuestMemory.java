@@ -353,6 +353,12 @@ public final class GuestMemory implements AutoCloseable {
         MemorySegment.copy(src, srcOffset, regions[i].host(), gpa - starts[i], len);
     }
 
+    /** Copies {@code [gpa, gpa+len)} into {@code dst} from {@code dstOffset}; allocates nothing. */
+    public void read(long gpa, MemorySegment dst, long dstOffset, long len) {
+        int i = index(gpa, len);
+        MemorySegment.copy(regions[i].host(), gpa - starts[i], dst, dstOffset, len);
+    }
+
     /**
      * Makes entry {@code index} of {@code iov} describe {@code [gpa, gpa+len)}, checked like any access, for
      * a readv or writev straight between a descriptor and guest memory; {@code written} when the call will

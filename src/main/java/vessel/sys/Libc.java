@@ -149,6 +149,10 @@ public final class Libc {
         static final MethodHandle HANDLE = errnoCall("epoll_ctl",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     }
+    private static final class EpollCtlNoErrno {
+        static final MethodHandle HANDLE = call("epoll_ctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
     private static final class EpollWait {
         static final MethodHandle HANDLE = errnoCall("epoll_wait",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
@@ -482,6 +486,25 @@ public final class Libc {
             }
         } catch (SysException e) {
             throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * epoll_ctl without errno capture (see {@link #readvRaw}), for a change of what a socket is watched
+     * for on a device's path; only a failed call is made once more with errno captured, and that answers
+     * (0 or {@code -errno}).
+     */
+    public static int epollCtlRaw(int epfd, int op, int fd, MemorySegment event) {
+        try {
+            int r = (int) EpollCtlNoErrno.HANDLE.invokeExact(epfd, op, fd, event);
+            if (r >= 0) {
+                return 0;
+            }
+            MemorySegment cap = CAPTURE.get();
+            r = (int) EpollCtl.HANDLE.invokeExact(cap, epfd, op, fd, event);
+            return r < 0 ? -errno(cap) : 0;
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -197,6 +197,64 @@ public final class DescriptorChain {
         }
     }
 
+    /** Copies {@code len} bytes from offset {@code offset} of the readable part into native {@code dst}; allocates nothing. */
+    public void read(long offset, MemorySegment dst, long dstOffset, int len) {
+        Objects.checkFromIndexSize(dstOffset, len, dst.byteSize());
+        checkRange(offset, len, readableLength);
+        int i = 0;
+        while (len > 0) {
+            long segLen = length(i);
+            if (offset >= segLen) {
+                offset -= segLen;
+                i++;
+                continue;
+            }
+            int n = (int) Math.min(len, segLen - offset);
+            memory.read(addresses[i] + offset, dst, dstOffset, n);
+            dstOffset += n;
+            len -= n;
+            offset = 0;
+            i++;
+        }
+    }
+
+    /**
+     * Describes {@code limit} bytes of the readable part from offset {@code offset} (what there is, if
+     * less), in order, in {@code iov}'s entries from 0, for a writev of a packet's payload straight from
+     * guest memory; returns how many entries, or -1 when {@code iov} has too few.
+     */
+    public int readableIoVecAt(IoVec iov, long offset, long limit) {
+        return ioVec(iov, 0, readableCount, offset, limit, false);
+    }
+
+    /**
+     * Describes {@code limit} bytes of the writable part from offset {@code offset} (what there is, if
+     * less), in order, in {@code iov}'s entries from 0, for a readv straight into guest memory after a
+     * header; returns how many entries, or -1 when {@code iov} has too few.
+     */
+    public int writableIoVecAt(IoVec iov, long offset, long limit) {
+        return ioVec(iov, readableCount, count, offset, limit, true);
+    }
+
+    private int ioVec(IoVec iov, int from, int to, long offset, long limit, boolean written) {
+        int n = 0;
+        for (int i = from; i < to && limit > 0; i++) {
+            long segLen = Integer.toUnsignedLong(lengths[i]);
+            if (offset >= segLen) {
+                offset -= segLen;
+                continue;
+            }
+            long len = Math.min(segLen - offset, limit);
+            if (n == iov.capacity()) {
+                return -1;
+            }
+            memory.describe(iov, n++, addresses[i] + offset, len, written);
+            limit -= len;
+            offset = 0;
+        }
+        return n;
+    }
+
     /**
      * Describes the readable part, in order, in {@code iov}'s entries from 0 (empty segments left out), for
      * a writev straight from guest memory; returns how many entries, or -1 when {@code iov} has too few.

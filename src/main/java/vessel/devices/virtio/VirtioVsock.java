@@ -2,18 +2,19 @@ package vessel.devices.virtio;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.nio.ByteBuffer;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
 
 import vessel.devices.DeviceMetrics;
 import vessel.devices.PauseGate;
 import vessel.memory.GuestMemory;
+import vessel.sys.IoVec;
 
 import static vessel.devices.virtio.VsockHeader.OP_CREDIT_REQUEST;
 import static vessel.devices.virtio.VsockHeader.OP_CREDIT_UPDATE;
@@ -45,6 +46,15 @@ import static vessel.devices.virtio.VsockHeader.TYPE_STREAM;
  * does not take at once wait in a buffer of that size, and a guest that overruns it loses the connection.
  * Host sockets are read only when the guest has credit and receive buffers, so nothing is buffered
  * without bound on the way in either: data waits in the host socket.
+ *
+ * <p>Data path: a guest's RW packet goes to the host socket with one writev straight from the chain's
+ * payload segments in guest memory, and host bytes come into a receive chain with one readv straight
+ * into its buffers after the header; only bytes the host socket does not take at once are copied (into
+ * the connection's buffer). Headers are read and written in place in one 44-byte array, connections are
+ * found by a primitive key, chains are recycled: nothing is allocated per packet. Each pass is bounded in
+ * chains and bytes ({@link QueueServer#CHAINS_PER_PASS}, {@link QueueServer#BYTES_PER_PASS}) on both
+ * queues, and receive serves ready connections round-robin, a chain each, so a busy connection neither
+ * starves the others nor holds up the VM's other devices.
  *
  * <p>The parts: {@link VsockHeader} is the packet codec, {@link VsockConnection} one connection's state and
  * credit, {@link VsockUnixMux} the host's Unix sockets; this class joins them to the virtqueues.
@@ -99,12 +109,21 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     private DescriptorChain heldRx;
     private final QueueServer txServer = new QueueServer("virtio-vsock", TX, this::handleTx);
     /** Every connection, by (host port, guest port); host clients before their CONNECT line are the mux's. */
-    private final Map<Long, VsockConnection> conns = new HashMap<>();
+    private final VsockConnectionTable conns = new VsockConnectionTable(MAX_CONNECTIONS);
     private final ArrayDeque<Control> control = new ArrayDeque<>();
+    /** Connections owing the guest a CREDIT_UPDATE, sent after the control packets (no record per update). */
+    private final ArrayDeque<VsockConnection> creditUpdates = new ArrayDeque<>();
     private final ArrayDeque<VsockConnection> ready = new ArrayDeque<>();
     private int nextHostPort = FIRST_HOST_PORT;
+    /** The header of the packet at hand, read and written in place (see VsockHeader's field accessors). */
     private final byte[] hdr = new byte[HDR];
-    private final byte[] payload = new byte[MAX_PAYLOAD];
+    /** The payload segments of the packet at hand, for one writev or readv (a chain has at most QUEUE_SIZE). */
+    private final IoVec txIov = new IoVec(QUEUE_SIZE);
+    private final IoVec rxIov = new IoVec(QUEUE_SIZE);
+    /** Chains refilled rather than allocated per packet (set at activation, for its memory). */
+    private DescriptorChain txChain;
+    private DescriptorChain rxChain;
+    private final IntFunction<DescriptorChain> recycledRx = head -> rxChain;
 
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicLong toGuestBytes = new AtomicLong();
@@ -206,6 +225,11 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             this.eventQueue = queues.size() > EVENT ? queues.get(EVENT) : null;
             this.interrupt = interrupt;
             this.rxStopped = false;
+            this.txChain = DescriptorChain.recyclable(memory);
+            this.rxChain = DescriptorChain.recyclable(memory);
+            heldRx = null;
+            txServer.recycle(head -> txChain);
+            txServer.byteBudget(QueueServer.BYTES_PER_PASS);
             txServer.start(queues.get(TX), interrupt);
             if (thread == null && !closed) {
                 thread = DeviceThread.start("virtio-vsock", this::run, lock, () -> interrupt);
@@ -237,6 +261,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         synchronized (lock) {
             dropAll();
             control.clear();
+            creditUpdates.clear();
             ready.clear();
             heldRx = null;
             memory = null;
@@ -436,15 +461,16 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             return 0;
         }
         chain.read(0, hdr, 0, HDR);
-        VsockHeader h = VsockHeader.decode(hdr);
-        long srcCid = h.srcCid();
-        long dstCid = h.dstCid();
-        int srcPort = h.srcPort();
-        int dstPort = h.dstPort();
-        long len = h.len();
-        int type = h.type();
-        int op = h.op();
-        int flags = h.flags();
+        long srcCid = VsockHeader.srcCid(hdr);
+        long dstCid = VsockHeader.dstCid(hdr);
+        int srcPort = VsockHeader.srcPort(hdr);
+        int dstPort = VsockHeader.dstPort(hdr);
+        long len = VsockHeader.len(hdr);
+        int type = VsockHeader.type(hdr);
+        int op = VsockHeader.op(hdr);
+        int flags = VsockHeader.flags(hdr);
+        int bufAlloc = VsockHeader.bufAlloc(hdr);
+        int fwdCnt = VsockHeader.fwdCnt(hdr);
         if (srcCid != cid || dstCid != HOST_CID) {
             drop("packet from CID " + srcCid + " to CID " + dstCid + " (the guest is " + cid + ", the host 2)");
             return 0;
@@ -453,9 +479,6 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
             drop("payload length " + len + " does not fit the packet (" + (chain.readableLength() - HDR)
                     + " bytes, at most " + MAX_PAYLOAD + ")");
             return 0;
-        }
-        if (op == OP_RW && len > 0) {
-            chain.read(HDR, payload, 0, (int) len);
         }
         VsockConnection c = conns.get(VsockConnection.key(dstPort, srcPort));
         if (type != TYPE_STREAM || op < OP_REQUEST || op > OP_CREDIT_REQUEST) {
@@ -470,13 +493,13 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
         if (c == null) {
             if (op == OP_REQUEST) {
-                connectToHost(dstPort, srcPort, h.bufAlloc(), h.fwdCnt());
+                connectToHost(dstPort, srcPort, bufAlloc, fwdCnt);
             } else if (op != OP_RST) {
                 queueControl(new Control(OP_RST, dstPort, srcPort, 0, null));
             }
             return 0;
         }
-        c.peerCredit(h.bufAlloc(), h.fwdCnt());
+        c.peerCredit(bufAlloc, fwdCnt);
         switch (op) {
             case OP_REQUEST -> reset(c); // a second request on a live connection
             case OP_RESPONSE -> {
@@ -499,7 +522,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
                 if (c.state != VsockConnection.State.ESTABLISHED || c.guestStoppedSending()) {
                     reset(c);
                 } else {
-                    toHost(c, (int) len);
+                    toHost(c, chain, (int) len);
                 }
             }
             case OP_CREDIT_REQUEST -> queueCreditUpdate(c);
@@ -541,45 +564,60 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         return false;
     }
 
-    /** Sends {@code len} bytes of {@link #payload} to the host socket, buffering what it does not take. */
-    private void toHost(VsockConnection c, int len) {
+    /**
+     * Sends the packet's {@code len} payload bytes (after the header in {@code chain}) to the host socket
+     * with one writev straight from guest memory; what it does not take now waits in the connection's
+     * buffer, in order, until the socket is writable again.
+     */
+    private void toHost(VsockConnection c, DescriptorChain chain, int len) {
         if (c.pending() + (long) len > BUF_ALLOC) {
             LOG.log(Level.INFO, "virtio-vsock: guest port " + Integer.toUnsignedString(c.peerPort)
                     + " sent beyond its credit; connection reset");
             reset(c);
             return;
         }
+        if (len == 0) {
+            return;
+        }
         int written = 0;
         if (c.pending() == 0) {
-            try {
-                written = c.socket.write(ByteBuffer.wrap(payload, 0, len));
-            } catch (IOException e) {
-                reset(c);
-                return;
+            int count = chain.readableIoVecAt(txIov, HDR, len);
+            if (count > 0) {
+                try {
+                    written = (int) c.socket.writev(txIov, count);
+                } catch (IOException e) {
+                    reset(c);
+                    return;
+                }
+                forwarded(c, written);
             }
-            forwarded(c, written);
         }
         if (written < len) {
             if (c.toHost == null) {
-                c.toHost = ByteBuffer.allocate(BUF_ALLOC);
+                c.toHost = Arena.ofAuto().allocate(BUF_ALLOC);
             }
-            c.toHost.put(payload, written, len - written);
+            chain.read(HDR + written, c.toHost, c.toHostLength, len - written);
+            c.toHostLength += len - written;
             updateInterest(c);
         }
     }
 
     private void flushToHost(VsockConnection c) {
-        if (c.pending() > 0) {
-            c.toHost.flip();
+        int pending = c.pending();
+        if (pending > 0) {
             int n;
             try {
-                n = c.socket.write(c.toHost);
+                n = c.socket.write(c.toHost, pending);
             } catch (IOException e) {
                 reset(c);
                 return;
             }
-            c.toHost.compact();
-            forwarded(c, n);
+            if (n > 0) {
+                // What is left moves to the front: the buffer stays one contiguous run for the next write.
+                MemorySegment.copy(c.toHost, n, c.toHost, 0, pending - n);
+                c.toHostLength = pending - n;
+                forwarded(c, n);
+            }
         }
         afterFlush(c);
         if (conns.get(c.key()) == c) {
@@ -614,7 +652,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     private void queueCreditUpdate(VsockConnection c) {
         if (!c.creditUpdateQueued) {
             c.creditUpdateQueued = true;
-            queueControl(new Control(OP_CREDIT_UPDATE, c.localPort, c.peerPort, 0, c));
+            creditUpdates.add(c); // at most once per connection: bounded by the connection cap
         }
     }
 
@@ -645,32 +683,35 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
     }
 
     /**
-     * Fills the guest's receive buffers: control packets first, then data from connections the guest has
-     * credit for, round-robin. Stops when either runs out; a chain popped for data that was not there
-     * after all is kept for the next round.
+     * Fills the guest's receive buffers: control packets first, then credit updates, then data from
+     * connections the guest has credit for, round-robin, a chain each. Stops when either runs out, or at
+     * the pass's budget of chains and bytes (the device's thread then goes on after the others had a
+     * turn); a chain popped for data that was not there after all is kept for the next round.
      */
     private void pumpRx() {
         if (rxQueue == null || rxStopped || memory == null) {
             return;
         }
         int budget = QueueServer.CHAINS_PER_PASS;
+        long bytesLeft = QueueServer.BYTES_PER_PASS;
         try {
-            while (!control.isEmpty() || !ready.isEmpty()) {
-                if (budget-- == 0) {
+            while (!control.isEmpty() || !creditUpdates.isEmpty() || !ready.isEmpty()) {
+                if (budget-- == 0 || bytesLeft <= 0) {
                     mux.wakeup(); // more to send: the device's thread goes on after the others had a turn
                     break;
                 }
-                DescriptorChain chain = heldRx != null ? heldRx : rxQueue.pop();
+                DescriptorChain chain = heldRx != null ? heldRx : rxQueue.pop(recycledRx);
                 heldRx = null;
                 if (chain == null) {
                     break;
                 }
+                boolean controlWaits = !control.isEmpty() || !creditUpdates.isEmpty();
                 if (chain.writableLength() < HDR) {
                     drop("rx buffer of " + chain.writableLength() + " bytes is shorter than the header");
                     rxQueue.addUsed(chain.head(), 0);
                     continue;
                 }
-                if (chain.writableLength() == HDR && control.isEmpty()) {
+                if (chain.writableLength() == HDR && !controlWaits) {
                     // Holding a buffer with no room for data would pop it again for the same data forever.
                     drop("rx buffer of " + HDR + " bytes with no room for data");
                     rxQueue.addUsed(chain.head(), 0);
@@ -678,16 +719,22 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
                 }
                 if (!control.isEmpty()) {
                     Control p = control.poll();
-                    if (p.conn() != null) {
-                        if (p.op() == OP_CREDIT_UPDATE) {
-                            p.conn().creditUpdateQueued = false;
-                        }
-                        if (p.op() != OP_RST && conns.get(p.conn().key()) != p.conn()) {
-                            heldRx = chain; // the connection went away while the packet waited
-                            continue;
-                        }
+                    if (p.conn() != null && p.op() != OP_RST && conns.get(p.conn().key()) != p.conn()) {
+                        heldRx = chain; // the connection went away while the packet waited
+                        continue;
                     }
                     writeHeader(chain, p.op(), p.srcPort(), p.dstPort(), 0, p.flags(), p.conn());
+                    rxQueue.addUsed(chain.head(), HDR);
+                    continue;
+                }
+                if (!creditUpdates.isEmpty()) {
+                    VsockConnection c = creditUpdates.poll();
+                    c.creditUpdateQueued = false;
+                    if (conns.get(c.key()) != c) {
+                        heldRx = chain;
+                        continue;
+                    }
+                    writeHeader(chain, OP_CREDIT_UPDATE, c.localPort, c.peerPort, 0, 0, c);
                     rxQueue.addUsed(chain.head(), HDR);
                     continue;
                 }
@@ -698,6 +745,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
                     heldRx = chain;
                 } else {
                     rxQueue.addUsed(chain.head(), HDR + sent);
+                    bytesLeft -= HDR + sent;
                 }
                 updateReady(c);
                 if (conns.get(c.key()) == c) {
@@ -715,7 +763,10 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         }
     }
 
-    /** Reads what the host socket has (at most the guest's credit and the chain's room) into the chain. */
+    /**
+     * Reads what the host socket has (at most the guest's credit and the chain's room) with one readv
+     * straight into the chain's buffers after the header, and writes the header.
+     */
     private int sendData(VsockConnection c, DescriptorChain chain) {
         int room = (int) Math.min(Math.min(chain.writableLength() - HDR, MAX_PAYLOAD), c.credit());
         if (room <= 0) {
@@ -724,27 +775,32 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
         int n;
         if (c.early != null) {
             n = Math.min(room, c.early.length);
-            System.arraycopy(c.early, 0, payload, 0, n);
+            chain.write(HDR, c.early, 0, n);
             c.early = n == c.early.length ? null : java.util.Arrays.copyOfRange(c.early, n, c.early.length);
         } else {
+            int count = chain.writableIoVecAt(rxIov, HDR, room);
+            if (count <= 0) {
+                return 0; // more segments than a chain of this queue can have: not reached
+            }
+            long got;
             try {
-                n = c.socket.read(ByteBuffer.wrap(payload, 0, room));
+                got = c.socket.readv(rxIov, count);
             } catch (IOException e) {
                 reset(c);
                 return 0;
             }
-            if (n == 0) {
+            if (got == 0) {
                 c.readable = false;
                 return 0;
             }
-            if (n < 0) {
+            if (got < 0) {
                 // The host closed its end for writing: the guest's reads end; it may still send.
                 c.hostEof = true;
                 queueControl(new Control(OP_SHUTDOWN, c.localPort, c.peerPort, SHUTDOWN_SEND, c));
                 return 0;
             }
+            n = (int) got;
         }
-        chain.write(HDR, payload, 0, n);
         writeHeader(chain, OP_RW, c.localPort, c.peerPort, n, 0, c);
         c.sentToGuest(n);
         toGuestBytes.addAndGet(n);
@@ -753,8 +809,8 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
 
     private void writeHeader(DescriptorChain chain, int op, int srcPort, int dstPort, int len, int flags, VsockConnection c) {
         int fwdCnt = c == null ? 0 : c.advertiseFwdCnt();
-        new VsockHeader(HOST_CID, cid, srcPort, dstPort, len, TYPE_STREAM, op, flags, c == null ? 0 : BUF_ALLOC, fwdCnt)
-                .encode(hdr);
+        VsockHeader.put(hdr, HOST_CID, cid, srcPort, dstPort, len, TYPE_STREAM, op, flags, c == null ? 0 : BUF_ALLOC,
+                fwdCnt);
         chain.write(0, hdr, 0, HDR);
     }
 
@@ -779,7 +835,7 @@ public final class VirtioVsock implements VirtioDevice, AutoCloseable, vessel.de
 
     /** Every connection and waiting host client closed, the guest not told (reset, close). */
     private void dropAll() {
-        for (VsockConnection c : List.copyOf(conns.values())) {
+        for (VsockConnection c : conns.values()) {
             drop(c);
         }
         mux.closeAwaitingClients();

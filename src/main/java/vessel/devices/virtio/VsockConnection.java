@@ -1,6 +1,6 @@
 package vessel.devices.virtio;
 
-import java.nio.ByteBuffer;
+import java.lang.foreign.MemorySegment;
 
 /**
  * One vsock stream between a guest port and a host Unix socket: where it is in its life and the credit
@@ -28,8 +28,9 @@ final class VsockConnection {
     int peerPort;
     /** Bytes the host sent after its CONNECT line, for the guest once established. */
     byte[] early;
-    /** Bytes from the guest the host socket has not taken yet; null until needed. */
-    ByteBuffer toHost;
+    /** Bytes from the guest the host socket has not taken yet, {@code [0, toHostLength)}; null until needed. */
+    MemorySegment toHost;
+    int toHostLength;
     int peerBufAlloc;
     int peerFwdCnt;
     int txCnt;
@@ -92,7 +93,7 @@ final class VsockConnection {
 
     /** Bytes from the guest waiting for the host socket. */
     int pending() {
-        return toHost == null ? 0 : toHost.position();
+        return toHostLength;
     }
 
     /** The guest shut both directions: the connection is over once its data reached the host. */

@@ -2,12 +2,12 @@ package vessel.devices.virtio;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,23 +17,40 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
+import vessel.sys.Epoll;
+import vessel.sys.Errno;
+import vessel.sys.EventFd;
+import vessel.sys.IoVec;
+import vessel.sys.Libc;
+import vessel.sys.SysException;
+import vessel.sys.UnixSocket;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
 /**
  * The host side of virtio-vsock as Firecracker has it: Unix sockets, all non-blocking, waited on by one
- * {@link Selector}. It knows nothing of virtqueues, packets or credit; {@link VirtioVsock} drives it.
+ * epoll instance. It knows nothing of virtqueues, packets or credit; {@link VirtioVsock} drives it.
  *
  * <ul>
  * <li>A listening socket at {@code uds}. A host client connects and sends {@code CONNECT <port>\n}; the
  * multiplexer reads that line and reports {@link Events#connectRequested} with the bytes that followed
  * it. A client that sends anything else, or nothing within {@value #CONNECT_LINE_MAX} bytes, is closed.
- * <li>{@link #connect}: a socket to {@code <uds>_<port>}, for a connection the guest asked for;
- * {@link Events#connected} or {@link Events#connectFailed} say how it went when it does not at once.
+ * <li>{@link #connect}: a socket to {@code <uds>_<port>}, for a connection the guest asked for. A Unix
+ * stream connect completes at once or fails, so it is connected when connect returns;
+ * {@link Events#connected} and {@link Events#connectFailed} are for a host side where it need not be.
  * <li>Each socket is watched for what its owner asks ({@link HostSocket#interest}) and reported
- * {@link Events#readable} or {@link Events#writable}.
+ * {@link Events#readable} or {@link Events#writable}; a hang-up or error is reported as both (what the
+ * owner watches for), so the owner's next call finds it.
  * </ul>
  *
+ * <p>The sockets are bare descriptors ({@link UnixSocket}), not NIO channels, so that stream bytes move
+ * with one {@code readv}/{@code writev} between a socket and guest memory ({@link HostSocket#readv},
+ * {@link HostSocket#writev}), and waiting and dispatching allocate nothing: a ready event carries its
+ * socket's slot and generation, not a key to look up.
+ *
  * <p>Threads: one thread calls {@link #select} (it blocks) and then {@link #dispatch}; everything else,
- * dispatch included, runs under the owner's lock. A change of interest from another thread wakes the
- * selecting thread, so it waits for the right events.
+ * dispatch included, runs under the owner's lock. A change of interest from another thread takes effect
+ * in the waiting epoll_wait at once.
  *
  * @param <C> what the owner attaches to each socket (its connection)
  */
@@ -42,6 +59,15 @@ final class VsockUnixMux<C> implements AutoCloseable {
 
     /** The longest CONNECT line, newline included: "CONNECT 4294967295\n" and some spaces. */
     static final int CONNECT_LINE_MAX = 32;
+    /** Ready events one wait takes; more wait for the next. */
+    private static final int EVENTS = 64;
+    /** Host clients accepted per dispatch; the listener, still readable, is reported again. */
+    private static final int ACCEPTS_PER_DISPATCH = 64;
+    private static final int BACKLOG = 128;
+    private static final long LISTENER = -1;
+    private static final long WAKEUP = -2;
+    /** Bytes {@link HostSocket#read(ByteBuffer)} and {@link HostSocket#write(ByteBuffer)} move per call. */
+    private static final int SCRATCH = 4096;
 
     /** What the multiplexer reports; called from {@link #dispatch}, one event at a time. */
     interface Events<C> {
@@ -68,15 +94,20 @@ final class VsockUnixMux<C> implements AutoCloseable {
     /** One host Unix socket, with the owner's connection attached. Used under the owner's lock. */
     static final class HostSocket<C> {
         private final VsockUnixMux<C> mux;
-        private final SocketChannel channel;
-        private SelectionKey key;
+        private final int fd;
+        /** Slot in the mux's table and its generation there: what a ready event carries. */
+        private final long token;
+        /** What epoll watches for (EPOLLIN, EPOLLOUT), 0 when the socket is not in the epoll set. */
+        private int watched;
+        private boolean open = true;
         /** The CONNECT line being read: a host client that has not asked for a port yet. */
         private ByteBuffer line;
         private C attachment;
 
-        private HostSocket(VsockUnixMux<C> mux, SocketChannel channel) {
+        private HostSocket(VsockUnixMux<C> mux, int fd, long token) {
             this.mux = mux;
-            this.channel = channel;
+            this.fd = fd;
+            this.token = token;
         }
 
         C attachment() {
@@ -89,12 +120,60 @@ final class VsockUnixMux<C> implements AutoCloseable {
 
         /** Bytes read into {@code dst}: 0 when none wait now, -1 when the host closed its end for writing. */
         int read(ByteBuffer dst) throws IOException {
-            return channel.read(dst);
+            int len = Math.min(dst.remaining(), SCRATCH);
+            if (len == 0) {
+                return 0;
+            }
+            long n = Libc.readRaw(fd, mux.scratch, len);
+            if (n == 0) {
+                return -1;
+            }
+            n = answer(n, "read");
+            for (int i = 0; i < n; i++) {
+                dst.put(mux.scratch.get(JAVA_BYTE, i));
+            }
+            return (int) n;
         }
 
         /** Bytes of {@code src} the socket took now (maybe 0: its buffer is full). */
         int write(ByteBuffer src) throws IOException {
-            return channel.write(src);
+            int len = Math.min(src.remaining(), SCRATCH);
+            for (int i = 0; i < len; i++) {
+                mux.scratch.set(JAVA_BYTE, i, src.get(src.position() + i));
+            }
+            int n = (int) answer(Libc.writeRaw(fd, mux.scratch, len), "write");
+            src.position(src.position() + n);
+            return n;
+        }
+
+        /** Bytes of {@code src[0, len)} (native) the socket took now (maybe 0: its buffer is full). */
+        int write(MemorySegment src, int len) throws IOException {
+            return (int) answer(Libc.writeRaw(fd, src, len), "write");
+        }
+
+        /**
+         * One readv into the buffers of {@code iov}'s first {@code count} entries: bytes read, 0 when none
+         * wait now, -1 when the host closed its end for writing. Allocates nothing but on an error.
+         */
+        long readv(IoVec iov, int count) throws IOException {
+            long n = Libc.readvRaw(fd, iov, count);
+            return n == 0 ? -1 : answer(n, "readv");
+        }
+
+        /** One writev from the buffers of {@code iov}'s first {@code count} entries: bytes the socket took (maybe 0). */
+        long writev(IoVec iov, int count) throws IOException {
+            return answer(Libc.writevRaw(fd, iov, count), "writev");
+        }
+
+        /** A call's count, 0 for "not now" (EAGAIN, EINTR); an error becomes an IOException. */
+        private static long answer(long n, String call) throws IOException {
+            if (n >= 0) {
+                return n;
+            }
+            if (n == -Errno.EAGAIN || n == -Errno.EINTR) {
+                return 0;
+            }
+            throw new IOException("vsock host socket " + call + ": " + Libc.strerror((int) -n));
         }
 
         /**
@@ -104,7 +183,7 @@ final class VsockUnixMux<C> implements AutoCloseable {
         boolean confirm(int hostPort) {
             byte[] ok = ("OK " + Integer.toUnsignedString(hostPort) + "\n").getBytes(StandardCharsets.US_ASCII);
             try {
-                return channel.write(ByteBuffer.wrap(ok)) == ok.length;
+                return write(ByteBuffer.wrap(ok)) == ok.length;
             } catch (IOException e) {
                 return false;
             }
@@ -112,41 +191,62 @@ final class VsockUnixMux<C> implements AutoCloseable {
 
         /** The host's reads end; a peer already gone changes nothing. */
         void shutdownOutput() {
-            try {
-                channel.shutdownOutput();
-            } catch (IOException ignored) {
-                // the peer went away; its reads end anyway
+            if (open) {
+                UnixSocket.shutdownOutput(fd);
             }
         }
 
         /** Watch for these; a closed socket ignores it. */
         void interest(boolean read, boolean write) {
-            if (key == null || !key.isValid()) {
+            int ops = (read ? Epoll.EPOLLIN : 0) | (write ? Epoll.EPOLLOUT : 0);
+            if (!open || ops == watched) {
                 return;
             }
-            int ops = (read ? SelectionKey.OP_READ : 0) | (write ? SelectionKey.OP_WRITE : 0);
-            if (key.interestOps() != ops) {
-                key.interestOps(ops);
-                mux.interestChanged();
+            synchronized (mux) {
+                if (mux.released.get()) {
+                    return;
+                }
+                try {
+                    mux.epoll.watch(fd, watched, ops, token);
+                    watched = ops;
+                } catch (SysException e) {
+                    throw new IllegalStateException("virtio-vsock: " + e.getMessage(), e);
+                }
             }
         }
 
         boolean isOpen() {
-            return channel.isOpen();
+            return open;
         }
 
         void close() {
+            if (!open) {
+                return;
+            }
+            open = false;
             mux.awaiting.remove(this);
-            closeQuietly(channel);
+            mux.release(this);
+            Libc.close(fd); // which takes it out of the epoll set too
         }
     }
 
     private final Path uds;
-    private final ServerSocketChannel listener;
-    private final Selector selector;
+    private final int listener;
+    private final Epoll epoll;
+    private final EventFd wakeup;
+    private final MemorySegment scratch = Arena.ofAuto().allocate(SCRATCH);
+    /** Sockets by slot (a ready event's token names one); null where free. */
+    @SuppressWarnings("unchecked")
+    private HostSocket<C>[] sockets = new HostSocket[16];
+    /** Each slot's generation, so an event for a socket closed since its wait is not taken for the slot's next. */
+    private int[] generations = new int[16];
     /** Host clients that have not sent their CONNECT line yet. */
     private final Set<HostSocket<C>> awaiting = new HashSet<>();
-    private volatile Thread selecting;
+    /** Events the last wait found, for {@link #dispatch}. */
+    private int ready;
+    private volatile boolean closed;
+    private volatile boolean selecting;
+    private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
     /**
      * Binds the listening socket at {@code uds} (a stale socket file nobody listens on is replaced).
@@ -156,17 +256,28 @@ final class VsockUnixMux<C> implements AutoCloseable {
     VsockUnixMux(Path uds) throws IOException {
         this.uds = uds;
         removeStaleSocket(uds);
-        ServerSocketChannel l = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        int l = UnixSocket.listen(uds, BACKLOG);
+        Epoll e = null;
+        EventFd w = null;
         try {
-            l.bind(UnixDomainSocketAddress.of(uds));
-            l.configureBlocking(false);
-            this.selector = Selector.open();
-            l.register(selector, SelectionKey.OP_ACCEPT);
-        } catch (IOException | RuntimeException e) {
-            l.close();
-            throw e;
+            e = new Epoll(EVENTS);
+            w = new EventFd(Libc.EFD_NONBLOCK);
+            e.add(l, LISTENER);
+            e.add(w.fd(), WAKEUP);
+        } catch (SysException | RuntimeException ex) {
+            if (e != null) {
+                e.close();
+            }
+            if (w != null) {
+                w.close();
+            }
+            Libc.close(l);
+            deleteSocketFile(uds);
+            throw new IOException("virtio-vsock: " + ex.getMessage(), ex);
         }
         this.listener = l;
+        this.epoll = e;
+        this.wakeup = w;
     }
 
     /** Deletes a socket file at {@code path} that refuses connections (left by a VMM that died). */
@@ -196,97 +307,129 @@ final class VsockUnixMux<C> implements AutoCloseable {
         return awaiting.size();
     }
 
+    /** A socket for {@code fd} in a free slot, watched for nothing yet. */
+    private HostSocket<C> register(int fd) {
+        int slot = 0;
+        while (slot < sockets.length && sockets[slot] != null) {
+            slot++;
+        }
+        if (slot == sockets.length) {
+            sockets = Arrays.copyOf(sockets, slot * 2);
+            generations = Arrays.copyOf(generations, slot * 2);
+        }
+        int generation = ++generations[slot] & 0x7FFF_FFFF;
+        HostSocket<C> s = new HostSocket<>(this, fd, ((long) generation << 32) | slot);
+        sockets[slot] = s;
+        return s;
+    }
+
+    private void release(HostSocket<C> s) {
+        int slot = (int) s.token;
+        if (sockets[slot] == s) {
+            sockets[slot] = null;
+        }
+    }
+
     /**
-     * Connects to {@code <uds>_<port>}; the socket is connected when {@link HostSocket#isOpen} and this
-     * returned {@code connected} true, else {@link Events#connected} or {@link Events#connectFailed} follows.
+     * Connects to {@code <uds>_<port>}; the socket is connected when this returns (see the class comment).
      *
      * @throws IOException nothing listens there (or the socket cannot be made); nothing is left open
      */
     Connecting<C> connect(int port, C attachment) throws IOException {
         Path target = Path.of(uds + "_" + Integer.toUnsignedString(port));
-        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        int fd;
         try {
-            ch.configureBlocking(false);
-            HostSocket<C> s = new HostSocket<>(this, ch);
-            s.attach(attachment);
-            boolean done = ch.connect(UnixDomainSocketAddress.of(target));
-            s.key = ch.register(selector, done ? 0 : SelectionKey.OP_CONNECT, s);
-            if (!done) {
-                selector.wakeup();
-            }
-            return new Connecting<>(s, done);
-        } catch (IOException | RuntimeException e) {
+            fd = UnixSocket.connect(target);
+        } catch (IOException e) {
             LOG.log(Level.DEBUG, () -> "virtio-vsock: guest connect to " + target + ": " + e.getMessage());
-            closeQuietly(ch);
             throw e;
         }
+        HostSocket<C> s = register(fd);
+        s.attach(attachment);
+        return new Connecting<>(s, true);
     }
 
     /** A socket from {@link #connect}, and whether it is connected already. */
     record Connecting<C>(HostSocket<C> socket, boolean connected) { }
 
-    /** Blocks until a socket has news or {@link #wakeup}; returns at once if news waits. */
+    /**
+     * Blocks until a socket has news or {@link #wakeup}; returns at once if news waits.
+     *
+     * @throws ClosedSelectorException the multiplexer is closed
+     */
     void select() throws IOException {
-        selecting = Thread.currentThread();
-        selector.select();
+        select(-1);
     }
 
     /** As {@link #select}, giving up after {@code millis} (for tests). */
     void select(long millis) throws IOException {
-        selecting = Thread.currentThread();
-        selector.select(millis);
+        selecting = true;
+        try {
+            if (closed) {
+                throw new ClosedSelectorException();
+            }
+            ready = epoll.await((int) Math.min(millis, Integer.MAX_VALUE));
+        } catch (SysException e) {
+            throw new IOException("virtio-vsock: " + e.getMessage(), e);
+        } finally {
+            selecting = false;
+        }
+        if (closed) {
+            releaseDescriptors();
+            throw new ClosedSelectorException();
+        }
     }
 
     /** Makes the selecting thread return from {@link #select} (the owner has work for its next pass). */
-    void wakeup() {
-        selector.wakeup();
-    }
-
-    private void interestChanged() {
-        if (Thread.currentThread() != selecting) {
-            selector.wakeup();
+    synchronized void wakeup() {
+        if (released.get()) {
+            return;
+        }
+        try {
+            wakeup.signal();
+        } catch (SysException e) {
+            throw new IllegalStateException("virtio-vsock: " + e.getMessage(), e);
         }
     }
 
     /** Reports the news the last {@link #select} found; call under the owner's lock. */
     void dispatch(Events<C> events) {
-        for (SelectionKey k : selector.selectedKeys()) {
+        int n = ready;
+        ready = 0;
+        for (int i = 0; i < n && !closed; i++) {
             try {
-                ready(k, events);
+                ready(epoll.token(i), epoll.events(i), events);
             } catch (RuntimeException e) {
                 LOG.log(Level.ERROR, "virtio-vsock: socket event failed", e);
             }
         }
-        selector.selectedKeys().clear();
     }
 
-    @SuppressWarnings("unchecked")
-    private void ready(SelectionKey k, Events<C> events) {
-        if (!k.isValid()) {
-            return;
-        }
-        if (k.channel() == listener) {
+    private void ready(long token, int what, Events<C> events) {
+        if (token == LISTENER) {
             accept(events);
             return;
         }
-        HostSocket<C> s = (HostSocket<C>) k.attachment();
-        if (k.isConnectable()) {
+        if (token == WAKEUP) {
             try {
-                if (!s.channel.finishConnect()) {
-                    return;
-                }
-            } catch (IOException e) {
-                events.connectFailed(s);
-                return;
+                wakeup.drain();
+            } catch (SysException e) {
+                throw new IllegalStateException("virtio-vsock: " + e.getMessage(), e);
             }
-            k.interestOps(0);
-            events.connected(s);
             return;
         }
-        if (k.isWritable()) {
+        int slot = (int) token;
+        HostSocket<C> s = slot >= 0 && slot < sockets.length ? sockets[slot] : null;
+        if (s == null || s.token != token) {
+            return; // closed since the wait
+        }
+        // A hang-up or an error is news for whatever the owner waits for: its next call finds out what.
+        int broken = (what & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0 ? Epoll.EPOLLIN | Epoll.EPOLLOUT : 0;
+        int news = (what | broken) & s.watched;
+        if ((news & Epoll.EPOLLOUT) != 0) {
             events.writable(s);
         }
-        if (k.isValid() && k.isReadable()) {
+        if ((news & Epoll.EPOLLIN) != 0 && s.open && (s.watched & Epoll.EPOLLIN) != 0) {
             if (s.line != null) {
                 readConnectLine(s, events);
             } else {
@@ -296,30 +439,23 @@ final class VsockUnixMux<C> implements AutoCloseable {
     }
 
     private void accept(Events<C> events) {
-        while (true) {
-            SocketChannel ch;
-            try {
-                ch = listener.accept();
-            } catch (IOException e) {
-                LOG.log(Level.WARNING, "virtio-vsock: accept on " + uds + " failed: " + e.getMessage());
+        for (int i = 0; i < ACCEPTS_PER_DISPATCH; i++) {
+            int fd = UnixSocket.accept(listener);
+            if (fd == -Errno.EAGAIN) {
                 return;
             }
-            if (ch == null) {
+            if (fd < 0) {
+                LOG.log(Level.WARNING, "virtio-vsock: accept on " + uds + " failed: " + Libc.strerror(-fd));
                 return;
             }
             if (!events.acceptsClient()) {
-                closeQuietly(ch); // no driver yet (or too many): the client sees the connection close
+                Libc.close(fd); // no driver yet (or too many): the client sees the connection close
                 continue;
             }
-            HostSocket<C> s = new HostSocket<>(this, ch);
+            HostSocket<C> s = register(fd);
             s.line = ByteBuffer.allocate(CONNECT_LINE_MAX);
-            try {
-                ch.configureBlocking(false);
-                s.key = ch.register(selector, SelectionKey.OP_READ, s);
-                awaiting.add(s);
-            } catch (IOException e) {
-                closeQuietly(ch);
-            }
+            awaiting.add(s);
+            s.interest(true, false);
         }
     }
 
@@ -327,7 +463,7 @@ final class VsockUnixMux<C> implements AutoCloseable {
     private void readConnectLine(HostSocket<C> s, Events<C> events) {
         int n;
         try {
-            n = s.channel.read(s.line);
+            n = s.read(s.line);
         } catch (IOException e) {
             n = -1;
         }
@@ -367,7 +503,7 @@ final class VsockUnixMux<C> implements AutoCloseable {
         byte[] early = Arrays.copyOfRange(b, end + 1, s.line.position());
         s.line = null;
         awaiting.remove(s);
-        s.key.interestOps(0); // the owner says what to watch for once it has a connection for it
+        s.interest(false, false); // the owner says what to watch for once it has a connection for it
         events.connectRequested(s, (int) port, early);
     }
 
@@ -380,30 +516,37 @@ final class VsockUnixMux<C> implements AutoCloseable {
 
     /**
      * Closes the listener and the host clients that have not asked for a port, and removes the socket
-     * file; a thread in {@link #select} gets a ClosedSelectorException. The sockets handed to the owner
-     * are the owner's to close.
+     * file; a thread in {@link #select} wakes and gets a ClosedSelectorException. The sockets handed to the
+     * owner are the owner's to close.
      */
     @Override
     public void close() {
-        closeAwaitingClients();
-        try {
-            selector.close();
-        } catch (IOException ignored) {
-            // closing
+        if (closed) {
+            return;
         }
-        closeQuietly(listener);
-        try {
-            Files.deleteIfExists(uds);
-        } catch (IOException ignored) {
-            // best effort
+        closed = true;
+        closeAwaitingClients();
+        Libc.close(listener);
+        deleteSocketFile(uds);
+        wakeup();
+        // A thread in epoll_wait still uses the epoll and eventfd descriptors: the last one out closes them.
+        if (!selecting) {
+            releaseDescriptors();
         }
     }
 
-    private static void closeQuietly(java.nio.channels.Channel ch) {
+    private synchronized void releaseDescriptors() {
+        if (released.compareAndSet(false, true)) {
+            epoll.close();
+            wakeup.close();
+        }
+    }
+
+    private static void deleteSocketFile(Path path) {
         try {
-            ch.close();
+            Files.deleteIfExists(path);
         } catch (IOException ignored) {
-            // nothing to do
+            // best effort
         }
     }
 }
