@@ -292,11 +292,14 @@ public final class Libc {
     public static long readvRaw(int fd, IoVec iov, int count) {
         java.util.Objects.checkFromIndexSize(0, count, iov.capacity());
         try {
+            // Found before the call: its first time on a thread (making the thread-local) must not run
+            // between the call and the read of errno.
+            MemorySegment errno = ERRNO_LOCATION.get();
             long n = (long) ReadvNoErrno.HANDLE.invokeExact(fd, iov.entries(), count);
             if (n >= 0) {
                 return n;
             }
-            if (ERRNO_LOCATION.get().get(JAVA_INT, 0) == Errno.EAGAIN) {
+            if (errno.get(JAVA_INT, 0) == Errno.EAGAIN) {
                 // The usual end of a pass (nothing more waits). errno read after the call may have been
                 // changed by the JVM on its way back (a safepoint); it would be to EAGAIN at worst, from
                 // a lasting error, which the next readable event then finds again.

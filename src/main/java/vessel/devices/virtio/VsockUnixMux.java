@@ -231,6 +231,8 @@ final class VsockUnixMux<C> implements AutoCloseable {
     }
 
     private final Path uds;
+    /** {@code <uds>_}, to which a guest connection's port is appended. */
+    private final String portPrefix;
     private final int listener;
     private final Epoll epoll;
     private final EventFd wakeup;
@@ -255,6 +257,7 @@ final class VsockUnixMux<C> implements AutoCloseable {
      */
     VsockUnixMux(Path uds) throws IOException {
         this.uds = uds;
+        this.portPrefix = uds + "_";
         removeStaleSocket(uds);
         int l = UnixSocket.listen(uds, BACKLOG);
         Epoll e = null;
@@ -262,8 +265,9 @@ final class VsockUnixMux<C> implements AutoCloseable {
         try {
             e = new Epoll(EVENTS);
             w = new EventFd(Libc.EFD_NONBLOCK);
-            e.add(l, LISTENER);
-            e.add(w.fd(), WAKEUP);
+            e.watch(l, 0, Epoll.EPOLLIN, LISTENER);
+            e.watch(w.fd(), 0, Epoll.EPOLLIN, WAKEUP);
+            linkDataCalls(w);
         } catch (SysException | RuntimeException ex) {
             if (e != null) {
                 e.close();
@@ -278,6 +282,33 @@ final class VsockUnixMux<C> implements AutoCloseable {
         this.listener = l;
         this.epoll = e;
         this.wakeup = w;
+    }
+
+    /**
+     * Makes each call of the sockets' path once here, while the VM is assembled, on the wakeup eventfd,
+     * where none changes anything (a readv of nothing waiting, a writev and a write adding 0, a read of
+     * nothing): the first call of each generates code (its downcall stub and adapters, tens of ms on an idle
+     * host and seconds in an emulated one), which at a guest's first connect ran between its REQUEST and
+     * the device's RESPONSE, beyond Linux's 2-second connect timeout. Registering the listener and the
+     * eventfd above went through {@link Epoll#watch}, the path's epoll_ctl, for the same reason.
+     */
+    private void linkDataCalls(EventFd w) throws SysException {
+        scratch.fill((byte) 0);
+        IoVec iov = new IoVec(1);
+        iov.set(0, scratch, 0, Long.BYTES);
+        long r = Libc.readvRaw(w.fd(), iov, 1);
+        check(r == -Errno.EAGAIN, "readv", r);
+        r = Libc.writevRaw(w.fd(), iov, 1);
+        check(r == Long.BYTES, "writev", r);
+        r = Libc.writeRaw(w.fd(), scratch, Long.BYTES);
+        check(r == Long.BYTES, "write", r);
+        check(w.drain() == 0, "read", 0);
+    }
+
+    private static void check(boolean expected, String call, long r) {
+        if (!expected) {
+            throw new IllegalStateException(call + " on the wakeup eventfd: " + (r < 0 ? Libc.strerror((int) -r) : r));
+        }
     }
 
     /** Deletes a socket file at {@code path} that refuses connections (left by a VMM that died). */
@@ -336,7 +367,8 @@ final class VsockUnixMux<C> implements AutoCloseable {
      * @throws IOException nothing listens there (or the socket cannot be made); nothing is left open
      */
     Connecting<C> connect(int port, C attachment) throws IOException {
-        Path target = Path.of(uds + "_" + Integer.toUnsignedString(port));
+        // String.concat, not +: a concatenation's first run generates code, on the way to the guest's RESPONSE.
+        Path target = Path.of(portPrefix.concat(Integer.toUnsignedString(port)));
         int fd;
         try {
             fd = UnixSocket.connect(target);
