@@ -56,6 +56,10 @@ public final class Libc {
     public static final long SIGSET_BYTES = 128;
 
     public static final int TCSANOW = 0;
+    /** The terminal ioctl glibc's tcgetattr (and so isatty) makes. */
+    private static final long TCGETS = 0x5401;
+    /** openat's "relative to the working directory". */
+    private static final long AT_FDCWD = -100;
     /** glibc's struct termios. */
     public static final long TERMIOS_BYTES = 60;
 
@@ -72,10 +76,6 @@ public final class Libc {
     // each on an idle host, many times that under load, and the JVM's AOT cache does not keep it), and a
     // process serving only the API, or a guest that never needs a terminal, uses a few of them.
 
-    private static final class Open {
-        static final MethodHandle HANDLE = errnoCall("open",
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
-    }
     private static final class Close {
         static final MethodHandle HANDLE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     }
@@ -125,10 +125,6 @@ public final class Libc {
         static final MethodHandle HANDLE = errnoCall("ioctl",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
     }
-    private static final class Mmap {
-        static final MethodHandle HANDLE = errnoCall("mmap",
-                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    }
     private static final class Munmap {
         static final MethodHandle HANDLE = errnoCall("munmap",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
@@ -136,14 +132,6 @@ public final class Libc {
     private static final class Madvise {
         static final MethodHandle HANDLE = errnoCall("madvise",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    }
-    private static final class Eventfd {
-        static final MethodHandle HANDLE = errnoCall("eventfd",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    }
-    private static final class EpollCreate1 {
-        static final MethodHandle HANDLE = errnoCall("epoll_create1",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     }
     private static final class EpollCtl {
         static final MethodHandle HANDLE = errnoCall("epoll_ctl",
@@ -183,9 +171,6 @@ public final class Libc {
     private static final class Strerror {
         static final MethodHandle HANDLE = call("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     }
-    private static final class Isatty {
-        static final MethodHandle HANDLE = call("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    }
     private static final class Tcgetattr {
         static final MethodHandle HANDLE = errnoCall("tcgetattr",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
@@ -197,8 +182,10 @@ public final class Libc {
     private static final class Cfmakeraw {
         static final MethodHandle HANDLE = call("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
     }
-    // prctl, seccomp, umask and the tests' calls by number all go through syscall(2), one handle: each
-    // handle is a stub generated at run time, and a process makes these on its way to the API socket.
+    // prctl, seccomp, umask, the calls a VM's assembly makes a few times (open, mmap, eventfd, epoll_create1,
+    // isatty) and the tests' calls by number all go through syscall(2), one handle: each handle is a stub
+    // generated at run time (5 fewer on the way to a guest's first instruction), and a process makes these
+    // on its way to the API socket. Calls made per exit or per request keep handles of their own.
     private static final class Syscall6 {
         static final MethodHandle HANDLE = errnoCall("syscall",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
@@ -236,16 +223,11 @@ public final class Libc {
 
     public static int open(String path, int flags, int mode) throws SysException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment cap = CAPTURE.get();
-            int fd = (int) Open.HANDLE.invokeExact(cap, arena.allocateFrom(path), flags, mode);
+            long fd = syscallRaw(Syscall.OPENAT.number(), AT_FDCWD, arena.allocateFrom(path).address(), flags, mode, 0, 0);
             if (fd < 0) {
-                throw new SysException("open(" + path + ")", errno(cap));
+                throw new SysException("open(" + path + ")", (int) -fd);
             }
-            return fd;
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
+            return (int) fd;
         }
     }
 
@@ -390,18 +372,11 @@ public final class Libc {
 
     /** Maps {@code len} bytes; the returned segment is bounded to them and unmapped by {@link #munmap}. */
     public static MemorySegment mmap(long len, int prot, int flags, int fd, long offset) throws SysException {
-        try {
-            MemorySegment cap = CAPTURE.get();
-            MemorySegment p = (MemorySegment) Mmap.HANDLE.invokeExact(cap, MemorySegment.NULL, len, prot, flags, fd, offset);
-            if (p.address() == -1L) {
-                throw new SysException("mmap(" + len + " bytes)", errno(cap));
-            }
-            return p.reinterpret(len);
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
+        long p = syscallRaw(Syscall.MMAP.number(), 0, len, prot, flags, fd, offset);
+        if (p < 0) {
+            throw new SysException("mmap(" + len + " bytes)", (int) -p);
         }
+        return MemorySegment.ofAddress(p).reinterpret(len);
     }
 
     /**
@@ -413,18 +388,11 @@ public final class Libc {
         if (len <= 0 || len > at.byteSize()) {
             throw new IllegalArgumentException("mapping " + len + " bytes over a " + at.byteSize() + "-byte mapping");
         }
-        try {
-            MemorySegment cap = CAPTURE.get();
-            MemorySegment p = (MemorySegment) Mmap.HANDLE.invokeExact(cap, at, len, prot, flags | MAP_FIXED, fd, offset);
-            if (p.address() == -1L) {
-                throw new SysException("mmap(" + len + " bytes, fixed)", errno(cap));
-            }
-            return at.asSlice(0, len);
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
+        long p = syscallRaw(Syscall.MMAP.number(), at.address(), len, prot, flags | MAP_FIXED, fd, offset);
+        if (p < 0) {
+            throw new SysException("mmap(" + len + " bytes, fixed)", (int) -p);
         }
+        return at.asSlice(0, len);
     }
 
     public static void munmap(MemorySegment mapping) {
@@ -452,33 +420,19 @@ public final class Libc {
     }
 
     public static int eventfd(int initial, int flags) throws SysException {
-        try {
-            MemorySegment cap = CAPTURE.get();
-            int fd = (int) Eventfd.HANDLE.invokeExact(cap, initial, flags);
-            if (fd < 0) {
-                throw new SysException("eventfd", errno(cap));
-            }
-            return fd;
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
+        long fd = syscallRaw(Syscall.EVENTFD2.number(), initial, flags, 0, 0, 0, 0);
+        if (fd < 0) {
+            throw new SysException("eventfd", (int) -fd);
         }
+        return (int) fd;
     }
 
     public static int epollCreate1(int flags) throws SysException {
-        try {
-            MemorySegment cap = CAPTURE.get();
-            int fd = (int) EpollCreate1.HANDLE.invokeExact(cap, flags);
-            if (fd < 0) {
-                throw new SysException("epoll_create1", errno(cap));
-            }
-            return fd;
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw rethrow(t);
+        long fd = syscallRaw(Syscall.EPOLL_CREATE1.number(), flags, 0, 0, 0, 0, 0);
+        if (fd < 0) {
+            throw new SysException("epoll_create1", (int) -fd);
         }
+        return (int) fd;
     }
 
     public static void epollCtl(int epfd, int op, int fd, MemorySegment event) throws SysException {
@@ -589,10 +543,9 @@ public final class Libc {
     }
 
     public static boolean isatty(int fd) {
-        try {
-            return (int) Isatty.HANDLE.invokeExact(fd) == 1;
-        } catch (Throwable t) {
-            throw rethrow(t);
+        // As glibc's isatty: the terminal ioctl TCGETS succeeds on a terminal only.
+        try (Arena arena = Arena.ofConfined()) {
+            return syscallRaw(Syscall.IOCTL.number(), fd, TCGETS, arena.allocate(TERMIOS_BYTES).address(), 0, 0, 0) == 0;
         }
     }
 
