@@ -168,7 +168,9 @@ class RateLimitedDevicesTest {
             assertEquals(1, blk.rateLimiterThrottled());
             timerGate.countDown();
             List<Used> rest = reapUntil(driver, blk, 2);
-            assertEquals(heads.subList(2, 4), rest.stream().map(Used::head).toList());
+            // Both may be admitted in one pass once the gate opens, and I/O threads finish in any order.
+            assertEquals(java.util.Set.copyOf(heads.subList(2, 4)),
+                    java.util.Set.copyOf(rest.stream().map(Used::head).toList()));
             assertEquals(4, blk.counters().reads());
             assertEquals(new vessel.devices.RateLimiter.Config(new TokenBucket.Config(2048, 0, 100), null),
                     blk.rateLimiter());
