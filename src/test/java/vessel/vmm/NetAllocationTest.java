@@ -14,11 +14,11 @@ import org.junit.jupiter.api.Timeout;
 import vessel.devices.virtio.TestDriver;
 import vessel.devices.virtio.TestDriver.Buf;
 import vessel.devices.virtio.VirtQueue;
-import vessel.devices.virtio.VirtioInterrupt;
 import vessel.devices.virtio.VirtioNet;
 import vessel.memory.GuestMemory;
 import vessel.sys.Tap;
 import vessel.testkit.NetNamespace;
+import vessel.testkit.SilentInterrupt;
 import vessel.testkit.TestMemory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -38,21 +38,6 @@ class NetAllocationTest {
     private static final long RAM = 4 << 20;
     private static final int WARM_UP = 30_000;
     private static final int WINDOW = 10_000;
-
-    private static final VirtioInterrupt NO_INTERRUPT = new VirtioInterrupt() {
-        @Override
-        public void queue(int index) {
-        }
-
-        @Override
-        public void config() {
-        }
-
-        @Override
-        public void needsReset(String why) {
-            throw new AssertionError("device needs reset: " + why);
-        }
-    };
 
     private final com.sun.management.ThreadMXBean threads =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
@@ -92,7 +77,7 @@ class NetAllocationTest {
             try (VirtioNet net = new VirtioNet(new TapBackend(ns.run(() -> Tap.open("vt0"))), MAC);
                  DatagramSocket udp = ns.run(DatagramSocket::new)) {
                 synchronized (net) {
-                    net.activate(memory, List.of(rq, tq), VirtioNet.F_MRG_RXBUF, NO_INTERRUPT);
+                    net.activate(memory, List.of(rq, tq), VirtioNet.F_MRG_RXBUF, SilentInterrupt.INSTANCE);
                 }
                 long rxThread = Thread.getAllStackTraces().keySet().stream()
                         .filter(t -> t.getName().equals("virtio-net")).findFirst().orElseThrow().threadId();

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import vessel.devices.virtio.TestDriver.Buf;
 import vessel.memory.GuestMemory;
+import vessel.testkit.SilentInterrupt;
 import vessel.testkit.TestMemory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -43,21 +44,6 @@ class VsockAllocationTest {
     private static final int WINDOW = 10_000;
     /** The guest's receive buffer: more than the test ever receives, so its credit never runs out. */
     private static final int GUEST_BUF_ALLOC = 1 << 30;
-
-    private static final VirtioInterrupt NO_INTERRUPT = new VirtioInterrupt() {
-        @Override
-        public void queue(int index) {
-        }
-
-        @Override
-        public void config() {
-        }
-
-        @Override
-        public void needsReset(String why) {
-            throw new AssertionError("device needs reset: " + why);
-        }
-    };
 
     @TempDir
     Path dir;
@@ -97,7 +83,7 @@ class VsockAllocationTest {
             long rwData = tx.buffer(data);
 
             try (VirtioVsock vsock = new VirtioVsock(GUEST_CID, uds)) {
-                vsock.activate(memory, Arrays.asList(rq, tq, null), 0, NO_INTERRUPT);
+                vsock.activate(memory, Arrays.asList(rq, tq, null), 0, SilentInterrupt.INSTANCE);
                 long deviceThread = Thread.getAllStackTraces().keySet().stream()
                         .filter(t -> t.getName().equals("virtio-vsock"))
                         .mapToLong(Thread::threadId).max().orElseThrow();
@@ -254,7 +240,7 @@ class VsockAllocationTest {
                 stream[k] = (byte) (k % 251);
             }
             try (VirtioVsock vsock = new VirtioVsock(GUEST_CID, uds)) {
-                vsock.activate(memory, Arrays.asList(rq, tq, null), 0, NO_INTERRUPT);
+                vsock.activate(memory, Arrays.asList(rq, tq, null), 0, SilentInterrupt.INSTANCE);
                 for (int i = 0; i < 32; i++) {
                     rx.post(Buf.out(rx.alloc(HDR + CHUNK), HDR + CHUNK));
                 }
