@@ -18,18 +18,7 @@ final class SeccompOption {
         return l;
     }
 
-    /**
-     * Installs the filters before any guest runs. A kernel that cannot take them is one line, naming the
-     * way out, not a stack trace.
-     */
-    static void install(Seccomp.Level level) throws IOException {
-        try {
-            SeccompPolicy.install(level);
-        } catch (SysException e) {
-            throw failed(e);
-        }
-    }
-
+    /** A kernel that cannot take the filters is one line, naming the way out, not a stack trace. */
     private static IOException failed(SysException e) {
         return new IOException("cannot install the seccomp filters: " + e.getMessage()
                 + " (--no-seccomp runs without them)");
